@@ -1,14 +1,46 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! ringio: an io_uring async runtime for Linux with an API that reads like Python's asyncio.
+//!
+//! A completion-based proactor submits socket and file operations to io_uring; a
+//! per-core executor drives `!Send` futures; `time`, `sync` and `task` give the asyncio
+//! vocabulary (`sleep`, `wait_for`, `Semaphore`, `Queue`, `gather`, ...).
+//!
+//! ```
+//! use ringio::net::{TcpListener, TcpStream};
+//!
+//! ringio::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     let server = ringio::spawn(async move {
+//!         let (stream, _) = listener.accept().await.unwrap();
+//!         let (n, buf) = stream.read(vec![0u8; 64]).await;
+//!         stream.write_all(buf.slice(..n.unwrap())).await.0.unwrap();
+//!     });
+//!     let client = TcpStream::connect(addr).await.unwrap();
+//!     client.write_all(b"hello".to_vec()).await.0.unwrap();
+//!     let (res, buf) = client.read_exact(vec![0u8; 5]).await;
+//!     res.unwrap();
+//!     assert_eq!(&buf[..], b"hello");
+//!     server.await.unwrap();
+//! });
+//! ```
+//!
+//! # Layers
+//!
+//! `net` → `op` → `driver` → kernel. Only `driver` pushes SQEs and reaps CQEs; `time`,
+//! `sync` and `task` are plain futures and never see the ring. See `DESIGN.md`.
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod buf;
+pub(crate) mod fd;
+pub(crate) mod driver;
+pub mod net;
+pub(crate) mod op;
+pub mod runtime;
+pub mod sync;
+pub mod time;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use fd::raise_nofile_limit;
+pub use runtime::{
+    Builder, JoinError, JoinHandle, Metrics, Runtime, metrics, run, spawn, yield_now,
+};

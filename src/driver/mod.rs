@@ -1,0 +1,381 @@
+//! The driver: one io_uring, the slab of in-flight operations, submit and reap.
+//!
+//! Nothing else in ringio pushes SQEs or reads CQEs. The rules that keep memory safe are
+//! in [`slot`]; the kernel rules they rest on are cited where the code relies on them.
+
+mod setup;
+pub(crate) mod slot;
+
+pub use setup::RingFlags;
+pub(crate) use slot::{Completion, Orphan};
+
+use io_uring::types::{SubmitArgs, Timespec};
+use io_uring::{EnterFlags, IoUring, opcode, squeue, types};
+use slab::Slab;
+use slot::{Lifecycle, Reaped};
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// `user_data` of async-cancel SQEs: their own CQE carries nothing we need (the target
+/// still posts its own CQE, io_uring_prep_cancel(3)), so it is dropped on reap.
+const CANCEL_TAG: u64 = u64::MAX;
+/// `user_data` of the eventfd read that lets other threads wake a sleeping ring.
+const WAKE_TAG: u64 = u64::MAX - 1;
+/// How often a full SQ is flushed and retried before a push gives up with an error. Each
+/// retry submits the whole SQ, so needing more than a few means the kernel refuses SQEs.
+const PUSH_RETRIES: usize = 16;
+/// How long shutdown waits for cancelled operations before it leaks their buffers rather
+/// than free memory the kernel might still write. Cancelled socket ops end in microseconds;
+/// only a stuck disk could take this long.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Counters the runtime reports through `Metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DriverStats {
+    pub(crate) submitted: u64,
+    pub(crate) completed: u64,
+    pub(crate) enters: u64,
+}
+
+/// One ring and everything in flight on it. Lives on one thread (`!Send`).
+pub(crate) struct Driver {
+    ring: IoUring,
+    slots: Slab<Lifecycle>,
+    flags: RingFlags,
+    stats: DriverStats,
+    /// Wakers and orphans found while reaping; the runtime takes them and acts on them
+    /// after releasing the driver, so no user code runs while the driver is borrowed.
+    ready: Vec<Waker>,
+    orphans: Vec<(Box<dyn Orphan>, Completion)>,
+    wake_fd: RawFd,
+    /// The eventfd read's 8-byte target; boxed so its address is stable, and kept until
+    /// the driver is dropped, after the read's CQE (see `Drop`).
+    wake_buf: Box<u64>,
+    wake_armed: bool,
+}
+
+impl Driver {
+    /// Builds the ring and checks that this thread may use it.
+    ///
+    /// `wake_fd` is an eventfd that other threads write to; it must outlive the driver.
+    pub(crate) fn new(entries: u32, wake_fd: RawFd) -> io::Result<Driver> {
+        let (ring, flags) = setup::build_ring(entries)?;
+        let mut driver = Driver {
+            ring,
+            slots: Slab::with_capacity(entries as usize),
+            flags,
+            stats: DriverStats::default(),
+            ready: Vec::new(),
+            orphans: Vec::new(),
+            wake_fd,
+            wake_buf: Box::new(0),
+            wake_armed: false,
+        };
+        driver.check_enter()?;
+        Ok(driver)
+    }
+
+    /// One NOP round trip, so a seccomp policy that allows `io_uring_setup` but denies
+    /// `io_uring_enter` is reported at start, not as a hang later.
+    fn check_enter(&mut self) -> io::Result<()> {
+        let nop = opcode::Nop::new().build().user_data(CANCEL_TAG);
+        // SAFETY: a NOP points to no memory.
+        unsafe { self.push_raw(&nop)? };
+        let res = self.enter(Some(None));
+        if let Err(e) = res {
+            let why = if e.raw_os_error() == Some(libc::EPERM) {
+                "io_uring_enter was denied (EPERM): a seccomp filter or container policy \
+                 forbids it; allow io_uring_setup, io_uring_enter and io_uring_register"
+            } else {
+                "io_uring_enter failed on a NOP"
+            };
+            return Err(io::Error::new(e.kind(), format!("ringio cannot start: {why} ({e})")));
+        }
+        self.reap();
+        Ok(())
+    }
+
+    /// The ring flags the kernel accepted.
+    pub(crate) fn flags(&self) -> RingFlags {
+        self.flags
+    }
+
+    pub(crate) fn stats(&self) -> DriverStats {
+        self.stats
+    }
+
+    /// Operations whose CQE has not been taken by their owner yet.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// CQEs the kernel had to hold back because the CQ was full (`IORING_FEAT_NODROP`
+    /// keeps them; this counts how often it had to).
+    pub(crate) fn cq_overflows(&mut self) -> u32 {
+        self.ring.completion().overflow()
+    }
+
+    /// Queues `sqe` for the next enter and returns its slot key.
+    ///
+    /// # Safety
+    ///
+    /// Everything `sqe` points to must stay valid until the slot's CQE is reaped; the
+    /// caller keeps it in the op future or, if dropped first, in the slot
+    /// (`slot` rule 2).
+    pub(crate) unsafe fn push(&mut self, sqe: squeue::Entry) -> io::Result<usize> {
+        let entry = self.slots.vacant_entry();
+        let key = entry.key();
+        let sqe = sqe.user_data(key as u64);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.push_raw(&sqe)? };
+        self.slots.insert(Lifecycle::Submitted);
+        self.stats.submitted += 1;
+        Ok(key)
+    }
+
+    /// Pushes one SQE, flushing the SQ to the kernel when it is full.
+    ///
+    /// # Safety
+    ///
+    /// As [`Driver::push`].
+    unsafe fn push_raw(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
+        for _ in 0..PUSH_RETRIES {
+            // SAFETY: the caller keeps what the SQE points to alive until its CQE.
+            if unsafe { self.ring.submission().push(sqe) }.is_ok() {
+                return Ok(());
+            }
+            // SQ full: hand the batch to the kernel and retry. EBUSY/EAGAIN mean the
+            // kernel wants CQ space first (io_uring_enter(2)): reap, then retry.
+            self.stats.enters += 1;
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if is_transient(&e) => self.reap(),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "the io_uring submission queue stays full; the kernel is not taking SQEs",
+        ))
+    }
+
+    /// Asks the kernel to cancel the op in slot `key`. The target still posts its own
+    /// CQE (its result or -ECANCELED), which is what frees the slot.
+    fn push_cancel(&mut self, key: u64) {
+        let sqe = opcode::AsyncCancel::new(key).build().user_data(CANCEL_TAG);
+        // SAFETY: an async-cancel points to no memory. If the push fails the op simply
+        // runs to completion, which is still safe: its slot waits for the CQE.
+        let _ = unsafe { self.push_raw(&sqe) };
+    }
+
+    /// Polls slot `key`: its completion once reaped (freeing the slot), else parks `cx`'s waker.
+    pub(crate) fn poll_slot(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        let slot = self.slots.get_mut(key).expect("op polled after its slot was freed");
+        match slot {
+            Lifecycle::Completed(c) => {
+                let c = *c;
+                self.slots.remove(key);
+                Poll::Ready(c)
+            }
+            Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => Poll::Pending,
+            _ => {
+                *slot = Lifecycle::Waiting(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The op future for slot `key` is being dropped.
+    ///
+    /// Returns the completion if the CQE already arrived (the slot is freed and the caller
+    /// still owns its resources). Otherwise the slot takes the resources (`orphan`) until
+    /// the CQE comes, and, if `cancel`, an async-cancel is queued.
+    pub(crate) fn abandon(
+        &mut self,
+        key: usize,
+        orphan: impl FnOnce() -> Box<dyn Orphan>,
+        cancel: bool,
+    ) -> Option<Completion> {
+        let slot = self.slots.get_mut(key).expect("op dropped after its slot was freed");
+        if let Lifecycle::Completed(c) = slot {
+            let c = *c;
+            self.slots.remove(key);
+            return Some(c);
+        }
+        *slot = Lifecycle::Ignored(orphan());
+        if cancel {
+            self.push_cancel(key as u64);
+        }
+        None
+    }
+
+    /// Keeps one read armed on the wake eventfd, so a write from another thread ends a wait.
+    pub(crate) fn arm_wake(&mut self) {
+        if self.wake_armed {
+            return;
+        }
+        let sqe = opcode::Read::new(
+            types::Fd(self.wake_fd),
+            (&mut *self.wake_buf as *mut u64).cast(),
+            8,
+        )
+        .build()
+        .user_data(WAKE_TAG);
+        // SAFETY: `wake_buf` is boxed and lives until `Drop`, which waits for this read's
+        // CQE before the box is freed.
+        if unsafe { self.push_raw(&sqe) }.is_ok() {
+            self.wake_armed = true;
+        }
+    }
+
+    /// Whether an enter would do anything: SQEs to submit or CQEs to expect.
+    pub(crate) fn has_work(&mut self) -> bool {
+        !self.ring.submission().is_empty() || !self.slots.is_empty()
+    }
+
+    /// The loop's one syscall: submits every queued SQE and, with `wait`, sleeps until
+    /// one CQE arrives or `wait`'s timeout passes (`IORING_ENTER_EXT_ARG`, so sleeping
+    /// costs no timeout SQE). EINTR, ETIME and EBUSY are not errors here: the caller
+    /// reaps and comes back.
+    pub(crate) fn enter(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
+        let to_submit = self.ring.submission().len() as u32;
+        self.stats.enters += 1;
+        let submitter = self.ring.submitter();
+        // GETEVENTS always: with DEFER_TASKRUN completions are only processed by an
+        // enter that carries it (io_uring_setup(2)), and it flushes NODROP overflow.
+        let getevents = EnterFlags::GETEVENTS.bits();
+        let res = match wait {
+            Some(Some(timeout)) => {
+                let ts = Timespec::from(timeout);
+                let args = SubmitArgs::new().timespec(&ts);
+                // SAFETY: `args` and `ts` outlive the call; EXT_ARG tells the kernel the
+                // argument is an io_uring_getevents_arg, which SubmitArgs wraps.
+                unsafe {
+                    submitter.enter(to_submit, 1, getevents | EnterFlags::EXT_ARG.bits(), Some(&args))
+                }
+            }
+            // SAFETY: no argument pointer is passed.
+            Some(None) => unsafe { submitter.enter::<libc::sigset_t>(to_submit, 1, getevents, None) },
+            // SAFETY: as above.
+            None => unsafe { submitter.enter::<libc::sigset_t>(to_submit, 0, getevents, None) },
+        };
+        match res {
+            Ok(_) => Ok(()),
+            // ETIME: the wait timed out (io_uring_enter(2)), i.e. a timer is due.
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(()),
+            Err(e) if is_transient(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves every CQE into its slot. Wakers and orphans are collected for
+    /// [`Driver::take_ready`], not run here.
+    pub(crate) fn reap(&mut self) {
+        let mut cq = self.ring.completion();
+        cq.sync();
+        for cqe in &mut cq {
+            let completion = Completion {
+                result: cqe.result(),
+                flags: cqe.flags(),
+            };
+            match cqe.user_data() {
+                CANCEL_TAG => {}
+                WAKE_TAG => self.wake_armed = false,
+                key => {
+                    self.stats.completed += 1;
+                    let key = key as usize;
+                    let slot = self.slots.get_mut(key).expect("CQE for an unknown slot");
+                    match slot.complete(completion) {
+                        Reaped::Stored => {}
+                        Reaped::Wake(w) => self.ready.push(w),
+                        Reaped::Orphan(o) => {
+                            self.slots.remove(key);
+                            self.orphans.push((o, completion));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Swaps out what reaping collected; the caller wakes and finishes them outside the
+    /// driver borrow. Passing in the emptied vectors from last time reuses their memory.
+    pub(crate) fn take_ready(
+        &mut self,
+        wakers: &mut Vec<Waker>,
+        orphans: &mut Vec<(Box<dyn Orphan>, Completion)>,
+    ) {
+        std::mem::swap(&mut self.ready, wakers);
+        std::mem::swap(&mut self.orphans, orphans);
+    }
+
+    /// Whether the kernel still owes this driver a CQE.
+    fn owed(&self) -> bool {
+        self.wake_armed || self.slots.iter().any(|(_, s)| s.in_flight())
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+    )
+}
+
+impl Drop for Driver {
+    /// Cancels and drains everything in flight before the ring and slab go away: the
+    /// kernel may write into an op's buffer until that op's own CQE (io_uring_prep_cancel(3):
+    /// a cancel's success does not end the target early).
+    fn drop(&mut self) {
+        let in_flight: Vec<usize> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.in_flight())
+            .map(|(k, _)| k)
+            .collect();
+        for key in in_flight {
+            self.push_cancel(key as u64);
+        }
+        if self.wake_armed {
+            self.push_cancel(WAKE_TAG);
+        }
+        let start = Instant::now();
+        while self.owed() {
+            if start.elapsed() > DRAIN_LIMIT {
+                // Never free what the kernel may still write: leak it instead.
+                for slot in self.slots.drain() {
+                    if let Lifecycle::Ignored(o) = slot {
+                        std::mem::forget(o.into_any());
+                    }
+                }
+                std::mem::forget(std::mem::take(&mut self.wake_buf));
+                break;
+            }
+            if self.enter(Some(Some(Duration::from_millis(100)))).is_err() {
+                // The ring no longer accepts enters; the same leak applies.
+                std::mem::forget(std::mem::take(&mut self.slots));
+                std::mem::forget(std::mem::take(&mut self.wake_buf));
+                break;
+            }
+            self.reap();
+        }
+        // Wakers of tasks already gone, and orphans: finished here, on the owning thread.
+        self.ready.clear();
+        for (orphan, c) in self.orphans.drain(..) {
+            orphan.complete(c);
+        }
+    }
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("flags", &self.flags.to_string())
+            .field("sq_entries", &self.ring.params().sq_entries())
+            .field("in_flight", &self.slots.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}

@@ -1,0 +1,103 @@
+//! The file-descriptor wrapper: the one place outside `driver`, `op` and `buf` that makes
+//! raw syscalls, each wrapped in a safe function.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+/// A descriptor shared by a socket and the operations in flight on it.
+///
+/// An operation holds a clone until its CQE is reaped, so the descriptor number is not
+/// closed (and cannot be reused by a new socket) while the kernel may still act on it.
+/// The last clone closes it with a plain `close(2)`: closing needs no ring, so it is safe
+/// from any `Drop`, even while the driver is busy.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedFd(Rc<OwnedFd>);
+
+impl SharedFd {
+    pub(crate) fn new(fd: OwnedFd) -> Self {
+        SharedFd(Rc::new(fd))
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    pub(crate) fn as_fd(&self) -> &OwnedFd {
+        &self.0
+    }
+}
+
+/// Takes ownership of a descriptor the kernel returned (accept, open).
+pub(crate) fn owned_from_raw(fd: RawFd) -> OwnedFd {
+    debug_assert!(fd >= 0);
+    // SAFETY: the kernel just created `fd` for us and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// A close-on-exec eventfd: other threads write to it to wake a sleeping ring. It stays
+/// blocking: io_uring answers a read on an O_NONBLOCK file with -EAGAIN instead of waiting.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with no pointers.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned_from_raw(fd))
+}
+
+/// Adds one to an eventfd's counter, waking a read armed on it.
+pub(crate) fn eventfd_signal(fd: &OwnedFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live local; an eventfd accepts exactly that. EAGAIN
+    // (counter saturated) means a wake-up is already pending, so the result is ignored.
+    let _ = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit.
+///
+/// # Errors
+///
+/// If `getrlimit`/`setrlimit` fail (they do not on Linux for this resource).
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the live local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: setrlimit reads the live local struct.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// The soft RLIMIT_MEMLOCK in bytes (`u64::MAX` when unlimited), for error messages.
+pub(crate) fn memlock_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the live local struct.
+    (unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } == 0).then_some(lim.rlim_cur)
+}
+
+/// Pins the calling thread to `cpu`.
+pub(crate) fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    // SAFETY: all-zero is an empty cpu_set_t.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit inside the live local set (it checks the bound).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: passes a pointer to the live local set and its exact size.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `TcpListener`: bind with SO_REUSEPORT, accept through the ring.
+
+use super::{TcpStream, each_addr, is_fd_exhaustion};
+use crate::fd::SharedFd;
+use crate::op::Op;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use std::cell::Cell;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// Listen backlog: the kernel caps it at `net.core.somaxconn` (4096 by default), so ask
+/// for that much; bursts of thousands of connects then wait in the kernel, not in SYN retries.
+const BACKLOG: i32 = 4096;
+/// First pause after EMFILE/ENFILE; doubles on each failure in a row up to the maximum.
+/// 10 ms lets a few connections close; 100 ms caps the delay a recovered server adds.
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// A TCP socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use ringio::net::{TcpListener, TcpStream};
+///
+/// ringio::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let client = ringio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+///     let (_stream, peer) = listener.accept().await.unwrap();
+///     assert_eq!(peer, client.await.unwrap().local_addr().unwrap());
+/// });
+/// ```
+#[doc(alias = "start_server")]
+#[derive(Debug)]
+pub struct TcpListener {
+    fd: SharedFd,
+    /// The pause the next accept takes after running out of descriptors, if any.
+    backoff: Cell<Option<Duration>>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` with SO_REUSEADDR and SO_REUSEPORT, so each core of a server can
+    /// bind the same port and the kernel spreads connections between them.
+    ///
+    /// # Errors
+    ///
+    /// If no address `addr` resolves to can be bound (in use without SO_REUSEPORT,
+    /// permission, ...).
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        each_addr(addr, |addr| {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+            socket.set_reuse_address(true)?;
+            socket.set_reuse_port(true)?;
+            socket.bind(&addr.into())?;
+            socket.listen(BACKLOG)?;
+            Ok(TcpListener {
+                fd: SharedFd::new(socket.into()),
+                backoff: Cell::new(None),
+            })
+        })
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// # Errors
+    ///
+    /// What accept(2) reports. On EMFILE/ENFILE (no descriptor left) the error is
+    /// returned and the *next* `accept` first pauses (10 ms, doubling to 100 ms while the
+    /// shortage lasts), so a loop that retries at once does not spin; connections already
+    /// open are served meanwhile.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a connection the kernel accepted just as the future was dropped is
+    /// closed, never leaked; the client sees a reset and no other connection is lost.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        if let Some(pause) = self.backoff.get() {
+            crate::time::sleep(pause).await;
+        }
+        match Op::accept(&self.fd)?.await {
+            Ok((fd, peer)) => {
+                self.backoff.set(None);
+                let stream = TcpStream::from_fd(fd);
+                let peer = match peer {
+                    Some(p) => p,
+                    None => stream.peer_addr()?,
+                };
+                Ok((stream, peer))
+            }
+            Err(e) => {
+                if is_fd_exhaustion(&e) {
+                    let next = self.backoff.get().map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
+                    self.backoff.set(Some(next));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The address this listener is bound to (with the port the kernel chose for port 0).
+    ///
+    /// # Errors
+    ///
+    /// If getsockname(2) fails.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        SockRef::from(self.fd.as_fd())
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("listener has no IP address"))
+    }
+}

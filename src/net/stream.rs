@@ -1,0 +1,257 @@
+//! `TcpStream`: connect, read, write through the ring.
+
+use super::split::{TcpReadHalf, TcpWriteHalf};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::fd::SharedFd;
+use crate::op::{Op, Unread};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use std::io;
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+
+/// A TCP connection.
+///
+/// Methods take `&self`, so one task can read while another writes (share it with `Rc`),
+/// or split it with [`into_split`](TcpStream::into_split).
+///
+/// # Examples
+///
+/// ```
+/// use ringio::net::{TcpListener, TcpStream};
+///
+/// ringio::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     ringio::spawn(async move {
+///         let (s, _) = listener.accept().await.unwrap();
+///         s.write_all(b"pong").await.0.unwrap();
+///     });
+///     let s = TcpStream::connect(addr).await.unwrap();
+///     let (res, buf) = s.read_exact(vec![0; 4]).await;
+///     res.unwrap();
+///     assert_eq!(buf, b"pong");
+/// });
+/// ```
+#[doc(alias = "open_connection")]
+#[derive(Debug)]
+pub struct TcpStream {
+    pub(super) fd: SharedFd,
+    /// Bytes a cancelled read received; the next read returns them first.
+    pub(super) unread: Rc<Unread>,
+}
+
+impl TcpStream {
+    pub(crate) fn from_fd(fd: OwnedFd) -> TcpStream {
+        TcpStream {
+            fd: SharedFd::new(fd),
+            unread: Rc::new(Unread::default()),
+        }
+    }
+
+    /// Opens a connection to `addr`, trying each address it resolves to in turn.
+    ///
+    /// # Errors
+    ///
+    /// The last address's error: refused, unreachable, timed out, ...
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the connect and closes the socket; nothing leaks.
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match Self::connect_one(addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing")
+        }))
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+        let stream = TcpStream::from_fd(socket.into());
+        Op::connect(&stream.fd, addr.into())?.await?;
+        Ok(stream)
+    }
+
+    /// Reads what has arrived, up to the buffer's capacity; `Ok(0)` means the peer closed
+    /// its side (or the buffer has no room).
+    ///
+    /// # Errors
+    ///
+    /// What recv(2) reports, e.g. `ConnectionReset` when the peer reset.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped after the kernel delivered data into the
+    /// buffer, those bytes are kept and the next read on this stream returns them.
+    pub async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
+        if !self.unread.is_empty() {
+            let n = self.unread.fill(&mut buf);
+            return (Ok(n), buf);
+        }
+        match Op::recv(&self.fd, buf, Some(self.unread.clone())) {
+            Ok(op) => op.await,
+            Err((e, buf)) => (Err(e), buf),
+        }
+    }
+
+    /// Reads until the buffer is full (`bytes_total` bytes).
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the peer closes first (the bytes read so far are in the buffer,
+    /// marked initialised); otherwise what recv(2) reports.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: bytes already read into the buffer are lost with it if the future
+    /// is dropped (the bytes of the read in flight are kept for the next read).
+    pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_total();
+        let mut filled = 0;
+        let mut buf = buf;
+        while filled < total {
+            let (res, slice) = self.read(buf.slice(filled..)).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    let e = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("peer closed after {filled} of {total} bytes"),
+                    );
+                    return (Err(e), buf);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Sends some of the buffer's initialised bytes; returns how many were sent.
+    ///
+    /// Uses MSG_NOSIGNAL: writing to a reset peer gives an error (`BrokenPipe` or
+    /// `ConnectionReset`), never SIGPIPE.
+    ///
+    /// # Errors
+    ///
+    /// What send(2) reports.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, the bytes may or may not have been sent.
+    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        match Op::send(&self.fd, buf, 0) {
+            Ok(op) => op.await,
+            Err((e, buf)) => (Err(e), buf),
+        }
+    }
+
+    /// Sends every initialised byte of the buffer, however many sends it takes.
+    ///
+    /// # Errors
+    ///
+    /// What send(2) reports; `WriteZero` if the kernel accepts nothing.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: if dropped, an unknown prefix of the buffer was sent.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut sent = 0;
+        let mut buf = buf;
+        while sent < total {
+            let (res, b) = match Op::send(&self.fd, buf, sent) {
+                Ok(op) => op.await,
+                Err((e, b)) => (Err(e), b),
+            };
+            buf = b;
+            match res {
+                Ok(0) => {
+                    let e = io::Error::new(io::ErrorKind::WriteZero, "send accepted no bytes");
+                    return (Err(e), buf);
+                }
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Shuts down the read side, the write side (the peer reads EOF), or both.
+    ///
+    /// # Errors
+    ///
+    /// What shutdown(2) reports, e.g. `NotConnected`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.sock().shutdown(how)
+    }
+
+    /// Sets TCP_NODELAY: small writes go out at once instead of waiting to be merged.
+    ///
+    /// # Errors
+    ///
+    /// What setsockopt(2) reports.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.sock().set_tcp_nodelay(nodelay)
+    }
+
+    /// Whether TCP_NODELAY is set.
+    ///
+    /// # Errors
+    ///
+    /// What getsockopt(2) reports.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.sock().tcp_nodelay()
+    }
+
+    /// Sets SO_LINGER; `Some(0)` makes close send a reset instead of a FIN.
+    ///
+    /// # Errors
+    ///
+    /// What setsockopt(2) reports.
+    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        self.sock().set_linger(linger)
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if the connection is gone.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.sock().peer_addr()?)
+    }
+
+    /// This side's address.
+    ///
+    /// # Errors
+    ///
+    /// What getsockname(2) reports.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.sock().local_addr()?)
+    }
+
+    /// Splits the stream into a read half and a write half that can move to different
+    /// tasks; the socket closes when both are dropped.
+    pub fn into_split(self) -> (TcpReadHalf, TcpWriteHalf) {
+        let read = TcpReadHalf::new(self.fd.clone(), self.unread.clone());
+        (read, TcpWriteHalf::new(self.fd))
+    }
+
+    fn sock(&self) -> SockRef<'_> {
+        SockRef::from(self.fd.as_fd())
+    }
+}
+
+fn ip_addr(a: socket2::SockAddr) -> io::Result<SocketAddr> {
+    a.as_socket()
+        .ok_or_else(|| io::Error::other("socket has no IP address"))
+}

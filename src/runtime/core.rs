@@ -1,0 +1,281 @@
+//! One core: its ring, run queues, timers and tasks, and the loop turn that drives them.
+//!
+//! The loop turn (DESIGN.md):
+//! 1. run up to [`RUN_BATCH`] ready tasks from the local queue;
+//! 2. move tasks woken from other threads into the local queue;
+//! 3. fire expired timers;
+//! 4. one `io_uring_enter`: submit everything queued and, if nothing is ready, sleep until
+//!    a CQE, a remote wake (eventfd) or the next timer deadline;
+//! 5. reap the CQEs and wake their tasks.
+
+use super::context;
+use super::join::JoinHandle;
+use super::metrics::Metrics;
+use super::task::{Runnable, TaskFuture, TaskMeta};
+use crate::driver::{Completion, Driver, Orphan};
+use crate::time::wheel::TimerWheel;
+use crossbeam_queue::SegQueue;
+use slab::Slab;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::task::{Wake, Waker};
+use std::time::Instant;
+
+/// Tasks run per turn before the ring is entered again: enough to batch many SQEs into
+/// one enter, few enough that completions are not starved by a busy queue.
+pub(crate) const RUN_BATCH: usize = 128;
+/// Passes shutdown makes over the live tasks; a task whose `Drop` spawns again gets
+/// dropped in the next pass. Bounded so a pathological `Drop` cannot hang shutdown.
+const SHUTDOWN_PASSES: usize = 64;
+
+/// Ids for cores, unique in the process, so a waker can tell whether it runs at home.
+static NEXT_CORE_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// The part of a core other threads may touch.
+pub(crate) struct Shared {
+    id: usize,
+    remote: SegQueue<Runnable>,
+    /// True while the core is (about to be) blocked in `io_uring_enter`.
+    sleeping: AtomicBool,
+    wake_fd: OwnedFd,
+}
+
+impl Shared {
+    /// Queues a woken task on its core (task rule 1).
+    fn schedule(&self, runnable: Runnable) {
+        let runnable = match context::try_with_core(|core| core.id == self.id) {
+            Some(true) => match context::try_with_core(|c| c.run_queue.borrow_mut().push_back(runnable)) {
+                Some(()) => return,
+                None => unreachable!("the core was current a moment ago"),
+            },
+            _ => runnable,
+        };
+        self.remote.push(runnable);
+        self.unpark();
+    }
+
+    /// Wakes the core's ring if it sleeps; no syscall when it is awake.
+    fn unpark(&self) {
+        // Pairs with the fence in `turn`: either the core sees our push before it sleeps,
+        // or we see `sleeping` and signal the eventfd its ring keeps a read armed on.
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            crate::fd::eventfd_signal(&self.wake_fd);
+        }
+    }
+}
+
+/// Wakes `block_on`'s main future.
+pub(crate) struct MainWaker {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.shared.unpark();
+    }
+}
+
+/// Everything one core owns. Fields drop in order: the ring goes last, after every task
+/// and timer that could point into it.
+pub(crate) struct Core {
+    pub(crate) id: usize,
+    me: Weak<Core>,
+    pub(crate) run_queue: RefCell<VecDeque<Runnable>>,
+    /// The waker of every task whose future is alive (task rule 2).
+    pub(crate) active: RefCell<Slab<Waker>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) timers: RefCell<TimerWheel>,
+    tasks_spawned: Cell<u64>,
+    /// Reused buffers for what reaping produced.
+    reaped: RefCell<(Vec<Waker>, Vec<(Box<dyn Orphan>, Completion)>)>,
+    pub(crate) driver: RefCell<Driver>,
+}
+
+impl Core {
+    pub(crate) fn new(ring_entries: u32) -> io::Result<Rc<Core>> {
+        let wake_fd = crate::fd::eventfd()?;
+        let driver = Driver::new(ring_entries, wake_fd.as_raw_fd())?;
+        let shared = Arc::new(Shared {
+            id: NEXT_CORE_ID.fetch_add(1, Ordering::Relaxed),
+            remote: SegQueue::new(),
+            sleeping: AtomicBool::new(false),
+            wake_fd,
+        });
+        Ok(Rc::new_cyclic(|me| Core {
+            id: shared.id,
+            me: me.clone(),
+            run_queue: RefCell::new(VecDeque::with_capacity(RUN_BATCH)),
+            active: RefCell::new(Slab::new()),
+            shared,
+            timers: RefCell::new(TimerWheel::new()),
+            tasks_spawned: Cell::new(0),
+            reaped: RefCell::new((Vec::new(), Vec::new())),
+            driver: RefCell::new(driver),
+        }))
+    }
+
+    pub(crate) fn self_rc(&self) -> Rc<Core> {
+        self.me.upgrade().expect("a core is alive while it is current")
+    }
+
+    pub(crate) fn main_waker(&self) -> Arc<MainWaker> {
+        Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Spawns `fut` on this core; it first runs when the spawner yields (FIFO).
+    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let key = self.active.borrow().vacant_key();
+        let shared = self.shared.clone();
+        let core_id = self.id;
+        // SAFETY: spawn_unchecked's conditions: (1) the future may be !Send, so its
+        // Runnable is used and dropped only on this thread: `Shared::schedule` routes it
+        // here and only this core runs or drops it (task rule 1); (2) the future borrows
+        // only the task's own metadata, which async-task keeps alive as long as the future;
+        // (3) the schedule closure is Send + Sync + 'static.
+        let (runnable, task) = unsafe {
+            async_task::Builder::new()
+                .metadata(TaskMeta::default())
+                .spawn_unchecked(
+                    move |meta| TaskFuture::new(fut, meta, core_id, key),
+                    move |r| shared.schedule(r),
+                )
+        };
+        let inserted = self.active.borrow_mut().insert(runnable.waker());
+        debug_assert_eq!(inserted, key);
+        task.metadata().set_waker(runnable.waker());
+        self.tasks_spawned.set(self.tasks_spawned.get() + 1);
+        runnable.schedule();
+        JoinHandle::new(task)
+    }
+
+    /// Polls `fut` to completion, turning the loop in between.
+    pub(crate) fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        let main = self.main_waker();
+        let waker = Waker::from(main.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if main.woken.swap(false, Ordering::AcqRel)
+                && let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx)
+            {
+                return out;
+            }
+            self.turn(&main.woken);
+        }
+    }
+
+    /// One loop turn (module docs).
+    fn turn(&self, main_woken: &AtomicBool) {
+        for _ in 0..RUN_BATCH {
+            let Some(runnable) = self.run_queue.borrow_mut().pop_front() else {
+                break;
+            };
+            runnable.run();
+        }
+        self.drain_remote();
+        self.timers.borrow_mut().fire_expired(Instant::now());
+
+        let ready = !self.run_queue.borrow().is_empty() || main_woken.load(Ordering::SeqCst);
+        let mut driver = self.driver.borrow_mut();
+        let res = if ready {
+            if driver.has_work() { driver.enter(None) } else { Ok(()) }
+        } else {
+            self.shared.sleeping.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            let res = if self.shared.remote.is_empty() && !main_woken.load(Ordering::SeqCst) {
+                let timeout = self
+                    .timers
+                    .borrow_mut()
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()));
+                driver.arm_wake();
+                driver.enter(Some(timeout))
+            } else {
+                Ok(())
+            };
+            self.shared.sleeping.store(false, Ordering::SeqCst);
+            res
+        };
+        if let Err(e) = res {
+            panic!("ringio: io_uring_enter failed and the runtime cannot go on: {e}");
+        }
+        driver.reap();
+        let mut reaped = self.reaped.borrow_mut();
+        let (wakers, orphans) = &mut *reaped;
+        driver.take_ready(wakers, orphans);
+        drop(driver);
+        let (mut wakers, mut orphans) = std::mem::take(&mut *reaped);
+        drop(reaped);
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+        for (orphan, c) in orphans.drain(..) {
+            orphan.complete(c);
+        }
+        *self.reaped.borrow_mut() = (wakers, orphans);
+    }
+
+    fn drain_remote(&self) {
+        while let Some(r) = self.shared.remote.pop() {
+            self.run_queue.borrow_mut().push_back(r);
+        }
+    }
+
+    /// Cancels every task still alive and drops its future on this thread (task rule 2).
+    pub(crate) fn shutdown_tasks(&self) {
+        for _ in 0..SHUTDOWN_PASSES {
+            let wakers: Vec<Waker> = self.active.borrow().iter().map(|(_, w)| w.clone()).collect();
+            self.drain_remote();
+            if wakers.is_empty() && self.run_queue.borrow().is_empty() {
+                return;
+            }
+            for w in wakers {
+                w.wake();
+            }
+            self.drain_remote();
+            loop {
+                let next = self.run_queue.borrow_mut().pop_front();
+                match next {
+                    // Dropping a Runnable drops its task's future.
+                    Some(r) => drop(r),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        let mut driver = self.driver.borrow_mut();
+        let stats = driver.stats();
+        Metrics {
+            tasks_spawned: self.tasks_spawned.get(),
+            tasks_alive: self.active.borrow().len(),
+            ops_submitted: stats.submitted,
+            ops_completed: stats.completed,
+            ops_in_flight: driver.in_flight(),
+            enters: stats.enters,
+            cq_overflows: u64::from(driver.cq_overflows()),
+            timers_pending: self.timers.borrow().len(),
+            ring_flags: driver.flags(),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! `JoinHandle` and `JoinError`: awaiting, cancelling and detaching a task.
+
+use super::task::TaskMeta;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+/// A handle to a spawned task; awaiting it gives the task's output.
+///
+/// Dropping the handle detaches the task: it runs on.
+///
+/// # Examples
+///
+/// ```
+/// ringio::run(async {
+///     let h = ringio::spawn(async { 6 * 7 });
+///     assert_eq!(h.await.unwrap(), 42);
+/// });
+/// ```
+#[doc(alias = "Task")]
+pub struct JoinHandle<T> {
+    task: Option<async_task::FallibleTask<Result<T, JoinError>, TaskMeta>>,
+    /// Points into the task allocation, kept alive by `task` (task rule 3).
+    meta: NonNull<TaskMeta>,
+}
+
+// SAFETY: `meta` points to a `TaskMeta`, which is `Sync` (atomics and a mutex), inside an
+// allocation kept alive by `task`; the task handle is `Send` when `T` is.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: async_task::Task<Result<T, JoinError>, TaskMeta>) -> Self {
+        let meta = NonNull::from(task.metadata());
+        JoinHandle {
+            task: Some(task.fallible()),
+            meta,
+        }
+    }
+
+    fn meta(&self) -> &TaskMeta {
+        // SAFETY: task rule 3: the allocation lives while `self.task` does, and `self.task`
+        // is only taken in `Drop`.
+        unsafe { self.meta.as_ref() }
+    }
+
+    /// Asks the task to stop; returns `false` if it had already finished.
+    ///
+    /// The cancel takes effect at the task's next poll (it is woken for it): its future
+    /// is dropped there, and awaiting this handle gives a [`JoinError`] whose
+    /// [`is_cancelled`](JoinError::is_cancelled) is true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// ringio::run(async {
+    ///     let h = ringio::spawn(ringio::time::sleep(Duration::from_secs(3600)));
+    ///     ringio::yield_now().await;
+    ///     assert!(h.cancel());
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    #[doc(alias = "Task.cancel")]
+    pub fn cancel(&self) -> bool {
+        if self.is_finished() {
+            return false;
+        }
+        self.meta().cancel();
+        true
+    }
+
+    /// Whether the task has finished (returned, panicked or been cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let h = ringio::spawn(async {});
+    ///     assert!(!h.is_finished());
+    ///     ringio::yield_now().await;
+    ///     assert!(h.is_finished());
+    /// });
+    /// ```
+    #[doc(alias = "Task.done")]
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the wait leaves the task running; the handle detaches.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let task = self.task.as_mut().expect("JoinHandle polled after drop");
+        match std::task::ready!(Pin::new(task).poll(cx)) {
+            Some(out) => Poll::Ready(out),
+            // The runtime dropped the task without a result (it shut down).
+            None => Poll::Ready(Err(JoinError::cancelled())),
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Why a task gave no output: it was cancelled, or it panicked.
+///
+/// # Examples
+///
+/// ```
+/// ringio::run(async {
+///     let err = ringio::spawn(async { panic!("boom") }).await.unwrap_err();
+///     assert!(err.is_panic());
+/// });
+/// ```
+#[doc(alias = "CancelledError")]
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> Self {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> Self {
+        JoinError {
+            repr: Repr::Panic(payload),
+        }
+    }
+
+    /// Whether the task was cancelled (by `JoinHandle::cancel` or runtime shutdown).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The panic's payload, to resume it with `std::panic::resume_unwind`.
+    ///
+    /// # Errors
+    ///
+    /// Gives the error back if the task was cancelled, not panicked.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => Ok(p),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(p) => p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("task was cancelled"),
+            (Repr::Panic(_), Some(msg)) => write!(f, "task panicked: {msg}"),
+            (Repr::Panic(_), None) => f.write_str("task panicked"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JoinError({self})")
+    }
+}
+
+impl std::error::Error for JoinError {}

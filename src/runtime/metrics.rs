@@ -1,0 +1,40 @@
+//! Counters that show what a core has done and what it still holds.
+
+pub use crate::driver::RingFlags;
+
+/// A snapshot of one core's counters.
+///
+/// Tests use it to prove nothing is left in flight; `ops_submitted / enters` shows how
+/// well SQEs are batched.
+///
+/// # Examples
+///
+/// ```
+/// ringio::run(async {
+///     let m = ringio::metrics();
+///     assert_eq!(m.ops_in_flight, 0);
+///     println!("ring flags: {}", m.ring_flags);
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Tasks spawned on this core since it started.
+    pub tasks_spawned: u64,
+    /// Tasks whose future is still alive.
+    pub tasks_alive: usize,
+    /// SQEs pushed for operations (not counting internal cancels and wake-ups).
+    pub ops_submitted: u64,
+    /// Operation CQEs reaped.
+    pub ops_completed: u64,
+    /// Operations whose CQE has not been taken by their owner yet.
+    pub ops_in_flight: usize,
+    /// `io_uring_enter` calls made.
+    pub enters: u64,
+    /// Times the kernel had to hold CQEs back because the completion queue was full.
+    pub cq_overflows: u64,
+    /// Timers (sleeps, timeouts, intervals) waiting to fire.
+    pub timers_pending: usize,
+    /// The ring flags the kernel accepted.
+    pub ring_flags: RingFlags,
+}

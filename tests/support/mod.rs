@@ -1,0 +1,56 @@
+//! Shared test tools: fd counting, a watchdog, a tiny PRNG.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+/// Open descriptors of this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd").count()
+}
+
+/// Kills the process with a message if the test runs longer than `limit`, so a hang fails
+/// instead of blocking CI.
+pub fn watchdog(name: &'static str, limit: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("watchdog: {name} still running after {limit:?}; aborting");
+        std::process::abort();
+    });
+}
+
+/// xorshift64*: deterministic, dependency-free randomness for tests.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            *b = self.next_u64() as u8;
+        }
+    }
+}
+
+/// Lets the loop turn until `cond` holds or `limit` passes; returns whether it held.
+pub async fn settle(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        ringio::time::sleep(Duration::from_millis(1)).await;
+    }
+    cond()
+}
