@@ -1,0 +1,86 @@
+//! Timers: `sleep`, `timeout` (asyncio's `wait_for`), `interval`, and the runtime's clock.
+//!
+//! Each core owns one timer wheel. A `Sleep` registers with it when first polled; the
+//! event loop fires expired timers once per turn and bounds its single `io_uring_enter`
+//! wait by the earliest deadline, so sleeping tasks cost no syscall each and no timeout
+//! SQE. This module never touches the ring.
+//!
+//! | asyncio | ringio |
+//! |---|---|
+//! | `await asyncio.sleep(s)` | [`sleep(d)`](sleep)`.await`, [`sleep_until(t)`](sleep_until) |
+//! | `await asyncio.wait_for(aw, s)`, `async with asyncio.timeout(s)` | [`timeout(d, fut)`](timeout)`.await` (alias [`wait_for`]) |
+//! | `async with asyncio.timeout_at(when)` | [`timeout_at(t, fut)`](timeout_at) |
+//! | `TimeoutError` | [`Elapsed`] |
+//! | `loop.time()` | [`Instant::now()`](Instant::now) |
+//! | a `while True: ...; await asyncio.sleep(p)` loop | [`interval(p)`](interval)`.tick().await` |
+//!
+//! # Rules
+//!
+//! 1. **Never early.** Deadlines are rounded up to the wheel's 1 ms tick and a timer
+//!    fires only once the clock has reached that tick: a sleep may end up to about a
+//!    tick plus one loop turn late, never before its deadline.
+//! 2. **Deadline order.** Timers fire in order of their ticks; timers in the same tick
+//!    fire in unspecified order. A `Sleep` whose deadline has already passed when it is
+//!    first polled completes at once without registering a timer, so
+//!    `timeout(Duration::ZERO, op)` costs no loop turn; a registered timer whose
+//!    deadline passes fires at the next loop turn.
+//! 3. **No syscall per timer.** The wheel is pure bookkeeping; the loop's one wait is
+//!    bounded by the earliest deadline.
+//! 4. **Per core.** A timer lives in the wheel of the core that first polled it.
+//!    `Sleep`, `Timeout` and `Interval` are `!Send` so they cannot leave it.
+//! 5. **Dropping cancels, in O(1).** Dropping a `Sleep`, `Timeout` or `Interval`
+//!    removes its timer at once; nothing stays behind in the wheel.
+//! 6. **Timeout polls first, then drops.** `timeout` polls its future before it looks
+//!    at the deadline, so an output ready at the deadline is returned, not lost. On
+//!    expiry the future is dropped inside that same poll, before `Err(Elapsed)` is
+//!    returned, so its cancellation has happened when the caller sees the error.
+//! 7. **No user code under the borrow.** The wheel runs no user code except
+//!    `Waker::wake`, and timer futures never hold the wheel's `RefCell` borrow across a
+//!    call that could reach user code.
+//!
+//! # Examples
+//!
+//! ```
+//! use ringio::time::{interval, sleep, timeout, Instant};
+//! use std::time::Duration;
+//!
+//! ringio::run(async {
+//!     let start = Instant::now();
+//!     sleep(Duration::from_millis(5)).await;
+//!     assert!(start.elapsed() >= Duration::from_millis(5));
+//!
+//!     let late = timeout(Duration::from_millis(5), sleep(Duration::from_secs(60))).await;
+//!     assert!(late.is_err());
+//!
+//!     let mut ticks = interval(Duration::from_millis(5));
+//!     ticks.tick().await;
+//!     ticks.tick().await;
+//! });
+//! ```
+
+// No unsafe here (house rule 2); `pin_project!` keeps its unsafe inside the macro.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+mod instant;
+mod interval;
+mod sleep;
+mod timeout;
+pub(crate) mod wheel;
+
+pub use instant::Instant;
+pub use interval::{Interval, interval, interval_at};
+pub use sleep::{Sleep, sleep, sleep_until};
+pub use timeout::{Elapsed, Timeout, timeout, timeout_at, wait_for};
+
+/// Stand-in for a deadline that overflows `Instant`: 30 years outlives any process yet
+/// stays far from the representable limit, so arithmetic on it cannot overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// `start + duration`, or 30 years from `start` if that cannot be represented.
+fn after(start: Instant, duration: Duration) -> Instant {
+    start
+        .checked_add(duration)
+        .unwrap_or_else(|| start + FAR_FUTURE)
+}

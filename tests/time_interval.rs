@@ -1,0 +1,95 @@
+//! `interval`: no drift, skipped missed ticks, reset, zero period.
+
+use std::time::Duration;
+
+use ringio::time::{Instant, interval, interval_at, sleep};
+
+const PERIOD: Duration = Duration::from_millis(10);
+
+#[test]
+fn ten_ms_interval_over_200_ms_does_not_drift() {
+    ringio::run(async {
+        let mut ticks = interval(PERIOD);
+        let start = ticks.tick().await;
+        assert!(start.elapsed() < PERIOD, "the first tick completes at once");
+        for k in 1..=20u32 {
+            // Work between ticks must not push the schedule back.
+            sleep(Duration::from_millis(u64::from(k % 7))).await;
+            let tick = ticks.tick().await;
+            assert_eq!(tick, start + PERIOD * k, "tick {k} is on the schedule");
+            assert!(Instant::now() >= tick, "tick {k} completed early");
+        }
+        let total = start.elapsed();
+        assert!(total >= PERIOD * 20, "{total:?}");
+        assert!(total < PERIOD * 21, "drifted: {total:?} for 20 periods");
+    });
+}
+
+#[test]
+fn missed_ticks_are_skipped_not_burst() {
+    ringio::run(async {
+        let mut ticks = interval(PERIOD);
+        let start = ticks.tick().await;
+        // Block the core for three and a half periods.
+        std::thread::sleep(PERIOD * 7 / 2);
+        assert_eq!(
+            ticks.tick().await,
+            start + PERIOD,
+            "the late tick comes once"
+        );
+        let resumed = ticks.tick().await;
+        assert!(resumed >= start + PERIOD * 4, "missed ticks were skipped");
+        assert_eq!(
+            (resumed - start).as_nanos() % PERIOD.as_nanos(),
+            0,
+            "still on the grid"
+        );
+    });
+}
+
+#[test]
+fn interval_at_starts_at_its_start() {
+    ringio::run(async {
+        let start = Instant::now() + Duration::from_millis(5);
+        let mut ticks = interval_at(start, PERIOD);
+        assert_eq!(ticks.tick().await, start);
+        assert!(Instant::now() >= start);
+        assert_eq!(ticks.tick().await, start + PERIOD);
+    });
+}
+
+#[test]
+fn reset_restarts_the_schedule_from_now() {
+    ringio::run(async {
+        let mut ticks = interval(PERIOD);
+        ticks.tick().await;
+        let before = Instant::now();
+        ticks.reset();
+        let tick = ticks.tick().await;
+        assert!(tick >= before + PERIOD);
+        assert!(Instant::now() >= tick);
+        assert_eq!(ticks.period(), PERIOD);
+    });
+}
+
+#[test]
+fn dropped_interval_leaves_no_timer() {
+    ringio::run(async {
+        let mut ticks = interval(Duration::from_secs(3600));
+        ticks.tick().await;
+        let waiting = ringio::spawn(async move {
+            ticks.tick().await;
+        });
+        ringio::yield_now().await;
+        assert_eq!(ringio::metrics().timers_pending, 1);
+        assert!(waiting.cancel());
+        assert!(waiting.await.is_err());
+        assert_eq!(ringio::metrics().timers_pending, 0);
+    });
+}
+
+#[test]
+#[should_panic(expected = "period must be non-zero")]
+fn zero_period_panics() {
+    let _ = interval(Duration::ZERO);
+}
