@@ -32,8 +32,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod buf;
-pub(crate) mod fd;
 pub(crate) mod driver;
+pub(crate) mod fd;
 pub mod net;
 pub(crate) mod op;
 pub mod runtime;

@@ -91,7 +91,10 @@ impl Driver {
             } else {
                 "io_uring_enter failed on a NOP"
             };
-            return Err(io::Error::new(e.kind(), format!("ringio cannot start: {why} ({e})")));
+            return Err(io::Error::new(
+                e.kind(),
+                format!("ringio cannot start: {why} ({e})"),
+            ));
         }
         self.reap();
         Ok(())
@@ -172,7 +175,10 @@ impl Driver {
 
     /// Polls slot `key`: its completion once reaped (freeing the slot), else parks `cx`'s waker.
     pub(crate) fn poll_slot(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
-        let slot = self.slots.get_mut(key).expect("op polled after its slot was freed");
+        let slot = self
+            .slots
+            .get_mut(key)
+            .expect("op polled after its slot was freed");
         match slot {
             Lifecycle::Completed(c) => {
                 let c = *c;
@@ -198,7 +204,10 @@ impl Driver {
         orphan: impl FnOnce() -> Box<dyn Orphan>,
         cancel: bool,
     ) -> Option<Completion> {
-        let slot = self.slots.get_mut(key).expect("op dropped after its slot was freed");
+        let slot = self
+            .slots
+            .get_mut(key)
+            .expect("op dropped after its slot was freed");
         if let Lifecycle::Completed(c) = slot {
             let c = *c;
             self.slots.remove(key);
@@ -253,11 +262,18 @@ impl Driver {
                 // SAFETY: `args` and `ts` outlive the call; EXT_ARG tells the kernel the
                 // argument is an io_uring_getevents_arg, which SubmitArgs wraps.
                 unsafe {
-                    submitter.enter(to_submit, 1, getevents | EnterFlags::EXT_ARG.bits(), Some(&args))
+                    submitter.enter(
+                        to_submit,
+                        1,
+                        getevents | EnterFlags::EXT_ARG.bits(),
+                        Some(&args),
+                    )
                 }
             }
             // SAFETY: no argument pointer is passed.
-            Some(None) => unsafe { submitter.enter::<libc::sigset_t>(to_submit, 1, getevents, None) },
+            Some(None) => unsafe {
+                submitter.enter::<libc::sigset_t>(to_submit, 1, getevents, None)
+            },
             // SAFETY: as above.
             None => unsafe { submitter.enter::<libc::sigset_t>(to_submit, 0, getevents, None) },
         };

@@ -118,7 +118,11 @@ fn read_io_uring_disabled() -> Option<u32> {
 
 /// Turns an `io_uring_setup` failure into an error that names the cause and the fix.
 /// `disabled` is the value of `kernel.io_uring_disabled`, passed in so tests can inject it.
-pub(crate) fn explain_setup_error(err: io::Error, disabled: Option<u32>, entries: u32) -> io::Error {
+pub(crate) fn explain_setup_error(
+    err: io::Error,
+    disabled: Option<u32>,
+    entries: u32,
+) -> io::Error {
     let why = match err.raw_os_error() {
         Some(libc::ENOSYS) => "io_uring is not available: the kernel is too old or was built \
              without CONFIG_IO_URING (ringio needs Linux 5.11+, 6.1+ for the fastest mode)"
@@ -218,7 +222,10 @@ mod tests {
 
     #[test]
     fn flags_display() {
-        assert_eq!(ATTEMPTS[0].to_string(), "SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN|SUBMIT_ALL");
+        assert_eq!(
+            ATTEMPTS[0].to_string(),
+            "SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN|SUBMIT_ALL"
+        );
         assert_eq!(ATTEMPTS[3].to_string(), "none");
     }
 }

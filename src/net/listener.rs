@@ -50,7 +50,11 @@ impl TcpListener {
     /// permission, ...).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(addr, |addr| {
-            let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+            let socket = Socket::new(
+                Domain::for_address(addr),
+                Type::STREAM.cloexec(),
+                Some(Protocol::TCP),
+            )?;
             socket.set_reuse_address(true)?;
             socket.set_reuse_port(true)?;
             socket.bind(&addr.into())?;
@@ -91,7 +95,10 @@ impl TcpListener {
             }
             Err(e) => {
                 if is_fd_exhaustion(&e) {
-                    let next = self.backoff.get().map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
+                    let next = self
+                        .backoff
+                        .get()
+                        .map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
                     self.backoff.set(Some(next));
                 }
                 Err(e)

@@ -30,7 +30,10 @@ fn each_addr<A: ToSocketAddrs, T>(
         }
     }
     Err(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing")
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
     }))
 }
 

@@ -67,12 +67,19 @@ impl TcpStream {
             }
         }
         Err(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing")
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
         }))
     }
 
     async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.cloexec(),
+            Some(Protocol::TCP),
+        )?;
         let stream = TcpStream::from_fd(socket.into());
         Op::connect(&stream.fd, addr.into())?.await?;
         Ok(stream)

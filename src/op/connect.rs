@@ -26,7 +26,8 @@ impl Completable for Connect {
 impl Op<Connect> {
     pub(crate) fn connect(fd: &SharedFd, addr: SockAddr) -> io::Result<Op<Connect>> {
         let addr = Box::new(addr);
-        let sqe = opcode::Connect::new(types::Fd(fd.raw()), addr.as_ptr().cast(), addr.len()).build();
+        let sqe =
+            opcode::Connect::new(types::Fd(fd.raw()), addr.as_ptr().cast(), addr.len()).build();
         let data = Connect {
             _fd: fd.clone(),
             _addr: addr,

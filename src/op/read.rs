@@ -30,7 +30,11 @@ impl<B: IoBufMut> Completable for Read<B> {
 
 impl<B: IoBufMut> Op<Read<B>> {
     /// Reads into `buf` from `offset` (`u64::MAX`: the file's current position).
-    pub(crate) fn read_at(fd: &SharedFd, mut buf: B, offset: u64) -> Result<Op<Read<B>>, (std::io::Error, B)> {
+    pub(crate) fn read_at(
+        fd: &SharedFd,
+        mut buf: B,
+        offset: u64,
+    ) -> Result<Op<Read<B>>, (std::io::Error, B)> {
         let len = buf.bytes_total().min(u32::MAX as usize) as u32;
         let sqe = opcode::Read::new(types::Fd(fd.raw()), buf.stable_mut_ptr(), len)
             .offset(offset)
@@ -44,6 +48,7 @@ impl<B: IoBufMut> Op<Read<B>> {
                 },
                 sqe,
             )
-        }.map_err(|(e, d)| (e, d.buf))
+        }
+        .map_err(|(e, d)| (e, d.buf))
     }
 }

@@ -32,7 +32,11 @@ impl Unread {
         let mut kept = self.0.borrow_mut();
         let n = kept.len().min(buf.bytes_total());
         let (a, b) = kept.as_slices();
-        let (a, b) = if a.len() >= n { (&a[..n], &b[..0]) } else { (a, &b[..n - a.len()]) };
+        let (a, b) = if a.len() >= n {
+            (&a[..n], &b[..0])
+        } else {
+            (a, &b[..n - a.len()])
+        };
         let dst = buf.stable_mut_ptr();
         // SAFETY: n <= bytes_total, so both copies stay inside the buffer's writable
         // storage (IoBufMut rule 2); the sources are a separate allocation.

@@ -23,7 +23,11 @@ impl<B: IoBuf> Completable for Send<B> {
 
 impl<B: IoBuf> Op<Send<B>> {
     /// Sends `buf[start..bytes_init]`. MSG_NOSIGNAL: a reset peer gives EPIPE, not SIGPIPE.
-    pub(crate) fn send(fd: &SharedFd, buf: B, start: usize) -> Result<Op<Send<B>>, (std::io::Error, B)> {
+    pub(crate) fn send(
+        fd: &SharedFd,
+        buf: B,
+        start: usize,
+    ) -> Result<Op<Send<B>>, (std::io::Error, B)> {
         let start = start.min(buf.bytes_init());
         let len = (buf.bytes_init() - start).min(u32::MAX as usize) as u32;
         // SAFETY: start <= bytes_init, so the pointer stays inside the buffer.
@@ -40,6 +44,7 @@ impl<B: IoBuf> Op<Send<B>> {
                 },
                 sqe,
             )
-        }.map_err(|(e, d)| (e, d.buf))
+        }
+        .map_err(|(e, d)| (e, d.buf))
     }
 }

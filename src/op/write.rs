@@ -29,7 +29,10 @@ impl<B: IoBuf> Op<Write<B>> {
         start: usize,
         offset: u64,
     ) -> Result<Op<Write<B>>, (std::io::Error, B)> {
-        let len = buf.bytes_init().saturating_sub(start).min(u32::MAX as usize) as u32;
+        let len = buf
+            .bytes_init()
+            .saturating_sub(start)
+            .min(u32::MAX as usize) as u32;
         // SAFETY: start <= bytes_init (callers advance by what was written), so the
         // pointer stays inside the buffer.
         let ptr = unsafe { buf.stable_ptr().add(start.min(buf.bytes_init())) };
@@ -45,6 +48,7 @@ impl<B: IoBuf> Op<Write<B>> {
                 },
                 sqe,
             )
-        }.map_err(|(e, d)| (e, d.buf))
+        }
+        .map_err(|(e, d)| (e, d.buf))
     }
 }

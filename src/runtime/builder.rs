@@ -71,7 +71,10 @@ impl Builder {
         if self.workers != 1 {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                format!("workers({}): this runtime drives exactly one core", self.workers),
+                format!(
+                    "workers({}): this runtime drives exactly one core",
+                    self.workers
+                ),
             ));
         }
         if self.pin_cores {

@@ -50,10 +50,12 @@ impl Shared {
     /// Queues a woken task on its core (task rule 1).
     fn schedule(&self, runnable: Runnable) {
         let runnable = match context::try_with_core(|core| core.id == self.id) {
-            Some(true) => match context::try_with_core(|c| c.run_queue.borrow_mut().push_back(runnable)) {
-                Some(()) => return,
-                None => unreachable!("the core was current a moment ago"),
-            },
+            Some(true) => {
+                match context::try_with_core(|c| c.run_queue.borrow_mut().push_back(runnable)) {
+                    Some(()) => return,
+                    None => unreachable!("the core was current a moment ago"),
+                }
+            }
             _ => runnable,
         };
         self.remote.push(runnable);
@@ -127,7 +129,9 @@ impl Core {
     }
 
     pub(crate) fn self_rc(&self) -> Rc<Core> {
-        self.me.upgrade().expect("a core is alive while it is current")
+        self.me
+            .upgrade()
+            .expect("a core is alive while it is current")
     }
 
     pub(crate) fn main_waker(&self) -> Arc<MainWaker> {
@@ -185,7 +189,14 @@ impl Core {
 
     /// One loop turn (module docs).
     fn turn(&self, main_woken: &AtomicBool) {
-        for _ in 0..RUN_BATCH {
+        // FIFO fairness for the main future too: once woken it waits behind every task
+        // that was ready before it, as a task would; otherwise a batch bounds the turn.
+        let budget = if main_woken.load(Ordering::SeqCst) {
+            self.run_queue.borrow().len()
+        } else {
+            RUN_BATCH
+        };
+        for _ in 0..budget {
             let Some(runnable) = self.run_queue.borrow_mut().pop_front() else {
                 break;
             };
@@ -197,7 +208,11 @@ impl Core {
         let ready = !self.run_queue.borrow().is_empty() || main_woken.load(Ordering::SeqCst);
         let mut driver = self.driver.borrow_mut();
         let res = if ready {
-            if driver.has_work() { driver.enter(None) } else { Ok(()) }
+            if driver.has_work() {
+                driver.enter(None)
+            } else {
+                Ok(())
+            }
         } else {
             self.shared.sleeping.store(true, Ordering::SeqCst);
             fence(Ordering::SeqCst);
@@ -243,7 +258,12 @@ impl Core {
     /// Cancels every task still alive and drops its future on this thread (task rule 2).
     pub(crate) fn shutdown_tasks(&self) {
         for _ in 0..SHUTDOWN_PASSES {
-            let wakers: Vec<Waker> = self.active.borrow().iter().map(|(_, w)| w.clone()).collect();
+            let wakers: Vec<Waker> = self
+                .active
+                .borrow()
+                .iter()
+                .map(|(_, w)| w.clone())
+                .collect();
             self.drain_remote();
             if wakers.is_empty() && self.run_queue.borrow().is_empty() {
                 return;

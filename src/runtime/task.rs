@@ -36,7 +36,12 @@ impl TaskMeta {
     /// Asks the task to stop at its next poll and wakes it so that poll comes.
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
-        if let Some(w) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(w) = self
+            .waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             w.wake_by_ref();
         }
     }

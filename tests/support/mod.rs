@@ -5,7 +5,9 @@ use std::time::Duration;
 
 /// Open descriptors of this process.
 pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
 }
 
 /// Kills the process with a message if the test runs longer than `limit`, so a hang fails
@@ -53,4 +55,10 @@ pub async fn settle(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         ringio::time::sleep(Duration::from_millis(1)).await;
     }
     cond()
+}
+
+/// Serialises the tests of one binary that count descriptors: the count is per process.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
