@@ -91,10 +91,7 @@ impl Driver {
             } else {
                 "io_uring_enter failed on a NOP"
             };
-            return Err(io::Error::new(
-                e.kind(),
-                format!("ringio cannot start: {why} ({e})"),
-            ));
+            return Err(setup::start_error(why.to_string(), e));
         }
         self.reap();
         Ok(())

@@ -161,7 +161,13 @@ pub(crate) fn explain_setup_error(
         }
         _ => "io_uring_setup failed".to_string(),
     };
-    io::Error::new(err.kind(), SetupError { why, source: err })
+    start_error(why, err)
+}
+
+/// An error saying why the runtime cannot start, keeping the kernel's error as `source`
+/// (so `raw_os_error` of the source still gives the errno).
+pub(crate) fn start_error(why: String, source: io::Error) -> io::Error {
+    io::Error::new(source.kind(), SetupError { why, source })
 }
 
 /// The reason a ring could not be built, with the kernel's own error as `source`.

@@ -9,8 +9,7 @@ use std::io;
 use std::rc::Rc;
 
 /// Default submission-queue size: SQEs queued in one loop turn beyond this are flushed
-/// early (one extra enter). 1,024 covers a turn of [`RUN_BATCH`](super::core::RUN_BATCH)
-/// tasks with several ops each, and costs 96 KiB of ring memory with its 2,048-entry CQ.
+/// early (one extra enter). 1,024 covers a loop turn of 128 tasks with several ops each, and costs 96 KiB of ring memory with its 2,048-entry CQ.
 pub const DEFAULT_RING_ENTRIES: u32 = 1024;
 
 /// Options for a [`Runtime`].

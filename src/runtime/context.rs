@@ -44,11 +44,6 @@ pub(crate) fn current() -> Rc<Core> {
     with_core(|c| c.self_rc())
 }
 
-/// The id of the core this thread drives, if any.
-pub(crate) fn current_id() -> Option<usize> {
-    try_with_core(|c| c.id)
-}
-
 /// Makes `core` current until the guard drops; then whatever was current before is back.
 pub(crate) struct Entered {
     previous: Option<Rc<Core>>,

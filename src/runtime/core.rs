@@ -73,6 +73,9 @@ impl Shared {
     }
 }
 
+/// What one reap produced: tasks to wake and dropped ops' late completions to finish.
+type Reaped = (Vec<Waker>, Vec<(Box<dyn Orphan>, Completion)>);
+
 /// Wakes `block_on`'s main future.
 pub(crate) struct MainWaker {
     woken: AtomicBool,
@@ -101,7 +104,7 @@ pub(crate) struct Core {
     pub(crate) timers: RefCell<TimerWheel>,
     tasks_spawned: Cell<u64>,
     /// Reused buffers for what reaping produced.
-    reaped: RefCell<(Vec<Waker>, Vec<(Box<dyn Orphan>, Completion)>)>,
+    reaped: RefCell<Reaped>,
     pub(crate) driver: RefCell<Driver>,
 }
 
