@@ -117,9 +117,11 @@ impl<T: Completable> Future for Op<T> {
     type Output = T::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        // Checked first: after completion the key may already belong to another op.
+        assert!(self.data.is_some(), "op polled after it completed");
         let key = self.key;
         let completion = std::task::ready!(self.core.driver.borrow_mut().poll_slot(key, cx));
-        let data = self.data.take().expect("op polled after it completed");
+        let data = self.data.take().expect("checked above");
         Poll::Ready(data.complete(completion))
     }
 }
