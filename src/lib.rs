@@ -38,9 +38,11 @@ pub mod net;
 pub(crate) mod op;
 pub mod runtime;
 pub mod sync;
+pub mod task;
 pub mod time;
 
 pub use fd::raise_nofile_limit;
 pub use runtime::{
-    Builder, JoinError, JoinHandle, Metrics, Runtime, metrics, run, spawn, yield_now,
+    Builder, JoinError, JoinHandle, Metrics, Runtime, metrics, run, spawn, spawn_blocking,
+    spawn_on, yield_now,
 };

@@ -31,6 +31,26 @@ const PUSH_RETRIES: usize = 16;
 /// only a stuck disk could take this long.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
+/// The flags the first successful [`probe`] got from the kernel.
+static PROBED: std::sync::OnceLock<RingFlags> = std::sync::OnceLock::new();
+
+/// Builds and drops a ring with `entries` entries, with a NOP round trip: proves io_uring
+/// works here (setup and enter allowed) before any core thread starts.
+///
+/// # Errors
+///
+/// As [`Driver::new`]: a message that names the cause and the fix.
+pub(crate) fn probe(entries: u32) -> io::Result<RingFlags> {
+    let wake = crate::fd::eventfd()?;
+    let flags = Driver::new(entries, std::os::fd::AsRawFd::as_raw_fd(&wake))?.flags();
+    Ok(*PROBED.get_or_init(|| flags))
+}
+
+/// The ring flags this kernel accepted, once a runtime was built.
+pub(crate) fn probed_flags() -> Option<RingFlags> {
+    PROBED.get().copied()
+}
+
 /// Counters the runtime reports through `Metrics`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct DriverStats {

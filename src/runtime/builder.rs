@@ -1,15 +1,12 @@
-//! `Runtime` and its `Builder`.
+//! `Builder`: how many cores, pinned where, with how big a ring.
 
-use super::context;
-use super::core::Core;
-use super::metrics::Metrics;
+use super::launch::Runtime;
 use std::fmt;
-use std::future::Future;
 use std::io;
-use std::rc::Rc;
 
 /// Default submission-queue size: SQEs queued in one loop turn beyond this are flushed
-/// early (one extra enter). 1,024 covers a loop turn of 128 tasks with several ops each, and costs 96 KiB of ring memory with its 2,048-entry CQ.
+/// early (one extra enter). 1,024 covers a loop turn of 128 tasks with several ops each,
+/// and costs 96 KiB of ring memory with its 2,048-entry CQ.
 pub const DEFAULT_RING_ENTRIES: u32 = 1024;
 
 /// Options for a [`Runtime`].
@@ -17,21 +14,22 @@ pub const DEFAULT_RING_ENTRIES: u32 = 1024;
 /// # Examples
 ///
 /// ```
-/// let rt = ringio::Runtime::builder().ring_entries(64).build().unwrap();
-/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// let rt = ringio::Runtime::builder().workers(2).ring_entries(64).build().unwrap();
+/// let cores = rt.run_per_core(|core| async move { core });
+/// assert_eq!(cores, vec![0, 1]);
 /// ```
 #[derive(Clone, Debug)]
 #[doc(alias = "new_event_loop")]
 pub struct Builder {
-    workers: usize,
-    pin_cores: bool,
-    ring_entries: u32,
+    pub(crate) workers: usize,
+    pub(crate) pin_cores: bool,
+    pub(crate) ring_entries: u32,
 }
 
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            workers: 1,
+            workers: available_cpus().len().max(1),
             pin_cores: false,
             ring_entries: DEFAULT_RING_ENTRIES,
         }
@@ -39,123 +37,89 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Number of worker cores. This runtime drives one core, on the thread that calls
-    /// `block_on`; `build` refuses any other number.
+    /// Number of cores (worker threads, each with its own ring, run queue and timers).
+    /// Core 0 is the thread that calls `block_on`/`run_per_core`; the others are started
+    /// for the call and joined before it returns. Default: the CPUs this process may use.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
         self
     }
 
-    /// Whether to pin the worker thread to a CPU (default: no).
+    /// Whether to pin core `i` to the `i`-th CPU this process may use (wrapping around if
+    /// there are more cores than CPUs; `Debug` of the runtime says so). Default: no.
     pub fn pin_cores(mut self, pin: bool) -> Self {
         self.pin_cores = pin;
         self
     }
 
     /// Submission-queue size of each ring (a power of two, 1..=32768; default
-    /// [`DEFAULT_RING_ENTRIES`]). A tiny ring still works: a full queue is flushed and retried.
+    /// [`DEFAULT_RING_ENTRIES`]). A tiny ring still works: a full queue is flushed and
+    /// retried.
     pub fn ring_entries(mut self, n: u32) -> Self {
         self.ring_entries = n;
         self
     }
 
-    /// Builds the runtime: sets up the ring on this thread.
+    /// Checks that io_uring works here with these options, and returns the runtime.
+    /// Rings are created later, each on its own core's thread, when the runtime runs.
     ///
     /// # Errors
     ///
     /// If io_uring cannot be used, an error that names the cause and the fix: kernel too
     /// old (ENOSYS), disabled by `kernel.io_uring_disabled` or denied by seccomp (EPERM),
-    /// RLIMIT_MEMLOCK too low (ENOMEM). Also if `workers` is not 1.
+    /// RLIMIT_MEMLOCK too low (ENOMEM). `InvalidInput` if `workers` is 0.
     pub fn build(self) -> io::Result<Runtime> {
-        if self.workers != 1 {
+        if self.workers == 0 {
             return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!(
-                    "workers({}): this runtime drives exactly one core",
-                    self.workers
-                ),
+                io::ErrorKind::InvalidInput,
+                "workers(0): a runtime needs at least one core",
             ));
         }
-        if self.pin_cores {
-            pin_to_cpu(0)?;
+        crate::driver::probe(self.ring_entries)?;
+        Ok(Runtime::new_with(self))
+    }
+
+    /// The CPU each core is pinned to, if pinning is on.
+    pub(crate) fn cpu_plan(&self) -> CpuPlan {
+        let cpus = available_cpus();
+        if !self.pin_cores || cpus.is_empty() {
+            return CpuPlan {
+                cpus: Vec::new(),
+                wrapped: false,
+            };
         }
-        Ok(Runtime {
-            core: Core::new(self.ring_entries)?,
-        })
+        CpuPlan {
+            cpus: (0..self.workers).map(|i| cpus[i % cpus.len()]).collect(),
+            wrapped: self.workers > cpus.len(),
+        }
     }
 }
 
-fn pin_to_cpu(cpu: usize) -> io::Result<()> {
-    crate::fd::pin_current_thread(cpu)
+/// Which CPU each core runs on.
+#[derive(Clone, Default)]
+pub(crate) struct CpuPlan {
+    /// `cpus[i]` for core `i`; empty when not pinned.
+    pub(crate) cpus: Vec<usize>,
+    /// More cores than CPUs: some CPUs carry two cores.
+    pub(crate) wrapped: bool,
 }
 
-/// A ringio runtime: one core with its io_uring, run queue and timers.
-///
-/// Dropping it cancels every task still alive and drains every operation in flight
-/// before the ring goes away.
-///
-/// # Examples
-///
-/// ```
-/// let rt = ringio::Runtime::new().unwrap();
-/// let n = rt.block_on(async {
-///     let h = ringio::spawn(async { 21 });
-///     h.await.unwrap() * 2
-/// });
-/// assert_eq!(n, 42);
-/// ```
-pub struct Runtime {
-    core: Rc<Core>,
-}
-
-impl Runtime {
-    /// A runtime with default options.
-    ///
-    /// # Errors
-    ///
-    /// As [`Builder::build`].
-    pub fn new() -> io::Result<Runtime> {
-        Builder::default().build()
-    }
-
-    /// Options for a runtime.
-    pub fn builder() -> Builder {
-        Builder::default()
-    }
-
-    /// Runs `fut` to completion on this thread, driving every spawned task meanwhile.
-    /// Tasks still alive when `fut` finishes are cancelled and dropped before this returns.
-    ///
-    /// # Panics
-    ///
-    /// If called from inside a running ringio runtime, or if the ring fails beyond
-    /// recovery (io_uring_enter returns a fatal error).
-    #[doc(alias = "run_until_complete")]
-    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        let _entered = context::enter(self.core.clone());
-        let out = self.core.block_on(fut);
-        self.core.shutdown_tasks();
-        out
-    }
-
-    /// This runtime's counters.
-    pub fn metrics(&self) -> Metrics {
-        self.core.metrics()
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        let _entered = context::enter_for_drop(self.core.clone());
-        self.core.shutdown_tasks();
-    }
-}
-
-impl fmt::Debug for Runtime {
+impl fmt::Debug for CpuPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime")
-            .field("core", &self.core.id)
-            .field("driver", &*self.core.driver.borrow())
-            .finish()
+        if self.cpus.is_empty() {
+            return f.write_str("not pinned");
+        }
+        write!(f, "cores on CPUs {:?}", self.cpus)?;
+        if self.wrapped {
+            f.write_str(" (more cores than CPUs: wrapped around)")?;
+        }
+        Ok(())
     }
+}
+
+/// The CPUs this process may run on (its affinity mask), in order.
+pub(crate) fn available_cpus() -> Vec<usize> {
+    crate::fd::allowed_cpus().unwrap_or_else(|_| {
+        (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
+    })
 }

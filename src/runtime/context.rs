@@ -1,8 +1,8 @@
 //! Which core this thread is running, if any.
 //!
 //! Rules:
-//! 1. `CURRENT` is set while a runtime is driving (`block_on`) or shutting down on this
-//!    thread, and only then; nesting `block_on` is refused.
+//! 1. `CURRENT` is set while a core runs on this thread (from its start to the end of
+//!    its shutdown), and only then; nesting `block_on` is refused.
 //! 2. Borrows of `CURRENT` are shared and short; only entering and leaving change it.
 
 pub(crate) use super::core::Core;
@@ -44,10 +44,8 @@ pub(crate) fn current() -> Rc<Core> {
     with_core(|c| c.self_rc())
 }
 
-/// Makes `core` current until the guard drops; then whatever was current before is back.
-pub(crate) struct Entered {
-    previous: Option<Rc<Core>>,
-}
+/// Makes `core` current until the guard drops.
+pub(crate) struct Entered(());
 
 /// Enters `core` for `block_on`.
 ///
@@ -63,21 +61,11 @@ pub(crate) fn enter(core: Rc<Core>) -> Entered {
              instead, or use ringio::spawn"
         );
     }
-    Entered { previous: None }
-}
-
-/// Enters `core` for shutdown work, even from inside another runtime.
-pub(crate) fn enter_for_drop(core: Rc<Core>) -> Entered {
-    let previous = CURRENT
-        .try_with(|cur| cur.borrow_mut().replace(core))
-        .ok()
-        .flatten();
-    Entered { previous }
+    Entered(())
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        let _ = CURRENT.try_with(|cur| *cur.borrow_mut() = previous);
+        let _ = CURRENT.try_with(|cur| cur.borrow_mut().take());
     }
 }

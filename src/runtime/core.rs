@@ -8,22 +8,19 @@
 //!    a CQE, a remote wake (eventfd) or the next timer deadline;
 //! 5. reap the CQEs and wake their tasks.
 
-use super::context;
-use super::join::JoinHandle;
 use super::metrics::Metrics;
-use super::task::{Runnable, TaskFuture, TaskMeta};
+use super::shared::Shared;
+use super::task::Runnable;
 use crate::driver::{Completion, Driver, Orphan};
 use crate::time::wheel::TimerWheel;
-use crossbeam_queue::SegQueue;
 use slab::Slab;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Wake, Waker};
 use std::time::Instant;
 
@@ -33,45 +30,6 @@ pub(crate) const RUN_BATCH: usize = 128;
 /// Passes shutdown makes over the live tasks; a task whose `Drop` spawns again gets
 /// dropped in the next pass. Bounded so a pathological `Drop` cannot hang shutdown.
 const SHUTDOWN_PASSES: usize = 64;
-
-/// Ids for cores, unique in the process, so a waker can tell whether it runs at home.
-static NEXT_CORE_ID: AtomicUsize = AtomicUsize::new(1);
-
-/// The part of a core other threads may touch.
-pub(crate) struct Shared {
-    id: usize,
-    remote: SegQueue<Runnable>,
-    /// True while the core is (about to be) blocked in `io_uring_enter`.
-    sleeping: AtomicBool,
-    wake_fd: OwnedFd,
-}
-
-impl Shared {
-    /// Queues a woken task on its core (task rule 1).
-    fn schedule(&self, runnable: Runnable) {
-        let runnable = match context::try_with_core(|core| core.id == self.id) {
-            Some(true) => {
-                match context::try_with_core(|c| c.run_queue.borrow_mut().push_back(runnable)) {
-                    Some(()) => return,
-                    None => unreachable!("the core was current a moment ago"),
-                }
-            }
-            _ => runnable,
-        };
-        self.remote.push(runnable);
-        self.unpark();
-    }
-
-    /// Wakes the core's ring if it sleeps; no syscall when it is awake.
-    fn unpark(&self) {
-        // Pairs with the fence in `turn`: either the core sees our push before it sleeps,
-        // or we see `sleeping` and signal the eventfd its ring keeps a read armed on.
-        fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) {
-            crate::fd::eventfd_signal(&self.wake_fd);
-        }
-    }
-}
 
 /// What one reap produced: tasks to wake and dropped ops' late completions to finish.
 type Reaped = (Vec<Waker>, Vec<(Box<dyn Orphan>, Completion)>);
@@ -97,6 +55,8 @@ impl Wake for MainWaker {
 pub(crate) struct Core {
     pub(crate) id: usize,
     me: Weak<Core>,
+    /// Every core of this runtime, indexed by core number (`peers[i].index == i`).
+    pub(crate) peers: Arc<[Arc<Shared>]>,
     pub(crate) run_queue: RefCell<VecDeque<Runnable>>,
     /// The waker of every task whose future is alive (task rule 2).
     pub(crate) active: RefCell<Slab<Waker>>,
@@ -109,18 +69,19 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(ring_entries: u32) -> io::Result<Rc<Core>> {
-        let wake_fd = crate::fd::eventfd()?;
-        let driver = Driver::new(ring_entries, wake_fd.as_raw_fd())?;
-        let shared = Arc::new(Shared {
-            id: NEXT_CORE_ID.fetch_add(1, Ordering::Relaxed),
-            remote: SegQueue::new(),
-            sleeping: AtomicBool::new(false),
-            wake_fd,
-        });
+    /// Builds core `index` of `peers` on the calling thread, which becomes its only
+    /// issuer (SINGLE_ISSUER).
+    pub(crate) fn new(
+        peers: Arc<[Arc<Shared>]>,
+        index: usize,
+        ring_entries: u32,
+    ) -> io::Result<Rc<Core>> {
+        let shared = peers[index].clone();
+        let driver = Driver::new(ring_entries, shared.wake_fd())?;
         Ok(Rc::new_cyclic(|me| Core {
             id: shared.id,
             me: me.clone(),
+            peers,
             run_queue: RefCell::new(VecDeque::with_capacity(RUN_BATCH)),
             active: RefCell::new(Slab::new()),
             shared,
@@ -144,57 +105,42 @@ impl Core {
         })
     }
 
-    /// Spawns `fut` on this core; it first runs when the spawner yields (FIFO).
-    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        let key = self.active.borrow().vacant_key();
-        let shared = self.shared.clone();
-        let core_id = self.id;
-        // SAFETY: spawn_unchecked's conditions: (1) the future may be !Send, so its
-        // Runnable is used and dropped only on this thread: `Shared::schedule` routes it
-        // here and only this core runs or drops it (task rule 1); (2) the future borrows
-        // only the task's own metadata, which async-task keeps alive as long as the future;
-        // (3) the schedule closure is Send + Sync + 'static.
-        let (runnable, task) = unsafe {
-            async_task::Builder::new()
-                .metadata(TaskMeta::default())
-                .spawn_unchecked(
-                    move |meta| TaskFuture::new(fut, meta, core_id, key),
-                    move |r| shared.schedule(r),
-                )
-        };
-        let inserted = self.active.borrow_mut().insert(runnable.waker());
-        debug_assert_eq!(inserted, key);
-        task.metadata().set_waker(runnable.waker());
-        self.tasks_spawned.set(self.tasks_spawned.get() + 1);
-        runnable.schedule();
-        JoinHandle::new(task)
+    /// This core's number in its runtime.
+    pub(crate) fn index(&self) -> usize {
+        self.shared.index
     }
 
-    /// Polls `fut` to completion, turning the loop in between.
-    pub(crate) fn block_on<F: Future>(&self, fut: F) -> F::Output {
+    pub(crate) fn count_spawn(&self) {
+        self.tasks_spawned.set(self.tasks_spawned.get() + 1);
+    }
+
+    /// Polls `fut` to completion, turning the loop in between; then keeps serving this
+    /// core's tasks until the runtime asks it to stop (`Shared::stop`).
+    pub(crate) fn run<F: Future>(&self, fut: F) -> F::Output {
         let main = self.main_waker();
         let waker = Waker::from(main.clone());
         let mut cx = std::task::Context::from_waker(&waker);
         let mut fut = std::pin::pin!(fut);
+        let mut out = None;
         loop {
-            if main.woken.swap(false, Ordering::AcqRel)
-                && let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx)
+            if out.is_none()
+                && main.woken.swap(false, Ordering::AcqRel)
+                && let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx)
             {
-                return out;
+                out = Some(v);
             }
-            self.turn(&main.woken);
+            if out.is_some() && self.shared.is_stopping() {
+                return out.expect("checked");
+            }
+            self.turn(&main.woken, out.is_some());
         }
     }
 
     /// One loop turn (module docs).
-    fn turn(&self, main_woken: &AtomicBool) {
+    fn turn(&self, main_woken: &AtomicBool, main_done: bool) {
         // FIFO fairness for the main future too: once woken it waits behind every task
         // that was ready before it, as a task would; otherwise a batch bounds the turn.
-        let budget = if main_woken.load(Ordering::SeqCst) {
+        let budget = if !main_done && main_woken.load(Ordering::SeqCst) {
             self.run_queue.borrow().len()
         } else {
             RUN_BATCH
@@ -208,7 +154,8 @@ impl Core {
         self.drain_remote();
         self.timers.borrow_mut().fire_expired(Instant::now());
 
-        let ready = !self.run_queue.borrow().is_empty() || main_woken.load(Ordering::SeqCst);
+        let main_ready = !main_done && main_woken.load(Ordering::SeqCst);
+        let ready = !self.run_queue.borrow().is_empty() || main_ready;
         let mut driver = self.driver.borrow_mut();
         let res = if ready {
             if driver.has_work() {
@@ -217,9 +164,9 @@ impl Core {
                 Ok(())
             }
         } else {
-            self.shared.sleeping.store(true, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            let res = if self.shared.remote.is_empty() && !main_woken.load(Ordering::SeqCst) {
+            let res = if self.shared.prepare_sleep()
+                && (main_done || !main_woken.load(Ordering::SeqCst))
+            {
                 let timeout = self
                     .timers
                     .borrow_mut()
@@ -230,7 +177,7 @@ impl Core {
             } else {
                 Ok(())
             };
-            self.shared.sleeping.store(false, Ordering::SeqCst);
+            self.shared.awake();
             res
         };
         if let Err(e) = res {
@@ -253,7 +200,7 @@ impl Core {
     }
 
     fn drain_remote(&self) {
-        while let Some(r) = self.shared.remote.pop() {
+        while let Some(r) = self.shared.pop_remote() {
             self.run_queue.borrow_mut().push_back(r);
         }
     }

@@ -38,3 +38,24 @@ pub struct Metrics {
     /// The ring flags the kernel accepted.
     pub ring_flags: RingFlags,
 }
+
+impl Metrics {
+    /// The two snapshots added up (ring flags taken from `self` unless it has none).
+    pub(crate) fn merged(&self, other: &Metrics) -> Metrics {
+        Metrics {
+            tasks_spawned: self.tasks_spawned + other.tasks_spawned,
+            tasks_alive: self.tasks_alive + other.tasks_alive,
+            ops_submitted: self.ops_submitted + other.ops_submitted,
+            ops_completed: self.ops_completed + other.ops_completed,
+            ops_in_flight: self.ops_in_flight + other.ops_in_flight,
+            enters: self.enters + other.enters,
+            cq_overflows: self.cq_overflows + other.cq_overflows,
+            timers_pending: self.timers_pending + other.timers_pending,
+            ring_flags: if self.ring_flags == RingFlags::default() {
+                other.ring_flags
+            } else {
+                self.ring_flags
+            },
+        }
+    }
+}

@@ -1,19 +1,24 @@
 //! The executor: run futures, spawn tasks, yield.
 //!
-//! Each runtime drives one core on the thread that calls [`Runtime::block_on`]. Tasks
-//! never leave their core, so they need not be `Send`. The run queue is FIFO and
-//! [`spawn`] is lazy, like asyncio's `create_task`: a new task first runs when the
-//! spawner yields.
+//! A runtime has one core per worker thread, each with its own ring, run queue and
+//! timers; core 0 is the thread that calls [`Runtime::block_on`]. Tasks never leave their
+//! core, so they need not be `Send`; [`spawn_on`] starts work on another core. The run
+//! queue is FIFO and [`spawn`] is lazy, like asyncio's `create_task`: a new task first
+//! runs when the spawner yields.
 
+pub mod blocking;
 mod builder;
 pub(crate) mod context;
 mod core;
 mod join;
+mod launch;
 mod metrics;
+mod shared;
 mod task;
 
-pub use builder::{Builder, DEFAULT_RING_ENTRIES, Runtime};
+pub use builder::{Builder, DEFAULT_RING_ENTRIES};
 pub use join::{JoinError, JoinHandle};
+pub use launch::Runtime;
 pub use metrics::{Metrics, RingFlags};
 
 use std::future::Future;
@@ -38,7 +43,10 @@ use std::task::{Context, Poll};
 /// ```
 #[doc(alias = "asyncio.run")]
 pub fn run<F: Future>(fut: F) -> F::Output {
-    let rt = Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::builder()
+        .workers(1)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     rt.block_on(fut)
 }
 
@@ -68,7 +76,80 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    context::with_core(|core| core.spawn(fut))
+    task::spawn_local(fut)
+}
+
+/// Spawns the future that `make` builds on core `core` of the current runtime.
+///
+/// `make` is `Send` and runs on the target core, so the future it builds need not be.
+/// The handle may be awaited from any core.
+///
+/// # Panics
+///
+/// Outside a runtime, or if the runtime has no core `core`.
+///
+/// # Examples
+///
+/// ```
+/// let rt = ringio::Runtime::builder().workers(2).build().unwrap();
+/// rt.block_on(async {
+///     let h = ringio::spawn_on(1, || async { ringio::runtime::current_core() });
+///     assert_eq!(h.await.unwrap(), 1);
+/// });
+/// ```
+pub fn spawn_on<M, F>(core: usize, make: M) -> JoinHandle<F::Output>
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
+    let (home, cores) = context::with_core(|c| (c.peers.get(core).cloned(), c.peers.len()));
+    let home = home
+        .unwrap_or_else(|| panic!("spawn_on({core}): this runtime has {cores} cores (0..{cores})"));
+    task::spawn_remote(home, make)
+}
+
+/// Runs `f` on the blocking pool, a set of threads for work that would stall a core
+/// (blocking syscalls, CPU-heavy work); awaiting the handle gives its result.
+///
+/// The pool grows on demand up to [`blocking::MAX_THREADS`] threads; idle threads exit
+/// after [`blocking::IDLE_TIMEOUT`]. A panic in `f` becomes a [`JoinError`].
+/// `JoinHandle::cancel` only helps before `f` starts.
+///
+/// # Examples
+///
+/// ```
+/// ringio::run(async {
+///     let h = ringio::spawn_blocking(|| std::fs::read_to_string("/proc/self/comm").unwrap());
+///     assert!(!h.await.unwrap().is_empty());
+/// });
+/// ```
+#[doc(alias = "to_thread")]
+#[doc(alias = "run_in_executor")]
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    blocking::spawn(f)
+}
+
+/// The number of the core this code runs on (0 is the thread that called `block_on`).
+///
+/// # Panics
+///
+/// Outside a runtime.
+pub fn current_core() -> usize {
+    context::with_core(|c| c.index())
+}
+
+/// How many cores the current runtime has.
+///
+/// # Panics
+///
+/// Outside a runtime.
+pub fn num_cores() -> usize {
+    context::with_core(|c| c.peers.len())
 }
 
 /// This core's counters.

@@ -1,22 +1,28 @@
 //! Tasks: one allocation each (async-task), a cancel flag, panics caught into `JoinError`.
 //!
 //! Rules:
-//! 1. A task's future is polled and dropped only on the thread of the core that spawned
-//!    it: its waker hands the `Runnable` to that core's local queue, or to the core's
-//!    remote queue when woken from elsewhere, and only that core runs or drops it.
-//! 2. Every task whose future is alive has an entry (its waker) in its core's `active`
-//!    slab; shutdown wakes them all and drops the `Runnable`s, which drops the futures.
-//! 3. The task's metadata ([`TaskMeta`]) lives in the task allocation, which stays alive
+//! 1. A task has a home core. Its waker hands the `Runnable` to that core's local queue,
+//!    or to the core's remote queue when woken elsewhere, and only the home core runs it.
+//!    So a `!Send` future is polled and dropped on one thread only.
+//! 2. A task's state becomes `!Send` only at its first poll, on its home core: `spawn`
+//!    builds the future there, and `spawn_on` sends a `Send` closure that builds it there
+//!    ([`Lazy`]). A task dropped before its first poll (a core that shut down) therefore
+//!    holds only `Send` state and may be dropped on any thread.
+//! 3. From its first poll until its future is dropped, a task has an entry (its waker) in
+//!    its home core's `active` slab; shutdown wakes them all and drops the `Runnable`s,
+//!    which drops the futures on the home thread.
+//! 4. The task's metadata ([`TaskMeta`]) lives in the task allocation, which stays alive
 //!    while a `JoinHandle` holds the task.
 
 use super::context;
-use super::join::JoinError;
+use super::join::{JoinError, JoinHandle};
+use super::shared::Shared;
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 /// What a `JoinHandle` shares with its task, kept inside the task's one allocation.
@@ -49,37 +55,108 @@ impl TaskMeta {
 
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
+/// Spawns `fut` with `home` as its core (rule 1); the task first runs when `home` next
+/// gets to its queue. `fut` must be `Send` unless the caller runs on `home` (rule 2);
+/// `Lazy` and the blocking pool make sure of that.
+///
+/// `schedule` decides where a woken task goes: `home`'s queues, or the blocking pool.
+pub(crate) fn spawn_task<F, S>(fut: F, schedule: S) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Fn(Runnable) + Send + Sync + 'static,
+{
+    // SAFETY: spawn_unchecked's conditions. (1) The future may be !Send: its Runnable is
+    // run and dropped only on its home thread (rules 1 and 3), or, before its first poll,
+    // holds only Send state (rule 2). (2) The future borrows only the task's own
+    // metadata, which async-task keeps alive as long as the future. (3) `schedule` is
+    // Send + Sync + 'static.
+    let (runnable, task) = unsafe {
+        async_task::Builder::new()
+            .metadata(TaskMeta::default())
+            .spawn_unchecked(move |meta| TaskFuture::new(fut, meta), schedule)
+    };
+    runnable.schedule();
+    JoinHandle::new(task)
+}
+
+/// Spawns `fut` on the current core.
+pub(crate) fn spawn_local<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let home = context::with_core(|core| core.shared.clone());
+    spawn_task(fut, move |r| home.schedule(r))
+}
+
+/// Spawns the future `make` builds on core `home`, from any thread.
+pub(crate) fn spawn_remote<M, F>(home: Arc<Shared>, make: M) -> JoinHandle<F::Output>
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_task(Lazy::Make { make: Some(make) }, move |r| home.schedule(r))
+}
+
+pin_project! {
+    /// A future built on its home core at first poll from a `Send` closure (rule 2).
+    #[project = LazyProj]
+    pub(crate) enum Lazy<M, F> {
+        Make { make: Option<M> },
+        Run { #[pin] fut: F },
+    }
+}
+
+impl<M: FnOnce() -> F, F: Future> Future for Lazy<M, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if let LazyProj::Make { make } = self.as_mut().project() {
+            let make = make.take().expect("Lazy is built once");
+            self.set(Lazy::Run { fut: make() });
+        }
+        match self.project() {
+            LazyProj::Run { fut } => fut.poll(cx),
+            LazyProj::Make { .. } => unreachable!("set to Run above"),
+        }
+    }
+}
+
 pin_project! {
     /// The future a task really runs: the user's, plus cancellation and panic capture.
     pub(crate) struct TaskFuture<'a, F> {
         #[pin]
         inner: F,
         meta: &'a TaskMeta,
-        core_id: usize,
-        key: usize,
+        started: bool,
+        // (core id, key in its `active` slab), from the first poll on a core (rule 3).
+        registered: Option<(usize, usize)>,
     }
 
     impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             *this.meta.waker.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            let (core_id, key) = (*this.core_id, *this.key);
-            context::try_with_core(|core| {
-                if core.id == core_id {
-                    core.active.borrow_mut().try_remove(key);
-                }
-            });
+            if let Some((core_id, key)) = *this.registered {
+                context::try_with_core(|core| {
+                    if core.id == core_id {
+                        core.active.borrow_mut().try_remove(key);
+                    }
+                });
+            }
         }
     }
 }
 
 impl<'a, F> TaskFuture<'a, F> {
-    pub(crate) fn new(inner: F, meta: &'a TaskMeta, core_id: usize, key: usize) -> Self {
+    fn new(inner: F, meta: &'a TaskMeta) -> Self {
         TaskFuture {
             inner,
             meta,
-            core_id,
-            key,
+            started: false,
+            registered: None,
         }
     }
 }
@@ -89,6 +166,16 @@ impl<F: Future> Future for TaskFuture<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if !*this.started {
+            *this.started = true;
+            // First poll: on a core, join its live tasks (rule 3); anywhere (the blocking
+            // pool too), let `cancel` wake us from now on.
+            *this.registered = context::try_with_core(|core| {
+                core.count_spawn();
+                (core.id, core.active.borrow_mut().insert(cx.waker().clone()))
+            });
+            this.meta.set_waker(cx.waker().clone());
+        }
         if this.meta.cancelled.load(Ordering::Acquire) {
             return Poll::Ready(Err(JoinError::cancelled()));
         }

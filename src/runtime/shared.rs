@@ -1,0 +1,97 @@
+//! The part of a core other threads touch: its remote run queue and its wake-up.
+//!
+//! Rules:
+//! 1. A waker fired on the task's own core pushes to the local queue: no atomics beyond
+//!    the task's own state, no syscall.
+//! 2. Fired anywhere else, it pushes to the lock-free remote queue and writes the core's
+//!    eventfd only if the core is asleep in `io_uring_enter` (`sleeping`). The core sets
+//!    `sleeping`, fences, then re-checks the queue before it waits; the waker pushes,
+//!    fences, then reads `sleeping`. One of the two always sees the other, so no wake-up
+//!    is lost and an awake core costs no syscall.
+
+use super::context;
+use super::task::Runnable;
+use crossbeam_queue::SegQueue;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+
+/// Ids for cores, unique in the process, so a waker can tell whether it runs at home.
+static NEXT_CORE_ID: AtomicUsize = AtomicUsize::new(1);
+
+pub(crate) struct Shared {
+    pub(crate) id: usize,
+    /// This core's number in its runtime (0 = the thread that called `block_on`).
+    pub(crate) index: usize,
+    remote: SegQueue<Runnable>,
+    /// True while the core is (about to be) blocked in `io_uring_enter`.
+    sleeping: AtomicBool,
+    /// Set when the runtime shuts down: the core stops once its main future is done.
+    stopping: AtomicBool,
+    wake_fd: OwnedFd,
+}
+
+impl Shared {
+    pub(crate) fn new(index: usize) -> io::Result<Shared> {
+        Ok(Shared {
+            id: NEXT_CORE_ID.fetch_add(1, Ordering::Relaxed),
+            index,
+            remote: SegQueue::new(),
+            sleeping: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            wake_fd: crate::fd::eventfd()?,
+        })
+    }
+
+    pub(crate) fn wake_fd(&self) -> RawFd {
+        self.wake_fd.as_raw_fd()
+    }
+
+    /// Queues a woken task on its core (rules 1 and 2).
+    pub(crate) fn schedule(&self, runnable: Runnable) {
+        let mut runnable = Some(runnable);
+        context::try_with_core(|core| {
+            if core.id == self.id {
+                let r = runnable.take().expect("taken once");
+                core.run_queue.borrow_mut().push_back(r);
+            }
+        });
+        if let Some(r) = runnable {
+            self.remote.push(r);
+            self.unpark();
+        }
+    }
+
+    pub(crate) fn pop_remote(&self) -> Option<Runnable> {
+        self.remote.pop()
+    }
+
+    /// Wakes the core's ring if it sleeps; no syscall when it is awake (rule 2).
+    pub(crate) fn unpark(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            crate::fd::eventfd_signal(&self.wake_fd);
+        }
+    }
+
+    /// Marks the core as about to sleep; returns whether it still may (nothing queued
+    /// remotely, no stop requested). Pair with [`Shared::awake`].
+    pub(crate) fn prepare_sleep(&self) -> bool {
+        self.sleeping.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.remote.is_empty() && !self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn awake(&self) {
+        self.sleeping.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.unpark();
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
