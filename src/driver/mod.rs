@@ -29,7 +29,9 @@ const PUSH_RETRIES: usize = 16;
 /// How long shutdown waits for cancelled operations before it leaks their buffers rather
 /// than free memory the kernel might still write. Cancelled socket ops end in microseconds;
 /// only a stuck disk could take this long.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// One wait of the shutdown drain; short so the limit above is checked often.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
 
 /// The flags the first successful [`probe`] got from the kernel.
 static PROBED: std::sync::OnceLock<RingFlags> = std::sync::OnceLock::new();
@@ -345,8 +347,43 @@ impl Driver {
     }
 
     /// Whether the kernel still owes this driver a CQE.
-    fn owed(&self) -> bool {
+    pub(crate) fn owed(&self) -> bool {
         self.wake_armed || self.slots.iter().any(|(_, s)| s.in_flight())
+    }
+
+    /// Queues a cancel for every op in flight and for the wake-up read (shutdown).
+    pub(crate) fn cancel_all(&mut self) {
+        let in_flight: Vec<usize> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.in_flight())
+            .map(|(k, _)| k)
+            .collect();
+        for key in in_flight {
+            self.push_cancel(key as u64);
+        }
+        if self.wake_armed {
+            self.push_cancel(WAKE_TAG);
+        }
+    }
+
+    /// One bounded wait for CQEs during shutdown, then a reap.
+    pub(crate) fn wait_and_reap(&mut self) -> io::Result<()> {
+        self.enter(Some(Some(DRAIN_POLL)))?;
+        self.reap();
+        Ok(())
+    }
+
+    /// Gives up on CQEs that did not come within [`DRAIN_LIMIT`]: never free what the
+    /// kernel may still write, leak it instead.
+    pub(crate) fn leak_in_flight(&mut self) {
+        for slot in self.slots.drain() {
+            if let Lifecycle::Ignored(o) = slot {
+                std::mem::forget(o.into_any());
+            }
+        }
+        std::mem::forget(std::mem::take(&mut self.wake_buf));
+        self.wake_armed = false;
     }
 }
 
@@ -360,39 +397,17 @@ fn is_transient(e: &io::Error) -> bool {
 impl Drop for Driver {
     /// Cancels and drains everything in flight before the ring and slab go away: the
     /// kernel may write into an op's buffer until that op's own CQE (io_uring_prep_cancel(3):
-    /// a cancel's success does not end the target early).
+    /// a cancel's success does not end the target early). The runtime normally drains
+    /// first (`Core::drain_ops`); this is the last resort, e.g. for a future that outlived
+    /// its runtime.
     fn drop(&mut self) {
-        let in_flight: Vec<usize> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.in_flight())
-            .map(|(k, _)| k)
-            .collect();
-        for key in in_flight {
-            self.push_cancel(key as u64);
-        }
-        if self.wake_armed {
-            self.push_cancel(WAKE_TAG);
-        }
+        self.cancel_all();
         let start = Instant::now();
         while self.owed() {
-            if start.elapsed() > DRAIN_LIMIT {
-                // Never free what the kernel may still write: leak it instead.
-                for slot in self.slots.drain() {
-                    if let Lifecycle::Ignored(o) = slot {
-                        std::mem::forget(o.into_any());
-                    }
-                }
-                std::mem::forget(std::mem::take(&mut self.wake_buf));
+            if start.elapsed() > DRAIN_LIMIT || self.wait_and_reap().is_err() {
+                self.leak_in_flight();
                 break;
             }
-            if self.enter(Some(Some(Duration::from_millis(100)))).is_err() {
-                // The ring no longer accepts enters; the same leak applies.
-                std::mem::forget(std::mem::take(&mut self.slots));
-                std::mem::forget(std::mem::take(&mut self.wake_buf));
-                break;
-            }
-            self.reap();
         }
         // Wakers of tasks already gone, and orphans: finished here, on the owning thread.
         self.ready.clear();

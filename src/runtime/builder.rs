@@ -117,8 +117,15 @@ impl fmt::Debug for CpuPlan {
     }
 }
 
-/// The CPUs this process may run on (its affinity mask), in order.
-pub(crate) fn available_cpus() -> Vec<usize> {
+/// The CPUs this thread may run on (its affinity mask), in order: what `workers` and
+/// `pin_cores` count by default.
+///
+/// # Examples
+///
+/// ```
+/// assert!(!ringio::runtime::available_cpus().is_empty());
+/// ```
+pub fn available_cpus() -> Vec<usize> {
     crate::fd::allowed_cpus().unwrap_or_else(|_| {
         (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
     })

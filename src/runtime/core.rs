@@ -11,7 +11,7 @@
 use super::metrics::Metrics;
 use super::shared::Shared;
 use super::task::Runnable;
-use crate::driver::{Completion, Driver, Orphan};
+use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan};
 use crate::time::wheel::TimerWheel;
 use slab::Slab;
 use std::cell::{Cell, RefCell};
@@ -184,12 +184,17 @@ impl Core {
             panic!("ringio: io_uring_enter failed and the runtime cannot go on: {e}");
         }
         driver.reap();
-        let mut reaped = self.reaped.borrow_mut();
-        let (wakers, orphans) = &mut *reaped;
-        driver.take_ready(wakers, orphans);
         drop(driver);
-        let (mut wakers, mut orphans) = std::mem::take(&mut *reaped);
-        drop(reaped);
+        self.finish_reaped();
+    }
+
+    /// Wakes the tasks and finishes the orphans the last reap found, outside the driver
+    /// borrow (their code may use the runtime).
+    fn finish_reaped(&self) {
+        let (mut wakers, mut orphans) = std::mem::take(&mut *self.reaped.borrow_mut());
+        self.driver
+            .borrow_mut()
+            .take_ready(&mut wakers, &mut orphans);
         for w in wakers.drain(..) {
             w.wake();
         }
@@ -197,6 +202,21 @@ impl Core {
             orphan.complete(c);
         }
         *self.reaped.borrow_mut() = (wakers, orphans);
+    }
+
+    /// Cancels every op still in flight and waits for their CQEs, so the core ends with
+    /// nothing in flight (shutdown; tasks are gone by now).
+    pub(crate) fn drain_ops(&self) {
+        self.driver.borrow_mut().cancel_all();
+        let start = Instant::now();
+        while self.driver.borrow().owed() {
+            let mut driver = self.driver.borrow_mut();
+            if start.elapsed() > DRAIN_LIMIT || driver.wait_and_reap().is_err() {
+                driver.leak_in_flight();
+            }
+            drop(driver);
+            self.finish_reaped();
+        }
     }
 
     fn drain_remote(&self) {

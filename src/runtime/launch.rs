@@ -214,10 +214,11 @@ fn run_core<F: Future>(
     let entered = context::enter(core.clone());
     let out = core.run(main);
     core.shutdown_tasks();
-    drop(entered);
-    // The ring drains here (driver Drop), unless a future that escaped the call still
-    // holds an op on it; then it drains when that future is dropped.
+    core.drain_ops();
     let metrics = core.metrics();
+    drop(entered);
+    // The ring closes here, unless a future that escaped the call still holds an op on
+    // it; then that op's drop cancels it and the ring closes after its CQE.
     drop(core);
     (out, metrics)
 }

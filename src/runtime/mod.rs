@@ -16,7 +16,7 @@ mod metrics;
 mod shared;
 mod task;
 
-pub use builder::{Builder, DEFAULT_RING_ENTRIES};
+pub use builder::{Builder, DEFAULT_RING_ENTRIES, available_cpus};
 pub use join::{JoinError, JoinHandle};
 pub use launch::Runtime;
 pub use metrics::{Metrics, RingFlags};
