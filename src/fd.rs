@@ -123,3 +123,103 @@ pub(crate) fn set_allowed_cpus(cpus: &[usize]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// SIGINT delivery for `ringio::signal::ctrl_c`, built from async-signal-safe parts.
+///
+/// A `signalfd` would need SIGINT blocked in every thread of the process, which a library
+/// cannot promise (threads started before the runtime keep their mask). So a handler
+/// counts the signal and writes to a fixed set of eventfds; each waiter reads one of them
+/// through its ring. The eventfds are never closed, so the handler never writes to a
+/// descriptor number that was reused for something else.
+pub(crate) mod sigint {
+    use std::io;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+
+    /// Waiters that can wait at once; more get a clear error. Each costs one eventfd.
+    pub(crate) const SLOTS: usize = 256;
+
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    static FDS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
+    static CLAIMED: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
+    static INSTALLED: Mutex<bool> = Mutex::new(false);
+
+    extern "C" fn on_sigint(_: libc::c_int) {
+        GENERATION.fetch_add(1, Ordering::SeqCst);
+        let one: u64 = 1;
+        for fd in &FDS {
+            let fd = fd.load(Ordering::SeqCst);
+            if fd >= 0 {
+                // SAFETY: write(2) is async-signal-safe; `fd` is an eventfd never closed.
+                let _ = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+            }
+        }
+    }
+
+    /// Installs the handler once per process. From then on SIGINT no longer ends the
+    /// process: it completes every `ctrl_c` waiting.
+    pub(crate) fn install() -> io::Result<()> {
+        let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+        if *installed {
+            return Ok(());
+        }
+        // SAFETY: all-zero is a valid sigaction to fill in.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        sa.sa_sigaction = on_sigint as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        // SAFETY: sigemptyset initialises the mask inside the live struct.
+        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+        // SAFETY: installs a handler that only uses async-signal-safe calls.
+        if unsafe { libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        *installed = true;
+        Ok(())
+    }
+
+    /// How many SIGINTs arrived since the handler was installed.
+    pub(crate) fn generation() -> u64 {
+        GENERATION.load(Ordering::SeqCst)
+    }
+
+    /// A claimed eventfd slot; released on drop.
+    pub(crate) struct Slot(usize);
+
+    impl Slot {
+        /// Claims a free slot and returns it with a duplicate of its eventfd for reading.
+        pub(crate) fn claim() -> io::Result<(Slot, OwnedFd)> {
+            for (i, claimed) in CLAIMED.iter().enumerate() {
+                if claimed
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+                let slot = Slot(i);
+                let mut fd = FDS[i].load(Ordering::SeqCst);
+                if fd < 0 {
+                    // Kept open for the life of the process (module docs).
+                    fd = std::os::fd::IntoRawFd::into_raw_fd(super::eventfd()?);
+                    FDS[i].store(fd, Ordering::SeqCst);
+                }
+                // SAFETY: dup of an fd we own; the copy is ours to close.
+                let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+                if copy < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // SAFETY: `copy` was just created and nothing else owns it.
+                return Ok((slot, unsafe { OwnedFd::from_raw_fd(copy) }));
+            }
+            Err(io::Error::other(format!(
+                "more than {SLOTS} ctrl_c() waiters at once; share one (e.g. with an Event)"
+            )))
+        }
+    }
+
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            CLAIMED[self.0].store(false, Ordering::Release);
+        }
+    }
+}

@@ -37,6 +37,7 @@ pub(crate) mod fd;
 pub mod net;
 pub(crate) mod op;
 pub mod runtime;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;

@@ -16,7 +16,6 @@ mod accept;
 mod close;
 mod connect;
 mod nop;
-#[cfg_attr(not(test), allow(dead_code))]
 mod read;
 mod recv;
 mod send;
