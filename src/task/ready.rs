@@ -1,0 +1,331 @@
+//! The woken-children machinery shared by every combinator that polls children in place.
+//!
+//! [`ReadySet`] gives each child its own waker, created once. Waking a child pushes its
+//! index on a lock-free queue (at most once until it is polled again: a per-child
+//! "queued" flag) and wakes the parent. A parent poll then polls only the children on
+//! the queue (module rule 2), so a wake costs O(1) whatever the number of children.
+//! [`Children`] adds the storage of the child futures themselves on top of it.
+
+use crossbeam_queue::SegQueue;
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// What the child wakers share with the parent. `Send + Sync`, as wakers must be.
+struct Shared {
+    /// Indices of woken children, each at most once (see `queued`).
+    queue: SegQueue<usize>,
+    /// `queued[i]` is true while child `i` is on `queue`, so repeated wakes push it once.
+    queued: Box<[AtomicBool]>,
+    /// The parent's waker, taken by the first child wake after it was registered.
+    parent: Mutex<Option<Waker>>,
+}
+
+impl Shared {
+    fn wake_child(&self, index: usize) {
+        // AcqRel pairs with the swap in `ReadySet::poll_woken`: whoever clears the flag
+        // after this swap sees what the waker's caller wrote before waking.
+        if self.queued[index].swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.queue.push(index);
+        let parent = self
+            .parent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // Woken outside the lock: a waker may run arbitrary code.
+        if let Some(parent) = parent {
+            parent.wake();
+        }
+    }
+}
+
+/// One child's waker: its index and the shared set.
+struct ChildWaker {
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+impl Wake for ChildWaker {
+    fn wake(self: Arc<Self>) {
+        self.shared.wake_child(self.index);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.shared.wake_child(self.index);
+    }
+}
+
+/// Which of `n` children were woken since they were last polled.
+///
+/// Not part of the public API: it is public only so that `gather!` and `try_gather!`
+/// can use it from the caller's crate.
+#[doc(hidden)]
+pub struct ReadySet {
+    shared: Arc<Shared>,
+    wakers: Box<[Waker]>,
+}
+
+impl ReadySet {
+    /// A set of `n` children, every one of them queued so the first poll polls them all.
+    pub fn new(n: usize) -> Self {
+        let shared = Arc::new(Shared {
+            queue: SegQueue::new(),
+            queued: (0..n).map(|_| AtomicBool::new(true)).collect(),
+            parent: Mutex::new(None),
+        });
+        for i in 0..n {
+            shared.queue.push(i);
+        }
+        let wakers = (0..n)
+            .map(|index| {
+                Waker::from(Arc::new(ChildWaker {
+                    index,
+                    shared: shared.clone(),
+                }))
+            })
+            .collect();
+        ReadySet { shared, wakers }
+    }
+
+    /// Registers the parent's waker, then calls `poll_child(i, cx_i)` for each child `i`
+    /// that was woken before this call, with a context holding that child's own waker.
+    ///
+    /// Children woken during this call are left for the next one (their wake wakes the
+    /// parent), so a child that always wakes itself cannot keep the parent spinning.
+    /// Stops early, leaving the rest queued, when `poll_child` breaks.
+    pub fn poll_woken<B>(
+        &self,
+        cx: &Context<'_>,
+        mut poll_child: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        self.register(cx.waker());
+        // Registered before the snapshot: any index pushed after it wakes the parent.
+        let woken = self.shared.queue.len();
+        for _ in 0..woken {
+            let Some(index) = self.shared.queue.pop() else {
+                break;
+            };
+            // Cleared before the poll, so a wake during the poll queues the child again.
+            self.shared.queued[index].swap(false, Ordering::AcqRel);
+            let mut child_cx = Context::from_waker(&self.wakers[index]);
+            if let ControlFlow::Break(b) = poll_child(index, &mut child_cx) {
+                return ControlFlow::Break(b);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut slot = self
+            .shared
+            .parent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some(old) if old.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+}
+
+impl std::fmt::Debug for ReadySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadySet")
+            .field("children", &self.wakers.len())
+            .field("woken", &self.shared.queue.len())
+            .finish()
+    }
+}
+
+/// A list of child futures polled in place, each only when woken.
+///
+/// A child is boxed once, when the list is built: safe Rust cannot pin an element of a
+/// `Vec` in place, and this module forbids `unsafe`. The box is freed as soon as the
+/// child finishes (module rule 4).
+pub(crate) struct Children<F> {
+    futures: Vec<Option<Pin<Box<F>>>>,
+    ready: ReadySet,
+    /// Children not finished yet.
+    running: usize,
+}
+
+impl<F: Future> Children<F> {
+    pub(crate) fn new(futures: impl IntoIterator<Item = F>) -> Self {
+        let futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+        let running = futures.len();
+        Children {
+            ready: ReadySet::new(running),
+            futures,
+            running,
+        }
+    }
+
+    /// How many children were given.
+    pub(crate) fn len(&self) -> usize {
+        self.futures.len()
+    }
+
+    /// How many children have not finished yet.
+    pub(crate) fn running(&self) -> usize {
+        self.running
+    }
+
+    /// Drops every child still running.
+    pub(crate) fn clear(&mut self) {
+        self.futures.clear();
+        self.running = 0;
+    }
+
+    /// Polls the woken children; `on_done(i, output)` sees each one that finishes,
+    /// right after its future was dropped. Returns what `on_done` broke with, if it did.
+    pub(crate) fn poll_woken<B>(
+        &mut self,
+        cx: &Context<'_>,
+        mut on_done: impl FnMut(usize, F::Output) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        let Children {
+            futures,
+            ready,
+            running,
+        } = self;
+        ready.poll_woken(cx, |i, cx| {
+            // A finished child's waker may still fire (someone kept a clone): skip it.
+            let Some(fut) = futures.get_mut(i).and_then(Option::as_mut) else {
+                return ControlFlow::Continue(());
+            };
+            match fut.as_mut().poll(cx) {
+                Poll::Pending => ControlFlow::Continue(()),
+                Poll::Ready(out) => {
+                    futures[i] = None;
+                    *running -= 1;
+                    on_done(i, out)
+                }
+            }
+        })
+    }
+}
+
+impl<F> std::fmt::Debug for Children<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Children")
+            .field("len", &self.futures.len())
+            .field("running", &self.running)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// Polls `set` with a no-op parent waker and returns the indices it polled.
+    fn polled(set: &ReadySet) -> Vec<usize> {
+        let mut seen = Vec::new();
+        let cx = Context::from_waker(Waker::noop());
+        let _ = set.poll_woken::<()>(&cx, |i, _| {
+            seen.push(i);
+            ControlFlow::Continue(())
+        });
+        seen
+    }
+
+    #[test]
+    fn first_poll_polls_every_child_then_none() {
+        let set = ReadySet::new(4);
+        assert_eq!(polled(&set), [0, 1, 2, 3]);
+        assert_eq!(polled(&set), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn only_woken_children_are_polled_once_each() {
+        let set = ReadySet::new(5);
+        polled(&set);
+        set.wakers[3].wake_by_ref();
+        set.wakers[1].wake_by_ref();
+        set.wakers[3].wake_by_ref();
+        assert_eq!(polled(&set), [3, 1]);
+    }
+
+    #[test]
+    fn a_wake_during_the_poll_waits_for_the_next_poll() {
+        let set = ReadySet::new(2);
+        let cx = Context::from_waker(Waker::noop());
+        let mut count = 0;
+        let _ = set.poll_woken::<()>(&cx, |_, child_cx| {
+            count += 1;
+            child_cx.waker().wake_by_ref();
+            ControlFlow::Continue(())
+        });
+        assert_eq!(count, 2);
+        assert_eq!(polled(&set), [0, 1]);
+    }
+
+    #[test]
+    fn a_child_wake_wakes_the_parent_once_per_registration() {
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(0.into()));
+        let parent = Waker::from(count.clone());
+        let set = ReadySet::new(3);
+        let _ = set.poll_woken::<()>(&Context::from_waker(&parent), |_, _| {
+            ControlFlow::Continue(())
+        });
+        set.wakers[0].wake_by_ref();
+        set.wakers[2].wake_by_ref();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn break_leaves_the_rest_queued() {
+        let set = ReadySet::new(3);
+        let cx = Context::from_waker(Waker::noop());
+        let out = set.poll_woken(&cx, |i, _| {
+            if i == 1 {
+                ControlFlow::Break(i)
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(out, ControlFlow::Break(1));
+        assert_eq!(polled(&set), [2]);
+    }
+
+    #[test]
+    fn children_drop_each_future_when_it_finishes() {
+        struct Flag(Rc<Cell<usize>>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+        let drops = Rc::new(Cell::new(0));
+        let futs = (0..3).map(|i| {
+            let flag = Flag(drops.clone());
+            async move {
+                let _flag = flag;
+                i * 10
+            }
+        });
+        let mut children = Children::new(futs);
+        let mut done = Vec::new();
+        let cx = Context::from_waker(Waker::noop());
+        let _ = children.poll_woken::<()>(&cx, |i, out| {
+            assert_eq!(drops.get(), i + 1, "dropped before its output is handed on");
+            done.push(out);
+            ControlFlow::Continue(())
+        });
+        assert_eq!(done, [0, 10, 20]);
+        assert_eq!(children.running(), 0);
+    }
+}

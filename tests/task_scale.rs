@@ -1,0 +1,216 @@
+//! Combinators over 10,000 children: a wake costs O(1), never a poll of every child.
+//!
+//! Children are driven only by each other (yields and gates opened by a sibling), never
+//! by timers or other tasks, so the poll counts are exact whatever the executor does.
+
+use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use ringio::task::{as_completed, gather, race};
+
+const CHILDREN: usize = 10_000;
+/// Most times a child yields before it waits at its gate.
+const YIELDS: usize = 3;
+/// Yields of the opener (child 0) before each gate it opens: more than any child needs
+/// to reach its gate.
+const OPEN_EVERY: usize = 2 * YIELDS + 2;
+
+pin_project_lite::pin_project! {
+    /// Counts every poll of the future it wraps into a shared counter.
+    struct Counted<F> {
+        #[pin]
+        inner: F,
+        polls: Rc<Cell<usize>>,
+    }
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        this.polls.set(this.polls.get() + 1);
+        this.inner.poll(cx)
+    }
+}
+
+fn counted<F: Future>(polls: &Rc<Cell<usize>>, inner: F) -> Counted<F> {
+    Counted {
+        inner,
+        polls: polls.clone(),
+    }
+}
+
+/// A door that futures wait at until it is opened; opening wakes each waker once.
+#[derive(Default)]
+struct Gate {
+    open: Cell<bool>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Gate {
+    fn open(&self) {
+        self.open.set(true);
+        for waker in self.waiters.take() {
+            waker.wake();
+        }
+    }
+
+    /// Waits until open; `registrations` copies of the waker are kept, so opening wakes
+    /// the waiter that many times.
+    async fn wait(&self, registrations: usize) {
+        poll_fn(|cx| {
+            if self.open.get() {
+                return Poll::Ready(());
+            }
+            let mut waiters = self.waiters.borrow_mut();
+            waiters.extend(std::iter::repeat_n(cx.waker().clone(), registrations));
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
+async fn yield_times(n: usize) {
+    for _ in 0..n {
+        ringio::yield_now().await;
+    }
+}
+
+/// Yields of child `i` (not the opener) before it waits at gate `i % 3`.
+fn yields_of(i: usize) -> usize {
+    i % (YIELDS + 1)
+}
+
+/// Child `i` of a staggered set: child 0 opens the three gates one after the other,
+/// every other child yields `yields_of(i)` times and waits at gate `i % 3`. So
+/// children are woken at different times, and a waiting child must not be polled when
+/// its siblings are woken.
+async fn staggered(i: usize, gates: Rc<[Gate; 3]>) -> usize {
+    if i == 0 {
+        for gate in gates.iter() {
+            yield_times(OPEN_EVERY).await;
+            gate.open();
+        }
+    } else {
+        yield_times(yields_of(i)).await;
+        gates[i % 3].wait(1).await;
+    }
+    i
+}
+
+/// Polls of a staggered set under rule 2: one to start, one per wake, nothing else.
+fn staggered_polls() -> usize {
+    let opener = 3 * OPEN_EVERY + 1;
+    opener + (1..CHILDREN).map(|i| 1 + yields_of(i) + 1).sum::<usize>()
+}
+
+#[test]
+fn gather_of_10000_polls_each_child_o1_times() {
+    ringio::run(async {
+        let polls = Rc::new(Cell::new(0));
+        let gates: Rc<[Gate; 3]> = Rc::default();
+        let start = Instant::now();
+        let futs = (0..CHILDREN).map(|i| counted(&polls, staggered(i, gates.clone())));
+        let out = gather(futs).await;
+        let elapsed = start.elapsed();
+        assert_eq!(out.len(), CHILDREN);
+        assert!(out.iter().enumerate().all(|(i, &v)| i == v));
+        assert_eq!(polls.get(), staggered_polls());
+        if !cfg!(debug_assertions) {
+            assert!(elapsed < Duration::from_millis(500), "took {elapsed:?}");
+        }
+    });
+}
+
+#[test]
+fn gather_polls_only_the_woken_child() {
+    ringio::run(async {
+        let busy = Rc::new(Cell::new(0));
+        let idle = Rc::new(Cell::new(0));
+        let gate = Rc::new(Gate::default());
+        // One child wakes itself 1,000 times while 9,999 siblings wait at its gate.
+        let futs = (0..CHILDREN).map(|i| {
+            let gate = gate.clone();
+            let polls = if i == 0 { &busy } else { &idle };
+            counted(polls, async move {
+                if i == 0 {
+                    yield_times(1_000).await;
+                    gate.open();
+                } else {
+                    gate.wait(1).await;
+                }
+            })
+        });
+        gather(futs).await;
+        assert_eq!(busy.get(), 1_001);
+        // Each sibling: a first poll, then one when the gate opens.
+        assert_eq!(idle.get(), (CHILDREN - 1) * 2);
+    });
+}
+
+#[test]
+fn gather_polls_a_child_woken_twice_once() {
+    ringio::run(async {
+        let polls = Rc::new(Cell::new(0));
+        let gates: Rc<[Gate; 2]> = Rc::default();
+        let futs = (0..CHILDREN).map(|i| {
+            let gates = gates.clone();
+            counted(&polls, async move {
+                if i == 0 {
+                    for gate in gates.iter() {
+                        yield_times(2).await;
+                        gate.open();
+                    }
+                } else {
+                    gates[0].wait(2).await; // opening it wakes this child twice
+                    gates[1].wait(1).await;
+                }
+            })
+        });
+        gather(futs).await;
+        // Two wakes before the next poll queue the child once (rule 2): a first poll,
+        // then one per gate. The opener: a first poll and four yields.
+        assert_eq!(polls.get(), (CHILDREN - 1) * 3 + 5);
+    });
+}
+
+#[test]
+fn as_completed_of_10000_polls_each_child_o1_times() {
+    ringio::run(async {
+        let polls = Rc::new(Cell::new(0));
+        let gates: Rc<[Gate; 3]> = Rc::default();
+        let futs = (0..CHILDREN).map(|i| counted(&polls, staggered(i, gates.clone())));
+        let mut done = as_completed(futs);
+        let mut seen = vec![false; CHILDREN];
+        while let Some(i) = done.next().await {
+            assert!(!std::mem::replace(&mut seen[i], true), "{i} given twice");
+        }
+        assert!(seen.iter().all(|&s| s));
+        assert_eq!(polls.get(), staggered_polls());
+    });
+}
+
+#[test]
+fn race_of_10000_polls_each_child_once_then_drops_them() {
+    ringio::run(async {
+        let polls = Rc::new(Cell::new(0));
+        let gates: Rc<[Gate; 3]> = Rc::default();
+        // The last child needs no wake: it wins in the first poll.
+        let futs = (0..CHILDREN).map(|i| {
+            let gates = gates.clone();
+            counted(&polls, async move {
+                if i == CHILDREN - 1 {
+                    return i;
+                }
+                staggered(i, gates).await
+            })
+        });
+        assert_eq!(race(futs).await, (CHILDREN - 1, CHILDREN - 1));
+        assert_eq!(polls.get(), CHILDREN);
+    });
+}
