@@ -32,6 +32,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod buf;
+pub mod channel;
 pub(crate) mod driver;
 pub(crate) mod fd;
 pub mod net;

@@ -183,11 +183,8 @@ mod tests {
             let raw = w.as_raw_fd();
             Op::close(w).unwrap().await.unwrap();
             // SAFETY: fcntl on a number we no longer own only queries it.
-            assert_eq!(
-                unsafe { libc::fcntl(raw, libc::F_GETFD) },
-                -1,
-                "fd still open"
-            );
+            let flags = unsafe { libc::fcntl(raw, libc::F_GETFD) };
+            assert_eq!(flags, -1, "fd still open");
             // With the write end closed the read end sees EOF.
             let (res, _) = Op::read_at(&SharedFd::new(r), vec![0u8; 4], u64::MAX)
                 .map_err(|(e, _)| e)

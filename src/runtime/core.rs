@@ -78,6 +78,7 @@ impl Core {
     ) -> io::Result<Rc<Core>> {
         let shared = peers[index].clone();
         let driver = Driver::new(ring_entries, shared.wake_fd())?;
+        shared.set_ring_fd(driver.ring_fd());
         Ok(Rc::new_cyclic(|me| Core {
             id: shared.id,
             me: me.clone(),
@@ -129,8 +130,10 @@ impl Core {
             {
                 out = Some(v);
             }
-            if out.is_some() && self.shared.is_stopping() {
-                return out.expect("checked");
+            if self.shared.is_stopping()
+                && let Some(v) = out.take()
+            {
+                return v;
             }
             self.turn(&main.woken, out.is_some());
         }
