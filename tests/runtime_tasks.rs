@@ -165,7 +165,7 @@ fn nested_run_panics_with_a_clear_message() {
 #[test]
 fn spawn_outside_a_runtime_panics_with_a_clear_message() {
     let res = std::panic::catch_unwind(|| {
-        let _ = ringio::spawn(async {});
+        drop(ringio::spawn(async {}));
     });
     let msg = panic_message(res.unwrap_err());
     assert!(msg.contains("inside a ringio runtime"), "{msg}");
