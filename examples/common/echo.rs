@@ -1,0 +1,117 @@
+//! Code shared by the echo examples (`echo_server`, `echo_client`, `echo_bench`).
+//!
+//! Each example pulls it in with `#[path = "common/echo.rs"] mod echo;`. Cargo does not
+//! build `examples/common/` as an example of its own: it has no `main.rs`.
+//!
+//! - [`server`]: the accept loop and the per-connection echo task.
+//! - [`client`]: the closed-loop load generator.
+//! - [`payload`]: the per-request byte pattern and its check.
+//! - [`report`]: the summary (text and JSON), error kinds, argument checks.
+//!
+//! Everything here is loopback-only test tooling; the thread-pinning helper below is the
+//! one place that calls libc directly.
+
+#[path = "echo/client.rs"]
+pub mod client;
+#[path = "echo/payload.rs"]
+pub mod payload;
+#[path = "echo/report.rs"]
+pub mod report;
+#[path = "echo/server.rs"]
+pub mod server;
+
+use std::io;
+
+/// Descriptors kept back for everything that is not a connection (stdio, the ring, its
+/// eventfd, the listener, cargo's pipes): 64 is several times what a run opens.
+pub const FD_RESERVE: u64 = 64;
+
+/// Default read buffer of the server: 4 KiB holds any message the benchmarks send in
+/// one read and is one page, the unit the allocator and the kernel copy in.
+pub const DEFAULT_SERVER_BUF: usize = 4096;
+
+/// A runtime of exactly one core, on the calling thread: each echo role is one core,
+/// and the builder's default (one core per CPU) would start idle extra threads.
+///
+/// # Errors
+///
+/// If io_uring cannot be used here (the message names the cause and the fix).
+pub fn one_core_runtime() -> io::Result<ringio::Runtime> {
+    ringio::Runtime::builder().workers(1).build()
+}
+
+/// Raises RLIMIT_NOFILE to the hard limit and returns the limit now in force.
+///
+/// # Errors
+///
+/// If getrlimit/setrlimit fail; the message says what to do.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    ringio::raise_nofile_limit().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot raise RLIMIT_NOFILE ({e}); try `ulimit -n` with a larger value"),
+        )
+    })
+}
+
+/// The CPUs this process may run on, in ascending order (empty if the kernel would not say).
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: an all-zero cpu_set_t is a valid, empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes at most `size_of::<cpu_set_t>()` bytes into the
+    // live local set whose exact size we pass.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        return Vec::new();
+    }
+    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: CPU_ISSET only reads one bit of the live local set; `cpu < max` keeps it in bounds.
+    (0..max)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// Pins the calling thread to `cpu`.
+///
+/// # Errors
+///
+/// If the CPU does not exist or this process may not use it (EINVAL).
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    if cpu >= max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("CPU {cpu} is past the {max} a cpu_set_t can name"),
+        ));
+    }
+    // SAFETY: an all-zero cpu_set_t is a valid, empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of the live local set; `cpu < max` was checked above.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: sched_setaffinity reads the live local set whose exact size we pass.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("cannot pin this thread to CPU {cpu}: {e}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_thread_may_run_on_some_cpu() {
+        let cpus = allowed_cpus();
+        assert!(!cpus.is_empty());
+        // Pinning to a CPU we are allowed on works; one past the set's size is refused.
+        std::thread::spawn(move || pin_current_thread(cpus[0]).unwrap())
+            .join()
+            .unwrap();
+        assert!(pin_current_thread(1 << 20).is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! The echo benchmark in one command: a ringio echo server and the ringio load
+//! generator in one process, each on its own core, then the summary with the server's
+//! own io_uring figures.
+//!
+//! The server runs on a thread pinned to the first CPU this process may use (CPU 0 on
+//! most machines), bound to 127.0.0.1 on a port the kernel picks; the load generator
+//! runs on the main thread pinned to the second CPU. With one CPU both share it (and the
+//! run says so). Defaults: 1,000 connections × 64 bytes, 2 s warm-up, 10 s measured.
+//!
+//! ```text
+//! cargo run --release --example echo_bench
+//! cargo run --release --example echo_bench -- --conns 50
+//! cargo run --release --example echo_bench -- --size 1024 --json
+//! ```
+//!
+//! Server figures (io_uring_enter calls per request, ops per enter) are the difference
+//! of the server runtime's `metrics()` between the edges of the measured window.
+//! Exit code: 0 if no error, 1 if any request failed, 2 if the arguments cannot work.
+
+#[allow(dead_code)] // shared by the three echo examples; each uses part of it
+#[path = "common/echo.rs"]
+mod echo;
+
+use clap::Parser;
+use echo::client::{LoadConfig, Phase, run_load};
+use echo::report::{ServerFigures, check_fd_budget, check_load_args, format_json, format_text};
+use ringio::net::TcpListener;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How often the server checks whether the client moved to the next phase: 10 ms puts
+/// the window's edges within 0.1% of a 10 s run and costs the server ~100 timer wake-ups
+/// a second, which fall into loop turns it makes anyway under load.
+const PHASE_POLL: Duration = Duration::from_millis(10);
+
+/// The run's phases as the server sees them (an `AtomicU8` shared by the two threads).
+const WARMUP: u8 = 0;
+const MEASURING: u8 = 1;
+const WINDOW_CLOSED: u8 = 2;
+/// Every client connection is closed: the server may stop.
+const SHUTDOWN: u8 = 3;
+
+/// ringio echo benchmark: server and load generator on two cores.
+#[derive(Parser, Debug)]
+#[command(about = "ringio echo server + load generator on two pinned cores")]
+struct Args {
+    /// Connections to keep busy.
+    #[arg(long, default_value_t = 1000)]
+    conns: usize,
+    /// Bytes per request and per reply.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Measured seconds, after the warm-up.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Seconds of warm-up, not counted.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Connects in flight at once at most.
+    #[arg(long, default_value_t = 256)]
+    connect_concurrency: usize,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(msg) = check_load_args(
+        args.conns,
+        args.size,
+        args.duration,
+        args.connect_concurrency,
+    ) {
+        eprintln!("{msg}");
+        return ExitCode::from(2);
+    }
+    let limit = match echo::raise_fd_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Both ends of every connection live in this process.
+    if let Err(fit) = check_fd_budget(args.conns, 2, limit, echo::FD_RESERVE) {
+        eprintln!(
+            "--conns {} does not fit the file-descriptor limit {limit} (two per connection \
+             here): at most {fit} connections fit",
+            args.conns
+        );
+        return ExitCode::from(2);
+    }
+    let cpus = echo::allowed_cpus();
+    let (server_cpu, client_cpu) = match cpus.as_slice() {
+        [a, b, ..] => (*a, *b),
+        [a] => (*a, *a),
+        [] => (0, 0),
+    };
+    if server_cpu == client_cpu {
+        eprintln!(
+            "only one CPU available: server and load generator share CPU {server_cpu}, \
+             so they compete for it and the figures are lower than on two cores"
+        );
+    }
+    eprintln!(
+        "echo bench: server on CPU {server_cpu}, load generator on CPU {client_cpu}; \
+         {} connections × {} bytes, {} s after {} s warm-up",
+        args.conns, args.size, args.duration, args.warmup
+    );
+
+    let phase = Arc::new(AtomicU8::new(WARMUP));
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let server = {
+        let phase = phase.clone();
+        std::thread::Builder::new()
+            .name("echo-server".into())
+            .spawn(move || run_server(server_cpu, client_cpu, &phase, addr_tx))
+            .expect("spawning a thread at start-up does not fail")
+    };
+    let addr: SocketAddr = match addr_rx.recv() {
+        Ok(Ok(addr)) => addr,
+        Ok(Err(msg)) => {
+            eprintln!("echo server failed to start: {msg}");
+            return ExitCode::FAILURE;
+        }
+        Err(_) => {
+            eprintln!("echo server thread ended before it was listening");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let report = match run_client(client_cpu, &args, addr, &phase) {
+        Ok(r) => r,
+        Err(msg) => {
+            eprintln!("load generator failed to start: {msg}");
+            phase.store(SHUTDOWN, Ordering::Release);
+            return ExitCode::FAILURE;
+        }
+    };
+    phase.store(SHUTDOWN, Ordering::Release);
+    let figures = match server.join() {
+        Ok(Ok(f)) => f,
+        Ok(Err(msg)) => {
+            eprintln!("echo server failed: {msg}");
+            return ExitCode::FAILURE;
+        }
+        Err(_) => {
+            eprintln!("echo server thread panicked");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        println!("{}", format_json(&report, Some(&figures)));
+    } else {
+        print!("{}", format_text(&report, Some(&figures)));
+    }
+    if report.errors.total() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The server thread: pin, start a runtime, listen, send the address, echo until
+/// [`SHUTDOWN`], and return the counters of the measured window.
+fn run_server(
+    cpu: usize,
+    client_cpu: usize,
+    phase: &AtomicU8,
+    addr_tx: mpsc::Sender<Result<SocketAddr, String>>,
+) -> Result<ServerFigures, String> {
+    let started = (|| {
+        echo::pin_current_thread(cpu)?;
+        let rt = echo::one_core_runtime()?;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        Ok::<_, std::io::Error>((rt, listener, addr))
+    })();
+    let (rt, listener, addr) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = addr_tx.send(Err(e.to_string()));
+            return Err(e.to_string());
+        }
+    };
+    let _ = addr_tx.send(Ok(addr));
+    rt.block_on(async move {
+        drop(ringio::spawn(echo::server::serve(
+            listener,
+            echo::DEFAULT_SERVER_BUF,
+        )));
+        wait_for_phase(phase, MEASURING).await;
+        let start = ringio::metrics();
+        wait_for_phase(phase, WINDOW_CLOSED).await;
+        let end = ringio::metrics();
+        wait_for_phase(phase, SHUTDOWN).await;
+        // Returning cancels the accept loop and every connection task (all idle now).
+        Ok(ServerFigures {
+            enters: end.enters - start.enters,
+            ops_submitted: end.ops_submitted - start.ops_submitted,
+            ring_flags: end.ring_flags.to_string(),
+            cpus: (cpu, client_cpu),
+        })
+    })
+}
+
+/// Sleeps in steps of [`PHASE_POLL`] until the run has reached `at_least`.
+async fn wait_for_phase(phase: &AtomicU8, at_least: u8) {
+    while phase.load(Ordering::Acquire) < at_least {
+        ringio::time::sleep(PHASE_POLL).await;
+    }
+}
+
+/// The load generator on this thread, pinned to `cpu`.
+fn run_client(
+    cpu: usize,
+    args: &Args,
+    addr: SocketAddr,
+    phase: &AtomicU8,
+) -> Result<echo::report::Report, String> {
+    echo::pin_current_thread(cpu).map_err(|e| e.to_string())?;
+    let rt = echo::one_core_runtime().map_err(|e| e.to_string())?;
+    let cfg = LoadConfig {
+        addr,
+        conns: args.conns,
+        size: args.size,
+        duration: Duration::from_secs(args.duration),
+        warmup: Duration::from_secs(args.warmup),
+        connect_concurrency: args.connect_concurrency,
+        progress: true,
+    };
+    Ok(rt.block_on(run_load(&cfg, |p| {
+        let next = match p {
+            Phase::Measuring => MEASURING,
+            Phase::Done => WINDOW_CLOSED,
+        };
+        phase.store(next, Ordering::Release);
+    })))
+}

@@ -1,0 +1,115 @@
+//! A TCP echo server on ringio: one task per connection, every byte sent back, one
+//! SO_REUSEPORT listener per core so the kernel spreads connections over the cores.
+//!
+//! Shows the accept loop, owned-buffer reads and writes (`read(buf)` then `write_all` of
+//! the `..n` slice, reusing the buffer), `Runtime::run_per_core`, and how fd exhaustion
+//! is survived: the listener backs off by itself and the server keeps serving the
+//! connections it has.
+//!
+//! Run it, then drive it with the load generator:
+//!
+//! ```text
+//! cargo run --release --example echo_server -- --addr 127.0.0.1:7000
+//! cargo run --release --example echo_client -- --addr 127.0.0.1:7000 --conns 1000
+//! ```
+//!
+//! Flags: `--addr` (default 127.0.0.1:7000), `--buf` (read buffer bytes, default 4096),
+//! `--workers` (cores, each pinned to its own CPU; default: every CPU this process may use).
+
+#[allow(dead_code)] // shared by the three echo examples; each uses part of it
+#[path = "common/echo.rs"]
+mod echo;
+
+use clap::Parser;
+use ringio::net::TcpListener;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// ringio echo server.
+#[derive(Parser, Debug)]
+#[command(about = "TCP echo server, one SO_REUSEPORT listener per ringio core")]
+struct Args {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    addr: SocketAddr,
+    /// Read buffer per connection, in bytes.
+    #[arg(long, default_value_t = echo::DEFAULT_SERVER_BUF)]
+    buf: usize,
+    /// Cores to serve on (default: every CPU this process may use).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.buf == 0 {
+        eprintln!("--buf must be at least 1 byte");
+        return ExitCode::from(2);
+    }
+    let limit = match echo::raise_fd_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let workers = args
+        .workers
+        .unwrap_or_else(|| ringio::runtime::available_cpus().len().max(1));
+    let rt = match ringio::Runtime::builder()
+        .workers(workers)
+        .pin_cores(true)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Core 0 binds first, so that port 0 picks one port that the other cores then share.
+    let bound: OnceLock<Result<SocketAddr, ()>> = OnceLock::new();
+    let codes = rt.run_per_core(|core| {
+        let (bound, addr, buf) = (&bound, args.addr, args.buf);
+        async move {
+            let addr = if core == 0 {
+                addr
+            } else {
+                loop {
+                    match bound.get() {
+                        Some(Ok(a)) => break *a,
+                        Some(Err(())) => return ExitCode::FAILURE,
+                        None => ringio::time::sleep(Duration::from_millis(1)).await,
+                    }
+                }
+            };
+            let listener = match TcpListener::bind(addr) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("core {core}: cannot listen on {addr}: {e}");
+                    let _ = bound.set(Err(()));
+                    return ExitCode::FAILURE;
+                }
+            };
+            if core == 0 {
+                let local = listener.local_addr().unwrap_or(addr);
+                println!("listening on {local} ({workers} cores)");
+                let _ = std::io::stdout().flush();
+                eprintln!(
+                    "fd limit {limit}; ring flags {}",
+                    ringio::metrics().ring_flags
+                );
+                let _ = bound.set(Ok(local));
+            }
+            echo::server::serve(listener, buf).await;
+            ExitCode::SUCCESS
+        }
+    });
+    codes
+        .into_iter()
+        .find(|c| *c != ExitCode::SUCCESS)
+        .unwrap_or(ExitCode::SUCCESS)
+}

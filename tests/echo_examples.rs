@@ -1,0 +1,188 @@
+//! The echo examples end to end: the one-command benchmark runs clean, and the load
+//! generator catches a server that corrupts its replies.
+//!
+//! Examples have no `CARGO_BIN_EXE_*`, so each test runs them through `cargo run` (the
+//! same profile as this test), with a deadline, and reads the one-line JSON summary.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Deadline for one `cargo run`: it may first have to build the example (about a
+/// minute on a cold debug build), then runs a few seconds of load.
+const RUN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// What a finished example run left behind.
+struct Run {
+    success: bool,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cargo run --quiet --example <example> -- <args>` and waits at most
+/// [`RUN_DEADLINE`]; kills it and fails the test past that.
+fn cargo_run_example(example: &str, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--quiet", "--example", example]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let mut child = cmd
+        .arg("--")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cargo can be started");
+    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
+    let mut out = child.stdout.take().expect("stdout is piped");
+    let mut err = child.stderr.take().expect("stderr is piped");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting on cargo") {
+            break status;
+        }
+        if start.elapsed() > RUN_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`cargo run --example {example}` still running after {RUN_DEADLINE:?}; killed. \
+                 stderr:\n{}",
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Run {
+        success: status.success(),
+        code: status.code(),
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+/// The JSON summary line of a run (the last line of stdout that starts with `{`).
+fn summary(run: &Run) -> &str {
+    run.stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON summary; stdout:\n{}\nstderr:\n{}",
+                run.stdout, run.stderr
+            )
+        })
+}
+
+/// The unsigned number after `"field":` in a flat JSON line.
+fn field(json: &str, name: &str) -> u64 {
+    let key = format!("\"{name}\":");
+    let at = json
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + key.len();
+    let digits: String = json[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
+}
+
+#[test]
+fn echo_bench_smoke_run_has_no_errors() {
+    let run = cargo_run_example(
+        "echo_bench",
+        &[
+            "--conns",
+            "200",
+            "--duration",
+            "2",
+            "--warmup",
+            "1",
+            "--json",
+        ],
+    );
+    assert!(run.success, "exit {:?}; stderr:\n{}", run.code, run.stderr);
+    let json = summary(&run);
+    assert_eq!(field(json, "errors"), 0, "{json}");
+    assert!(field(json, "requests") > 0, "{json}");
+    assert_eq!(field(json, "conns_up"), 200, "{json}");
+    assert!(field(json, "enters") > 0, "server figures missing: {json}");
+}
+
+/// An echo server that flips one bit of every reply's first byte.
+fn spawn_corrupting_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.set_nodelay(true);
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf[0] ^= 0x01;
+                    if stream.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    // Make sure it answers before the client is started.
+    drop(TcpStream::connect(addr).expect("corrupting server accepts"));
+    addr
+}
+
+#[test]
+fn client_reports_a_corrupting_server() {
+    let addr = spawn_corrupting_server().to_string();
+    let run = cargo_run_example(
+        "echo_client",
+        &[
+            "--addr",
+            &addr,
+            "--conns",
+            "4",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+    );
+    assert!(
+        !run.success,
+        "a corrupting server must fail the run; stdout:\n{}",
+        run.stdout
+    );
+    assert_eq!(run.code, Some(1), "stderr:\n{}", run.stderr);
+    let json = summary(&run);
+    assert!(field(json, "verify") > 0, "{json}");
+    assert!(
+        run.stderr.contains("verify"),
+        "mismatch not shown:\n{}",
+        run.stderr
+    );
+}
