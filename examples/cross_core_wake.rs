@@ -6,6 +6,8 @@
 //!
 //! ```text
 //! cargo run --release --example cross_core_wake -- --pairs 1 --rounds 100000
+//! cargo run --release --example cross_core_wake -- --pairs 100 --rounds 5000
+//! NOPIN=1 cargo run --release --example cross_core_wake   # cores not pinned
 //! ```
 
 use std::future::poll_fn;
@@ -82,9 +84,8 @@ fn main() {
     let wakes = 2 * pairs * rounds;
     let enters: u64 = rt.metrics_per_core().iter().map(|m| m.enters).sum();
     println!(
-        "pairs={pairs} wakes={wakes} {:.0} ns/wake, {:.3} enters/wake, msg_ring={}",
+        "pairs={pairs} wakes={wakes} pinned={pin}: {:.0} ns/wake, {:.3} io_uring_enter/wake",
         el.as_nanos() as f64 / wakes as f64,
         enters as f64 / wakes as f64,
-        std::env::var_os("RINGIO_WAKE_MSG_RING").is_some()
     );
 }

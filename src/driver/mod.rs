@@ -23,8 +23,6 @@ use std::time::{Duration, Instant};
 const CANCEL_TAG: u64 = u64::MAX;
 /// `user_data` of the eventfd read that lets other threads wake a sleeping ring.
 const WAKE_TAG: u64 = u64::MAX - 1;
-/// `user_data` of the CQE another core's MSG_RING posts here: it only ends a wait.
-const MSG_TAG: u64 = u64::MAX - 2;
 /// How often a full SQ is flushed and retried before a push gives up with an error. Each
 /// retry submits the whole SQ, so needing more than a few means the kernel refuses SQEs.
 const PUSH_RETRIES: usize = 16;
@@ -260,22 +258,6 @@ impl Driver {
         }
     }
 
-    /// This ring's descriptor, for other cores' MSG_RING wake-ups.
-    pub(crate) fn ring_fd(&self) -> RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(&self.ring)
-    }
-
-    /// Queues an IORING_OP_MSG_RING that posts a CQE to the ring `target`, ending its
-    /// wait; it goes out with this ring's next enter. Returns false if the SQ is full.
-    pub(crate) fn push_msg_ring(&mut self, target: RawFd) -> bool {
-        let sqe = opcode::MsgRingData::new(types::Fd(target), 0, MSG_TAG, None)
-            .build()
-            .flags(squeue::Flags::SKIP_SUCCESS)
-            .user_data(CANCEL_TAG);
-        // SAFETY: a MSG_RING with IORING_MSG_DATA points to no memory.
-        unsafe { self.ring.submission().push(&sqe) }.is_ok()
-    }
-
     /// Whether an enter would do anything: SQEs to submit or CQEs to expect.
     pub(crate) fn has_work(&mut self) -> bool {
         !self.ring.submission().is_empty() || !self.slots.is_empty()
@@ -334,7 +316,7 @@ impl Driver {
                 flags: cqe.flags(),
             };
             match cqe.user_data() {
-                CANCEL_TAG | MSG_TAG => {}
+                CANCEL_TAG => {}
                 WAKE_TAG => self.wake_armed = false,
                 key => {
                     self.stats.completed += 1;

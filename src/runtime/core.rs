@@ -78,7 +78,6 @@ impl Core {
     ) -> io::Result<Rc<Core>> {
         let shared = peers[index].clone();
         let driver = Driver::new(ring_entries, shared.wake_fd())?;
-        shared.set_ring_fd(driver.ring_fd());
         Ok(Rc::new_cyclic(|me| Core {
             id: shared.id,
             me: me.clone(),

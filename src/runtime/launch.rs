@@ -215,7 +215,6 @@ fn run_core<F: Future>(
     let out = core.run(main);
     core.shutdown_tasks();
     core.drain_ops();
-    core.shared.set_ring_fd(-1);
     let metrics = core.metrics();
     drop(entered);
     // The ring closes here, unless a future that escaped the call still holds an op on

@@ -14,7 +14,7 @@ use super::task::Runnable;
 use crossbeam_queue::SegQueue;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 /// Ids for cores, unique in the process, so a waker can tell whether it runs at home.
 static NEXT_CORE_ID: AtomicUsize = AtomicUsize::new(1);
@@ -29,13 +29,6 @@ pub(crate) struct Shared {
     /// Set when the runtime shuts down: the core stops once its main future is done.
     stopping: AtomicBool,
     wake_fd: OwnedFd,
-    /// The core's ring, for MSG_RING wake-ups from other cores; -1 when it has none.
-    ring_fd: AtomicI32,
-}
-
-fn msg_ring_wakes() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("RINGIO_WAKE_MSG_RING").is_some())
 }
 
 impl Shared {
@@ -47,7 +40,6 @@ impl Shared {
             sleeping: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             wake_fd: crate::fd::eventfd()?,
-            ring_fd: AtomicI32::new(-1),
         })
     }
 
@@ -75,28 +67,17 @@ impl Shared {
     }
 
     /// Wakes the core's ring if it sleeps; no syscall when it is awake (rule 2).
+    ///
+    /// An eventfd write, not IORING_OP_MSG_RING from the waker's own ring: measured with
+    /// `examples/cross_core_wake.rs`, MSG_RING halved the latency of a wake to an idle
+    /// core but, because it only goes out with the waker's next enter, made wakes under
+    /// load about 1.7x dearer; it also needs the waker to be a core, which the blocking
+    /// pool and foreign threads are not.
     pub(crate) fn unpark(&self) {
         fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) && !(msg_ring_wakes() && self.msg_ring()) {
+        if self.sleeping.load(Ordering::SeqCst) {
             crate::fd::eventfd_signal(&self.wake_fd);
         }
-    }
-
-    /// From another core: queue a MSG_RING to this core's ring in that core's ring.
-    fn msg_ring(&self) -> bool {
-        let target = self.ring_fd.load(Ordering::Acquire);
-        target >= 0
-            && context::try_with_core(|c| {
-                c.id != self.id
-                    && c.driver
-                        .try_borrow_mut()
-                        .is_ok_and(|mut d| d.push_msg_ring(target))
-            })
-            .unwrap_or(false)
-    }
-
-    pub(crate) fn set_ring_fd(&self, fd: i32) {
-        self.ring_fd.store(fd, Ordering::Release);
     }
 
     /// Marks the core as about to sleep; returns whether it still may (nothing queued
