@@ -1,14 +1,16 @@
 //! ringio: an io_uring async runtime for Linux with an API that reads like Python's asyncio.
 //!
-//! A completion-based proactor submits socket and file operations to io_uring; a
-//! per-core executor drives `!Send` futures; `time`, `sync` and `task` give the asyncio
-//! vocabulary (`sleep`, `wait_for`, `Semaphore`, `Queue`, `gather`, ...).
+//! A completion-based proactor submits socket operations to io_uring; one executor per
+//! core drives `!Send` futures; [`time`], [`sync`], [`task`] and [`channel`] give the
+//! asyncio vocabulary (`sleep`, `wait_for`, `Semaphore`, `Queue`, `gather`,
+//! `TaskGroup`, ...).
 //!
 //! ```
+//! use ringio::buf::IoBuf;
 //! use ringio::net::{TcpListener, TcpStream};
 //!
 //! ringio::run(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
 //!     let addr = listener.local_addr().unwrap();
 //!     let server = ringio::spawn(async move {
 //!         let (stream, _) = listener.accept().await.unwrap();
@@ -26,8 +28,11 @@
 //!
 //! # Layers
 //!
-//! `net` → `op` → `driver` → kernel. Only `driver` pushes SQEs and reaps CQEs; `time`,
-//! `sync` and `task` are plain futures and never see the ring. See `DESIGN.md`.
+//! `net`, `signal` → `op` → `driver` → kernel. Only `driver` pushes SQEs and reaps CQEs;
+//! `time`, `sync`, `task` and `channel` are plain futures and never see the ring. The
+//! rules that keep buffers and descriptors alive while the kernel holds them are written
+//! at the top of the `driver`, `op` and `runtime` sources; `unsafe` lives in those and
+//! in `buf` and `fd`.
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

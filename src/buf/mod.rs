@@ -153,6 +153,19 @@ unsafe impl IoBuf for &'static [u8] {
 }
 
 // SAFETY: 'static memory never moves nor goes away; read-only.
+unsafe impl<const N: usize> IoBuf for &'static [u8; N] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        N
+    }
+    fn bytes_total(&self) -> usize {
+        N
+    }
+}
+
+// SAFETY: 'static memory never moves nor goes away; read-only.
 unsafe impl IoBuf for &'static str {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()
