@@ -189,11 +189,16 @@ impl Runtime {
     }
 
     /// The counters of every core, summed, as they stood at the end of the last
-    /// `block_on`/`run_per_core` (all zero before the first). Inside a running runtime,
+    /// `block_on`/`run_per_core` (all zero before the first; the ring flags are those
+    /// the kernel accepted when the runtime was built). Inside a running runtime,
     /// [`ringio::metrics`](crate::metrics) gives the current core's live figures.
     pub fn metrics(&self) -> Metrics {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.iter().fold(Metrics::default(), |acc, m| acc.merged(m))
+        let probed = Metrics {
+            ring_flags: crate::driver::probed_flags().unwrap_or_default(),
+            ..Metrics::default()
+        };
+        last.iter().fold(probed, |acc, m| acc.merged(m))
     }
 
     /// Each core's counters at the end of the last call, in core order.
