@@ -42,6 +42,7 @@ pub(crate) mod driver;
 pub(crate) mod fd;
 pub mod net;
 pub(crate) mod op;
+pub(crate) mod wait_list;
 pub mod runtime;
 pub mod signal;
 pub mod sync;

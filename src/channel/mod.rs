@@ -80,6 +80,5 @@ pub mod mpsc;
 pub mod oneshot;
 #[cfg(test)]
 mod test_waker;
-mod waiters;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};

@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use super::waiters::WaitList;
+use crate::wait_list::WaitList;
 
 mod receiver;
 mod sender;
@@ -101,7 +101,7 @@ struct State<T> {
     /// The receiver was closed or dropped (rule 7).
     closed: bool,
     rx_waker: Option<Waker>,
-    waiters: WaitList,
+    waiters: WaitList<(), ()>,
 }
 
 impl<T> Chan<T> {
@@ -135,7 +135,7 @@ impl<T> State<T> {
         if self.closed || !self.has_room(capacity) {
             return None;
         }
-        let waker = self.waiters.grant_front()?;
+        let (_, waker) = self.waiters.grant_front(()).ok()?;
         self.reserved += 1;
         Some(waker)
     }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::waiters::{WaitList, WaiterKey};
+use crate::wait_list::{WaitList, WaiterKey};
 
 /// Lets `n` tasks wait until all of them have reached the same point.
 ///

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::mutex::{Lock, Mutex, MutexGuard};
-use super::waiters::{WaitList, WaiterKey, WaiterState};
+use crate::wait_list::{WaitList, WaiterKey, WaiterState};
 
 /// A condition variable: tasks wait on it while holding a [`Mutex`] and are
 /// woken by [`notify`](Condition::notify) or [`notify_all`](Condition::notify_all).

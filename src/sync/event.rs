@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::waiters::{WaitList, WaiterKey};
+use crate::wait_list::{WaitList, WaiterKey};
 
 /// A flag, initially clear: [`wait`](Event::wait) returns once it is set.
 ///

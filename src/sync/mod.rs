@@ -60,7 +60,6 @@ mod event;
 mod mutex;
 mod queue;
 mod semaphore;
-mod waiters;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use condition::{Condition, ConditionWait};

@@ -7,7 +7,7 @@ use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::waiters::{WaitList, WaiterKey, WaiterState};
+use crate::wait_list::{WaitList, WaiterKey, WaiterState};
 
 /// An async mutual-exclusion lock that owns the value it guards.
 ///

@@ -140,7 +140,7 @@ impl<T> Receiver<T> {
         let wakers = {
             let mut state = self.chan.lock();
             state.closed = true;
-            state.waiters.queued_wakers()
+            state.waiters.waiting_wakers()
         };
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -194,7 +194,7 @@ impl<T> Drop for Receiver<T> {
             let buffered = std::mem::take(&mut state.buf);
             (
                 buffered,
-                state.waiters.queued_wakers(),
+                state.waiters.waiting_wakers(),
                 state.rx_waker.take(),
             )
         };

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use super::{Chan, wake};
 use crate::channel::error::{SendError, TrySendError};
-use crate::channel::waiters::WaiterKey;
+use crate::wait_list::{WaiterKey, WaiterState};
 
 /// The sending half of an [`mpsc`](super) channel; clone it for more producers.
 ///
@@ -206,7 +206,7 @@ impl<T> Future for SendFuture<'_, T> {
         let mut state = chan.lock();
         if state.closed {
             if let Some(key) = this.key.take()
-                && state.waiters.remove(key)
+                && matches!(state.waiters.remove(key), WaiterState::Granted(()))
             {
                 state.reserved -= 1;
             }
@@ -216,11 +216,11 @@ impl<T> Future for SendFuture<'_, T> {
         }
         let may_push = match this.key {
             None => state.waiters.is_empty() && state.has_room(chan.capacity),
-            Some(key) => state.waiters.take_grant(key, cx.waker()),
+            Some(key) => state.waiters.poll_grant(key, cx).is_some(),
         };
         if !may_push {
             if this.key.is_none() {
-                this.key = Some(state.waiters.push_back(cx.waker()));
+                this.key = Some(state.waiters.push_back(cx.waker(), ()));
             }
             return Poll::Pending;
         }
@@ -243,7 +243,7 @@ impl<T> Drop for SendFuture<'_, T> {
         };
         let chan = &self.sender.chan;
         let mut state = chan.lock();
-        let waker = if state.waiters.remove(key) {
+        let waker = if matches!(state.waiters.remove(key), WaiterState::Granted(())) {
             // Granted but never used: pass the place on (rule 4).
             state.reserved -= 1;
             state.grant_free_place(chan.capacity)

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use super::error::QueueShutDown;
 use super::storage::QueueStorage;
 use super::{GenericQueue, Shutdown};
-use crate::sync::waiters::{WaiterKey, WaiterState};
+use crate::wait_list::{WaiterKey, WaiterState};
 
 /// Future of [`GenericQueue::put`].
 ///

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::task::Waker;
 
-use super::waiters::WaitList;
+use crate::wait_list::WaitList;
 
 mod error;
 mod futures;

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use super::waiters::{WaitList, WaiterKey, WaiterState};
+use crate::wait_list::{WaitList, WaiterKey, WaiterState};
 
 /// A counting semaphore: a pool of permits that tasks wait for in FIFO order.
 ///

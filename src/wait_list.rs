@@ -1,4 +1,4 @@
-//! The wait list every primitive in `sync` is built on.
+//! The wait list every primitive in `sync` and the `mpsc` channel's senders are built on.
 //!
 //! A `WaitList` is a FIFO of waiters kept as a doubly linked list inside a
 //! [`Slab`], so that enqueue, dequeue-front and cancellation of any waiter are
@@ -11,7 +11,7 @@
 //! only the owning future does, either when it takes the grant
 //! ([`WaitList::poll_grant`]) or when it is dropped ([`WaitList::remove`]).
 //! That is why a key can never be stale, and why a future dropped after its
-//! grant still finds the grant there to pass on (rule 2 in the module docs).
+//! grant still finds the grant there to pass on (rule 2 in the `sync` docs).
 
 use std::task::{Context, Waker};
 
@@ -50,6 +50,12 @@ pub(crate) struct WaitList<W, G> {
     tail: Option<usize>,
     /// Number of linked (`Waiting`) nodes; `nodes.len()` also counts granted ones.
     waiting: usize,
+}
+
+impl<W, G> Default for WaitList<W, G> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<W, G> WaitList<W, G> {
@@ -106,6 +112,20 @@ impl<W, G> WaitList<W, G> {
     }
 
     /// What the oldest queued waiter brought, if any waiter is queued.
+    /// Clones of the wakers of every queued waiter, oldest first; they stay queued.
+    pub(crate) fn waiting_wakers(&self) -> Vec<Waker> {
+        let mut wakers = Vec::with_capacity(self.waiting);
+        let mut at = self.head;
+        while let Some(key) = at {
+            let node = &self.nodes[key];
+            if let WaiterState::Waiting { waker, .. } = &node.state {
+                wakers.push(waker.clone());
+            }
+            at = node.next;
+        }
+        wakers
+    }
+
     pub(crate) fn front(&self) -> Option<&W> {
         let head = self.head?;
         match &self.nodes.get(head).expect("head is a live node").state {
