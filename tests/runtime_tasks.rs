@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::DropFlag;
+
 use ringio::time::sleep;
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -9,14 +11,6 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
-
-/// Sets a flag when dropped.
-struct DropFlag(Rc<Cell<bool>>);
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.set(true);
-    }
-}
 
 #[test]
 fn spawn_is_lazy_and_fifo() {

@@ -1,5 +1,9 @@
 //! `task::gather` and `task::try_gather`: input order, and what the first error drops.
 
+mod support;
+
+use support::DropFlag;
+
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -8,15 +12,6 @@ use std::time::Duration;
 
 use ringio::task::{gather, try_gather};
 use ringio::time::{sleep, timeout};
-
-/// Sets its flag when dropped: shows when a future was cancelled.
-struct DropFlag(Rc<Cell<bool>>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.set(true);
-    }
-}
 
 #[test]
 fn gather_keeps_input_order() {

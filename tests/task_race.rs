@@ -1,5 +1,9 @@
 //! `task::race`: the first to finish wins and every loser is dropped before it returns.
 
+mod support;
+
+use support::DropFlag;
+
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -8,15 +12,6 @@ use std::time::Duration;
 
 use ringio::task::race;
 use ringio::time::{sleep, timeout};
-
-/// Sets its flag when dropped: shows when a future was cancelled.
-struct DropFlag(Rc<Cell<bool>>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.set(true);
-    }
-}
 
 #[test]
 fn race_drops_losers() {

@@ -1,5 +1,9 @@
 //! `timeout`, `timeout_at` and `wait_for`: who wins at the deadline, and what is dropped when.
 
+mod support;
+
+use support::DropFlag;
+
 use std::cell::Cell;
 use std::future::{Future, pending, poll_fn};
 use std::io;
@@ -8,15 +12,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ringio::time::{Elapsed, Instant, sleep, sleep_until, timeout, timeout_at, wait_for};
-
-/// Sets its flag when dropped: shows when a future was cancelled.
-struct DropFlag(Rc<Cell<bool>>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.set(true);
-    }
-}
 
 #[test]
 fn expiry_drops_the_inner_future_before_returning() {

@@ -1,6 +1,8 @@
 //! Shared test tools: fd counting, a watchdog, a tiny PRNG.
 #![allow(dead_code)]
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Open descriptors of this process.
@@ -61,4 +63,13 @@ pub async fn settle(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets its flag when dropped: proves a future (and what it holds) was dropped.
+pub struct DropFlag(pub Rc<Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
 }
