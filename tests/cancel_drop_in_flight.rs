@@ -180,7 +180,7 @@ fn dropped_connects_leak_no_fd() {
                 held.push(s);
             }
         }
-        for _ in 0..1_000 {
+        for _ in 0..5_000 {
             poll_once_and_drop(TcpStream::connect(addr));
             let _ = timeout(Duration::from_micros(100), TcpStream::connect(addr)).await;
         }
