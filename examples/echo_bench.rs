@@ -5,12 +5,16 @@
 //! The server runs on a thread pinned to the first CPU this process may use (CPU 0 on
 //! most machines), bound to 127.0.0.1 on a port the kernel picks; the load generator
 //! runs on the main thread pinned to the second CPU. With one CPU both share it (and the
-//! run says so). Defaults: 1,000 connections × 64 bytes, 2 s warm-up, 10 s measured.
+//! run says so). Defaults: 1,000 connections × 64 bytes, closed loop, 2 s warm-up, 10 s
+//! measured. `--rate R` makes the load open loop (R requests a second in total, latency
+//! from each scheduled send); `--workers N` runs N client cores, pinned in turn to the
+//! CPUs after the server's (sharing them if there are fewer).
 //!
 //! ```text
 //! cargo run --release --example echo_bench
 //! cargo run --release --example echo_bench -- --conns 50
 //! cargo run --release --example echo_bench -- --size 1024 --json
+//! cargo run --release --example echo_bench -- --rate 100000
 //! ```
 //!
 //! Server figures (io_uring_enter calls per request, ops per enter) are the difference
@@ -23,7 +27,8 @@ mod echo;
 
 use clap::Parser;
 use echo::client::{LoadConfig, Phase, run_load};
-use echo::report::{ServerFigures, check_fd_budget, check_load_args, format_json, format_text};
+use echo::limits::{check_fd_budget, check_load_args, check_workers};
+use echo::report::{ServerFigures, format_json, format_text};
 use ringio::net::TcpListener;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -63,6 +68,12 @@ struct Args {
     /// Connects in flight at once at most.
     #[arg(long, default_value_t = 256)]
     connect_concurrency: usize,
+    /// Offered requests a second over all connections (open loop); 0 is closed loop.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Client cores.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -79,6 +90,10 @@ fn main() -> ExitCode {
         eprintln!("{msg}");
         return ExitCode::from(2);
     }
+    if let Err(msg) = check_workers(args.conns, args.workers, &[]) {
+        eprintln!("{msg}");
+        return ExitCode::from(2);
+    }
     let limit = match echo::raise_fd_limit() {
         Ok(n) => n,
         Err(e) => {
@@ -86,8 +101,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Both ends of every connection live in this process.
-    if let Err(fit) = check_fd_budget(args.conns, 2, limit, echo::FD_RESERVE) {
+    // Both ends of every connection live in this process, and the server's core too.
+    let reserve = echo::client_fd_reserve(args.workers + 1);
+    if let Err(fit) = check_fd_budget(args.conns, 2, limit, reserve) {
         eprintln!(
             "--conns {} does not fit the file-descriptor limit {limit} (two per connection \
              here): at most {fit} connections fit",
@@ -107,9 +123,23 @@ fn main() -> ExitCode {
              so they compete for it and the figures are lower than on two cores"
         );
     }
+    // Client cores take the CPUs after the server's in turn; with one CPU, the server's.
+    let others: Vec<usize> = cpus.iter().copied().filter(|&c| c != server_cpu).collect();
+    let client_cpus: Vec<usize> = if others.is_empty() {
+        vec![client_cpu; args.workers]
+    } else {
+        (0..args.workers)
+            .map(|i| others[i % others.len()])
+            .collect()
+    };
+    let load = if args.rate == 0 {
+        "closed loop".to_string()
+    } else {
+        format!("open loop at {} req/s", args.rate)
+    };
     eprintln!(
-        "echo bench: server on CPU {server_cpu}, load generator on CPU {client_cpu}; \
-         {} connections × {} bytes, {} s after {} s warm-up",
+        "echo bench: server on CPU {server_cpu}, load generator on CPUs {client_cpus:?}; \
+         {} connections × {} bytes, {load}, {} s after {} s warm-up",
         args.conns, args.size, args.duration, args.warmup
     );
 
@@ -134,7 +164,7 @@ fn main() -> ExitCode {
         }
     };
 
-    let report = match run_client(client_cpu, &args, addr, &phase) {
+    let report = match run_client(client_cpus, &args, addr, &phase) {
         Ok(r) => r,
         Err(msg) => {
             eprintln!("load generator failed to start: {msg}");
@@ -216,15 +246,13 @@ async fn wait_for_phase(phase: &AtomicU8, at_least: u8) {
     }
 }
 
-/// The load generator on this thread, pinned to `cpu`.
+/// The load generator: core 0 on this thread, core `i` pinned to `cpus[i]`.
 fn run_client(
-    cpu: usize,
+    cpus: Vec<usize>,
     args: &Args,
     addr: SocketAddr,
     phase: &AtomicU8,
 ) -> Result<echo::report::Report, String> {
-    echo::pin_current_thread(cpu).map_err(|e| e.to_string())?;
-    let rt = echo::one_core_runtime().map_err(|e| e.to_string())?;
     let cfg = LoadConfig {
         addr,
         conns: args.conns,
@@ -232,13 +260,16 @@ fn run_client(
         duration: Duration::from_secs(args.duration),
         warmup: Duration::from_secs(args.warmup),
         connect_concurrency: args.connect_concurrency,
+        rate: args.rate,
+        workers: args.workers,
+        cpus,
         progress: true,
     };
-    Ok(rt.block_on(run_load(&cfg, |p| {
+    run_load(&cfg, |p| {
         let next = match p {
             Phase::Measuring => MEASURING,
             Phase::Done => WINDOW_CLOSED,
         };
         phase.store(next, Ordering::Release);
-    })))
+    })
 }

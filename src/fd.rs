@@ -26,6 +26,12 @@ impl SharedFd {
     pub(crate) fn as_fd(&self) -> &OwnedFd {
         &self.0
     }
+
+    /// The descriptor itself if no op holds a clone any more (`File::close` closes it
+    /// through the ring); otherwise the handle back.
+    pub(crate) fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
+        Rc::try_unwrap(self.0).map_err(SharedFd)
+    }
 }
 
 /// Takes ownership of a descriptor the kernel returned (accept, open).

@@ -40,6 +40,8 @@ pub mod buf;
 pub mod channel;
 pub(crate) mod driver;
 pub(crate) mod fd;
+pub mod fs;
+pub mod io;
 pub mod net;
 pub(crate) mod op;
 pub(crate) mod wait_list;

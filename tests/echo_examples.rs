@@ -1,12 +1,14 @@
-//! The echo examples end to end: the one-command benchmark runs clean, and the load
-//! generator catches a server that corrupts its replies.
+//! The echo examples end to end: the one-command benchmark runs clean, the load
+//! generator catches a server that corrupts its replies, and its open loop offers the
+//! rate it was asked for.
 //!
 //! Examples have no `CARGO_BIN_EXE_*`, so each test runs them through `cargo run` (the
 //! same profile as this test), with a deadline, and reads the one-line JSON summary.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Deadline for one `cargo run`: it may first have to build the example (about a
@@ -21,16 +23,21 @@ struct Run {
     stderr: String,
 }
 
-/// Runs `cargo run --quiet --example <example> -- <args>` and waits at most
-/// [`RUN_DEADLINE`]; kills it and fails the test past that.
-fn cargo_run_example(example: &str, args: &[&str]) -> Run {
+/// `cargo run --quiet --example <example>` in this test's profile, without its arguments.
+fn cargo_example(example: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["run", "--quiet", "--example", example]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
-    let mut child = cmd
+    cmd
+}
+
+/// Runs `cargo run --quiet --example <example> -- <args>` and waits at most
+/// [`RUN_DEADLINE`]; kills it and fails the test past that.
+fn cargo_run_example(example: &str, args: &[&str]) -> Run {
+    let mut child = cargo_example(example)
         .arg("--")
         .args(args)
         .stdin(Stdio::null())
@@ -87,6 +94,22 @@ fn summary(run: &Run) -> &str {
                 run.stdout, run.stderr
             )
         })
+}
+
+/// The number (possibly with a fraction) after `"field":` in a flat JSON line.
+fn field_f64(json: &str, name: &str) -> f64 {
+    let key = format!("\"{name}\":");
+    let at = json
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + key.len();
+    let number: String = json[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
 }
 
 /// The unsigned number after `"field":` in a flat JSON line.
@@ -185,4 +208,91 @@ fn client_reports_a_corrupting_server() {
         "mismatch not shown:\n{}",
         run.stderr
     );
+}
+
+/// The echo server example, killed when this is dropped (also when the test fails).
+struct ExampleServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `echo_server --addr 127.0.0.1:0 --workers 1` and waits (building it first if
+/// need be, within [`RUN_DEADLINE`]) for its `listening on <addr>` line. `cargo run`
+/// execs the example in place, so the child's pid is the server's.
+fn start_example_server() -> ExampleServer {
+    let mut child = cargo_example("echo_server")
+        .args(["--", "--addr", "127.0.0.1:0", "--workers", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cargo can be started");
+    let out = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(addr.parse::<SocketAddr>());
+            }
+        }
+    });
+    // Owned by the guard from here on, so a failed wait below still kills it.
+    let mut server = ExampleServer {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    server.addr = match rx.recv_timeout(RUN_DEADLINE) {
+        Ok(Ok(addr)) => addr,
+        Ok(Err(e)) => panic!("echo_server printed an address that does not parse: {e}"),
+        Err(_) => panic!("echo_server did not say where it listens within {RUN_DEADLINE:?}"),
+    };
+    server
+}
+
+#[test]
+fn client_open_loop_rate_is_met() {
+    const RATE: f64 = 2000.0;
+    let server = start_example_server();
+    let addr = server.addr.to_string();
+    let pid = server.child.id().to_string();
+    let run = cargo_run_example(
+        "echo_client",
+        &[
+            "--addr",
+            &addr,
+            "--rate",
+            "2000",
+            "--conns",
+            "20",
+            "--duration",
+            "2",
+            "--warmup",
+            "1",
+            "--server-pid",
+            &pid,
+            "--json",
+        ],
+    );
+    drop(server);
+    assert!(run.success, "exit {:?}; stderr:\n{}", run.code, run.stderr);
+    let json = summary(&run);
+    assert_eq!(field(json, "errors"), 0, "{json}");
+    assert_eq!(field(json, "rate"), 2000, "{json}");
+    let achieved = field_f64(json, "req_per_s");
+    assert!(
+        (achieved - RATE).abs() <= 0.1 * RATE,
+        "achieved {achieved} req/s, offered {RATE}: {json}"
+    );
+    // The server's usage was read from /proc.
+    assert!(field_f64(json, "server_cpu_s") >= 0.0, "{json}");
+    assert!(field(json, "server_peak_rss_kib") > 0, "{json}");
 }

@@ -177,7 +177,7 @@ fn blocking_pool_runs_a_hundred_sleeps_in_parallel() {
         let took = start.elapsed();
         eprintln!("100 blocking sleeps of 200 ms took {took:?}");
         assert!(
-            took < Duration::from_millis(1500),
+            took < Duration::from_secs(3),
             "took {took:?}: not run in parallel"
         );
     });

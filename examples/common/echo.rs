@@ -4,27 +4,48 @@
 //! build `examples/common/` as an example of its own: it has no `main.rs`.
 //!
 //! - [`server`]: the accept loop and the per-connection echo task.
-//! - [`client`]: the closed-loop load generator.
+//! - [`client`]: the load generator (closed or open loop, one or more cores).
+//! - [`limits`]: the checks on the client's arguments and its fd budget.
+//! - [`pacing`]: the open-loop send schedule (`--rate`).
 //! - [`payload`]: the per-request byte pattern and its check.
-//! - [`report`]: the summary (text and JSON), error kinds, argument checks.
+//! - [`procfs`]: the server's CPU time and RSS from `/proc` (`--server-pid`).
+//! - [`report`]: the summary (text and JSON) and the error kinds.
+//! - [`tally`]: one client core's counts and their merge.
 //!
-//! Everything here is loopback-only test tooling; the thread-pinning helper below is the
-//! one place that calls libc directly.
+//! Everything here is loopback-only test tooling; the thread-pinning helper below and
+//! `procfs::clock_ticks_per_s` are the places that call libc directly.
 
 #[path = "echo/client.rs"]
 pub mod client;
+#[path = "echo/limits.rs"]
+pub mod limits;
+#[path = "echo/pacing.rs"]
+pub mod pacing;
 #[path = "echo/payload.rs"]
 pub mod payload;
+#[path = "echo/procfs.rs"]
+pub mod procfs;
 #[path = "echo/report.rs"]
 pub mod report;
 #[path = "echo/server.rs"]
 pub mod server;
+#[path = "echo/tally.rs"]
+pub mod tally;
 
 use std::io;
 
 /// Descriptors kept back for everything that is not a connection (stdio, the ring, its
 /// eventfd, the listener, cargo's pipes): 64 is several times what a run opens.
 pub const FD_RESERVE: u64 = 64;
+
+/// Descriptors each client core adds on top of [`FD_RESERVE`]: its ring and its
+/// eventfd are two; 4 leaves room for what a later runtime version might add per core.
+pub const FDS_PER_CORE: u64 = 4;
+
+/// Descriptors a client process of `workers` cores needs besides its connections.
+pub fn client_fd_reserve(workers: usize) -> u64 {
+    FD_RESERVE + FDS_PER_CORE * workers as u64
+}
 
 /// Default read buffer of the server: 4 KiB holds any message the benchmarks send in
 /// one read and is one page, the unit the allocator and the kernel copy in.
@@ -103,6 +124,19 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_client_core_adds_to_the_fd_reserve() {
+        assert_eq!(client_fd_reserve(1), FD_RESERVE + FDS_PER_CORE);
+        assert_eq!(client_fd_reserve(4), FD_RESERVE + 4 * FDS_PER_CORE);
+        // 1,000 connections on 4 cores under a limit of 1,064: one per connection plus
+        // the reserve no longer fits, and the message would say how many do.
+        let limit = 1000 + FD_RESERVE;
+        assert_eq!(
+            limits::check_fd_budget(1000, 1, limit, client_fd_reserve(4)),
+            Err(1000 - 4 * FDS_PER_CORE)
+        );
+    }
 
     #[test]
     fn this_thread_may_run_on_some_cpu() {

@@ -1,21 +1,15 @@
 //! `TcpListener`: bind with SO_REUSEPORT, accept through the ring.
 
-use super::{TcpStream, each_addr, is_fd_exhaustion};
+use super::accept::AcceptBackoff;
+use super::{TcpStream, each_addr};
 use crate::fd::SharedFd;
-use crate::op::Op;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use std::cell::Cell;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::Duration;
 
 /// Listen backlog: the kernel caps it at `net.core.somaxconn` (4096 by default), so ask
 /// for that much; bursts of thousands of connects then wait in the kernel, not in SYN retries.
 const BACKLOG: i32 = 4096;
-/// First pause after EMFILE/ENFILE; doubles on each failure in a row up to the maximum.
-/// 10 ms lets a few connections close; 100 ms caps the delay a recovered server adds.
-const BACKOFF_MIN: Duration = Duration::from_millis(10);
-const BACKOFF_MAX: Duration = Duration::from_millis(100);
 
 /// A TCP socket listening for connections.
 ///
@@ -36,8 +30,7 @@ const BACKOFF_MAX: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct TcpListener {
     fd: SharedFd,
-    /// The pause the next accept takes after running out of descriptors, if any.
-    backoff: Cell<Option<Duration>>,
+    backoff: AcceptBackoff,
 }
 
 impl TcpListener {
@@ -61,7 +54,7 @@ impl TcpListener {
             socket.listen(BACKLOG)?;
             Ok(TcpListener {
                 fd: SharedFd::new(socket.into()),
-                backoff: Cell::new(None),
+                backoff: AcceptBackoff::default(),
             })
         })
     }
@@ -80,30 +73,13 @@ impl TcpListener {
     /// Cancel-safe: a connection the kernel accepted just as the future was dropped is
     /// closed, never leaked; the client sees a reset and no other connection is lost.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        if let Some(pause) = self.backoff.get() {
-            crate::time::sleep(pause).await;
-        }
-        match Op::accept(&self.fd)?.await {
-            Ok((fd, peer)) => {
-                self.backoff.set(None);
-                let stream = TcpStream::from_fd(fd);
-                let peer = match peer {
-                    Some(p) => p,
-                    None => stream.peer_addr()?,
-                };
-                Ok((stream, peer))
-            }
-            Err(e) => {
-                if is_fd_exhaustion(&e) {
-                    let next = self
-                        .backoff
-                        .get()
-                        .map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
-                    self.backoff.set(Some(next));
-                }
-                Err(e)
-            }
-        }
+        let (fd, peer) = self.backoff.accept(&self.fd).await?;
+        let stream = TcpStream::from_fd(fd);
+        let peer = match peer {
+            Some(p) => p,
+            None => stream.peer_addr()?,
+        };
+        Ok((stream, peer))
     }
 
     /// The address this listener is bound to (with the port the kernel chose for port 0).

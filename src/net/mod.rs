@@ -5,13 +5,19 @@
 //! if the future was dropped (`buf` module rules).
 #![forbid(unsafe_code)]
 
+mod accept;
 mod listener;
 mod split;
 mod stream;
+mod stream_io;
+mod udp;
+mod unix;
 
 pub use listener::TcpListener;
 pub use split::{TcpReadHalf, TcpWriteHalf};
 pub use stream::TcpStream;
+pub use udp::{RecvMeta, UdpSocket};
+pub use unix::{UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf};
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};

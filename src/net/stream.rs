@@ -1,6 +1,7 @@
 //! `TcpStream`: connect, read, write through the ring.
 
 use super::split::{TcpReadHalf, TcpWriteHalf};
+use super::stream_io;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::fd::SharedFd;
 use crate::op::{Op, Unread};
@@ -96,15 +97,8 @@ impl TcpStream {
     ///
     /// Cancel-safe: if the future is dropped after the kernel delivered data into the
     /// buffer, those bytes are kept and the next read on this stream returns them.
-    pub async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
-        if !self.unread.is_empty() {
-            let n = self.unread.fill(&mut buf);
-            return (Ok(n), buf);
-        }
-        match Op::recv(&self.fd, buf, Some(self.unread.clone())) {
-            Ok(op) => op.await,
-            Err((e, buf)) => (Err(e), buf),
-        }
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        stream_io::read(&self.fd, &self.unread, buf).await
     }
 
     /// Reads until the buffer is full (`bytes_total` bytes).
@@ -119,26 +113,7 @@ impl TcpStream {
     /// Not cancel-safe: bytes already read into the buffer are lost with it if the future
     /// is dropped (the bytes of the read in flight are kept for the next read).
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_total();
-        let mut filled = 0;
-        let mut buf = buf;
-        while filled < total {
-            let (res, slice) = self.read(buf.slice(filled..)).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    let e = io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("peer closed after {filled} of {total} bytes"),
-                    );
-                    return (Err(e), buf);
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+        stream_io::read_exact(&self.fd, &self.unread, buf).await
     }
 
     /// Sends some of the buffer's initialised bytes; returns how many were sent.
@@ -154,10 +129,7 @@ impl TcpStream {
     ///
     /// If the future is dropped, the bytes may or may not have been sent.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        match Op::send(&self.fd, buf, 0) {
-            Ok(op) => op.await,
-            Err((e, buf)) => (Err(e), buf),
-        }
+        stream_io::write(&self.fd, buf).await
     }
 
     /// Sends every initialised byte of the buffer, however many sends it takes.
@@ -170,26 +142,7 @@ impl TcpStream {
     ///
     /// Not cancel-safe: if dropped, an unknown prefix of the buffer was sent.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut sent = 0;
-        let mut buf = buf;
-        while sent < total {
-            let (res, b) = match Op::send(&self.fd, buf, sent) {
-                Ok(op) => op.await,
-                Err((e, b)) => (Err(e), b),
-            };
-            buf = b;
-            match res {
-                Ok(0) => {
-                    let e = io::Error::new(io::ErrorKind::WriteZero, "send accepted no bytes");
-                    return (Err(e), buf);
-                }
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+        stream_io::write_all(&self.fd, buf).await
     }
 
     /// Shuts down the read side, the write side (the peer reads EOF), or both.

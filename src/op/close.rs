@@ -20,8 +20,13 @@ impl Completable for Close {
 impl Op<Close> {
     /// Closes `fd`; the descriptor number is released by the kernel whatever the result.
     pub(crate) fn close(fd: OwnedFd) -> io::Result<Op<Close>> {
-        let sqe = opcode::Close::new(types::Fd(fd.into_raw_fd())).build();
-        // SAFETY: a close points to no memory; the fd's ownership passed to the kernel.
-        unsafe { Op::submit(Close, sqe) }.map_err(|(e, _)| e)
+        let raw = fd.into_raw_fd();
+        let sqe = opcode::Close::new(types::Fd(raw)).build();
+        // SAFETY: a close points to no memory; the fd's ownership passes to the kernel.
+        unsafe { Op::submit(Close, sqe) }.map_err(|(e, _)| {
+            // The kernel never saw the SQE: the descriptor is still ours to close.
+            drop(crate::fd::owned_from_raw(raw));
+            e
+        })
     }
 }

@@ -1,16 +1,10 @@
 //! What a load run found, how it is printed, and the checks on its arguments.
 
+use super::procfs::ServerUsage;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 use std::io;
 use std::time::Duration;
-
-/// Largest message the client sends: 1 MiB is far past any echo benchmark worth running
-/// and keeps a typo (`--size 100000000`) from allocating gigabytes per connection.
-pub const MAX_SIZE: usize = 1 << 20;
-/// Cap on the client's buffer memory (two buffers of `size` per connection): 1 GiB fits
-/// any developer machine and allows 10k connections of 32 KiB messages.
-pub const MAX_BUFFER_BYTES: u64 = 1 << 30;
 
 /// How an echo request failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +76,13 @@ impl ErrorCounts {
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
+
+    /// Adds the counts of `other` (another client core's) to these.
+    pub fn merge(&mut self, other: &ErrorCounts) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+    }
 }
 
 /// Latency percentiles in microseconds.
@@ -119,6 +120,10 @@ pub struct Report {
     pub conns_up: usize,
     /// Message size in bytes.
     pub size: usize,
+    /// Client cores.
+    pub workers: usize,
+    /// Offered requests a second in total (0: closed loop).
+    pub rate: u64,
     /// Warm-up before the measured window.
     pub warmup: Duration,
     /// Length of the measured window as it really ran.
@@ -127,12 +132,21 @@ pub struct Report {
     pub requests: u64,
     /// Requests completed over the whole run, warm-up included.
     pub requests_total: u64,
-    /// Latency of the requests inside the measured window.
+    /// Requests of the window sent late because the previous reply of their
+    /// connection came back after they were due (open loop only).
+    pub behind: u64,
+    /// Latency of the requests inside the measured window (open loop: from each
+    /// request's scheduled send time).
     pub latency: Latency,
+    /// How late after its scheduled time each request went out (open loop only): the
+    /// client's own pacing error (timer resolution, falling behind), part of `latency`.
+    pub send_lag: Latency,
     /// Reply bytes compared with what was sent, over the whole run.
     pub bytes_verified: u64,
     /// Errors over the whole run.
     pub errors: ErrorCounts,
+    /// The server's CPU and memory over the window (with `--server-pid`).
+    pub server_usage: Option<ServerUsage>,
 }
 
 impl Report {
@@ -179,6 +193,19 @@ pub fn format_text(r: &Report, server: Option<&ServerFigures>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "connections     {} ({} up)", r.conns, r.conns_up);
     let _ = writeln!(s, "message size    {} bytes", r.size);
+    let _ = writeln!(s, "client cores    {}", r.workers);
+    if r.rate == 0 {
+        let _ = writeln!(
+            s,
+            "load            closed loop, one request in flight per connection"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "load            open loop at {} req/s offered; {} requests sent late",
+            r.rate, r.behind
+        );
+    }
     let _ = writeln!(
         s,
         "duration        {:.2} s measured after {:.0} s warm-up",
@@ -192,6 +219,14 @@ pub fn format_text(r: &Report, server: Option<&ServerFigures>) -> String {
         "latency (µs)    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
         l.p50, l.p90, l.p99, l.p999, l.max
     );
+    if r.rate > 0 {
+        let g = &r.send_lag;
+        let _ = writeln!(
+            s,
+            "send lag (µs)   p50 {}  p99 {}  max {}  (send after schedule: timer slack or behind)",
+            g.p50, g.p99, g.max
+        );
+    }
     let _ = writeln!(
         s,
         "bytes verified  {} (whole run, {} requests)",
@@ -202,6 +237,19 @@ pub fn format_text(r: &Report, server: Option<&ServerFigures>) -> String {
         .map(|&k| format!("{} {}", k.name(), e.get(k)))
         .collect();
     let _ = writeln!(s, "errors          {} ({})", e.total(), kinds.join(", "));
+    if let Some(u) = &r.server_usage {
+        let _ = writeln!(
+            s,
+            "server CPU      {:.2} s in the window, {:.2} µs per request",
+            u.cpu_s,
+            u.cpu_us_per_req(r.requests)
+        );
+        let _ = writeln!(
+            s,
+            "server RSS      peak {} KiB, now {} KiB",
+            u.peak_rss_kib, u.rss_kib
+        );
+    }
     if let Some(f) = server {
         let _ = writeln!(
             s,
@@ -230,24 +278,34 @@ pub fn format_json(r: &Report, server: Option<&ServerFigures>) -> String {
     let mut s = String::from("{");
     let _ = write!(
         s,
-        "\"connections\":{},\"conns_up\":{},\"size\":{},\"warmup_s\":{:.3},\"duration_s\":{:.3},",
+        "\"connections\":{},\"conns_up\":{},\"size\":{},\"workers\":{},\"rate\":{},\
+         \"warmup_s\":{:.3},\"duration_s\":{:.3},",
         r.conns,
         r.conns_up,
         r.size,
+        r.workers,
+        r.rate,
         r.warmup.as_secs_f64(),
         r.measured.as_secs_f64()
     );
     let _ = write!(
         s,
-        "\"requests\":{},\"requests_total\":{},\"req_per_s\":{:.1},",
+        "\"requests\":{},\"requests_total\":{},\"req_per_s\":{:.1},\"behind\":{},",
         r.requests,
         r.requests_total,
-        r.req_per_s()
+        r.req_per_s(),
+        r.behind
     );
     let _ = write!(
         s,
         "\"latency_us\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{}}},",
         l.p50, l.p90, l.p99, l.p999, l.max
+    );
+    let g = &r.send_lag;
+    let _ = write!(
+        s,
+        "\"send_lag_us\":{{\"p50\":{},\"p99\":{},\"max\":{}}},",
+        g.p50, g.p99, g.max
     );
     let _ = write!(
         s,
@@ -260,6 +318,17 @@ pub fn format_json(r: &Report, server: Option<&ServerFigures>) -> String {
         let _ = write!(s, "{sep}\"{}\":{}", k.name(), r.errors.get(k));
     }
     s.push('}');
+    if let Some(u) = &r.server_usage {
+        let _ = write!(
+            s,
+            ",\"server_cpu_s\":{:.3},\"server_cpu_us_per_req\":{:.3},\
+             \"server_peak_rss_kib\":{},\"server_rss_kib\":{}",
+            u.cpu_s,
+            u.cpu_us_per_req(r.requests),
+            u.peak_rss_kib,
+            u.rss_kib
+        );
+    }
     if let Some(f) = server {
         let _ = write!(
             s,
@@ -276,59 +345,6 @@ pub fn format_json(r: &Report, server: Option<&ServerFigures>) -> String {
     }
     s.push('}');
     s
-}
-
-/// Checks the load generator's numbers before anything is opened.
-///
-/// # Errors
-///
-/// A message naming the flag and what it must be.
-pub fn check_load_args(
-    conns: usize,
-    size: usize,
-    duration_s: u64,
-    connect_concurrency: usize,
-) -> Result<(), String> {
-    if conns == 0 {
-        return Err("--conns must be at least 1".into());
-    }
-    if size == 0 || size > MAX_SIZE {
-        return Err(format!("--size must be 1..={MAX_SIZE} bytes, not {size}"));
-    }
-    if duration_s == 0 {
-        return Err("--duration must be at least 1 second".into());
-    }
-    if connect_concurrency == 0 {
-        return Err("--connect-concurrency must be at least 1".into());
-    }
-    let buffers = 2 * conns as u64 * size as u64;
-    if buffers > MAX_BUFFER_BYTES {
-        return Err(format!(
-            "--conns {conns} × --size {size} needs {buffers} bytes of buffers, over the \
-             {MAX_BUFFER_BYTES}-byte cap; use fewer connections or smaller messages"
-        ));
-    }
-    Ok(())
-}
-
-/// Checks that `conns` connections, each costing `fds_per_conn` descriptors in this
-/// process, fit under `limit` with `reserve` to spare.
-///
-/// # Errors
-///
-/// The number of connections that would fit.
-pub fn check_fd_budget(
-    conns: usize,
-    fds_per_conn: u64,
-    limit: u64,
-    reserve: u64,
-) -> Result<(), u64> {
-    let needed = (conns as u64).saturating_mul(fds_per_conn) + reserve;
-    if needed <= limit {
-        Ok(())
-    } else {
-        Err(limit.saturating_sub(reserve) / fds_per_conn)
-    }
 }
 
 #[cfg(test)]
@@ -348,13 +364,18 @@ mod tests {
             conns: 4,
             conns_up: 3,
             size: 64,
+            workers: 1,
+            rate: 0,
             warmup: Duration::from_secs(2),
             measured: Duration::from_secs(10),
             requests: 12_346,
             requests_total: 15_000,
+            behind: 0,
             latency: Latency::of(&h),
+            send_lag: Latency::default(),
             bytes_verified: 960_000,
             errors,
+            server_usage: None,
         }
     }
 
@@ -431,45 +452,58 @@ mod tests {
     }
 
     #[test]
-    fn bad_arguments_are_named() {
-        assert!(check_load_args(1000, 64, 10, 256).is_ok());
+    fn open_loop_and_server_usage_are_reported() {
+        let mut r = sample();
+        r.rate = 2000;
+        r.behind = 7;
+        r.workers = 2;
+        r.send_lag = Latency {
+            p50: 400,
+            p90: 800,
+            p99: 990,
+            p999: 999,
+            max: 1500,
+        };
+        r.server_usage = Some(ServerUsage {
+            cpu_s: 1.2346,
+            peak_rss_kib: 9000,
+            rss_kib: 8000,
+        });
+        let t = format_text(&r, None);
         assert!(
-            check_load_args(0, 64, 10, 256)
-                .unwrap_err()
-                .contains("--conns")
+            t.contains("open loop at 2000 req/s offered; 7 requests sent late"),
+            "{t}"
         );
         assert!(
-            check_load_args(1, 0, 10, 256)
-                .unwrap_err()
-                .contains("--size")
+            t.contains("send lag (µs)   p50 400  p99 990  max 1500"),
+            "{t}"
+        );
+        assert!(t.contains("client cores    2"), "{t}");
+        assert!(
+            t.contains("server CPU      1.23 s in the window, 100.00 µs per request"),
+            "{t}"
         );
         assert!(
-            check_load_args(1, MAX_SIZE + 1, 10, 256)
-                .unwrap_err()
-                .contains("--size")
+            t.contains("server RSS      peak 9000 KiB, now 8000 KiB"),
+            "{t}"
         );
-        assert!(
-            check_load_args(1, 64, 0, 256)
-                .unwrap_err()
-                .contains("--duration")
-        );
-        assert!(
-            check_load_args(1, 64, 1, 0)
-                .unwrap_err()
-                .contains("--connect-concurrency")
-        );
-        assert!(
-            check_load_args(100_000, MAX_SIZE, 1, 1)
-                .unwrap_err()
-                .contains("cap")
-        );
-    }
-
-    #[test]
-    fn fd_budget_says_how_many_fit() {
-        assert_eq!(check_fd_budget(1000, 1, 1064, 64), Ok(()));
-        assert_eq!(check_fd_budget(1001, 1, 1064, 64), Err(1000));
-        assert_eq!(check_fd_budget(1000, 2, 1064, 64), Err(500));
-        assert_eq!(check_fd_budget(1, 1, 10, 64), Err(0));
+        let j = format_json(&r, None);
+        for field in [
+            "\"workers\":2,",
+            "\"rate\":2000,",
+            "\"behind\":7,",
+            "\"send_lag_us\":{\"p50\":400,\"p99\":990,\"max\":1500},",
+            "\"server_cpu_s\":1.235,",
+            "\"server_cpu_us_per_req\":100.000,",
+            "\"server_peak_rss_kib\":9000,",
+            "\"server_rss_kib\":8000}",
+        ] {
+            assert!(j.contains(field), "{field} missing in {j}");
+        }
+        assert_eq!(j.matches('{').count(), j.matches('}').count(), "{j}");
+        // Closed loop without a server pid: no open-loop line, no server fields.
+        let t = format_text(&sample(), None);
+        assert!(t.contains("closed loop") && !t.contains("send lag"), "{t}");
+        assert!(!format_json(&sample(), None).contains("server_cpu_s"));
     }
 }

@@ -1,0 +1,491 @@
+//! `File`: an open file whose reads, writes, syncs and close go through the ring.
+
+use super::{Metadata, OpenOptions};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::fd::SharedFd;
+use crate::op::Op;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// Smallest step by which `read_to_end` grows its buffer.
+const READ_TO_END_STEP: usize = 64 * 1024;
+
+/// An open file. Reads and writes take an explicit offset and an owned buffer.
+///
+/// Methods take `&self`, so many reads and writes can be in flight on one file at once
+/// (share it with `Rc`). Dropping a `File` closes it with a plain close(2) once no
+/// operation is in flight on it; [`close`](File::close) closes it through the ring and
+/// reports the error.
+///
+/// # Examples
+///
+/// ```
+/// use ringio::fs::OpenOptions;
+///
+/// # let dir = std::env::temp_dir().join(format!("ringio-doc-file-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// ringio::run(async {
+///     let path = dir.join("file.bin");
+///     let mut opts = OpenOptions::new();
+///     opts.read(true).write(true).create(true);
+///     let file = opts.open(&path).await.unwrap();
+///     file.write_all_at(b"0123456789", 0).await.0.unwrap();
+///     file.sync_all().await.unwrap();
+///     let (res, buf) = file.read_exact_at(vec![0u8; 3], 4).await;
+///     res.unwrap();
+///     assert_eq!(buf, b"456");
+///     file.close().await.unwrap();
+/// });
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[doc(alias = "open")]
+#[derive(Debug)]
+pub struct File {
+    fd: SharedFd,
+}
+
+impl File {
+    pub(super) fn from_fd(fd: OwnedFd) -> File {
+        File {
+            fd: SharedFd::new(fd),
+        }
+    }
+
+    /// Opens an existing file for reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::open("/proc/self/status").await.unwrap();
+    ///     let (res, buf) = file.read_at(vec![0u8; 5], 0).await;
+    ///     assert_eq!(&buf[..res.unwrap()], b"Name:");
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `PermissionDenied`, `InvalidInput` (NUL in the path), and the other
+    /// errors of open(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, the descriptor the kernel opens afterwards
+    /// is closed when its completion arrives.
+    pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new().read(true).open(path).await
+    }
+
+    /// Opens a file for writing, creating it if needed and truncating it if it exists
+    /// (Python's `open(path, "wb")`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-create-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let path = dir.join("out.txt");
+    ///     let file = ringio::fs::File::create(&path).await.unwrap();
+    ///     file.write_all_at(b"out", 0).await.0.unwrap();
+    ///     file.close().await.unwrap();
+    ///     assert_eq!(std::fs::read(&path).unwrap(), b"out");
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `PermissionDenied`, `NotFound` (missing parent directory), `IsADirectory`,
+    /// `InvalidInput` (NUL in the path), and the other errors of open(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`open`](File::open); a file the kernel created stays created.
+    #[doc(alias = "open")]
+    pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .await
+    }
+
+    /// Reads up to `buf.bytes_total()` bytes starting at byte `pos` of the file into the
+    /// start of `buf`; returns how many were read (0 at end of file).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::open("/proc/self/status").await.unwrap();
+    ///     let (res, buf) = file.read_at(Vec::with_capacity(64), 0).await;
+    ///     assert!(res.unwrap() > 0);
+    ///     assert!(buf.starts_with(b"Name:"));
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `pos` exceeds `i64::MAX`; otherwise what pread(2) reports
+    /// (`EISDIR` for a directory, `EBADF` for a file not open for reading).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe (reading changes no state). The buffer is gone with the future.
+    #[doc(alias = "os.pread")]
+    pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        if let Err(e) = check_pos(pos) {
+            return (Err(e), buf);
+        }
+        match Op::read_at(&self.fd, buf, pos) {
+            Ok(op) => op.await,
+            Err((e, buf)) => (Err(e), buf),
+        }
+    }
+
+    /// Reads exactly `buf.bytes_total()` bytes starting at `pos`, however many reads it
+    /// takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-rea-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let path = dir.join("abc.txt");
+    ///     ringio::fs::write(&path, b"abcdef").await.unwrap();
+    ///     let file = ringio::fs::File::open(&path).await.unwrap();
+    ///     let (res, buf) = file.read_exact_at(vec![0u8; 2], 2).await;
+    ///     res.unwrap();
+    ///     assert_eq!(buf, b"cd");
+    ///     let (res, _) = file.read_exact_at(vec![0u8; 10], 2).await;
+    ///     assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the file ends first (the bytes read so far are in the buffer,
+    /// marked initialised); otherwise as [`read_at`](File::read_at).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe in that the file is unchanged; the bytes read so far go with the buffer.
+    pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<(), B> {
+        let total = buf.bytes_total();
+        let mut filled = 0;
+        let mut buf = buf;
+        while filled < total {
+            let (res, slice) = self.read_at(buf.slice(filled..), pos + filled as u64).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    let e = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("file ended after {filled} of {total} bytes from offset {pos}"),
+                    );
+                    return (Err(e), buf);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Writes some of `buf`'s initialised bytes at byte `pos` of the file; returns how
+    /// many were written. With O_APPEND, the bytes go to the end whatever `pos`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-wa-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let path = dir.join("w.txt");
+    ///     let file = ringio::fs::File::create(&path).await.unwrap();
+    ///     let (res, _) = file.write_at(b"xyz", 2).await;
+    ///     assert_eq!(res.unwrap(), 3);
+    ///     assert_eq!(std::fs::read(&path).unwrap(), b"\0\0xyz");
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `pos` exceeds `i64::MAX`; otherwise what pwrite(2) reports
+    /// (`StorageFull`, `EBADF` for a file not open for writing, ...).
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, the bytes may or may not have been written.
+    #[doc(alias = "os.pwrite")]
+    pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        if let Err(e) = check_pos(pos) {
+            return (Err(e), buf);
+        }
+        match Op::write_at(&self.fd, buf, 0, pos) {
+            Ok(op) => op.await,
+            Err((e, buf)) => (Err(e), buf),
+        }
+    }
+
+    /// Writes every initialised byte of `buf` starting at `pos`, however many writes it
+    /// takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-waa-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let path = dir.join("all.bin");
+    ///     let file = ringio::fs::File::create(&path).await.unwrap();
+    ///     let (res, buf) = file.write_all_at(vec![1u8; 1 << 20], 0).await;
+    ///     res.unwrap();
+    ///     assert_eq!(buf.len(), 1 << 20, "the buffer comes back");
+    ///     assert_eq!(file.metadata().await.unwrap().len(), 1 << 20);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `WriteZero` if the kernel accepts nothing; otherwise as [`write_at`](File::write_at).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: if dropped, an unknown prefix of the buffer was written.
+    pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut written = 0;
+        let mut buf = buf;
+        while written < total {
+            let at = pos + written as u64;
+            if let Err(e) = check_pos(at) {
+                return (Err(e), buf);
+            }
+            let (res, b) = match Op::write_at(&self.fd, buf, written, at) {
+                Ok(op) => op.await,
+                Err((e, b)) => (Err(e), b),
+            };
+            buf = b;
+            match res {
+                Ok(0) => {
+                    let e = io::Error::new(io::ErrorKind::WriteZero, "write accepted no bytes");
+                    return (Err(e), buf);
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Reads from offset 0 to the end of the file into a new `Vec`.
+    pub(super) async fn read_to_end(&self) -> io::Result<Vec<u8>> {
+        // The size is a hint: the file may grow or shrink while it is read.
+        let hint = self.metadata().await.map_or(0, |m| m.len());
+        let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
+        loop {
+            if buf.len() == buf.capacity() {
+                buf.reserve(buf.capacity().max(READ_TO_END_STEP));
+            }
+            let at = buf.len();
+            let (res, slice) = self.read_at(buf.slice(at..), at as u64).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => return Ok(buf),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Flushes the file's data and metadata to the device (fsync(2)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-sync-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::create(dir.join("durable.txt")).await.unwrap();
+    ///     file.write_all_at(b"keep me", 0).await.0.unwrap();
+    ///     file.sync_all().await.unwrap();
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What fsync(2) reports, e.g. `EIO` when write-back failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// The sync is not cancelled: dropping the future only stops waiting for it.
+    #[doc(alias = "os.fsync")]
+    pub async fn sync_all(&self) -> io::Result<()> {
+        Op::fsync(&self.fd, false)?.await
+    }
+
+    /// Flushes the file's data, and only the metadata needed to read it back (the size),
+    /// to the device (fdatasync(2)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-dsync-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::create(dir.join("data.txt")).await.unwrap();
+    ///     file.write_all_at(b"data", 0).await.0.unwrap();
+    ///     file.sync_data().await.unwrap();
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What fdatasync(2) reports, e.g. `EIO` when write-back failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// The sync is not cancelled: dropping the future only stops waiting for it.
+    #[doc(alias = "os.fdatasync")]
+    pub async fn sync_data(&self) -> io::Result<()> {
+        Op::fsync(&self.fd, true)?.await
+    }
+
+    /// Size, type, permissions and times of the open file (statx on the descriptor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::open("/").await.unwrap();
+    ///     assert!(file.metadata().await.unwrap().is_dir());
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What statx(2) reports (rarely anything for an open file).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    #[doc(alias = "os.fstat")]
+    #[doc(alias = "os.stat")]
+    pub async fn metadata(&self) -> io::Result<Metadata> {
+        let stx = Op::statx_fd(&self.fd)?.await?;
+        Ok(Metadata::from_statx(&stx))
+    }
+
+    /// Cuts or extends the file to `len` bytes; new bytes read as zeros. The file must be
+    /// open for writing.
+    ///
+    /// Uses IORING_OP_FTRUNCATE (Linux 6.9+); older kernels reject it with `EINVAL`, and
+    /// then the call falls back to a plain ftruncate(2) on this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-len2-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::create(dir.join("sized.bin")).await.unwrap();
+    ///     file.set_len(1000).await.unwrap();
+    ///     assert_eq!(file.metadata().await.unwrap().len(), 1000);
+    ///     file.set_len(10).await.unwrap();
+    ///     assert_eq!(file.metadata().await.unwrap().len(), 10);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if the file is not open for writing or `len` exceeds `i64::MAX`;
+    /// otherwise what ftruncate(2) reports (`FileTooLarge`, ...).
+    ///
+    /// # Cancel safety
+    ///
+    /// The truncate is not cancelled: once the future was polled, it happens even if the
+    /// future is dropped.
+    #[doc(alias = "os.truncate")]
+    #[doc(alias = "os.ftruncate")]
+    pub async fn set_len(&self, len: u64) -> io::Result<()> {
+        check_pos(len)?;
+        match Op::ftruncate(&self.fd, len)?.await {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // Either the kernel lacks the opcode or the call is invalid; the plain
+                // syscall tells which (and reports the same error in the second case).
+                let file = std::fs::File::from(self.fd.as_fd().try_clone()?);
+                file.set_len(len)
+            }
+            res => res,
+        }
+    }
+
+    /// Closes the file through the ring and reports what close(2) said (e.g. a delayed
+    /// write error on a network filesystem), which a plain drop cannot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::open("/proc/self/status").await.unwrap();
+    ///     file.close().await.unwrap();
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What close(2) reports. The descriptor is released whatever the result.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the descriptor is released whether or not the future finishes. If an
+    /// operation dropped earlier is still in flight on this file, the descriptor is
+    /// closed when that operation completes, and `close` returns `Ok(())` at once.
+    pub async fn close(self) -> io::Result<()> {
+        match self.fd.try_unwrap() {
+            Ok(fd) => Op::close(fd)?.await,
+            Err(shared) => {
+                drop(shared);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+impl AsFd for File {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd().as_fd()
+    }
+}
+
+/// Offsets go to the kernel as a signed `loff_t`; `u64::MAX` would even mean "the
+/// current position" to io_uring, which a positional API must not do silently.
+fn check_pos(pos: u64) -> io::Result<()> {
+    if pos > i64::MAX as u64 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file offset {pos} exceeds i64::MAX"),
+        ));
+    }
+    Ok(())
+}

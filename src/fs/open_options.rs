@@ -1,0 +1,285 @@
+//! `OpenOptions`: how to open a file, as in std (Python's `open` mode string, spelt out).
+
+use super::{File, c_path};
+use crate::op::Op;
+use std::io;
+use std::path::Path;
+
+/// Permission bits for a new file before the umask, as std and Python use.
+const FILE_MODE: u32 = 0o666;
+
+/// Which access and creation flags to open a file with; [`open`](OpenOptions::open)
+/// opens it through the ring.
+///
+/// | Python `open` mode | `OpenOptions`                                   |
+/// |--------------------|-------------------------------------------------|
+/// | `"rb"`             | `.read(true)`                                   |
+/// | `"wb"`             | `.write(true).create(true).truncate(true)`      |
+/// | `"ab"`             | `.append(true).create(true)`                    |
+/// | `"xb"`             | `.write(true).create_new(true)`                 |
+/// | `"r+b"`            | `.read(true).write(true)`                       |
+///
+/// # Examples
+///
+/// ```
+/// use ringio::fs::OpenOptions;
+///
+/// # let dir = std::env::temp_dir().join(format!("ringio-doc-oo-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// ringio::run(async {
+///     let path = dir.join("new.txt");
+///     let file = OpenOptions::new().write(true).create_new(true).open(&path).await.unwrap();
+///     file.write_all_at(b"fresh", 0).await.0.unwrap();
+///     file.close().await.unwrap();
+///     let again = OpenOptions::new().write(true).create_new(true).open(&path).await;
+///     assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+/// });
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[doc(alias = "open")]
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    read: bool,
+    write: bool,
+    append: bool,
+    truncate: bool,
+    create: bool,
+    create_new: bool,
+    mode: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions::new()
+    }
+}
+
+impl OpenOptions {
+    /// All options off (set at least `read`, `write` or `append`), mode 0o666.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let opts = ringio::fs::OpenOptions::new().read(true).clone();
+    /// # let _ = opts;
+    /// ```
+    pub fn new() -> OpenOptions {
+        OpenOptions {
+            read: false,
+            write: false,
+            append: false,
+            truncate: false,
+            create: false,
+            create_new: false,
+            mode: FILE_MODE,
+        }
+    }
+
+    /// Opens for reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let f = ringio::fs::OpenOptions::new().read(true).open("/proc/self/status").await;
+    ///     assert!(f.is_ok());
+    /// });
+    /// ```
+    pub fn read(&mut self, read: bool) -> &mut OpenOptions {
+        self.read = read;
+        self
+    }
+
+    /// Opens for writing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let f = ringio::fs::OpenOptions::new().write(true).open("/dev/null").await;
+    ///     assert!(f.is_ok());
+    /// });
+    /// ```
+    pub fn write(&mut self, write: bool) -> &mut OpenOptions {
+        self.write = write;
+        self
+    }
+
+    /// Opens for appending (O_APPEND): every write lands at the end of the file, whatever
+    /// its offset. Implies writing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::fs::OpenOptions;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-app-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let path = dir.join("log.txt");
+    ///     ringio::fs::write(&path, b"one\n").await.unwrap();
+    ///     let log = OpenOptions::new().append(true).open(&path).await.unwrap();
+    ///     log.write_all_at(b"two\n", 0).await.0.unwrap();
+    ///     assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\n");
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn append(&mut self, append: bool) -> &mut OpenOptions {
+        self.append = append;
+        self
+    }
+
+    /// Cuts an existing file to length 0 (O_TRUNC). Needs `write`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let opts = ringio::fs::OpenOptions::new().write(true).truncate(true).clone();
+    /// # let _ = opts;
+    /// ```
+    pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
+        self.truncate = truncate;
+        self
+    }
+
+    /// Creates the file if it does not exist (O_CREAT). Needs `write` or `append`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let opts = ringio::fs::OpenOptions::new().write(true).create(true).clone();
+    /// # let _ = opts;
+    /// ```
+    pub fn create(&mut self, create: bool) -> &mut OpenOptions {
+        self.create = create;
+        self
+    }
+
+    /// Creates the file and fails with `AlreadyExists` if it exists (O_CREAT | O_EXCL,
+    /// Python's `"x"` mode). Overrides `create` and `truncate`. Needs `write` or `append`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let opts = ringio::fs::OpenOptions::new().write(true).create_new(true).clone();
+    /// # let _ = opts;
+    /// ```
+    pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
+        self.create_new = create_new;
+        self
+    }
+
+    /// Permission bits of a created file, before the umask (default 0o666).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-mode-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let path = dir.join("private.txt");
+    ///     let opts = ringio::fs::OpenOptions::new().write(true).create(true).mode(0o600).clone();
+    ///     opts.open(&path).await.unwrap();
+    ///     let meta = ringio::fs::metadata(&path).await.unwrap();
+    ///     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn mode(&mut self, mode: u32) -> &mut OpenOptions {
+        self.mode = mode;
+        self
+    }
+
+    /// Opens `path` with these options (openat through the ring; O_CLOEXEC always).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let err = ringio::fs::OpenOptions::new().read(true).open("/no/such/file").await;
+    ///     assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if the options contradict each other (no access mode, or
+    /// `create`/`truncate` without write access) or the path holds a NUL byte;
+    /// otherwise what open(2) reports: `NotFound`, `PermissionDenied`, `AlreadyExists`
+    /// (`create_new`), `IsADirectory` (a directory opened for writing), ...
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, a descriptor the kernel opens afterwards is
+    /// closed when its completion arrives (a file created by `create` stays created).
+    pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        let flags = self.access_flags()? | self.creation_flags()?;
+        let path = c_path(path.as_ref())?;
+        let fd = Op::open_at(path, flags, self.mode)?.await?;
+        Ok(File::from_fd(fd))
+    }
+
+    /// O_RDONLY / O_WRONLY / O_RDWR (| O_APPEND), with std's checks.
+    fn access_flags(&self) -> io::Result<i32> {
+        match (self.read, self.write, self.append) {
+            (true, false, false) => Ok(libc::O_RDONLY),
+            (false, true, false) => Ok(libc::O_WRONLY),
+            (true, true, false) => Ok(libc::O_RDWR),
+            (false, _, true) => Ok(libc::O_WRONLY | libc::O_APPEND),
+            (true, _, true) => Ok(libc::O_RDWR | libc::O_APPEND),
+            (false, false, false) => Err(invalid(
+                "no access mode: set read, write or append on the OpenOptions",
+            )),
+        }
+    }
+
+    /// O_CREAT / O_EXCL / O_TRUNC, with std's checks.
+    fn creation_flags(&self) -> io::Result<i32> {
+        if !self.write && !self.append && (self.truncate || self.create || self.create_new) {
+            return Err(invalid(
+                "create, create_new and truncate need write or append access",
+            ));
+        }
+        if self.append && self.truncate && !self.create_new {
+            return Err(invalid("append and truncate contradict each other"));
+        }
+        Ok(match (self.create, self.truncate, self.create_new) {
+            (_, _, true) => libc::O_CREAT | libc::O_EXCL,
+            (true, true, false) => libc::O_CREAT | libc::O_TRUNC,
+            (true, false, false) => libc::O_CREAT,
+            (false, true, false) => libc::O_TRUNC,
+            (false, false, false) => 0,
+        })
+    }
+}
+
+fn invalid(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_follow_std() {
+        let mut o = OpenOptions::new();
+        assert!(o.access_flags().is_err());
+        o.read(true);
+        assert_eq!(o.access_flags().unwrap(), libc::O_RDONLY);
+        assert!(o.clone().truncate(true).creation_flags().is_err());
+        o.write(true).create(true).truncate(true);
+        assert_eq!(o.access_flags().unwrap(), libc::O_RDWR);
+        assert_eq!(o.creation_flags().unwrap(), libc::O_CREAT | libc::O_TRUNC);
+        o.create_new(true);
+        assert_eq!(o.creation_flags().unwrap(), libc::O_CREAT | libc::O_EXCL);
+        let mut a = OpenOptions::new();
+        a.append(true).truncate(true);
+        assert!(a.creation_flags().is_err());
+        a.truncate(false).create(true);
+        assert_eq!(a.access_flags().unwrap(), libc::O_WRONLY | libc::O_APPEND);
+        assert_eq!(a.creation_flags().unwrap(), libc::O_CREAT);
+    }
+}

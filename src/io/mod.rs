@@ -1,0 +1,65 @@
+//! Streams: asyncio's `StreamReader` / `StreamWriter` vocabulary over owned buffers.
+//!
+//! [`AsyncRead`] and [`AsyncWrite`] are the byte-stream traits that [`TcpStream`], its
+//! halves and [`UnixStream`] implement; [`AsyncReadExt`] and [`AsyncWriteExt`] add the
+//! loops (`read_exact`, `read_to_end`, `write_all`) to every implementor. [`BufReader`]
+//! gives `readline` / `readuntil` / `readexactly`, [`BufWriter`] gives buffered writes
+//! with `drain`, and [`copy`] pumps one stream into another.
+//!
+//! Rules the types here keep:
+//! 1. Buffers go to the kernel by value and come back with the result (the `buf` module
+//!    rules); nothing here touches memory the kernel may still write, so the module is
+//!    free of `unsafe`.
+//! 2. A read dropped mid-flight loses no byte: the stream keeps what the kernel delivered
+//!    and the next read returns it. [`BufReader`] keeps its own buffered bytes in memory
+//!    it never hands to the kernel, so a dropped `read_line` / `read_until` /
+//!    `read_exact` loses nothing either: the next call sees every byte.
+//! 3. Methods take `&self` like [`TcpStream`]'s, so one task can read while another
+//!    writes the same stream; the futures are not `Send` (tasks stay on their core).
+//!
+//! [`TcpStream`]: crate::net::TcpStream
+//! [`UnixStream`]: crate::net::UnixStream
+//!
+//! # Examples
+//!
+//! ```
+//! use ringio::io::{AsyncWriteExt, BufReader};
+//! use ringio::net::{TcpListener, TcpStream};
+//!
+//! ringio::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     ringio::spawn(async move {
+//!         let (s, _) = listener.accept().await.unwrap();
+//!         s.write_all(b"hello\nworld\n").await.0.unwrap();
+//!     });
+//!     let mut reader = BufReader::new(TcpStream::connect(addr).await.unwrap());
+//!     let mut line = String::new();
+//!     reader.read_line(&mut line).await.unwrap();
+//!     assert_eq!(line, "hello\n");
+//! });
+//! ```
+#![forbid(unsafe_code)]
+
+mod buf_reader;
+mod buf_writer;
+mod copy;
+mod error;
+mod sockets;
+mod traits;
+
+pub use buf_reader::BufReader;
+pub use buf_writer::BufWriter;
+pub use copy::copy;
+pub use error::{IncompleteRead, LimitOverrun};
+pub use traits::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The buffer size [`BufReader`] and [`BufWriter`] use unless told otherwise:
+/// std's `BufReader` default, a few MSS of loopback or Ethernet traffic per syscall.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(ringio::io::DEFAULT_BUF_SIZE, 8192);
+/// ```
+pub const DEFAULT_BUF_SIZE: usize = 8 * 1024;
