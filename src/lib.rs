@@ -44,12 +44,12 @@ pub mod fs;
 pub mod io;
 pub mod net;
 pub(crate) mod op;
-pub(crate) mod wait_list;
 pub mod runtime;
 pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
+pub(crate) mod wait_list;
 
 pub use fd::raise_nofile_limit;
 pub use runtime::{

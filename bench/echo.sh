@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# The echo comparison: ringio's echo server beside tokio (current-thread and
+# multi-thread), monoio and a raw io_uring floor, all driven by ringio's echo_client.
+#
+#   bash bench/echo.sh                 # full matrix, 3 interleaved rounds
+#   bash bench/echo.sh --quick         # smoke run: 1 round, short, few configurations
+#   bash bench/echo.sh --rounds 5 --duration 10
+#
+# Server on CPU 0, one core (ringio --workers 1, monoio --workers 1, tokio-mt with one
+# worker thread); client on CPU 1 (--workers 1). Loopback only. Each server is started,
+# waited for (its `listening on` line), measured, and killed; the servers take turns
+# within each configuration and round (ringio raw monoio tokio-ct tokio-mt, then again),
+# so slow drift of the machine hits every server alike.
+#
+# Measures: closed loop at 50, 1,000, 10,000 connections × 64 and 1,024 bytes (req/s,
+# p50/p99/p99.9); a fixed-rate run (--rate 25000, 1,000 connections) for server CPU µs
+# per request; 10,000 idle connections (bench/peers `peer-idle`) for server RSS per
+# connection (VmRSS before the clients connect and while they are held).
+#
+# Writes bench/results/echo-<UTC time>.csv (one row per run), prints a markdown table of
+# medians with ratios to ringio and the min–max over rounds, and draws docs/echo-bench.svg.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+ROUNDS=3
+DURATION=5
+WARMUP=2
+QUICK=0
+SERVERS="ringio raw monoio tokio-ct tokio-mt"
+RATE=25000
+IDLE_CONNS=10000
+SVG=docs/echo-bench.svg
+
+usage() {
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    echo "flags: --quick --rounds N --duration S --warmup S --rate R --servers \"ringio raw ...\" --svg FILE"
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --rounds) ROUNDS=$2; shift ;;
+        --duration) DURATION=$2; shift ;;
+        --warmup) WARMUP=$2; shift ;;
+        --servers) SERVERS=$2; shift ;;
+        --svg) SVG=$2; shift ;;
+        --rate) RATE=$2; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown flag $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$QUICK" = 1 ]; then
+    ROUNDS=1
+    DURATION=2
+    WARMUP=1
+    CLOSED_CONFIGS="50:64 1000:64 10000:64"
+else
+    CLOSED_CONFIGS="50:64 1000:64 10000:64 50:1024 1000:1024 10000:1024"
+fi
+# 10,000 connections at --connect-concurrency 256 take a second or two to come up on
+# loopback; their warm-up covers that.
+WARMUP_10K=$((WARMUP > 4 ? WARMUP : 4))
+IDLE_HOLD=4
+
+for tool in jq taskset ss; do
+    command -v "$tool" >/dev/null || { echo "echo.sh needs $tool" >&2; exit 2; }
+done
+if [ "$(nproc --all)" -lt 2 ]; then
+    echo "echo.sh needs 2 CPUs (server on CPU 0, client on CPU 1)" >&2
+    exit 2
+fi
+
+# 10,000 connections need 10,000+ fds in the server and in the client.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" -lt $((IDLE_CONNS + 200)) ]; then
+    echo "RLIMIT_NOFILE hard limit $(ulimit -Hn) is below $((IDLE_CONNS + 200)): 10,000-connection runs will fail" >&2
+fi
+
+echo "== building (release)" >&2
+cargo build --release --example echo_server --example echo_client >&2
+cargo build --release -p ringio-peers >&2
+
+BIN=$ROOT/target/release
+CLIENT=$BIN/examples/echo_client
+CLIENT_HELP=$("$CLIENT" --help 2>&1 || true)
+has_flag() { grep -q -- "$1" <<<"$CLIENT_HELP"; }
+
+TMP=$(mktemp -d /tmp/ringio-echo-bench.XXXXXX)
+mkdir -p bench/results "$(dirname "$SVG")"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+CSV=bench/results/echo-$STAMP.csv
+LOG=bench/results/echo-$STAMP.log
+# Everything said on stderr from here on also goes to the log.
+exec 2> >(tee -a "$LOG" >&2)
+echo "server,config,conns,size,round,req_s,p50_us,p99_us,p999_us,cpu_us_per_req,rss_base_kib,rss_kib,errors" >"$CSV"
+
+SPID=""
+HPID=""
+CPID=""
+cleanup() {
+    for p in $CPID $HPID $SPID; do
+        kill "$p" 2>/dev/null || true
+    done
+    sleep 0.2
+    for p in $CPID $HPID $SPID; do
+        kill -9 "$p" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A fresh port per server start: a killed io_uring server can hold its listener for a
+# moment while the ring is torn down, and TIME_WAIT pairs never collide this way.
+PORT=$((17000 + RANDOM % 20000))
+
+server_cmd() {
+    case "$1" in
+        ringio) echo "$BIN/examples/echo_server --workers 1" ;;
+        raw) echo "$BIN/peer-raw" ;;
+        monoio) echo "$BIN/peer-monoio --workers 1" ;;
+        tokio-ct) echo "$BIN/peer-tokio-ct" ;;
+        tokio-mt) echo "$BIN/peer-tokio-mt --workers 1" ;;
+        *) echo "unknown server $1" >&2; return 1 ;;
+    esac
+}
+
+# Starts server $1 on CPU 0 at a fresh port; sets SPID and ADDR. Returns 1 if it does
+# not say `listening on` within 10 s.
+start_server() {
+    PORT=$((PORT + 1))
+    ADDR=127.0.0.1:$PORT
+    local cmd
+    cmd=$(server_cmd "$1")
+    # shellcheck disable=SC2086 # the command is words on purpose
+    taskset -c 0 $cmd --addr "$ADDR" >"$TMP/server.out" 2>"$TMP/server.err" &
+    SPID=$!
+    for _ in $(seq 100); do
+        if grep -q "listening on" "$TMP/server.out" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$SPID" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    echo "  $1 did not start: $(head -c 500 "$TMP/server.err")" >&2
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [ -n "$SPID" ] || return 0
+    kill "$SPID" 2>/dev/null || true
+    for _ in $(seq 30); do
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+    SPID=""
+}
+
+# CPU time of every thread of $1, in nanoseconds (schedstat, finer than clock ticks).
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
+}
+
+rss_kib() {
+    awk '/^VmRSS:/ {print $2}' /proc/"$1"/status 2>/dev/null || echo ""
+}
+
+# Runs the client against $ADDR: conns size [rate]; appends one CSV row.
+# Args: server config conns size round [rate]
+run_client() {
+    local server=$1 config=$2 conns=$3 size=$4 round=$5 rate=${6:-0}
+    local warm=$WARMUP
+    [ "$conns" -ge 10000 ] && warm=$WARMUP_10K
+    local args=(--addr "$ADDR" --conns "$conns" --size "$size" --duration "$DURATION" --warmup "$warm" --json)
+    has_flag "--workers" && args+=(--workers 1)
+    has_flag "--cpus" && args+=(--cpus 1)
+    if [ "$rate" != 0 ]; then
+        has_flag "--rate" && args+=(--rate "$rate")
+    fi
+    has_flag "--server-pid" && args+=(--server-pid "$SPID")
+    local c0 c1
+    c0=$(cpu_ns "$SPID")
+    set +e
+    timeout $((DURATION + warm + 60)) taskset -c 1 "$CLIENT" "${args[@]}" >"$TMP/client.json" 2>"$TMP/client.err" &
+    CPID=$!
+    wait "$CPID"
+    local rc=$?
+    CPID=""
+    set -e
+    c1=$(cpu_ns "$SPID")
+    local json
+    json=$(grep '^{' "$TMP/client.json" | tail -1 || true)
+    if [ -z "$json" ]; then
+        echo "  $server $config c=$conns s=$size: client failed (exit $rc): $(tail -c 300 "$TMP/client.err")" >&2
+        echo "$server,$config,$conns,$size,$round,,,,,,,,$conns" >>"$CSV"
+        return 0
+    fi
+    local req_s p50 p99 p999 errs cpu requests_total
+    req_s=$(jq -r '.req_per_s // .req_s // empty' <<<"$json")
+    p50=$(jq -r '.latency_us.p50 // .p50_us // empty' <<<"$json")
+    p99=$(jq -r '.latency_us.p99 // .p99_us // empty' <<<"$json")
+    p999=$(jq -r '.latency_us.p999 // .p999_us // empty' <<<"$json")
+    errs=$(jq -r '.errors // 0' <<<"$json")
+    cpu=""
+    if [ "$config" = rate ]; then
+        # The client's figure covers the measured window only; without it, the server's
+        # CPU over the whole client run is shared out over every request it served.
+        cpu=$(jq -r '.server_cpu_us_per_req // .server.cpu_us_per_req // empty' <<<"$json")
+        if [ -z "$cpu" ]; then
+            requests_total=$(jq -r '.requests_total // .requests' <<<"$json")
+            cpu=$(awk -v a="$c0" -v b="$c1" -v n="$requests_total" 'BEGIN { if (n > 0) printf "%.3f", (b - a) / 1000 / n }')
+        fi
+    fi
+    echo "$server,$config,$conns,$size,$round,$req_s,$p50,$p99,$p999,$cpu,,,$errs" >>"$CSV"
+    printf '  %-9s %-6s c=%-5s s=%-4s req/s=%-9s p50=%-6s p99=%-6s p99.9=%-6s cpu/req=%-6s errors=%s\n' \
+        "$server" "$config" "$conns" "$size" "$req_s" "$p50" "$p99" "$p999" "${cpu:--}" "$errs" >&2
+}
+
+# 10,000 idle connections: server RSS before and while they are held.
+run_idle() {
+    local server=$1 round=$2
+    sleep 0.3
+    local base
+    base=$(rss_kib "$SPID")
+    timeout 90 taskset -c 1 "$BIN/peer-idle" --addr "$ADDR" --conns "$IDLE_CONNS" --hold "$IDLE_HOLD" \
+        >"$TMP/idle.out" 2>"$TMP/idle.err" &
+    HPID=$!
+    local held=0
+    for _ in $(seq 600); do
+        if grep -q "holding" "$TMP/idle.out" 2>/dev/null; then
+            held=1
+            break
+        fi
+        kill -0 "$HPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    local rss="" errs=$IDLE_CONNS
+    if [ "$held" = 1 ]; then
+        sleep 0.5
+        rss=$(rss_kib "$SPID")
+        errs=0
+    else
+        echo "  $server idle: holder failed: $(tail -c 300 "$TMP/idle.err")" >&2
+    fi
+    wait "$HPID" 2>/dev/null || true
+    HPID=""
+    echo "$server,idle,$IDLE_CONNS,1,$round,,,,,,$base,$rss,$errs" >>"$CSV"
+    local per=""
+    [ -n "$rss" ] && per=$(( (rss - base) * 1024 / IDLE_CONNS ))
+    printf '  %-9s idle   c=%-5s RSS %s -> %s KiB (%s B/conn)\n' "$server" "$IDLE_CONNS" "$base" "${rss:--}" "${per:--}" >&2
+}
+
+# One measurement of one server: start, measure, stop.
+measure() {
+    local server=$1 kind=$2 conns=$3 size=$4 round=$5
+    if ! start_server "$server"; then
+        echo "$server,$kind,$conns,$size,$round,,,,,,,,$conns" >>"$CSV"
+        return 0
+    fi
+    case "$kind" in
+        closed) run_client "$server" closed "$conns" "$size" "$round" ;;
+        rate) run_client "$server" rate "$conns" "$size" "$round" "$RATE" ;;
+        idle) run_idle "$server" "$round" ;;
+    esac
+    stop_server
+}
+
+{
+    echo "ringio echo benchmark, $STAMP, $(uname -r), $(nproc --all) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    echo "server on CPU 0 (taskset -c 0): ringio --workers 1, raw (1 thread), monoio --workers 1, tokio-ct, tokio-mt with 1 worker thread"
+    echo "client on CPU 1 (taskset -c 1, --workers 1): $CLIENT"
+    echo "rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s (${WARMUP_10K}s at 10,000 conns) closed=[$CLOSED_CONFIGS] rate=$RATE idle=$IDLE_CONNS"
+    has_flag "--rate" || echo "NOTE: this echo_client has no --rate: the 'rate' row is a closed-loop run at 1,000 connections"
+    has_flag "--server-pid" || echo "NOTE: this echo_client has no --server-pid: CPU/req = server schedstat CPU over the whole client run / requests_total"
+} >&2
+
+START=$(date +%s)
+for round in $(seq "$ROUNDS"); do
+    echo "== round $round/$ROUNDS ($(( $(date +%s) - START )) s so far)" >&2
+    for cfg in $CLOSED_CONFIGS; do
+        for server in $SERVERS; do
+            measure "$server" closed "${cfg%%:*}" "${cfg##*:}" "$round"
+        done
+    done
+    for server in $SERVERS; do
+        measure "$server" rate 1000 64 "$round"
+    done
+    for server in $SERVERS; do
+        measure "$server" idle "$IDLE_CONNS" 1 "$round"
+    done
+done
+echo "== done in $(( $(date +%s) - START )) s; CSV: $CSV" >&2
+
+"$BIN/echo-plot" --csv "$CSV" --svg "$SVG" | tee -a "$LOG"
+echo "log: $LOG  csv: $CSV  chart: $SVG" >&2
