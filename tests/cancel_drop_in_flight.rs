@@ -64,38 +64,7 @@ fn read_cancelled_as_data_arrives_loses_no_byte() {
         let addr = std_listener.local_addr().unwrap();
         let s = TcpStream::connect(addr).await.unwrap();
         let (peer, _) = std_listener.accept().unwrap();
-        const TOTAL: usize = 200_000;
-        let writer = std::thread::spawn(move || {
-            let mut peer = peer;
-            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
-            for chunk in data.chunks(997) {
-                peer.write_all(chunk).unwrap();
-                std::thread::yield_now();
-            }
-            peer
-        });
-        let mut got = Vec::with_capacity(TOTAL);
-        let mut i = 0u64;
-        while got.len() < TOTAL {
-            i += 1;
-            // Deadlines of 0-50 µs race the writer: many reads are cancelled just as
-            // their data lands; those bytes must come back on the next read.
-            let d = Duration::from_micros(i % 51);
-            if let Ok((res, buf)) = timeout(d, s.read(vec![0u8; 1500])).await {
-                let n = res.unwrap();
-                assert!(n > 0, "unexpected EOF after {} bytes", got.len());
-                got.extend_from_slice(&buf[..n]);
-            }
-        }
-        let _peer = writer.join().unwrap();
-        assert_eq!(got.len(), TOTAL);
-        for (i, b) in got.iter().enumerate() {
-            assert_eq!(
-                *b,
-                (i % 251) as u8,
-                "byte {i} wrong: a cancelled read lost or reordered data"
-            );
-        }
+        support::timeout_read_race(&s, peer, 200_000).await;
     });
 }
 

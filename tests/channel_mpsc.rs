@@ -1,6 +1,8 @@
 //! `ringio::channel::mpsc` on real runtimes: backpressure, closing, cancelled senders,
 //! FIFO service of waiting senders. Rule numbers are those of `ringio::channel`.
 
+mod support;
+
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::rc::Rc;
@@ -12,19 +14,11 @@ use std::time::Duration;
 use ringio::channel::{TryRecvError, TrySendError, mpsc};
 use ringio::time::timeout;
 
-fn watchdog(name: &'static str, limit: Duration) {
-    std::thread::spawn(move || {
-        std::thread::sleep(limit);
-        eprintln!("watchdog: {name} still running after {limit:?}; aborting");
-        std::process::abort();
-    });
-}
-
 const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn mpsc_full_channel_applies_backpressure() {
-    watchdog("mpsc_full_channel_applies_backpressure", LIMIT);
+    support::watchdog("mpsc_full_channel_applies_backpressure", LIMIT);
     // On one runtime: the third send waits until the receiver takes one.
     ringio::run(async {
         let (tx, mut rx) = mpsc::channel(2);
@@ -73,7 +67,7 @@ fn mpsc_full_channel_applies_backpressure() {
 
 #[test]
 fn mpsc_closed_channel_errors() {
-    watchdog("mpsc_closed_channel_errors", LIMIT);
+    support::watchdog("mpsc_closed_channel_errors", LIMIT);
     // Receiver dropped: sends fail and hand the value back.
     ringio::run(async {
         let (tx, rx) = mpsc::channel(1);
@@ -131,7 +125,7 @@ fn mpsc_closed_channel_errors() {
 
 #[test]
 fn mpsc_dropped_sender_future_leaves_no_waiter() {
-    watchdog("mpsc_dropped_sender_future_leaves_no_waiter", LIMIT);
+    support::watchdog("mpsc_dropped_sender_future_leaves_no_waiter", LIMIT);
     ringio::run(async {
         let (tx, mut rx) = mpsc::channel(1);
         tx.send(0).await.unwrap();
@@ -182,7 +176,7 @@ fn mpsc_dropped_sender_future_leaves_no_waiter() {
 
 #[test]
 fn mpsc_senders_are_served_fifo() {
-    watchdog("mpsc_senders_are_served_fifo", LIMIT);
+    support::watchdog("mpsc_senders_are_served_fifo", LIMIT);
     ringio::run(async {
         let (tx, mut rx) = mpsc::channel(1);
         tx.send(0).await.unwrap();
@@ -239,7 +233,7 @@ fn mpsc_senders_are_served_fifo() {
 
 #[test]
 fn mpsc_cancelled_sends_across_threads_are_never_delivered() {
-    watchdog(
+    support::watchdog(
         "mpsc_cancelled_sends_across_threads_are_never_delivered",
         LIMIT,
     );

@@ -2,6 +2,8 @@
 //! bounded channel to a consumer on the main thread's runtime: none lost, none
 //! duplicated, each producer's order kept.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use ringio::channel::mpsc;
@@ -12,17 +14,9 @@ const PRODUCERS: usize = 4;
 const PER_PRODUCER: u64 = 250_000;
 const CAPACITY: usize = 1024;
 
-fn watchdog(name: &'static str, limit: Duration) {
-    std::thread::spawn(move || {
-        std::thread::sleep(limit);
-        eprintln!("watchdog: {name} still running after {limit:?}; aborting");
-        std::process::abort();
-    });
-}
-
 #[test]
 fn mpsc_four_producers_one_consumer_million_messages() {
-    watchdog(
+    support::watchdog(
         "mpsc_four_producers_one_consumer_million_messages",
         Duration::from_secs(60),
     );

@@ -1,22 +1,16 @@
 //! `ringio::channel::oneshot` across threads, each thread on its own runtime.
 
+mod support;
+
 use std::time::Duration;
 
 use ringio::channel::{RecvError, TryRecvError, oneshot};
-
-fn watchdog(name: &'static str, limit: Duration) {
-    std::thread::spawn(move || {
-        std::thread::sleep(limit);
-        eprintln!("watchdog: {name} still running after {limit:?}; aborting");
-        std::process::abort();
-    });
-}
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn oneshot_across_threads() {
-    watchdog("oneshot_across_threads", LIMIT);
+    support::watchdog("oneshot_across_threads", LIMIT);
     // The receiver waits first; the sender sends later from another thread's runtime.
     let (tx, rx) = oneshot::channel();
     let sender = std::thread::spawn(move || {
@@ -66,7 +60,7 @@ fn oneshot_across_threads() {
 
 #[test]
 fn oneshot_sender_dropped_gives_recv_error() {
-    watchdog("oneshot_sender_dropped_gives_recv_error", LIMIT);
+    support::watchdog("oneshot_sender_dropped_gives_recv_error", LIMIT);
     // Dropped before the receiver looks.
     let (tx, mut rx) = oneshot::channel::<u8>();
     drop(tx);
@@ -97,7 +91,7 @@ fn oneshot_sender_dropped_gives_recv_error() {
 
 #[test]
 fn oneshot_receiver_dropped_gives_send_error() {
-    watchdog("oneshot_receiver_dropped_gives_send_error", LIMIT);
+    support::watchdog("oneshot_receiver_dropped_gives_send_error", LIMIT);
     let (tx, rx) = oneshot::channel();
     assert!(!tx.is_closed());
     std::thread::spawn(move || drop(rx)).join().unwrap();

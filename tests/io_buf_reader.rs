@@ -4,19 +4,9 @@
 mod support;
 
 use ringio::io::{BufReader, IncompleteRead, LimitOverrun};
-use ringio::net::{TcpListener, TcpStream};
+use ringio::net::TcpStream;
 use std::io::ErrorKind;
 use std::time::Duration;
-
-/// A connected pair on loopback: (client, server side).
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
 
 /// Sends `data` one byte per write with a short sleep between, then closes.
 fn trickle(stream: TcpStream, data: &'static [u8], gap: Duration) {
@@ -33,7 +23,7 @@ fn trickle(stream: TcpStream, data: &'static [u8], gap: Duration) {
 fn read_line_across_chunk_boundaries() {
     support::watchdog("read_line_across_chunk_boundaries", Duration::from_secs(30));
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         let text = b"alpha\nbeta is longer than the buffer\n\n\xce\xbb line\nlast";
         trickle(c, text, Duration::from_micros(200));
         // A 4-byte buffer: most lines span several reads and several buffer fills.
@@ -66,7 +56,7 @@ fn read_line_across_chunk_boundaries() {
 #[test]
 fn read_until_and_read_exact_mix() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         trickle(c, b"k1=v1;k2=v2;\x00\x05hello", Duration::from_micros(50));
         let mut r = BufReader::with_capacity(3, s);
         let mut out = Vec::new();
@@ -83,7 +73,7 @@ fn read_until_and_read_exact_mix() {
 #[test]
 fn limit_overrun_keeps_the_bytes() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         c.write_all(b"12345678\n123456789\nabcdefghijklmnop")
             .await
             .0
@@ -127,7 +117,7 @@ fn limit_overrun_keeps_the_bytes() {
 #[test]
 fn eof_keeps_partial_data() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         c.write_all(b"line\npartial").await.0.unwrap();
         drop(c);
         let mut r = BufReader::new(s);
@@ -151,7 +141,7 @@ fn eof_keeps_partial_data() {
 #[test]
 fn read_until_eof_without_delimiter_is_incomplete() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         c.write_all(b"no end").await.0.unwrap();
         drop(c);
         let mut r = BufReader::new(s);
@@ -167,7 +157,7 @@ fn read_until_eof_without_delimiter_is_incomplete() {
 #[test]
 fn invalid_utf8_line_is_consumed_with_an_error() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         c.write_all(b"\xff\xfe\nok\n").await.0.unwrap();
         let mut r = BufReader::new(s);
         let mut line = String::new();
@@ -183,7 +173,7 @@ fn invalid_utf8_line_is_consumed_with_an_error() {
 #[test]
 fn dropped_read_line_keeps_the_partial_line() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         let mut r = BufReader::new(s);
         c.write_all(b"hel").await.0.unwrap();
         let mut line = String::new();
@@ -200,7 +190,7 @@ fn dropped_read_line_keeps_the_partial_line() {
 #[test]
 fn fill_buf_consume_and_into_parts() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         c.write_all(b"abcdef").await.0.unwrap();
         let mut r = BufReader::new(s);
         assert_eq!(r.fill_buf().await.unwrap(), b"abcdef");
@@ -215,7 +205,7 @@ fn fill_buf_consume_and_into_parts() {
 #[test]
 fn large_read_exact_spans_many_reads() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
         let expect = data.clone();
         ringio::spawn(async move {

@@ -1,23 +1,16 @@
 //! `BufWriter` on loopback: writes wait in the buffer until `flush`, large writes go
 //! straight through, `shutdown` flushes first.
 
-use ringio::io::{AsyncReadExt, BufWriter};
-use ringio::net::{TcpListener, TcpStream};
-use std::time::Duration;
+mod support;
 
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
+use ringio::io::{AsyncReadExt, BufWriter};
+
+use std::time::Duration;
 
 #[test]
 fn small_writes_wait_for_flush() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         let mut w = BufWriter::with_capacity(64, c);
         w.write(b"one ").await.unwrap();
         w.write(b"two").await.unwrap();
@@ -38,7 +31,7 @@ fn small_writes_wait_for_flush() {
 #[test]
 fn full_buffer_flushes_and_large_writes_go_through() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         let mut w = BufWriter::with_capacity(16, c);
         w.write(b"0123456789").await.unwrap();
         w.write(b"abcdefghij").await.unwrap(); // does not fit: the first ten go out
@@ -59,7 +52,7 @@ fn full_buffer_flushes_and_large_writes_go_through() {
 #[test]
 fn into_parts_returns_unsent_bytes() {
     ringio::run(async {
-        let (c, _s) = pair().await;
+        let (c, _s) = support::tcp_pair().await;
         let mut w = BufWriter::new(c);
         w.write(b"pending").await.unwrap();
         let (_c, unsent) = w.into_parts();

@@ -5,7 +5,7 @@
 mod support;
 
 use ringio::io::BufReader;
-use ringio::net::{TcpListener, TcpStream};
+
 use ringio::time::timeout;
 use std::time::Duration;
 use support::Rng;
@@ -15,20 +15,11 @@ const ITERATIONS: usize = 10_000;
 /// any size below the total shifts the sequence and shows.
 const PERIOD: u64 = 251;
 
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
-
 #[test]
 fn timed_out_reads_lose_no_byte() {
     support::watchdog("timed_out_reads_lose_no_byte", Duration::from_secs(120));
     ringio::run(async {
-        let (w, r) = pair().await;
+        let (w, r) = support::tcp_pair().await;
         w.set_nodelay(true).unwrap();
         let writer = ringio::spawn(async move {
             let mut rng = Rng::new(7);
@@ -108,7 +99,7 @@ fn timed_out_read_lines_lose_no_line() {
     );
     const LINES: u64 = 3_000;
     ringio::run(async {
-        let (w, r) = pair().await;
+        let (w, r) = support::tcp_pair().await;
         w.set_nodelay(true).unwrap();
         ringio::spawn(async move {
             let mut rng = Rng::new(3);

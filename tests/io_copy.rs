@@ -1,20 +1,13 @@
 //! `io::copy` and the stream traits: 8 MiB through a TCP relay, a Unix pair, the
 //! extension loops.
 
+mod support;
+
 use ringio::io::{self, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use ringio::net::{TcpListener, TcpStream, UnixStream};
+use ringio::net::UnixStream;
 use std::rc::Rc;
 
 const EIGHT_MIB: usize = 8 * 1024 * 1024;
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
 
 fn pattern(len: usize) -> Vec<u8> {
     // A period of 251 (prime) so a dropped, repeated or shifted chunk shows.
@@ -24,8 +17,8 @@ fn pattern(len: usize) -> Vec<u8> {
 #[test]
 fn copy_8_mib_through_a_relay() {
     ringio::run(async {
-        let (src_w, src_r) = pair().await;
-        let (dst_w, dst_r) = pair().await;
+        let (src_w, src_r) = support::tcp_pair().await;
+        let (dst_w, dst_r) = support::tcp_pair().await;
         let data = pattern(EIGHT_MIB);
         let sender = ringio::spawn(async move {
             let (res, _) = AsyncWriteExt::write_all(&src_w, data).await;
@@ -49,7 +42,7 @@ fn copy_8_mib_through_a_relay() {
 fn copy_over_unix_pair_and_split_halves() {
     ringio::run(async {
         let (a, b) = UnixStream::pair().unwrap();
-        let (c, d) = pair().await;
+        let (c, d) = support::tcp_pair().await;
         let (_c_read, c_write) = c.into_split();
         let (d_read, _d_write) = d.into_split();
         let data = pattern(1 << 20);
@@ -81,7 +74,7 @@ async fn echo_once(r: &impl AsyncRead, w: &impl AsyncWrite) -> usize {
 #[test]
 fn traits_work_through_references_and_rc() {
     ringio::run(async {
-        let (c, s) = pair().await;
+        let (c, s) = support::tcp_pair().await;
         let s = Rc::new(s);
         AsyncWriteExt::write_all(&c, b"ping").await.0.unwrap();
         assert_eq!(echo_once(&s, &s.clone()).await, 4);

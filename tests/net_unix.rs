@@ -6,7 +6,7 @@ mod support;
 use ringio::net::{UnixListener, UnixStream};
 use ringio::time::{sleep, timeout};
 use std::future::Future;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::net::Shutdown;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
@@ -287,31 +287,7 @@ fn dropped_reads_leak_nothing_and_lose_no_byte() {
         assert_eq!(fd_count(), baseline, "descriptors leaked");
 
         // Reads cancelled as data lands: their bytes come back on the next read.
-        const TOTAL: usize = 200_000;
-        let writer = std::thread::spawn(move || {
-            let mut peer = peer;
-            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
-            for chunk in data.chunks(997) {
-                peer.write_all(chunk).unwrap();
-                std::thread::yield_now();
-            }
-            peer
-        });
-        let mut got = Vec::with_capacity(TOTAL);
-        let mut i = 0u64;
-        while got.len() < TOTAL {
-            i += 1;
-            let d = Duration::from_micros(i % 51);
-            if let Ok((res, buf)) = timeout(d, s.read(vec![0u8; 1500])).await {
-                let n = res.unwrap();
-                assert!(n > 0, "unexpected EOF after {} bytes", got.len());
-                got.extend_from_slice(&buf[..n]);
-            }
-        }
-        drop(writer.join().unwrap());
-        for (i, b) in got.iter().enumerate() {
-            assert_eq!(*b, (i % 251) as u8, "byte {i}: a cancelled read lost data");
-        }
+        support::timeout_read_race(&s, peer, 200_000).await;
         assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
     });
 }

@@ -73,3 +73,52 @@ impl Drop for DropFlag {
         self.0.set(true);
     }
 }
+
+/// A connected TCP pair on loopback: (client, server side).
+pub async fn tcp_pair() -> (ringio::net::TcpStream, ringio::net::TcpStream) {
+    let listener = ringio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = ringio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (client, server)
+}
+
+/// Reads `total` bytes that `peer` writes in 997-byte chunks, each read racing a
+/// 0–50 µs timeout, and checks that no byte was lost or reordered: reads cancelled just
+/// as their data landed must hand those bytes to the next read.
+pub async fn timeout_read_race<R, W>(stream: &R, peer: W, total: usize)
+where
+    R: ringio::io::AsyncRead,
+    W: std::io::Write + Send + 'static,
+{
+    let writer = std::thread::spawn(move || {
+        let mut peer = peer;
+        let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        for chunk in data.chunks(997) {
+            peer.write_all(chunk).unwrap();
+            std::thread::yield_now();
+        }
+        peer
+    });
+    let mut got = Vec::with_capacity(total);
+    let mut i = 0u64;
+    while got.len() < total {
+        i += 1;
+        let d = Duration::from_micros(i % 51);
+        if let Ok((res, buf)) = ringio::time::timeout(d, stream.read(vec![0u8; 1500])).await {
+            let n = res.unwrap();
+            assert!(n > 0, "unexpected EOF after {} bytes", got.len());
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    drop(writer.join().unwrap());
+    assert_eq!(got.len(), total);
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(
+            *b,
+            (i % 251) as u8,
+            "byte {i}: a cancelled read lost or reordered data"
+        );
+    }
+}
