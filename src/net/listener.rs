@@ -82,6 +82,35 @@ impl TcpListener {
         Ok((stream, peer))
     }
 
+    /// The connections as they come, for `while let Some(conn) = incoming.next().await`.
+    ///
+    /// Each `next` is one [`accept`](Self::accept), with the same back-off after running
+    /// out of descriptors. (It arms one accept per connection; a multishot accept that
+    /// stays armed is planned.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::{TcpListener, TcpStream};
+    ///
+    /// ringio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     ringio::spawn(async move {
+    ///         for _ in 0..3 {
+    ///             TcpStream::connect(addr).await.unwrap();
+    ///         }
+    ///     });
+    ///     let mut incoming = listener.incoming();
+    ///     for _ in 0..3 {
+    ///         let (_stream, _peer) = incoming.next().await.unwrap().unwrap();
+    ///     }
+    /// });
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
     /// The address this listener is bound to (with the port the kernel chose for port 0).
     ///
     /// # Errors
@@ -92,5 +121,28 @@ impl TcpListener {
             .local_addr()?
             .as_socket()
             .ok_or_else(|| io::Error::other("listener has no IP address"))
+    }
+}
+
+/// The connections of a [`TcpListener`], from [`TcpListener::incoming`].
+#[derive(Debug)]
+#[must_use = "call next().await to accept connections"]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Incoming<'_> {
+    /// The next connection, or the error accepting it (never `None`: a listener has no
+    /// end; the `Option` lets `while let` loops read naturally).
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::accept`]; after an error the next call accepts again.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`TcpListener::accept`].
+    pub async fn next(&mut self) -> Option<io::Result<(TcpStream, SocketAddr)>> {
+        Some(self.listener.accept().await)
     }
 }

@@ -13,7 +13,7 @@ mod stream_io;
 mod udp;
 mod unix;
 
-pub use listener::TcpListener;
+pub use listener::{Incoming, TcpListener};
 pub use split::{TcpReadHalf, TcpWriteHalf};
 pub use stream::TcpStream;
 pub use udp::{RecvMeta, UdpSocket};
