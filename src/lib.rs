@@ -31,8 +31,8 @@
 //! `net`, `signal` → `op` → `driver` → kernel. Only `driver` pushes SQEs and reaps CQEs;
 //! `time`, `sync`, `task` and `channel` are plain futures and never see the ring. The
 //! rules that keep buffers and descriptors alive while the kernel holds them are written
-//! at the top of the `driver`, `op` and `runtime` sources; `unsafe` lives in those and
-//! in `buf` and `fd`.
+//! at the top of the `driver`, `op` and `runtime` sources; `unsafe` lives in those, in
+//! `buf` and `fd`, and in `pin_slice` (pinning many futures in one allocation).
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -44,6 +44,7 @@ pub mod fs;
 pub mod io;
 pub mod net;
 pub(crate) mod op;
+pub(crate) mod pin_slice;
 pub mod runtime;
 pub mod signal;
 pub mod sync;

@@ -88,7 +88,8 @@ impl<F: Future> Future for Gather<F> {
     }
 }
 
-// `Children` boxes each child, so nothing here is pinned in place.
+// `Children` keeps the children in one heap allocation (`PinSlice`), so moving this
+// future moves no child.
 impl<F: Future> Unpin for Gather<F> {}
 
 impl<F: Future> fmt::Debug for Gather<F> {

@@ -6,10 +6,10 @@
 //! the queue (module rule 2), so a wake costs O(1) whatever the number of children.
 //! [`Children`] adds the storage of the child futures themselves on top of it.
 
+use crate::pin_slice::PinSlice;
 use crossbeam_queue::SegQueue;
 use std::future::Future;
 use std::ops::ControlFlow;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
@@ -144,11 +144,10 @@ impl std::fmt::Debug for ReadySet {
 
 /// A list of child futures polled in place, each only when woken.
 ///
-/// A child is boxed once, when the list is built: safe Rust cannot pin an element of a
-/// `Vec` in place, and this module forbids `unsafe`. The box is freed as soon as the
-/// child finishes (module rule 4).
+/// The children share one allocation (`PinSlice`, which pins them where they lie); a
+/// child is dropped in place as soon as it finishes (module rule 4).
 pub(crate) struct Children<F> {
-    futures: Vec<Option<Pin<Box<F>>>>,
+    futures: PinSlice<F>,
     ready: ReadySet,
     /// Children not finished yet.
     running: usize,
@@ -156,7 +155,7 @@ pub(crate) struct Children<F> {
 
 impl<F: Future> Children<F> {
     pub(crate) fn new(futures: impl IntoIterator<Item = F>) -> Self {
-        let futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+        let futures = PinSlice::new(futures);
         let running = futures.len();
         Children {
             ready: ReadySet::new(running),
@@ -177,7 +176,7 @@ impl<F: Future> Children<F> {
 
     /// Drops every child still running.
     pub(crate) fn clear(&mut self) {
-        self.futures.clear();
+        self.futures.clear_all();
         self.running = 0;
     }
 
@@ -195,13 +194,13 @@ impl<F: Future> Children<F> {
         } = self;
         ready.poll_woken(cx, |i, cx| {
             // A finished child's waker may still fire (someone kept a clone): skip it.
-            let Some(fut) = futures.get_mut(i).and_then(Option::as_mut) else {
+            let Some(fut) = futures.get(i) else {
                 return ControlFlow::Continue(());
             };
-            match fut.as_mut().poll(cx) {
+            match fut.poll(cx) {
                 Poll::Pending => ControlFlow::Continue(()),
                 Poll::Ready(out) => {
-                    futures[i] = None;
+                    futures.clear(i);
                     *running -= 1;
                     on_done(i, out)
                 }
