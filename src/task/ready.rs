@@ -68,19 +68,21 @@ impl Wake for ChildWaker {
 pub struct ReadySet {
     shared: Arc<Shared>,
     wakers: Box<[Waker]>,
+    /// Children `first..` have never been polled; the first polls go through them in
+    /// order instead of through the queue (no queue traffic for futures that are ready
+    /// at once).
+    first: std::cell::Cell<usize>,
 }
 
 impl ReadySet {
-    /// A set of `n` children, every one of them queued so the first poll polls them all.
+    /// A set of `n` children; the first poll polls them all.
     pub fn new(n: usize) -> Self {
+        // `queued` starts true: a child not polled yet needs no queue entry to be polled.
         let shared = Arc::new(Shared {
             queue: SegQueue::new(),
             queued: (0..n).map(|_| AtomicBool::new(true)).collect(),
             parent: Mutex::new(None),
         });
-        for i in 0..n {
-            shared.queue.push(i);
-        }
         let wakers = (0..n)
             .map(|index| {
                 Waker::from(Arc::new(ChildWaker {
@@ -89,7 +91,11 @@ impl ReadySet {
                 }))
             })
             .collect();
-        ReadySet { shared, wakers }
+        ReadySet {
+            shared,
+            wakers,
+            first: std::cell::Cell::new(0),
+        }
     }
 
     /// Registers the parent's waker, then calls `poll_child(i, cx_i)` for each child `i`
@@ -106,18 +112,33 @@ impl ReadySet {
         self.register(cx.waker());
         // Registered before the snapshot: any index pushed after it wakes the parent.
         let woken = self.shared.queue.len();
+        while self.first.get() < self.wakers.len() {
+            let index = self.first.get();
+            self.first.set(index + 1);
+            if let ControlFlow::Break(b) = self.poll_one(index, &mut poll_child) {
+                return ControlFlow::Break(b);
+            }
+        }
         for _ in 0..woken {
             let Some(index) = self.shared.queue.pop() else {
                 break;
             };
-            // Cleared before the poll, so a wake during the poll queues the child again.
-            self.shared.queued[index].swap(false, Ordering::AcqRel);
-            let mut child_cx = Context::from_waker(&self.wakers[index]);
-            if let ControlFlow::Break(b) = poll_child(index, &mut child_cx) {
+            if let ControlFlow::Break(b) = self.poll_one(index, &mut poll_child) {
                 return ControlFlow::Break(b);
             }
         }
         ControlFlow::Continue(())
+    }
+
+    fn poll_one<B>(
+        &self,
+        index: usize,
+        poll_child: &mut impl FnMut(usize, &mut Context<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        // Cleared before the poll, so a wake during the poll queues the child again.
+        self.shared.queued[index].swap(false, Ordering::AcqRel);
+        let mut child_cx = Context::from_waker(&self.wakers[index]);
+        poll_child(index, &mut child_cx)
     }
 
     fn register(&self, waker: &Waker) {
