@@ -11,7 +11,7 @@
 
 mod support;
 
-use ringio::net::{TcpListener, TcpStream, is_fd_exhaustion};
+use ringio::net::{TcpListener, is_fd_exhaustion};
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -113,7 +113,7 @@ fn child_server() {
                     bump(&counters.open);
                     let c = counters.clone();
                     ringio::spawn(async move {
-                        echo_until_eof(stream).await;
+                        support::echo_until_eof(stream).await;
                         c.open.set(c.open.get() - 1);
                     });
                 }
@@ -126,22 +126,6 @@ fn child_server() {
             }
         }
     });
-}
-
-async fn echo_until_eof(stream: TcpStream) {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        let (res, b) = stream.read(buf).await;
-        let n = match res {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let (res, b) = stream.write_all(ringio::buf::IoBuf::slice(b, ..n)).await;
-        if res.is_err() {
-            return;
-        }
-        buf = b.into_inner();
-    }
 }
 
 fn print_line(line: &str) {

@@ -9,28 +9,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use support::Rng;
 
-async fn echo_conn(stream: TcpStream) {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let (res, b) = stream.read(buf).await;
-        let n = match res {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let (res, b) = stream.write_all(ringio::buf::IoBuf::slice(b, ..n)).await;
-        if res.is_err() {
-            return;
-        }
-        buf = b.into_inner();
-    }
-}
-
 fn spawn_echo_server(listener: TcpListener) {
     ringio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((s, _)) => {
-                    ringio::spawn(echo_conn(s));
+                    ringio::spawn(support::echo_until_eof(s));
                 }
                 Err(e) => panic!("accept failed: {e}"),
             }

@@ -122,3 +122,20 @@ where
         );
     }
 }
+
+/// Echoes every byte back until the peer closes or the connection fails.
+pub async fn echo_until_eof(stream: ringio::net::TcpStream) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (res, b) = stream.read(buf).await;
+        let n = match res {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let (res, b) = stream.write_all(ringio::buf::IoBuf::slice(b, ..n)).await;
+        if res.is_err() {
+            return;
+        }
+        buf = b.into_inner();
+    }
+}
