@@ -53,44 +53,22 @@ const SHUTDOWN: u8 = 3;
 #[derive(Parser, Debug)]
 #[command(about = "ringio echo server + load generator on two pinned cores")]
 struct Args {
-    /// Connections to keep busy.
-    #[arg(long, default_value_t = 1000)]
-    conns: usize,
-    /// Bytes per request and per reply.
-    #[arg(long, default_value_t = 64)]
-    size: usize,
-    /// Measured seconds, after the warm-up.
-    #[arg(long, default_value_t = 10)]
-    duration: u64,
-    /// Seconds of warm-up, not counted.
-    #[arg(long, default_value_t = 2)]
-    warmup: u64,
-    /// Connects in flight at once at most.
-    #[arg(long, default_value_t = 256)]
-    connect_concurrency: usize,
-    /// Offered requests a second over all connections (open loop); 0 is closed loop.
-    #[arg(long, default_value_t = 0)]
-    rate: u64,
-    /// Client cores.
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
-    /// Print the summary as one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    load: echo::LoadArgs,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Err(msg) = check_load_args(
-        args.conns,
-        args.size,
-        args.duration,
-        args.connect_concurrency,
+        args.load.conns,
+        args.load.size,
+        args.load.duration,
+        args.load.connect_concurrency,
     ) {
         eprintln!("{msg}");
         return ExitCode::from(2);
     }
-    if let Err(msg) = check_workers(args.conns, args.workers, &[]) {
+    if let Err(msg) = check_workers(args.load.conns, args.load.workers, &[]) {
         eprintln!("{msg}");
         return ExitCode::from(2);
     }
@@ -102,12 +80,12 @@ fn main() -> ExitCode {
         }
     };
     // Both ends of every connection live in this process, and the server's core too.
-    let reserve = echo::client_fd_reserve(args.workers + 1);
-    if let Err(fit) = check_fd_budget(args.conns, 2, limit, reserve) {
+    let reserve = echo::client_fd_reserve(args.load.workers + 1);
+    if let Err(fit) = check_fd_budget(args.load.conns, 2, limit, reserve) {
         eprintln!(
             "--conns {} does not fit the file-descriptor limit {limit} (two per connection \
              here): at most {fit} connections fit",
-            args.conns
+            args.load.conns
         );
         return ExitCode::from(2);
     }
@@ -126,21 +104,21 @@ fn main() -> ExitCode {
     // Client cores take the CPUs after the server's in turn; with one CPU, the server's.
     let others: Vec<usize> = cpus.iter().copied().filter(|&c| c != server_cpu).collect();
     let client_cpus: Vec<usize> = if others.is_empty() {
-        vec![client_cpu; args.workers]
+        vec![client_cpu; args.load.workers]
     } else {
-        (0..args.workers)
+        (0..args.load.workers)
             .map(|i| others[i % others.len()])
             .collect()
     };
-    let load = if args.rate == 0 {
+    let load = if args.load.rate == 0 {
         "closed loop".to_string()
     } else {
-        format!("open loop at {} req/s", args.rate)
+        format!("open loop at {} req/s", args.load.rate)
     };
     eprintln!(
         "echo bench: server on CPU {server_cpu}, load generator on CPUs {client_cpus:?}; \
          {} connections × {} bytes, {load}, {} s after {} s warm-up",
-        args.conns, args.size, args.duration, args.warmup
+        args.load.conns, args.load.size, args.load.duration, args.load.warmup
     );
 
     let phase = Arc::new(AtomicU8::new(WARMUP));
@@ -184,7 +162,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.json {
+    if args.load.json {
         println!("{}", format_json(&report, Some(&figures)));
     } else {
         print!("{}", format_text(&report, Some(&figures)));
@@ -255,13 +233,13 @@ fn run_client(
 ) -> Result<echo::report::Report, String> {
     let cfg = LoadConfig {
         addr,
-        conns: args.conns,
-        size: args.size,
-        duration: Duration::from_secs(args.duration),
-        warmup: Duration::from_secs(args.warmup),
-        connect_concurrency: args.connect_concurrency,
-        rate: args.rate,
-        workers: args.workers,
+        conns: args.load.conns,
+        size: args.load.size,
+        duration: Duration::from_secs(args.load.duration),
+        warmup: Duration::from_secs(args.load.warmup),
+        connect_concurrency: args.load.connect_concurrency,
+        rate: args.load.rate,
+        workers: args.load.workers,
         cpus,
         progress: true,
     };

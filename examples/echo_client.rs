@@ -44,50 +44,28 @@ struct Args {
     /// The echo server.
     #[arg(long, default_value = "127.0.0.1:7000")]
     addr: SocketAddr,
-    /// Connections to keep busy.
-    #[arg(long, default_value_t = 1000)]
-    conns: usize,
-    /// Bytes per request and per reply.
-    #[arg(long, default_value_t = 64)]
-    size: usize,
-    /// Measured seconds, after the warm-up.
-    #[arg(long, default_value_t = 10)]
-    duration: u64,
-    /// Seconds of warm-up, not counted.
-    #[arg(long, default_value_t = 2)]
-    warmup: u64,
-    /// Connects in flight at once at most.
-    #[arg(long, default_value_t = 256)]
-    connect_concurrency: usize,
-    /// Offered requests a second over all connections (open loop); 0 is closed loop.
-    #[arg(long, default_value_t = 0)]
-    rate: u64,
-    /// Client cores to spread the connections over.
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
+    #[command(flatten)]
+    load: echo::LoadArgs,
     /// CPUs to pin the client cores to, one per core (e.g. `--cpus 1,2`); default: not pinned.
     #[arg(long, value_delimiter = ',')]
     cpus: Vec<usize>,
     /// The server's process id: report its CPU time per request and its RSS.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Print the summary as one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Err(msg) = check_load_args(
-        args.conns,
-        args.size,
-        args.duration,
-        args.connect_concurrency,
+        args.load.conns,
+        args.load.size,
+        args.load.duration,
+        args.load.connect_concurrency,
     ) {
         eprintln!("{msg}");
         return ExitCode::from(2);
     }
-    if let Err(msg) = check_workers(args.conns, args.workers, &args.cpus) {
+    if let Err(msg) = check_workers(args.load.conns, args.load.workers, &args.cpus) {
         eprintln!("{msg}");
         return ExitCode::from(2);
     }
@@ -111,28 +89,28 @@ fn main() -> ExitCode {
         }
     };
     // One descriptor per connection in this process, plus each core's ring and eventfd.
-    let reserve = echo::client_fd_reserve(args.workers);
-    if let Err(fit) = check_fd_budget(args.conns, 1, limit, reserve) {
+    let reserve = echo::client_fd_reserve(args.load.workers);
+    if let Err(fit) = check_fd_budget(args.load.conns, 1, limit, reserve) {
         eprintln!(
             "--conns {} does not fit the file-descriptor limit {limit}: at most {fit} \
              connections fit (raise the hard limit with `ulimit -Hn` as root)",
-            args.conns
+            args.load.conns
         );
         return ExitCode::from(2);
     }
     let cfg = LoadConfig {
         addr: args.addr,
-        conns: args.conns,
-        size: args.size,
-        duration: Duration::from_secs(args.duration),
-        warmup: Duration::from_secs(args.warmup),
-        connect_concurrency: args.connect_concurrency,
-        rate: args.rate,
-        workers: args.workers,
+        conns: args.load.conns,
+        size: args.load.size,
+        duration: Duration::from_secs(args.load.duration),
+        warmup: Duration::from_secs(args.load.warmup),
+        connect_concurrency: args.load.connect_concurrency,
+        rate: args.load.rate,
+        workers: args.load.workers,
         cpus: args.cpus.clone(),
         progress: true,
     };
-    if args.cpus.is_empty() && args.workers > 1 {
+    if args.cpus.is_empty() && args.load.workers > 1 {
         eprintln!("client cores not pinned (give --cpus to pin them)");
     }
     // The server's CPU ticks at the window's start, then its usage at the end.
@@ -163,7 +141,7 @@ fn main() -> ExitCode {
         }
     };
     report.server_usage = usage.into_inner().unwrap_or_else(|e| e.into_inner());
-    if args.json {
+    if args.load.json {
         println!("{}", format_json(&report, None));
     } else {
         print!("{}", format_text(&report, None));

@@ -149,3 +149,32 @@ mod tests {
         assert!(pin_current_thread(1 << 20).is_err());
     }
 }
+
+/// The load flags `echo_client` and `echo_bench` share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Connections to keep busy.
+    #[arg(long, default_value_t = 1000)]
+    pub conns: usize,
+    /// Bytes per request and per reply.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Measured seconds, after the warm-up.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Seconds of warm-up, not counted.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u64,
+    /// Connects in flight at once at most.
+    #[arg(long, default_value_t = 256)]
+    pub connect_concurrency: usize,
+    /// Offered requests a second over all connections (open loop); 0 is closed loop.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// Client cores to spread the connections over.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -66,11 +66,9 @@ where
     F::Output: 'static,
     S: Fn(Runnable) + Send + Sync + 'static,
 {
-    // SAFETY: spawn_unchecked's conditions. (1) The future may be !Send: its Runnable is
-    // run and dropped only on its home thread (rules 1 and 3), or, before its first poll,
-    // holds only Send state (rule 2). (2) The future borrows only the task's own
-    // metadata, which async-task keeps alive as long as the future. (3) `schedule` is
-    // Send + Sync + 'static.
+    // SAFETY: spawn_unchecked's conditions hold: a !Send future is run and dropped only on
+    // its home thread (rules 1, 3) or holds only Send state until then (rule 2); it borrows
+    // only its own task's metadata; `schedule` is Send + Sync + 'static.
     let (runnable, task) = unsafe {
         async_task::Builder::new()
             .metadata(TaskMeta::default())
