@@ -45,7 +45,8 @@ fn shutdown_with_pending_work_on_two_cores_is_quick_and_leaks_nothing() {
                 ringio::spawn(sleep(Duration::from_secs(3600)));
             }
             ringio::yield_now().await;
-            assert!(ringio::metrics().ops_in_flight >= 500, "core {core}");
+            // 250 reads, and one multishot accept shared by the 250 accepts.
+            assert!(ringio::metrics().ops_in_flight >= 251, "core {core}");
             ready.fetch_add(1, Ordering::SeqCst);
             Instant::now()
         }

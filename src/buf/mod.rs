@@ -13,6 +13,7 @@
 
 mod slice;
 
+pub use crate::driver::PooledBuf;
 pub use slice::Slice;
 
 use std::io;

@@ -3,18 +3,22 @@
 //! Nothing else in ringio pushes SQEs or reads CQEs. The rules that keep memory safe are
 //! in [`slot`]; the kernel rules they rest on are cited where the code relies on them.
 
+pub(crate) mod buf_ring;
 mod setup;
 pub(crate) mod slot;
 
+pub use buf_ring::PooledBuf;
+pub(crate) use buf_ring::{BufRing, PoolConfig};
 pub use setup::RingFlags;
 pub(crate) use slot::{Completion, Orphan};
 
 use io_uring::types::{SubmitArgs, Timespec};
 use io_uring::{EnterFlags, IoUring, opcode, squeue, types};
 use slab::Slab;
-use slot::{Lifecycle, Reaped};
+use slot::{Lifecycle, MultiReaped, Multishot, Reaped};
 use std::io;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -71,11 +75,16 @@ pub(crate) struct Driver {
     /// after releasing the driver, so no user code runs while the driver is borrowed.
     ready: Vec<Waker>,
     orphans: Vec<(Box<dyn Orphan>, Completion)>,
+    /// Multishot ops whose queue reached its limit while reaping; cancelled right after.
+    to_cancel: Vec<usize>,
     wake_fd: RawFd,
     /// The eventfd read's 8-byte target; boxed so its address is stable, and kept until
     /// the driver is dropped, after the read's CQE (see `Drop`).
     wake_buf: Box<u64>,
     wake_armed: bool,
+    /// The provided buffer pool, made on first use (`buf_ring`) with `pool`'s sizes.
+    pool: PoolConfig,
+    buf_ring: Option<Rc<BufRing>>,
 }
 
 impl Driver {
@@ -91,9 +100,12 @@ impl Driver {
             stats: DriverStats::default(),
             ready: Vec::new(),
             orphans: Vec::new(),
+            to_cancel: Vec::new(),
             wake_fd,
             wake_buf: Box::new(0),
             wake_armed: false,
+            pool: PoolConfig::default(),
+            buf_ring: None,
         };
         driver.check_enter()?;
         Ok(driver)
@@ -117,6 +129,47 @@ impl Driver {
         }
         self.reap();
         Ok(())
+    }
+
+    /// Sets the sizes of the buffer pool, before its first use.
+    pub(crate) fn set_pool(&mut self, pool: PoolConfig) {
+        self.pool = pool;
+    }
+
+    /// This ring's provided buffer pool, made and registered on first use.
+    ///
+    /// # Errors
+    ///
+    /// If the kernel refuses the registration: too old (provided buffer rings need Linux
+    /// 5.19), or out of locked memory (RLIMIT_MEMLOCK); the message says which.
+    pub(crate) fn buf_ring(&mut self) -> io::Result<Rc<BufRing>> {
+        if let Some(ring) = &self.buf_ring {
+            return Ok(ring.clone());
+        }
+        let ring = Rc::new(BufRing::new(self.pool)?);
+        let (addr, entries) = ring.ring_addr();
+        // SAFETY: the ring mapping lives as long as any Rc<BufRing>, and the driver keeps
+        // one until it unregisters the ring (buf_ring rule 1).
+        let res = unsafe {
+            self.ring.submitter().register_buf_ring_with_flags(
+                addr,
+                entries,
+                buf_ring::POOL_GROUP,
+                0,
+            )
+        };
+        if let Err(e) = res {
+            return Err(pool_error(e, self.pool));
+        }
+        self.buf_ring = Some(ring.clone());
+        Ok(ring)
+    }
+
+    /// The buffer pool, if one was made: (buffers in use, capacity, times found empty).
+    pub(crate) fn pool_stats(&self) -> (usize, usize, u64) {
+        self.buf_ring
+            .as_ref()
+            .map_or((0, 0, 0), |r| (r.in_use(), r.capacity(), r.exhausted()))
     }
 
     /// The ring flags the kernel accepted.
@@ -153,6 +206,29 @@ impl Driver {
         // SAFETY: forwarded from this function's contract.
         unsafe { self.push_raw(&sqe)? };
         self.slots.insert(Lifecycle::Submitted);
+        self.stats.submitted += 1;
+        Ok(key)
+    }
+
+    /// Queues a multishot `sqe` (slot rule 4) and returns its slot key. Once `limit` CQEs
+    /// (if not 0) wait unread in its queue, the driver cancels the op; the owner sees the
+    /// last CQE (-ECANCELED) after the queued ones and may arm a new one.
+    ///
+    /// # Safety
+    ///
+    /// As [`Driver::push`], until the op's last CQE.
+    pub(crate) unsafe fn push_multi(
+        &mut self,
+        sqe: squeue::Entry,
+        limit: usize,
+    ) -> io::Result<usize> {
+        let entry = self.slots.vacant_entry();
+        let key = entry.key();
+        let sqe = sqe.user_data(key as u64);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.push_raw(&sqe)? };
+        self.slots
+            .insert(Lifecycle::Multi(Box::new(Multishot::new(limit))));
         self.stats.submitted += 1;
         Ok(key)
     }
@@ -210,6 +286,46 @@ impl Driver {
                 Poll::Pending
             }
         }
+    }
+
+    /// Polls multishot slot `key` for its next CQE. The one without `IORING_CQE_F_MORE`
+    /// is the last: its slot is freed before it is returned, and the key must not be
+    /// polled again.
+    pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
+            panic!("multishot op polled after its last CQE");
+        };
+        match m.pop(cx.waker()) {
+            Some(c) => {
+                if !c.more() {
+                    self.slots.remove(key);
+                }
+                Poll::Ready(c)
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// The owner of multishot slot `key` is gone; `orphan` takes the op's resources and
+    /// releases its queued CQEs. Returns the last CQE, if it already came, with the orphan
+    /// to finish outside the driver borrow (the slot is then free). Otherwise the op is
+    /// cancelled and the slot keeps the orphan until the last CQE.
+    pub(crate) fn abandon_multi(
+        &mut self,
+        key: usize,
+        orphan: Box<dyn Orphan>,
+    ) -> Option<(Box<dyn Orphan>, Completion)> {
+        let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
+            panic!("multishot op dropped after its last CQE");
+        };
+        if let Some(done) = m.detach(orphan) {
+            self.slots.remove(key);
+            return Some(done);
+        }
+        if m.wants_cancel() {
+            self.push_cancel(key as u64);
+        }
+        None
     }
 
     /// The op future for slot `key` is being dropped.
@@ -322,6 +438,17 @@ impl Driver {
                     self.stats.completed += 1;
                     let key = key as usize;
                     let slot = self.slots.get_mut(key).expect("CQE for an unknown slot");
+                    if let Lifecycle::Multi(m) = slot {
+                        match m.push(completion, &mut self.ready) {
+                            MultiReaped::Kept => {}
+                            MultiReaped::Cancel => self.to_cancel.push(key),
+                            MultiReaped::Done(o) => {
+                                self.slots.remove(key);
+                                self.orphans.push((o, completion));
+                            }
+                        }
+                        continue;
+                    }
                     match slot.complete(completion) {
                         Reaped::Stored => {}
                         Reaped::Wake(w) => self.ready.push(w),
@@ -332,6 +459,10 @@ impl Driver {
                     }
                 }
             }
+        }
+        drop(cq);
+        for key in std::mem::take(&mut self.to_cancel) {
+            self.push_cancel(key as u64);
         }
     }
 
@@ -355,9 +486,15 @@ impl Driver {
     pub(crate) fn cancel_all(&mut self) {
         let in_flight: Vec<usize> = self
             .slots
-            .iter()
-            .filter(|(_, s)| s.in_flight())
-            .map(|(k, _)| k)
+            .iter_mut()
+            .filter_map(|(k, s)| {
+                let wanted = match s {
+                    // One cancel ends a multishot op; never send a second.
+                    Lifecycle::Multi(m) => m.wants_cancel(),
+                    s => s.in_flight(),
+                };
+                wanted.then_some(k)
+            })
             .collect();
         for key in in_flight {
             self.push_cancel(key as u64);
@@ -378,13 +515,42 @@ impl Driver {
     /// kernel may still write, leak it instead.
     pub(crate) fn leak_in_flight(&mut self) {
         for slot in self.slots.drain() {
-            if let Lifecycle::Ignored(o) = slot {
-                std::mem::forget(o.into_any());
+            match slot {
+                Lifecycle::Ignored(o) => std::mem::forget(o.into_any()),
+                Lifecycle::Multi(mut m) => {
+                    if let Some(o) = m.take_orphan() {
+                        std::mem::forget(o.into_any());
+                    }
+                }
+                _ => {}
             }
         }
         std::mem::forget(std::mem::take(&mut self.wake_buf));
         self.wake_armed = false;
+        // Reads still in flight may write into pooled buffers: never unmap them.
+        std::mem::forget(self.buf_ring.take());
     }
+}
+
+/// The error for a buffer pool the kernel would not register.
+fn pool_error(e: io::Error, pool: PoolConfig) -> io::Error {
+    let bytes = usize::from(pool.buffers) * pool.buffer_size;
+    let why = match e.raw_os_error() {
+        Some(libc::EINVAL) => "provided buffer rings need Linux 5.19 or later".to_string(),
+        Some(libc::ENOMEM) => format!(
+            "not enough locked memory (RLIMIT_MEMLOCK is {}); raise it (ulimit -l) or make the \
+             pool smaller with Builder::buffer_pool",
+            crate::fd::memlock_limit().map_or("unknown".to_string(), |l| format!("{l} bytes"))
+        ),
+        _ => "the kernel refused it".to_string(),
+    };
+    io::Error::new(
+        e.kind(),
+        format!(
+            "cannot register the buffer pool ({} × {} bytes = {bytes} bytes): {why} ({e})",
+            pool.buffers, pool.buffer_size
+        ),
+    )
 }
 
 fn is_transient(e: &io::Error) -> bool {
@@ -413,6 +579,14 @@ impl Drop for Driver {
         self.ready.clear();
         for (orphan, c) in self.orphans.drain(..) {
             orphan.complete(c);
+        }
+        // Nothing is in flight any more, so the kernel no longer picks pooled buffers;
+        // after unregistering it never will, and buffers still held may outlive the ring.
+        if self.buf_ring.take().is_some() {
+            let _ = self
+                .ring
+                .submitter()
+                .unregister_buf_ring(buf_ring::POOL_GROUP);
         }
     }
 }

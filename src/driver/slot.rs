@@ -10,8 +10,13 @@
 //!    shutdown.
 //! 3. `user_data` is the slab key. A key is reused only after rule 1 removed the slot,
 //!    i.e. after the kernel posted the CQE for it, so a late CQE never lands on a new op.
+//! 4. A multishot op ([`Multishot`]) posts CQEs with `IORING_CQE_F_MORE` until its last
+//!    one, which has the flag clear (io_uring_enter(2), "multishot"). Its slot lives until
+//!    that last CQE was reaped *and* taken, so rules 1–3 hold with "the CQE" read as "the
+//!    last CQE"; every CQE before it is queued for the owner, or handed to the orphan.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::task::Waker;
 
 /// What the kernel posted for one operation.
@@ -32,6 +37,17 @@ impl Completion {
             Ok(self.result as u32)
         }
     }
+
+    /// `IORING_CQE_F_MORE`: a multishot op will post more CQEs after this one.
+    pub(crate) fn more(self) -> bool {
+        io_uring::cqueue::more(self.flags)
+    }
+
+    /// `IORING_CQE_F_BUFFER`: the id of the provided buffer the kernel filled, which the
+    /// application now owns and must give back to the ring.
+    pub(crate) fn buffer(self) -> Option<u16> {
+        io_uring::cqueue::buffer_select(self.flags)
+    }
 }
 
 /// Resources of a dropped op that must outlive its CQE, and what to do when it comes.
@@ -42,6 +58,14 @@ pub(crate) trait Orphan: 'static {
 
     /// Lets the runtime drop resources without calling `complete` (leak path at shutdown).
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+
+    /// A CQE of a dropped multishot op that is not its last (`IORING_CQE_F_MORE` set):
+    /// release what it produced (an accepted fd, a provided buffer). Runs while the driver
+    /// is borrowed, so it must not use the runtime; closing an fd or returning a buffer to
+    /// its ring is fine.
+    fn more(&mut self, completion: Completion) {
+        let _ = completion;
+    }
 }
 
 /// The state of one slot: Submitted → Waiting(waker) → Completed(result), or Ignored.
@@ -54,6 +78,8 @@ pub(crate) enum Lifecycle {
     Completed(Completion),
     /// The op future was dropped first; the slot keeps its resources until the CQE.
     Ignored(Box<dyn Orphan>),
+    /// A multishot op (rule 4).
+    Multi(Box<Multishot>),
 }
 
 impl Lifecycle {
@@ -63,6 +89,7 @@ impl Lifecycle {
             Lifecycle::Submitted => Reaped::Stored,
             Lifecycle::Waiting(waker) => Reaped::Wake(waker),
             Lifecycle::Ignored(orphan) => Reaped::Orphan(orphan),
+            Lifecycle::Multi(_) => unreachable!("multishot CQEs go to Multishot::push"),
             Lifecycle::Completed(_) => {
                 // A single-shot op gets exactly one CQE (io_uring_enter(2)); a second one
                 // means a key was reused too early, which rule 3 forbids.
@@ -73,7 +100,126 @@ impl Lifecycle {
 
     /// Whether the kernel still owes this slot a CQE.
     pub(crate) fn in_flight(&self) -> bool {
-        !matches!(self, Lifecycle::Completed(_))
+        match self {
+            Lifecycle::Completed(_) => false,
+            Lifecycle::Multi(m) => !m.ended,
+            _ => true,
+        }
+    }
+}
+
+/// The slot of a multishot op: its queued CQEs, who waits for them, and whether the
+/// kernel posted the last one.
+pub(crate) struct Multishot {
+    queue: VecDeque<Completion>,
+    /// Every task waiting for the next CQE (several tasks may share one listener).
+    wakers: Vec<Waker>,
+    /// Set once the owner dropped the op: later CQEs go to it instead of the queue.
+    orphan: Option<Box<dyn Orphan>>,
+    /// The last CQE (no `IORING_CQE_F_MORE`) was reaped.
+    ended: bool,
+    /// Queued CQEs at which the driver cancels the op (0: never), so a consumer that falls
+    /// behind bounds what piles up (accepted fds, provided buffers) instead of the kernel
+    /// draining everything into one queue. The owner re-arms once it caught up.
+    limit: usize,
+    /// A cancel was pushed for this op already.
+    cancelled: bool,
+}
+
+/// What reaping one multishot CQE asks the driver to do.
+pub(crate) enum MultiReaped {
+    /// Queued or handed to the orphan; nothing more.
+    Kept,
+    /// The queue reached its limit: cancel the op.
+    Cancel,
+    /// The last CQE of a dropped op: free the slot and finish the orphan.
+    Done(Box<dyn Orphan>),
+}
+
+impl Multishot {
+    pub(crate) fn new(limit: usize) -> Multishot {
+        Multishot {
+            queue: VecDeque::new(),
+            wakers: Vec::new(),
+            orphan: None,
+            ended: false,
+            limit,
+            cancelled: false,
+        }
+    }
+
+    /// Records one CQE; the tasks to wake go to `ready`.
+    pub(crate) fn push(&mut self, c: Completion, ready: &mut Vec<Waker>) -> MultiReaped {
+        let last = !c.more();
+        self.ended |= last;
+        if let Some(orphan) = &mut self.orphan {
+            if !last {
+                orphan.more(c);
+                return MultiReaped::Kept;
+            }
+            return MultiReaped::Done(self.orphan.take().expect("checked"));
+        }
+        self.queue.push_back(c);
+        ready.append(&mut self.wakers);
+        if !self.ended && !self.cancelled && self.limit > 0 && self.queue.len() >= self.limit {
+            self.cancelled = true;
+            return MultiReaped::Cancel;
+        }
+        MultiReaped::Kept
+    }
+
+    /// The next queued CQE, if any; else `waker` is kept to be woken by the next one.
+    /// The CQE returned without `IORING_CQE_F_MORE` is the last: the caller frees the slot.
+    pub(crate) fn pop(&mut self, waker: &Waker) -> Option<Completion> {
+        if let Some(c) = self.queue.pop_front() {
+            return Some(c);
+        }
+        if !self.wakers.iter().any(|w| w.will_wake(waker)) {
+            self.wakers.push(waker.clone());
+        }
+        None
+    }
+
+    /// The owner is gone: `orphan` (the op's resources) releases every queued CQE. If the
+    /// last CQE was among them it comes back with the orphan, for the caller to free the
+    /// slot and finish it outside the driver borrow; otherwise the orphan stays here until
+    /// the last CQE arrives (rule 4).
+    pub(crate) fn detach(
+        &mut self,
+        mut orphan: Box<dyn Orphan>,
+    ) -> Option<(Box<dyn Orphan>, Completion)> {
+        self.wakers.clear();
+        let mut last = None;
+        for c in std::mem::take(&mut self.queue) {
+            if c.more() {
+                orphan.more(c);
+            } else {
+                last = Some(c);
+            }
+        }
+        match last {
+            Some(c) => Some((orphan, c)),
+            None => {
+                // The owner frees the slot when it takes the last CQE, so a slot whose
+                // owner is still there has not had its last CQE taken: it is still queued
+                // (handled above) or still to come.
+                debug_assert!(!self.ended, "ended multishot slot without its last CQE");
+                self.orphan = Some(orphan);
+                None
+            }
+        }
+    }
+
+    /// Whether a cancel is still worth sending (the op is armed and none was sent).
+    pub(crate) fn wants_cancel(&mut self) -> bool {
+        let wants = !self.ended && !self.cancelled;
+        self.cancelled = true;
+        wants
+    }
+
+    /// Shutdown gave up waiting: the orphan's resources, to leak.
+    pub(crate) fn take_orphan(&mut self) -> Option<Box<dyn Orphan>> {
+        self.orphan.take()
     }
 }
 

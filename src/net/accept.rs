@@ -1,12 +1,12 @@
-//! The accept step shared by TCP and Unix listeners, with its back-off after running out
-//! of descriptors.
+//! The accept step shared by TCP and Unix listeners: one multishot accept kept armed, and
+//! a back-off after running out of descriptors.
 
 use super::is_fd_exhaustion;
 use crate::fd::SharedFd;
-use crate::op::Op;
-use std::cell::Cell;
+use crate::op::{AcceptMulti, MultiOp, Op};
+use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
@@ -14,33 +14,98 @@ use std::time::Duration;
 /// 10 ms lets a few connections close; 100 ms caps the delay a recovered server adds.
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_millis(100);
+/// Accepted connections that may wait in a listener unclaimed before the driver stops its
+/// multishot accept; the rest wait in the kernel's backlog, holding no fd of ours.
+const ACCEPT_QUEUE: usize = 64;
 
-/// A listener's pause before its next accept, set while descriptors run out.
+/// A listener's accepting state.
 ///
-/// Re-arming an accept at once after EMFILE makes the kernel fail it at once, again and
-/// again: a loop that retries on error would spin a core. So after such an error the
-/// *next* accept first sleeps, 10 ms doubling to 100 ms while the shortage lasts.
-#[derive(Debug, Default)]
-pub(super) struct AcceptBackoff(Cell<Option<Duration>>);
+/// One multishot accept (Linux 5.19) stays armed: each connection costs the ring one CQE
+/// and no SQE. The kernel ends it on an error; the next `accept` arms a new one.
+///
+/// Re-arming at once after EMFILE makes the kernel fail again at once, again and again:
+/// a loop that retries on error would spin a core. So after such an error the *next*
+/// accept first sleeps, 10 ms doubling to 100 ms while the shortage lasts.
+#[derive(Default)]
+pub(super) struct Acceptor {
+    pause: Cell<Option<Duration>>,
+    armed: RefCell<Option<MultiOp<AcceptMulti>>>,
+    /// The kernel refused the multishot form (EINVAL before any connection): accept one
+    /// at a time instead.
+    single_shot: Cell<bool>,
+    /// A connection came through the multishot accept, so an EINVAL later is real.
+    multishot_worked: Cell<bool>,
+}
 
-impl AcceptBackoff {
+impl Acceptor {
     /// Accepts one connection on the listening socket `fd` (after the pause, if any).
-    pub(super) async fn accept(&self, fd: &SharedFd) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
-        if let Some(pause) = self.0.get() {
+    pub(super) async fn accept(&self, fd: &SharedFd) -> io::Result<OwnedFd> {
+        if let Some(pause) = self.pause.get() {
             crate::time::sleep(pause).await;
         }
-        let res = Op::accept(fd)?.await;
+        let res = loop {
+            if self.single_shot.get() {
+                break Op::accept(fd)?.await.map(|(fd, _)| fd);
+            }
+            let (res, more) = std::future::poll_fn(|cx| self.poll_multi(fd, cx)).await?;
+            match res {
+                // The driver stopped the accept because ACCEPT_QUEUE connections waited
+                // unclaimed; all were handed out before this CQE: arm again.
+                Err(e) if !more && e.raw_os_error() == Some(libc::ECANCELED) => {}
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EINVAL) && !self.multishot_worked.get() =>
+                {
+                    self.single_shot.set(true);
+                }
+                Ok(fd) => {
+                    self.multishot_worked.set(true);
+                    break Ok(fd);
+                }
+                Err(e) => break Err(e),
+            }
+        };
         match &res {
-            Ok(_) => self.0.set(None),
+            Ok(_) => self.pause.set(None),
             Err(e) if is_fd_exhaustion(e) => {
                 let next = self
-                    .0
+                    .pause
                     .get()
                     .map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
-                self.0.set(Some(next));
+                self.pause.set(Some(next));
             }
             Err(_) => {}
         }
         res
+    }
+
+    /// The next CQE of the armed multishot accept, arming one if needed.
+    fn poll_multi(
+        &self,
+        fd: &SharedFd,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<(io::Result<OwnedFd>, bool)>> {
+        let mut armed = self.armed.borrow_mut();
+        let op = match &mut *armed {
+            Some(op) => op,
+            None => match MultiOp::accept_multi(fd, ACCEPT_QUEUE) {
+                Ok(op) => armed.insert(op),
+                Err(e) => return std::task::Poll::Ready(Err(e)),
+            },
+        };
+        let (res, more) = std::task::ready!(op.poll_next(cx));
+        if !more {
+            *armed = None;
+        }
+        std::task::Poll::Ready(Ok((res, more)))
+    }
+}
+
+impl fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acceptor")
+            .field("pause", &self.pause.get())
+            .field("armed", &self.armed.borrow().is_some())
+            .field("single_shot", &self.single_shot.get())
+            .finish()
     }
 }

@@ -7,6 +7,7 @@
 
 mod accept;
 mod listener;
+mod recv_pool;
 mod split;
 mod stream;
 mod stream_io;
@@ -14,6 +15,7 @@ mod udp;
 mod unix;
 
 pub use listener::{Incoming, TcpListener};
+pub use recv_pool::{RECV_STREAM_QUEUE, RecvStream};
 pub use split::{TcpReadHalf, TcpWriteHalf};
 pub use stream::TcpStream;
 pub use udp::{RecvMeta, UdpSocket};

@@ -54,6 +54,24 @@ impl TcpReadHalf {
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
         self.stream.read_exact(buf).await
     }
+
+    /// As [`TcpStream::recv_pooled`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::recv_pooled`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`TcpStream::recv_pooled`]: cancel-safe.
+    pub async fn recv_pooled(&self) -> io::Result<crate::buf::PooledBuf> {
+        self.stream.recv_pooled().await
+    }
+
+    /// As [`TcpStream::recv_stream`].
+    pub fn recv_stream(&self) -> super::RecvStream<'_> {
+        self.stream.recv_stream()
+    }
 }
 
 impl TcpWriteHalf {

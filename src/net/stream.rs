@@ -101,6 +101,75 @@ impl TcpStream {
         stream_io::read(&self.fd, &self.unread, buf).await
     }
 
+    /// Receives into a buffer of the core's pool, which the kernel picks only when data
+    /// arrives: a connection waiting here holds no buffer, so 10,000 idle connections
+    /// cost no receive memory. Drop the [`PooledBuf`] (or let `write_all` consume it) to
+    /// give the buffer back; an empty one means the peer closed its side.
+    ///
+    /// The pool (one per core, sized by
+    /// [`Builder::buffer_pool`](crate::runtime::Builder::buffer_pool)) is registered on
+    /// first use. If it is empty when data arrives, the receive waits for a buffer to come
+    /// back and tries again; the caller never sees ENOBUFS.
+    ///
+    /// # Errors
+    ///
+    /// What recv(2) reports, e.g. `ConnectionReset`; or, on first use, why the pool could
+    /// not be registered (kernel older than 5.19, RLIMIT_MEMLOCK too low).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: bytes the kernel delivered as the future was dropped are kept and
+    /// returned by the next read on this stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::{TcpListener, TcpStream};
+    ///
+    /// ringio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     ringio::spawn(async move {
+    ///         let s = TcpStream::connect(addr).await.unwrap();
+    ///         s.write_all(b"ping").await.0.unwrap();
+    ///     });
+    ///     let (conn, _) = listener.accept().await.unwrap();
+    ///     let buf = conn.recv_pooled().await.unwrap();
+    ///     assert_eq!(&buf[..], b"ping");
+    /// });
+    /// ```
+    pub async fn recv_pooled(&self) -> io::Result<crate::buf::PooledBuf> {
+        super::recv_pool::recv_pooled(&self.fd, &self.unread).await
+    }
+
+    /// The data of this connection as it arrives, from one multishot receive into the
+    /// core's buffer pool that stays armed (see [`RecvStream`](super::RecvStream)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::{TcpListener, TcpStream};
+    ///
+    /// ringio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     ringio::spawn(async move {
+    ///         let s = TcpStream::connect(addr).await.unwrap();
+    ///         s.write_all(b"hello").await.0.unwrap();
+    ///     });
+    ///     let (conn, _) = listener.accept().await.unwrap();
+    ///     let mut got = Vec::new();
+    ///     let mut data = conn.recv_stream();
+    ///     while let Some(buf) = data.next().await {
+    ///         got.extend_from_slice(&buf.unwrap());
+    ///     }
+    ///     assert_eq!(got, b"hello");
+    /// });
+    /// ```
+    pub fn recv_stream(&self) -> super::RecvStream<'_> {
+        super::RecvStream::new(&self.fd, &self.unread)
+    }
+
     /// Reads until the buffer is full (`bytes_total` bytes).
     ///
     /// # Errors

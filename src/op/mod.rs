@@ -16,10 +16,12 @@ mod connect;
 mod fsync;
 mod ftruncate;
 mod mkdirat;
+mod multishot;
 mod nop;
 mod openat;
 mod read;
 mod recv;
+mod recv_pooled;
 mod recvmsg;
 mod renameat;
 mod send;
@@ -28,7 +30,10 @@ mod statx;
 mod unlinkat;
 mod write;
 
+pub(crate) use accept::AcceptMulti;
+pub(crate) use multishot::{MultiCompletable, MultiOp};
 pub(crate) use recv::Unread;
+pub(crate) use recv_pooled::PooledRecv;
 pub(crate) use recvmsg::RecvMeta;
 
 use crate::driver::{Completion, Orphan};

@@ -23,8 +23,13 @@ impl Unread {
         self.0.borrow().is_empty()
     }
 
-    fn push(&self, bytes: &[u8]) {
+    pub(crate) fn push(&self, bytes: &[u8]) {
         self.0.borrow_mut().extend(bytes);
+    }
+
+    /// Every kept byte, in order.
+    pub(crate) fn take_all(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.borrow_mut()).into()
     }
 
     /// Moves as many kept bytes as fit into `buf`, from its start; returns how many.

@@ -1,6 +1,8 @@
 //! `Builder`: how many cores, pinned where, with how big a ring.
 
 use super::launch::Runtime;
+use crate::driver::PoolConfig;
+pub use crate::driver::buf_ring::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
 use std::fmt;
 use std::io;
 
@@ -24,6 +26,7 @@ pub struct Builder {
     pub(crate) workers: usize,
     pub(crate) pin_cores: bool,
     pub(crate) ring_entries: u32,
+    pub(crate) pool: PoolConfig,
 }
 
 impl Default for Builder {
@@ -32,6 +35,7 @@ impl Default for Builder {
             workers: available_cpus().len().max(1),
             pin_cores: false,
             ring_entries: DEFAULT_RING_ENTRIES,
+            pool: PoolConfig::default(),
         }
     }
 }
@@ -60,6 +64,24 @@ impl Builder {
         self
     }
 
+    /// Size of each core's receive buffer pool (a provided buffer ring, used by
+    /// [`TcpStream::recv_pooled`](crate::net::TcpStream::recv_pooled) and
+    /// [`recv_stream`](crate::net::TcpStream::recv_stream)): `buffers` (a power of two,
+    /// up to 32,768) of `buffer_size` bytes each. Default [`DEFAULT_POOL_BUFFERS`] ×
+    /// [`DEFAULT_POOL_BUFFER_SIZE`] (4 MiB of address space per core, made on first use;
+    /// pages count in RSS only once the kernel has written into them).
+    ///
+    /// The pool bounds how many receives can hold data at once across all connections
+    /// of a core; a receive that finds it empty waits for a buffer to come back. A receive
+    /// returns at most `buffer_size` bytes.
+    pub fn buffer_pool(mut self, buffers: u16, buffer_size: usize) -> Self {
+        self.pool = PoolConfig {
+            buffers,
+            buffer_size,
+        };
+        self
+    }
+
     /// Checks that io_uring works here with these options, and returns the runtime.
     /// Rings are created later, each on its own core's thread, when the runtime runs.
     ///
@@ -67,7 +89,8 @@ impl Builder {
     ///
     /// If io_uring cannot be used, an error that names the cause and the fix: kernel too
     /// old (ENOSYS), disabled by `kernel.io_uring_disabled` or denied by seccomp (EPERM),
-    /// RLIMIT_MEMLOCK too low (ENOMEM). `InvalidInput` if `workers` is 0.
+    /// RLIMIT_MEMLOCK too low (ENOMEM). `InvalidInput` if `workers` is 0 or the buffer
+    /// pool's sizes are out of range.
     pub fn build(self) -> io::Result<Runtime> {
         if self.workers == 0 {
             return Err(io::Error::new(
@@ -75,6 +98,7 @@ impl Builder {
                 "workers(0): a runtime needs at least one core",
             ));
         }
+        self.pool.validate()?;
         crate::driver::probe(self.ring_entries)?;
         Ok(Runtime::new_with(self))
     }

@@ -11,7 +11,7 @@
 use super::metrics::Metrics;
 use super::shared::Shared;
 use super::task::Runnable;
-use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan};
+use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, PoolConfig};
 use crate::time::wheel::TimerWheel;
 use slab::Slab;
 use std::cell::{Cell, RefCell};
@@ -75,9 +75,11 @@ impl Core {
         peers: Arc<[Arc<Shared>]>,
         index: usize,
         ring_entries: u32,
+        pool: PoolConfig,
     ) -> io::Result<Rc<Core>> {
         let shared = peers[index].clone();
-        let driver = Driver::new(ring_entries, shared.wake_fd())?;
+        let mut driver = Driver::new(ring_entries, shared.wake_fd())?;
+        driver.set_pool(pool);
         Ok(Rc::new_cyclic(|me| Core {
             id: shared.id,
             me: me.clone(),
@@ -258,7 +260,11 @@ impl Core {
     pub(crate) fn metrics(&self) -> Metrics {
         let mut driver = self.driver.borrow_mut();
         let stats = driver.stats();
+        let (pool_in_use, pool_buffers, pool_exhausted) = driver.pool_stats();
         Metrics {
+            pool_buffers,
+            pool_in_use,
+            pool_exhausted,
             tasks_spawned: self.tasks_spawned.get(),
             tasks_alive: self.active.borrow().len(),
             ops_submitted: stats.submitted,

@@ -131,6 +131,7 @@ impl Runtime {
             }
         };
         let entries = self.options.ring_entries;
+        let pool = self.options.pool;
         let mut metrics = vec![Metrics::default(); n];
         let out = std::thread::scope(|scope| {
             let workers: Vec<_> = (1..n)
@@ -146,7 +147,7 @@ impl Runtime {
                             if let Some(&cpu) = plan.cpus.get(i) {
                                 let _ = crate::fd::pin_current_thread(cpu);
                             }
-                            run_core(peers, i, entries, async move {
+                            run_core(peers, i, (entries, pool), async move {
                                 let v = worker_main(i).await;
                                 if i < counted {
                                     finish();
@@ -163,7 +164,7 @@ impl Runtime {
                 let _ = crate::fd::pin_current_thread(cpu);
                 before
             });
-            let (out0, m0) = run_core(peers.clone(), 0, entries, async {
+            let (out0, m0) = run_core(peers.clone(), 0, (entries, pool), async {
                 let v = main0.await;
                 finish();
                 v
@@ -211,10 +212,10 @@ impl Runtime {
 fn run_core<F: Future>(
     peers: Arc<[Arc<Shared>]>,
     index: usize,
-    entries: u32,
+    (entries, pool): (u32, crate::driver::PoolConfig),
     main: F,
 ) -> (F::Output, Metrics) {
-    let core = Core::new(peers, index, entries)
+    let core = Core::new(peers, index, entries, pool)
         .unwrap_or_else(|e| panic!("ringio: core {index} cannot start: {e}"));
     let entered = context::enter(core.clone());
     let out = core.run(main);
@@ -255,6 +256,7 @@ impl fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("workers", &self.options.workers)
             .field("ring_entries", &self.options.ring_entries)
+            .field("buffer_pool", &self.options.pool)
             .field("cpus", &self.plan)
             .field(
                 "flags",

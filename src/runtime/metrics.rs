@@ -37,6 +37,12 @@ pub struct Metrics {
     pub timers_pending: usize,
     /// The ring flags the kernel accepted.
     pub ring_flags: RingFlags,
+    /// Buffers in the core's receive pool (0 until a pooled receive first used it).
+    pub pool_buffers: usize,
+    /// Pool buffers handed to the application and not given back yet.
+    pub pool_in_use: usize,
+    /// Times a pooled receive found the pool empty and waited for a buffer.
+    pub pool_exhausted: u64,
 }
 
 impl Metrics {
@@ -51,6 +57,9 @@ impl Metrics {
             enters: self.enters + other.enters,
             cq_overflows: self.cq_overflows + other.cq_overflows,
             timers_pending: self.timers_pending + other.timers_pending,
+            pool_buffers: self.pool_buffers + other.pool_buffers,
+            pool_in_use: self.pool_in_use + other.pool_in_use,
+            pool_exhausted: self.pool_exhausted + other.pool_exhausted,
             ring_flags: if self.ring_flags == RingFlags::default() {
                 other.ring_flags
             } else {

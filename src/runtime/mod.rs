@@ -16,7 +16,9 @@ mod metrics;
 mod shared;
 mod task;
 
-pub use builder::{Builder, DEFAULT_RING_ENTRIES, available_cpus};
+pub use builder::{
+    Builder, DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS, DEFAULT_RING_ENTRIES, available_cpus,
+};
 pub use join::{JoinError, JoinHandle};
 pub use launch::Runtime;
 pub use metrics::{Metrics, RingFlags};

@@ -1,6 +1,6 @@
 //! `UnixListener`: bind a path or an abstract name, accept through the ring.
 
-use super::super::accept::AcceptBackoff;
+use super::super::accept::Acceptor;
 use super::{UnixStream, abstract_addr, path_addr, std_addr, with_addr};
 use crate::fd::SharedFd;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
@@ -38,7 +38,7 @@ const BACKLOG: i32 = 4096;
 #[derive(Debug)]
 pub struct UnixListener {
     fd: SharedFd,
-    backoff: AcceptBackoff,
+    acceptor: Acceptor,
 }
 
 impl UnixListener {
@@ -97,7 +97,7 @@ impl UnixListener {
         socket.listen(BACKLOG)?;
         Ok(UnixListener {
             fd: SharedFd::new(socket.into()),
-            backoff: AcceptBackoff::default(),
+            acceptor: Acceptor::default(),
         })
     }
 
@@ -119,7 +119,7 @@ impl UnixListener {
     /// Cancel-safe: a connection the kernel accepted just as the future was dropped is
     /// closed, never leaked; that client reads EOF.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (fd, _) = self.backoff.accept(&self.fd).await?;
+        let fd = self.acceptor.accept(&self.fd).await?;
         let stream = UnixStream::from_fd(fd);
         // The accept op keeps only IP peer addresses; a Unix peer costs a getpeername.
         let peer = stream.peer_addr()?;

@@ -1,0 +1,139 @@
+//! Receiving into the core's buffer pool: [`TcpStream::recv_pooled`](super::TcpStream::recv_pooled)
+//! (one receive) and [`RecvStream`] (a multishot receive that stays armed).
+//!
+//! A connection that waits for data holds no buffer: the kernel takes one from the pool
+//! when bytes arrive. If the pool is empty at that moment the receive ends with ENOBUFS;
+//! both forms then wait for a buffer to come back and receive again, so the connection
+//! never sees that error.
+
+use crate::driver::{BufRing, PooledBuf};
+use crate::fd::SharedFd;
+use crate::op::{MultiOp, Op, PooledRecv, Unread};
+use std::fmt;
+use std::io;
+use std::rc::Rc;
+
+/// Buffers a [`RecvStream`] may hold unread before the driver stops its receive: a
+/// reader that falls behind (busy sending to a slow peer) takes at most this many
+/// buffers from the pool shared by every connection of its core.
+pub const RECV_STREAM_QUEUE: usize = 16;
+
+fn is_enobufs(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOBUFS)
+}
+
+fn pool() -> io::Result<Rc<BufRing>> {
+    crate::runtime::context::with_core(|core| core.driver.borrow_mut().buf_ring())
+}
+
+/// Bytes a cancelled read left behind, if any: they came first on the wire.
+fn take_unread(unread: &Unread) -> Option<PooledBuf> {
+    (!unread.is_empty()).then(|| PooledBuf::owned(unread.take_all()))
+}
+
+/// One receive into a pooled buffer (see `TcpStream::recv_pooled`).
+pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
+    if let Some(buf) = take_unread(unread) {
+        return Ok(buf);
+    }
+    let ring = pool()?;
+    loop {
+        match Op::recv_pooled(fd, ring.clone(), unread)?.await {
+            Err(e) if is_enobufs(&e) => ring.buffer_returned().await,
+            res => return res,
+        }
+    }
+}
+
+/// The data of one connection as it arrives, from a multishot receive that stays armed
+/// (`TcpStream::recv_stream`).
+///
+/// Each [`next`](Self::next) gives the bytes of one CQE in a [`PooledBuf`]. One SQE
+/// serves many receives, so a busy connection costs the ring one CQE per chunk of data
+/// and no re-arming. The receive is re-armed by itself when the kernel ends it (pool
+/// empty, or more than [`RECV_STREAM_QUEUE`] buffers waiting unread).
+///
+/// Dropping the stream cancels the receive. Bytes it had received and not handed out
+/// are kept: the stream's next read (of any kind) returns them first.
+pub struct RecvStream<'a> {
+    fd: &'a SharedFd,
+    unread: &'a Rc<Unread>,
+    op: Option<MultiOp<PooledRecv>>,
+    ended: bool,
+}
+
+impl<'a> RecvStream<'a> {
+    pub(super) fn new(fd: &'a SharedFd, unread: &'a Rc<Unread>) -> Self {
+        RecvStream {
+            fd,
+            unread,
+            op: None,
+            ended: false,
+        }
+    }
+
+    /// The next bytes received; `None` once the peer closed its side.
+    ///
+    /// # Errors
+    ///
+    /// What recv(2) reports, e.g. `ConnectionReset`. The pool being empty is not an error:
+    /// the stream waits for a buffer. After an error the next call receives again.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the receive stays armed in the stream, and bytes that arrive meanwhile
+    /// are returned by the next call.
+    pub async fn next(&mut self) -> Option<io::Result<PooledBuf>> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            if let Some(buf) = take_unread(self.unread) {
+                return Some(Ok(buf));
+            }
+            let op = match &mut self.op {
+                Some(op) => op,
+                None => {
+                    let armed = pool().and_then(|ring| {
+                        MultiOp::recv_multi(self.fd, ring, self.unread, RECV_STREAM_QUEUE)
+                    });
+                    match armed {
+                        Ok(op) => self.op.insert(op),
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+            };
+            let (item, more) = std::future::poll_fn(|cx| op.poll_next(cx)).await;
+            if !more {
+                self.op = None;
+            }
+            match item {
+                Ok(buf) if buf.is_empty() => {
+                    self.ended = true;
+                    return None;
+                }
+                Ok(buf) => return Some(Ok(buf)),
+                // The pool ran dry and the kernel ended the receive: wait for a buffer to
+                // come back, then arm a new one.
+                Err(e) if is_enobufs(&e) => match pool() {
+                    Ok(ring) => ring.buffer_returned().await,
+                    Err(e) => return Some(Err(e)),
+                },
+                // The driver stopped the receive because RECV_STREAM_QUEUE buffers waited
+                // unread; they were all handed out before this CQE, so arm again.
+                Err(e) if !more && e.raw_os_error() == Some(libc::ECANCELED) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RecvStream<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvStream")
+            .field("fd", &self.fd.raw())
+            .field("armed", &self.op.is_some())
+            .field("ended", &self.ended)
+            .finish()
+    }
+}

@@ -1,0 +1,127 @@
+//! IORING_OP_RECV with a provided buffer (IOSQE_BUFFER_SELECT): the kernel picks a buffer
+//! from the core's pool only when data arrives, so a waiting connection holds none. Single
+//! shot ([`Op::recv_pooled`]) and multishot ([`MultiOp::recv_multi`]).
+
+use super::{Completable, MultiCompletable, MultiOp, Op, Unread};
+use crate::driver::buf_ring::{self, BufRing, POOL_GROUP};
+use crate::driver::{Completion, PooledBuf};
+use crate::fd::SharedFd;
+use io_uring::{opcode, squeue, types};
+use std::io;
+use std::rc::Rc;
+
+/// What both forms own: the socket, the pool the buffers come from, and the stream's
+/// stash for bytes nobody took.
+pub(crate) struct PooledRecv {
+    _fd: SharedFd,
+    ring: Rc<BufRing>,
+    unread: Rc<Unread>,
+}
+
+impl PooledRecv {
+    /// The CQE's buffer, if it names one. Every CQE with `IORING_CQE_F_BUFFER` hands a
+    /// buffer to us, also with an error, so it is taken here and given back on drop.
+    fn buffer(&self, c: Completion) -> Option<PooledBuf> {
+        let bid = c.buffer()?;
+        let len = usize::try_from(c.result).unwrap_or(0);
+        // SAFETY: the id comes from this CQE's IORING_CQE_F_BUFFER, for this core's pool
+        // (the only buffer group its ring has), and each CQE is turned into items once.
+        Some(unsafe { buf_ring::take(&self.ring, bid, len) })
+    }
+
+    /// One CQE as the reader sees it: the bytes (an empty buffer at end of stream) or
+    /// the error. -ENOBUFS (pool empty) comes back as an error for the caller to wait on.
+    fn received(&self, c: Completion) -> io::Result<PooledBuf> {
+        let buf = self.buffer(c);
+        c.into_result()?;
+        Ok(buf.unwrap_or_else(|| PooledBuf::owned(Vec::new())))
+    }
+
+    /// A CQE nobody will take: its bytes go to the stream's stash for the next read, and
+    /// its buffer back to the pool.
+    fn keep_for_next_read(&self, c: Completion) {
+        if let Some(buf) = self.buffer(c) {
+            self.unread.push(&buf);
+        }
+    }
+}
+
+impl Completable for PooledRecv {
+    type Output = io::Result<PooledBuf>;
+    // A recv waits until the peer sends, possibly forever.
+    const CANCEL_ON_DROP: bool = true;
+
+    fn complete(self, c: Completion) -> Self::Output {
+        let buf = self.received(c);
+        if self.unread.is_empty() {
+            return buf;
+        }
+        // An older, dropped recv completed after this one was submitted: its bytes came
+        // first on the wire, so they go first. An error here shows again on the next read.
+        if let Ok(buf) = buf {
+            self.unread.push(&buf);
+        }
+        Ok(PooledBuf::owned(self.unread.take_all()))
+    }
+
+    fn complete_orphan(self, c: Completion) {
+        self.keep_for_next_read(c);
+    }
+}
+
+impl MultiCompletable for PooledRecv {
+    type Item = io::Result<PooledBuf>;
+
+    fn item(&mut self, c: Completion) -> Self::Item {
+        self.received(c)
+    }
+
+    fn discard(&mut self, c: Completion) {
+        self.keep_for_next_read(c);
+    }
+}
+
+impl PooledRecv {
+    fn new(fd: &SharedFd, ring: Rc<BufRing>, unread: &Rc<Unread>) -> PooledRecv {
+        PooledRecv {
+            _fd: fd.clone(),
+            ring,
+            unread: unread.clone(),
+        }
+    }
+}
+
+impl Op<PooledRecv> {
+    /// One recv into a buffer the kernel picks from `ring` when data arrives.
+    pub(crate) fn recv_pooled(
+        fd: &SharedFd,
+        ring: Rc<BufRing>,
+        unread: &Rc<Unread>,
+    ) -> io::Result<Op<PooledRecv>> {
+        let len = ring.buffer_size() as u32;
+        let sqe = opcode::Recv::new(types::Fd(fd.raw()), std::ptr::null_mut(), len)
+            .buf_group(POOL_GROUP)
+            .build()
+            .flags(squeue::Flags::BUFFER_SELECT);
+        // SAFETY: the SQE points to no memory of ours: the kernel takes a buffer from the
+        // registered pool, which outlives the op (buf_ring rule 1).
+        unsafe { Op::submit(PooledRecv::new(fd, ring, unread), sqe) }.map_err(|(e, _)| e)
+    }
+}
+
+impl MultiOp<PooledRecv> {
+    /// A multishot recv (Linux 6.0): a CQE with a pooled buffer each time data arrives.
+    /// The driver cancels it once `limit` buffers wait unread, so a reader that falls
+    /// behind holds at most that many buffers of the shared pool.
+    pub(crate) fn recv_multi(
+        fd: &SharedFd,
+        ring: Rc<BufRing>,
+        unread: &Rc<Unread>,
+        limit: usize,
+    ) -> io::Result<MultiOp<PooledRecv>> {
+        let sqe = opcode::RecvMulti::new(types::Fd(fd.raw()), POOL_GROUP).build();
+        // SAFETY: as for `recv_pooled`: the SQE points only into the registered pool.
+        unsafe { MultiOp::submit(PooledRecv::new(fd, ring, unread), sqe, limit) }
+            .map_err(|(e, _)| e)
+    }
+}
