@@ -6,6 +6,8 @@
 #   bash bench/echo.sh --quick         # smoke run: 1 round, short, few configurations
 #   bash bench/echo.sh --rounds 5 --duration 10
 #
+# ringio's server receives into its buffer pool with multishot receives (the default);
+# `--servers "ringio ringio-pooled ringio-owned ..."` adds its other two receive paths.
 # Server on CPU 0, one core (ringio --workers 1, monoio --workers 1, tokio-mt with one
 # worker thread); client on CPU 1 (--workers 1). Loopback only. Each server is started,
 # waited for (its `listening on` line), measured, and killed; the servers take turns
@@ -121,6 +123,8 @@ PORT=$((17000 + RANDOM % 20000))
 server_cmd() {
     case "$1" in
         ringio) echo "$BIN/examples/echo_server --workers 1" ;;
+        ringio-pooled) echo "$BIN/examples/echo_server --workers 1 --recv pooled" ;;
+        ringio-owned) echo "$BIN/examples/echo_server --workers 1 --recv owned" ;;
         raw) echo "$BIN/peer-raw" ;;
         monoio) echo "$BIN/peer-monoio --workers 1" ;;
         tokio-ct) echo "$BIN/peer-tokio-ct" ;;

@@ -55,6 +55,10 @@ const SHUTDOWN: u8 = 3;
 struct Args {
     #[command(flatten)]
     load: echo::LoadArgs,
+    /// How the server receives: multishot into its buffer pool (stream), one pooled
+    /// receive per message (pooled), or into each connection's own buffer (owned).
+    #[arg(long, value_enum, default_value_t = echo::server::RecvMode::Stream)]
+    recv: echo::server::RecvMode,
 }
 
 fn main() -> ExitCode {
@@ -116,18 +120,19 @@ fn main() -> ExitCode {
         format!("open loop at {} req/s", args.load.rate)
     };
     eprintln!(
-        "echo bench: server on CPU {server_cpu}, load generator on CPUs {client_cpus:?}; \
-         {} connections × {} bytes, {load}, {} s after {} s warm-up",
-        args.load.conns, args.load.size, args.load.duration, args.load.warmup
+        "echo bench: server on CPU {server_cpu} (--recv {:?}), load generator on CPUs \
+         {client_cpus:?}; {} connections × {} bytes, {load}, {} s after {} s warm-up",
+        args.recv, args.load.conns, args.load.size, args.load.duration, args.load.warmup
     );
 
     let phase = Arc::new(AtomicU8::new(WARMUP));
     let (addr_tx, addr_rx) = mpsc::channel();
     let server = {
         let phase = phase.clone();
+        let recv = args.recv;
         std::thread::Builder::new()
             .name("echo-server".into())
-            .spawn(move || run_server(server_cpu, client_cpu, &phase, addr_tx))
+            .spawn(move || run_server(server_cpu, client_cpu, recv, &phase, addr_tx))
             .expect("spawning a thread at start-up does not fail")
     };
     let addr: SocketAddr = match addr_rx.recv() {
@@ -179,6 +184,7 @@ fn main() -> ExitCode {
 fn run_server(
     cpu: usize,
     client_cpu: usize,
+    recv: echo::server::RecvMode,
     phase: &AtomicU8,
     addr_tx: mpsc::Sender<Result<SocketAddr, String>>,
 ) -> Result<ServerFigures, String> {
@@ -200,6 +206,7 @@ fn run_server(
     rt.block_on(async move {
         drop(ringio::spawn(echo::server::serve(
             listener,
+            recv,
             echo::DEFAULT_SERVER_BUF,
         )));
         wait_for_phase(phase, MEASURING).await;

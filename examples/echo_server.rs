@@ -1,8 +1,9 @@
 //! A TCP echo server on ringio: one task per connection, every byte sent back, one
 //! SO_REUSEPORT listener per core so the kernel spreads connections over the cores.
 //!
-//! Shows the accept loop, owned-buffer reads and writes (`read(buf)` then `write_all` of
-//! the `..n` slice, reusing the buffer), `Runtime::run_per_core`, and how fd exhaustion
+//! Shows the accept loop, receives into the core's buffer pool (an idle connection holds
+//! no buffer) or owned-buffer reads and writes (`read(buf)` then `write_all` of the `..n`
+//! slice, reusing the buffer), `Runtime::run_per_core`, and how fd exhaustion
 //! is survived: the listener backs off by itself and the server keeps serving the
 //! connections it has.
 //!
@@ -13,8 +14,10 @@
 //! cargo run --release --example echo_client -- --addr 127.0.0.1:7000 --conns 1000
 //! ```
 //!
-//! Flags: `--addr` (default 127.0.0.1:7000), `--buf` (read buffer bytes, default 4096),
-//! `--workers` (cores, each pinned to its own CPU; default: every CPU this process may use).
+//! Flags: `--addr` (default 127.0.0.1:7000), `--recv stream|pooled|owned` (default
+//! stream: multishot receives into the core's buffer pool; see `common/echo/server.rs`),
+//! `--buf` (read buffer bytes with `--recv owned`, default 4096), `--workers` (cores, each
+//! pinned to its own CPU; default: every CPU this process may use).
 
 #[allow(dead_code)] // shared by the three echo examples; each uses part of it
 #[path = "common/echo.rs"]
@@ -35,7 +38,11 @@ struct Args {
     /// Address to listen on (loopback by default).
     #[arg(long, default_value = "127.0.0.1:7000")]
     addr: SocketAddr,
-    /// Read buffer per connection, in bytes.
+    /// How to receive: multishot into the core's buffer pool (stream), one pooled
+    /// receive per message (pooled), or into each connection's own buffer (owned).
+    #[arg(long, value_enum, default_value_t = echo::server::RecvMode::Stream)]
+    recv: echo::server::RecvMode,
+    /// Read buffer per connection with `--recv owned`, in bytes.
     #[arg(long, default_value_t = echo::DEFAULT_SERVER_BUF)]
     buf: usize,
     /// Cores to serve on (default: every CPU this process may use).
@@ -73,7 +80,7 @@ fn main() -> ExitCode {
     // Core 0 binds first, so that port 0 picks one port that the other cores then share.
     let bound: OnceLock<Result<SocketAddr, ()>> = OnceLock::new();
     let codes = rt.run_per_core(|core| {
-        let (bound, addr, buf) = (&bound, args.addr, args.buf);
+        let (bound, addr, buf, recv) = (&bound, args.addr, args.buf, args.recv);
         async move {
             let addr = if core == 0 {
                 addr
@@ -104,7 +111,7 @@ fn main() -> ExitCode {
                 );
                 let _ = bound.set(Ok(local));
             }
-            echo::server::serve(listener, buf).await;
+            echo::server::serve(listener, recv, buf).await;
             ExitCode::SUCCESS
         }
     });

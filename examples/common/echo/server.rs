@@ -1,4 +1,11 @@
 //! The echo server: one accept loop, one task per connection.
+//!
+//! Three ways to receive, to compare them (`--recv`):
+//! - `stream` (default): one multishot receive per connection into the core's buffer
+//!   pool (`TcpStream::recv_stream`); each chunk is sent back in the pooled buffer it
+//!   came in, which returns to the pool once sent. An idle connection holds no buffer.
+//! - `pooled`: one receive per message into the pool (`TcpStream::recv_pooled`).
+//! - `owned`: one receive per message into the connection's own `--buf`-sized `Vec`.
 
 use ringio::buf::IoBuf;
 use ringio::net::{TcpListener, TcpStream, is_fd_exhaustion};
@@ -9,18 +16,34 @@ use std::time::Duration;
 /// persistent one from spinning a core while adding no visible delay to a transient one.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(1);
 
-/// Accepts connections forever and echoes each on its own task, reading up to
-/// `buf_size` bytes at a time.
+/// How the server receives (module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecvMode {
+    #[default]
+    Stream,
+    Pooled,
+    Owned,
+}
+
+/// Accepts connections forever and echoes each on its own task, receiving as `mode`
+/// says (`buf_size`: the per-connection buffer of `RecvMode::Owned`).
 ///
 /// Accept errors never end the loop: running out of descriptors is reported once (the
 /// listener then backs off by itself and existing connections go on being served);
 /// any other error is printed and the loop goes on.
-pub async fn serve(listener: TcpListener, buf_size: usize) {
+pub async fn serve(listener: TcpListener, mode: RecvMode, buf_size: usize) {
     let mut warned_fds = false;
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
-                drop(ringio::spawn(echo_conn(stream, buf_size)));
+                // A failure here means the connection is already gone: its first
+                // receive will say so.
+                let _ = stream.set_nodelay(true);
+                drop(match mode {
+                    RecvMode::Stream => ringio::spawn(echo_stream(stream)),
+                    RecvMode::Pooled => ringio::spawn(echo_pooled(stream)),
+                    RecvMode::Owned => ringio::spawn(echo_owned(stream, buf_size)),
+                });
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -36,11 +59,34 @@ pub async fn serve(listener: TcpListener, buf_size: usize) {
     }
 }
 
+/// Echoes every chunk of a multishot receive until the peer closes or the connection
+/// fails (errors end the task: the client counts its own).
+async fn echo_stream(stream: TcpStream) {
+    let mut data = stream.recv_stream();
+    while let Some(Ok(buf)) = data.next().await {
+        if stream.write_all(buf).await.0.is_err() {
+            return;
+        }
+    }
+}
+
+/// Echoes one pooled receive at a time until the peer closes or the connection fails.
+async fn echo_pooled(stream: TcpStream) {
+    loop {
+        match stream.recv_pooled().await {
+            Ok(buf) if !buf.is_empty() => {
+                if stream.write_all(buf).await.0.is_err() {
+                    return;
+                }
+            }
+            _ => return, // closed or reset
+        }
+    }
+}
+
 /// Echoes every byte until the peer closes or the connection fails. One buffer per
 /// connection, reused for every read.
-async fn echo_conn(stream: TcpStream, buf_size: usize) {
-    // A failure here means the connection is already gone: the first read will say so.
-    let _ = stream.set_nodelay(true);
+async fn echo_owned(stream: TcpStream, buf_size: usize) {
     let mut buf = vec![0u8; buf_size];
     loop {
         let (res, b) = stream.read(buf).await;

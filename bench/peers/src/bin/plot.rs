@@ -14,9 +14,20 @@ use std::fmt::Write as _;
 
 const USAGE: &str = "echo-plot --csv FILE [--svg docs/echo-bench.svg] [--title TEXT]";
 /// Column order of the servers in tables and charts; ringio first, ratios are to it.
-const SERVERS: [&str; 5] = ["ringio", "raw", "monoio", "tokio-ct", "tokio-mt"];
-const COLORS: [RGBColor; 5] = [
+/// `ringio-pooled` and `ringio-owned` are ringio's server on its other receive paths.
+const SERVERS: [&str; 7] = [
+    "ringio",
+    "ringio-pooled",
+    "ringio-owned",
+    "raw",
+    "monoio",
+    "tokio-ct",
+    "tokio-mt",
+];
+const COLORS: [RGBColor; 7] = [
     RGBColor(214, 39, 40),
+    RGBColor(227, 119, 194),
+    RGBColor(140, 86, 75),
     RGBColor(80, 80, 80),
     RGBColor(31, 119, 180),
     RGBColor(44, 160, 44),
