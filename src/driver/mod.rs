@@ -17,10 +17,23 @@ use io_uring::{EnterFlags, IoUring, opcode, squeue, types};
 use slab::Slab;
 use slot::{Lifecycle, MultiReaped, Multishot, Reaped};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+/// `IORING_ENTER_REGISTERED_RING` and `IORING_REGISTER_RING_FDS` (io_uring.h).
+const REGISTERED_RING: u32 = 1 << 4;
+const IORING_REGISTER_RING_FDS: libc::c_uint = 20;
+const IORING_UNREGISTER_RING_FDS: libc::c_uint = 21;
+
+/// `struct io_uring_rsrc_update` (io_uring.h).
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
+}
 
 /// `user_data` of async-cancel SQEs: their own CQE carries nothing we need (the target
 /// still posts its own CQE, io_uring_prep_cancel(3)), so it is dropped on reap.
@@ -82,6 +95,8 @@ pub(crate) struct Driver {
     /// the driver is dropped, after the read's CQE (see `Drop`).
     wake_buf: Box<u64>,
     wake_armed: bool,
+    /// This ring's index among the thread's registered ring fds, if registered.
+    ring_index: Option<u32>,
     /// The provided buffer pool, made on first use (`buf_ring`) with `pool`'s sizes.
     pool: PoolConfig,
     buf_ring: Option<Rc<BufRing>>,
@@ -104,9 +119,11 @@ impl Driver {
             wake_fd,
             wake_buf: Box::new(0),
             wake_armed: false,
+            ring_index: None,
             pool: PoolConfig::default(),
             buf_ring: None,
         };
+        driver.register_ring_fd();
         driver.check_enter()?;
         Ok(driver)
     }
@@ -374,6 +391,93 @@ impl Driver {
         }
     }
 
+    /// io_uring_enter(2) on this ring, through its registered index when it has one
+    /// (`IORING_ENTER_REGISTERED_RING`: the kernel skips looking the fd up).
+    ///
+    /// # Safety
+    ///
+    /// `arg` and `argsz` must be what `flags` tells the kernel to expect (null and 0, or
+    /// an io_uring_getevents_arg with EXT_ARG), valid for the call.
+    unsafe fn sys_enter(
+        &self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: *const libc::c_void,
+        argsz: usize,
+    ) -> io::Result<usize> {
+        let (fd, flags) = match self.ring_index {
+            Some(index) => (index as libc::c_int, flags | REGISTERED_RING),
+            None => (self.ring.as_raw_fd(), flags),
+        };
+        // SAFETY: the fd (or registered index) names this live ring; the rest is the
+        // caller's promise.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_enter,
+                fd,
+                to_submit,
+                min_complete,
+                flags,
+                arg,
+                argsz,
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
+    }
+
+    /// Registers the ring's own fd (IORING_REGISTER_RING_FDS, Linux 5.18) so each enter
+    /// passes its index instead: the kernel then skips the fd table lookup and reference
+    /// count on every call. The registration belongs to this thread, the ring's only
+    /// issuer. Optional: on failure enters go through the fd as before.
+    fn register_ring_fd(&mut self) {
+        let mut update = RsrcUpdate {
+            offset: u32::MAX, // any free slot
+            resv: 0,
+            data: self.ring.as_raw_fd() as u64,
+        };
+        // SAFETY: one io_uring_rsrc_update, live for the call, as the opcode expects.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_register,
+                self.ring.as_raw_fd(),
+                IORING_REGISTER_RING_FDS,
+                &raw mut update,
+                1,
+            )
+        };
+        if r == 1 {
+            self.ring_index = Some(update.offset);
+        }
+    }
+
+    /// Drops the registration: it holds a reference to the ring, which would otherwise
+    /// outlive its fd until the thread exits (and a thread may register only 16 rings).
+    fn unregister_ring_fd(&mut self) {
+        let Some(index) = self.ring_index.take() else {
+            return;
+        };
+        let mut update = RsrcUpdate {
+            offset: index,
+            resv: 0,
+            data: 0,
+        };
+        // SAFETY: as in `register_ring_fd`.
+        unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_register,
+                self.ring.as_raw_fd(),
+                IORING_UNREGISTER_RING_FDS,
+                &raw mut update,
+                1,
+            )
+        };
+    }
+
     /// Whether an enter would do anything: SQEs to submit or CQEs to expect.
     pub(crate) fn has_work(&mut self) -> bool {
         !self.ring.submission().is_empty() || !self.slots.is_empty()
@@ -386,7 +490,6 @@ impl Driver {
     pub(crate) fn enter(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
         let to_submit = self.ring.submission().len() as u32;
         self.stats.enters += 1;
-        let submitter = self.ring.submitter();
         // GETEVENTS always: with DEFER_TASKRUN completions are only processed by an
         // enter that carries it (io_uring_setup(2)), and it flushes NODROP overflow.
         let getevents = EnterFlags::GETEVENTS.bits();
@@ -397,20 +500,19 @@ impl Driver {
                 // SAFETY: `args` and `ts` outlive the call; EXT_ARG tells the kernel the
                 // argument is an io_uring_getevents_arg, which SubmitArgs wraps.
                 unsafe {
-                    submitter.enter(
+                    self.sys_enter(
                         to_submit,
                         1,
                         getevents | EnterFlags::EXT_ARG.bits(),
-                        Some(&args),
+                        (&raw const args).cast(),
+                        std::mem::size_of::<SubmitArgs<'_, '_>>(),
                     )
                 }
             }
             // SAFETY: no argument pointer is passed.
-            Some(None) => unsafe {
-                submitter.enter::<libc::sigset_t>(to_submit, 1, getevents, None)
-            },
+            Some(None) => unsafe { self.sys_enter(to_submit, 1, getevents, std::ptr::null(), 0) },
             // SAFETY: as above.
-            None => unsafe { submitter.enter::<libc::sigset_t>(to_submit, 0, getevents, None) },
+            None => unsafe { self.sys_enter(to_submit, 0, getevents, std::ptr::null(), 0) },
         };
         match res {
             Ok(_) => Ok(()),
@@ -588,6 +690,7 @@ impl Drop for Driver {
                 .submitter()
                 .unregister_buf_ring(buf_ring::POOL_GROUP);
         }
+        self.unregister_ring_fd();
     }
 }
 
@@ -599,5 +702,23 @@ impl std::fmt::Debug for Driver {
             .field("in_flight", &self.slots.len())
             .field("stats", &self.stats)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_fd_registration_is_undone_on_drop() {
+        // A thread may register at most 16 ring fds (IO_RINGFD_REG_MAX): if a dropped
+        // driver kept its registration, the 17th ring on this thread would go without.
+        let wake = crate::fd::eventfd().unwrap();
+        let first = Driver::new(8, wake.as_raw_fd()).unwrap().ring_index;
+        for _ in 0..40 {
+            let d = Driver::new(8, wake.as_raw_fd()).unwrap();
+            assert_eq!(d.ring_index, first, "a registration slot leaked");
+        }
+        eprintln!("registered ring index: {first:?}");
     }
 }
