@@ -304,4 +304,106 @@ mod tests {
         let err = c.into_result().unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ECONNRESET));
     }
+
+    /// IORING_CQE_F_MORE (io_uring.h).
+    const MORE: u32 = 1 << 1;
+
+    fn cqe(result: i32, more: bool) -> Completion {
+        Completion {
+            result,
+            flags: if more { MORE } else { 0 },
+        }
+    }
+
+    /// Counts what an orphan was handed: `more` CQEs and the last one.
+    struct Tally(Rc<Cell<(u32, u32)>>);
+    impl Orphan for Tally {
+        fn complete(self: Box<Self>, _: Completion) {
+            let (m, l) = self.0.get();
+            self.0.set((m, l + 1));
+        }
+        fn more(&mut self, _: Completion) {
+            let (m, l) = self.0.get();
+            self.0.set((m + 1, l));
+        }
+        fn into_any(self: Box<Self>) -> Box<dyn Any> {
+            Box::new(())
+        }
+    }
+
+    #[test]
+    fn multishot_queues_in_order_and_wakes_every_waiter() {
+        let (a, b) = (
+            Arc::new(Count(AtomicUsize::new(0))),
+            Arc::new(Count(AtomicUsize::new(0))),
+        );
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let mut m = Multishot::new(0);
+        assert!(m.pop(&wa).is_none());
+        assert!(m.pop(&wa).is_none(), "the same waker is kept once");
+        assert!(m.pop(&wb).is_none());
+        let mut ready = Vec::new();
+        assert!(matches!(
+            m.push(cqe(1, true), &mut ready),
+            MultiReaped::Kept
+        ));
+        assert!(matches!(
+            m.push(cqe(2, false), &mut ready),
+            MultiReaped::Kept
+        ));
+        assert_eq!(ready.len(), 2, "both waiting tasks, once each");
+        assert_eq!(m.pop(&wa).map(|c| c.result), Some(1));
+        let last = m.pop(&wa).unwrap();
+        assert_eq!((last.result, last.more()), (2, false));
+    }
+
+    #[test]
+    fn multishot_asks_for_one_cancel_at_its_limit() {
+        let mut m = Multishot::new(2);
+        let mut ready = Vec::new();
+        assert!(matches!(
+            m.push(cqe(1, true), &mut ready),
+            MultiReaped::Kept
+        ));
+        assert!(matches!(
+            m.push(cqe(2, true), &mut ready),
+            MultiReaped::Cancel
+        ));
+        assert!(matches!(
+            m.push(cqe(3, true), &mut ready),
+            MultiReaped::Kept
+        ));
+        assert!(!m.wants_cancel(), "a cancel was sent already");
+    }
+
+    #[test]
+    fn detached_multishot_hands_every_cqe_to_its_orphan() {
+        let seen = Rc::new(Cell::new((0, 0)));
+        let mut ready = Vec::new();
+        // Detached before the last CQE: queued ones are released now, later ones as
+        // they come, and the last one ends the slot.
+        let mut m = Multishot::new(0);
+        m.push(cqe(1, true), &mut ready);
+        assert!(m.detach(Box::new(Tally(seen.clone()))).is_none());
+        assert_eq!(seen.get(), (1, 0));
+        assert!(!m.ended, "the kernel still owes the last CQE");
+        assert!(matches!(
+            m.push(cqe(2, true), &mut ready),
+            MultiReaped::Kept
+        ));
+        match m.push(cqe(-libc::ECANCELED, false), &mut ready) {
+            MultiReaped::Done(o) => o.complete(cqe(-libc::ECANCELED, false)),
+            _ => panic!("the last CQE must end a detached slot"),
+        }
+        assert_eq!(seen.get(), (2, 1));
+        // Detached after the last CQE was queued: it comes back for the caller to finish.
+        let seen = Rc::new(Cell::new((0, 0)));
+        let mut m = Multishot::new(0);
+        m.push(cqe(1, true), &mut ready);
+        m.push(cqe(0, false), &mut ready);
+        let (orphan, last) = m.detach(Box::new(Tally(seen.clone()))).unwrap();
+        assert!(!last.more());
+        orphan.complete(last);
+        assert_eq!(seen.get(), (1, 1));
+    }
 }
