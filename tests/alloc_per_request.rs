@@ -1,0 +1,131 @@
+//! The echo hot path allocates nothing per request: ops reuse slab slots, op futures are
+//! not boxed, pooled buffers come from the ring, wakers are reference counts.
+//!
+//! This file holds one test so that its counting allocator sees only that test.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ringio::net::{TcpListener, TcpStream};
+
+/// The system allocator, counting allocations.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded to `System` unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's obligations for `alloc` are passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout (see `alloc`).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const CONNS: usize = 50;
+/// Round trips per connection before counting, so queues and slabs reach their size.
+const WARM_UP: usize = 200;
+const MEASURED: usize = 1_000;
+const MSG: usize = 64;
+
+/// Echoes through the buffer pool, as the echo example's default server does.
+async fn echo_stream(stream: TcpStream) {
+    let mut data = stream.recv_stream();
+    while let Some(Ok(buf)) = data.next().await {
+        if stream.write_all(buf).await.0.is_err() {
+            return;
+        }
+    }
+}
+
+/// Echoes through a reused owned buffer.
+async fn echo_owned(stream: TcpStream) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (res, b) = stream.read(buf).await;
+        let n = match res {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let (res, b) = stream.write_all(ringio::buf::IoBuf::slice(b, ..n)).await;
+        if res.is_err() {
+            return;
+        }
+        buf = b.into_inner();
+    }
+}
+
+/// Allocations per request over `MEASURED` round trips on each of `CONNS` connections,
+/// server and client (both on this runtime) together.
+fn allocations_per_request(pooled: bool) -> f64 {
+    ringio::run(async move {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let l = listener.clone();
+        ringio::spawn(async move {
+            loop {
+                let (s, _) = l.accept().await.unwrap();
+                if pooled {
+                    ringio::spawn(echo_stream(s));
+                } else {
+                    ringio::spawn(echo_owned(s));
+                }
+            }
+        });
+        let start = Rc::new(std::cell::Cell::new(None));
+        let barrier = Rc::new(ringio::sync::Barrier::new(CONNS));
+        let mut clients = Vec::new();
+        for _ in 0..CONNS {
+            let (start, barrier) = (start.clone(), barrier.clone());
+            clients.push(ringio::spawn(async move {
+                let s = TcpStream::connect(addr).await.unwrap();
+                let mut out = vec![7u8; MSG];
+                let mut back = vec![0u8; MSG];
+                for i in 0..WARM_UP + MEASURED {
+                    if i == WARM_UP {
+                        barrier.wait().await;
+                        if start.get().is_none() {
+                            start.set(Some(ALLOCATIONS.load(Ordering::Relaxed)));
+                        }
+                    }
+                    out[0] = i as u8;
+                    let (res, o) = s.write_all(out).await;
+                    res.unwrap();
+                    let (res, b) = s.read_exact(back).await;
+                    res.unwrap();
+                    assert_eq!(b[0], i as u8);
+                    out = o;
+                    back = b;
+                }
+            }));
+        }
+        for c in clients {
+            c.await.unwrap();
+        }
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - start.get().unwrap();
+        allocations as f64 / (CONNS * MEASURED) as f64
+    })
+}
+
+#[test]
+fn echo_round_trips_allocate_nothing_per_request() {
+    for pooled in [true, false] {
+        let per_request = allocations_per_request(pooled);
+        eprintln!("pooled={pooled}: {per_request:.4} allocations per request");
+        // A few allocations over the whole window (a queue growing once, a barrier's
+        // waiters) are fine; one per request or per op is what this guards against.
+        assert!(
+            per_request < 0.01,
+            "pooled={pooled}: {per_request:.4} allocations per request"
+        );
+    }
+}
