@@ -53,6 +53,9 @@ pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Resul
 /// and no re-arming. The receive is re-armed by itself when the kernel ends it (pool
 /// empty, or more than [`RECV_STREAM_QUEUE`] buffers waiting unread).
 ///
+/// On kernels without multishot receive (before 6.0) it receives one buffer at a time,
+/// as [`recv_pooled`](super::TcpStream::recv_pooled) does.
+///
 /// Dropping the stream cancels the receive. Bytes it had received and not handed out
 /// are kept: the stream's next read (of any kind) returns them first.
 pub struct RecvStream<'a> {
@@ -60,6 +63,11 @@ pub struct RecvStream<'a> {
     unread: &'a Rc<Unread>,
     op: Option<MultiOp<PooledRecv>>,
     ended: bool,
+    /// The kernel refused the multishot form (EINVAL before any data; it needs Linux
+    /// 6.0): receive one at a time instead.
+    single_shot: bool,
+    /// Data came through the multishot form, so an EINVAL later is a real error.
+    multishot_worked: bool,
 }
 
 impl<'a> RecvStream<'a> {
@@ -69,6 +77,8 @@ impl<'a> RecvStream<'a> {
             unread,
             op: None,
             ended: false,
+            single_shot: false,
+            multishot_worked: false,
         }
     }
 
@@ -91,6 +101,15 @@ impl<'a> RecvStream<'a> {
             if let Some(buf) = take_unread(self.unread) {
                 return Some(Ok(buf));
             }
+            if self.single_shot {
+                return match recv_pooled(self.fd, self.unread).await {
+                    Ok(buf) if buf.is_empty() => {
+                        self.ended = true;
+                        None
+                    }
+                    res => Some(res),
+                };
+            }
             let op = match &mut self.op {
                 Some(op) => op,
                 None => {
@@ -112,7 +131,13 @@ impl<'a> RecvStream<'a> {
                     self.ended = true;
                     return None;
                 }
-                Ok(buf) => return Some(Ok(buf)),
+                Ok(buf) => {
+                    self.multishot_worked = true;
+                    return Some(Ok(buf));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && !self.multishot_worked => {
+                    self.single_shot = true;
+                }
                 // The pool ran dry and the kernel ended the receive: wait for a buffer to
                 // come back, then arm a new one.
                 Err(e) if is_enobufs(&e) => match pool() {
