@@ -106,11 +106,11 @@ impl Mode {
     }
 
     /// Upper bound on live heap bytes per idle connection: 1.5 × what was measured
-    /// (debug and release alike: stream 736, pooled 488, owned 4656), rounded up to 128;
+    /// (debug and release alike: stream 672, pooled 488, owned 4656), rounded up to 128;
     /// for `owned`, 1.5 × what comes on top of its 4 KiB buffer.
     fn max_bytes(self) -> isize {
         match self {
-            Mode::Stream => 1152,
+            Mode::Stream => 1024,
             Mode::Pooled => 768,
             Mode::Owned => OWNED_BUF as isize + 1024,
         }

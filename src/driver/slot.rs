@@ -111,9 +111,9 @@ impl Lifecycle {
 /// The slot of a multishot op: its queued CQEs, who waits for them, and whether the
 /// kernel posted the last one.
 pub(crate) struct Multishot {
-    queue: VecDeque<Completion>,
+    queue: CqeQueue,
     /// Every task waiting for the next CQE (several tasks may share one listener).
-    wakers: Vec<Waker>,
+    wakers: Wakers,
     /// Set once the owner dropped the op: later CQEs go to it instead of the queue.
     orphan: Option<Box<dyn Orphan>>,
     /// The last CQE (no `IORING_CQE_F_MORE`) was reaped.
@@ -124,6 +124,62 @@ pub(crate) struct Multishot {
     limit: usize,
     /// A cancel was pushed for this op already.
     cancelled: bool,
+}
+
+/// A multishot op's unread CQEs in order. Most of the time at most one waits, so the
+/// first is kept inline and only a backlog allocates.
+#[derive(Default)]
+struct CqeQueue {
+    first: Option<Completion>,
+    rest: VecDeque<Completion>,
+}
+
+impl CqeQueue {
+    fn push(&mut self, c: Completion) {
+        // `first` is the oldest whenever it is set, so it only takes a CQE when
+        // nothing else waits.
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(c);
+        } else {
+            self.rest.push_back(c);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Completion> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+}
+
+/// The tasks waiting on a multishot op: nearly always one (kept inline), several when
+/// tasks share a listener.
+#[derive(Default)]
+struct Wakers {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Wakers {
+    /// Adds `waker` unless it is there already.
+    fn register(&mut self, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => {}
+            Some(_) => {
+                if !self.rest.iter().any(|w| w.will_wake(waker)) {
+                    self.rest.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    fn drain_into(&mut self, ready: &mut Vec<Waker>) {
+        ready.extend(self.first.take());
+        ready.append(&mut self.rest);
+    }
 }
 
 /// What reaping one multishot CQE asks the driver to do.
@@ -139,8 +195,8 @@ pub(crate) enum MultiReaped {
 impl Multishot {
     pub(crate) fn new(limit: usize) -> Multishot {
         Multishot {
-            queue: VecDeque::new(),
-            wakers: Vec::new(),
+            queue: CqeQueue::default(),
+            wakers: Wakers::default(),
             orphan: None,
             ended: false,
             limit,
@@ -159,8 +215,8 @@ impl Multishot {
             }
             return MultiReaped::Done(self.orphan.take().expect("checked"));
         }
-        self.queue.push_back(c);
-        ready.append(&mut self.wakers);
+        self.queue.push(c);
+        self.wakers.drain_into(ready);
         if !self.ended && !self.cancelled && self.limit > 0 && self.queue.len() >= self.limit {
             self.cancelled = true;
             return MultiReaped::Cancel;
@@ -171,12 +227,10 @@ impl Multishot {
     /// The next queued CQE, if any; else `waker` is kept to be woken by the next one.
     /// The CQE returned without `IORING_CQE_F_MORE` is the last: the caller frees the slot.
     pub(crate) fn pop(&mut self, waker: &Waker) -> Option<Completion> {
-        if let Some(c) = self.queue.pop_front() {
+        if let Some(c) = self.queue.pop() {
             return Some(c);
         }
-        if !self.wakers.iter().any(|w| w.will_wake(waker)) {
-            self.wakers.push(waker.clone());
-        }
+        self.wakers.register(waker);
         None
     }
 
@@ -188,9 +242,9 @@ impl Multishot {
         &mut self,
         mut orphan: Box<dyn Orphan>,
     ) -> Option<(Box<dyn Orphan>, Completion)> {
-        self.wakers.clear();
+        self.wakers = Wakers::default();
         let mut last = None;
-        for c in std::mem::take(&mut self.queue) {
+        while let Some(c) = self.queue.pop() {
             if c.more() {
                 orphan.more(c);
             } else {
