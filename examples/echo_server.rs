@@ -16,8 +16,9 @@
 //!
 //! Flags: `--addr` (default 127.0.0.1:7000), `--recv stream|pooled|owned` (default
 //! stream: multishot receives into the core's buffer pool; see `common/echo/server.rs`),
-//! `--buf` (read buffer bytes with `--recv owned`, default 4096), `--workers` (cores, each
-//! pinned to its own CPU; default: every CPU this process may use).
+//! `--buf` (read buffer bytes with `--recv owned`, default 4096), `--pool-buffers` and
+//! `--pool-buffer-size` (each core's receive pool, default 1,024 × 4,096), `--workers`
+//! (cores, each pinned to its own CPU; default: every CPU this process may use).
 
 #[allow(dead_code)] // shared by the three echo examples; each uses part of it
 #[path = "common/echo.rs"]
@@ -48,6 +49,12 @@ struct Args {
     /// Cores to serve on (default: every CPU this process may use).
     #[arg(long)]
     workers: Option<usize>,
+    /// Buffers in each core's receive pool (a power of two; `--recv stream|pooled`).
+    #[arg(long, default_value_t = ringio::runtime::DEFAULT_POOL_BUFFERS)]
+    pool_buffers: u16,
+    /// Bytes per pool buffer: the most one receive returns.
+    #[arg(long, default_value_t = ringio::runtime::DEFAULT_POOL_BUFFER_SIZE)]
+    pool_buffer_size: usize,
 }
 
 fn main() -> ExitCode {
@@ -69,6 +76,7 @@ fn main() -> ExitCode {
     let rt = match ringio::Runtime::builder()
         .workers(workers)
         .pin_cores(true)
+        .buffer_pool(args.pool_buffers, args.pool_buffer_size)
         .build()
     {
         Ok(rt) => rt,
