@@ -119,7 +119,9 @@ pub(crate) struct BufRing {
     config: PoolConfig,
     /// Our copy of the ring tail (the kernel only reads the shared one).
     tail: Cell<u16>,
-    /// Buffers a CQE handed to the application and not yet returned.
+    /// Buffers out of the kernel's hands: named by a reaped CQE and not given back yet,
+    /// whether the application holds them or they wait unread in a queue. Counted at
+    /// reap (`note_taken`), so it says truly whether the kernel has any left.
     in_use: Cell<usize>,
     /// Receives that found the pool empty (-ENOBUFS), since the ring was made.
     exhausted: Cell<u64>,
@@ -159,7 +161,7 @@ impl BufRing {
         self.config.buffer_size
     }
 
-    /// Buffers handed out and not yet returned.
+    /// Buffers out of the kernel's hands (see the field).
     pub(crate) fn in_use(&self) -> usize {
         self.in_use.get()
     }
@@ -167,6 +169,11 @@ impl BufRing {
     /// Receives that found the pool empty so far.
     pub(crate) fn exhausted(&self) -> u64 {
         self.exhausted.get()
+    }
+
+    /// A reaped CQE named one of this pool's buffers (`IORING_CQE_F_BUFFER`).
+    pub(crate) fn note_taken(&self) {
+        self.in_use.set(self.in_use.get() + 1);
     }
 
     /// Buffers in the pool.
@@ -294,7 +301,8 @@ impl fmt::Debug for BufRing {
     }
 }
 
-/// Takes ownership of buffer `bid`, which a CQE just named, holding `len` bytes.
+/// Takes ownership of buffer `bid`, which a CQE just named, holding `len` bytes. (The
+/// driver counted it out of the kernel's hands when it reaped that CQE.)
 ///
 /// # Safety
 ///
@@ -302,7 +310,6 @@ impl fmt::Debug for BufRing {
 /// (rule 2): nothing else may own that buffer.
 pub(crate) unsafe fn take(ring: &Rc<BufRing>, bid: u16, len: usize) -> PooledBuf {
     assert!(len <= ring.buffer_size(), "CQE length past the buffer");
-    ring.in_use.set(ring.in_use.get() + 1);
     PooledBuf(Inner::Ring {
         ring: ring.clone(),
         bid,

@@ -285,6 +285,15 @@ impl Driver {
         let _ = unsafe { self.push_raw(&sqe) };
     }
 
+    /// Asks the kernel to end the single-shot op in slot `key` early, if its CQE has not
+    /// come yet. The op still completes through that CQE (-ECANCELED, or its result if it
+    /// won the race), which frees the slot as usual.
+    pub(crate) fn cancel_slot(&mut self, key: usize) {
+        if self.slots.get(key).is_some_and(Lifecycle::in_flight) {
+            self.push_cancel(key as u64);
+        }
+    }
+
     /// Polls slot `key`: its completion once reaped (freeing the slot), else parks `cx`'s waker.
     pub(crate) fn poll_slot(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
         let slot = self
@@ -538,6 +547,12 @@ impl Driver {
                 WAKE_TAG => self.wake_armed = false,
                 key => {
                     self.stats.completed += 1;
+                    // Only this core's pool has a buffer group on this ring.
+                    if completion.buffer().is_some()
+                        && let Some(ring) = &self.buf_ring
+                    {
+                        ring.note_taken();
+                    }
                     let key = key as usize;
                     let slot = self.slots.get_mut(key).expect("CQE for an unknown slot");
                     if let Lifecycle::Multi(m) = slot {

@@ -15,7 +15,10 @@ use std::time::Duration;
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// Accepted connections that may wait in a listener unclaimed before the driver stops its
-/// multishot accept; the rest wait in the kernel's backlog, holding no fd of ours.
+/// multishot accept; later ones wait in the kernel's backlog, holding no fd of ours, until
+/// the next `accept`. The count is checked as CQEs are reaped, and one run of the kernel's
+/// multishot accept takes the whole backlog, so a burst that arrives between two loop
+/// turns is taken whole (at most the listen backlog).
 const ACCEPT_QUEUE: usize = 64;
 
 /// A listener's accepting state.

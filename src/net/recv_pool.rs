@@ -8,14 +8,17 @@
 
 use crate::driver::{BufRing, PooledBuf};
 use crate::fd::SharedFd;
-use crate::op::{MultiOp, Op, PooledRecv, Unread};
+use crate::op::{MultiOp, Op, PooledRecv, Unread, receive};
 use std::fmt;
 use std::io;
 use std::rc::Rc;
+use std::task::Poll;
 
-/// Buffers a [`RecvStream`] may hold unread before the driver stops its receive: a
-/// reader that falls behind (busy sending to a slow peer) takes at most this many
-/// buffers from the pool shared by every connection of its core.
+/// Buffers a [`RecvStream`] may hold unread before the driver stops its receive, so a
+/// reader that falls behind (busy sending to a slow peer) cannot drain the pool shared by
+/// every connection of its core. The count is checked as CQEs are reaped, and the kernel
+/// may fill up to 32 buffers in one pass of a multishot receive, so a stream holds at
+/// most about this many plus 32.
 pub const RECV_STREAM_QUEUE: usize = 16;
 
 fn is_enobufs(e: &io::Error) -> bool {
@@ -26,19 +29,19 @@ fn pool() -> io::Result<Rc<BufRing>> {
     crate::runtime::context::with_core(|core| core.driver.borrow_mut().buf_ring())
 }
 
-/// Bytes a cancelled read left behind, if any: they came first on the wire.
-fn take_unread(unread: &Unread) -> Option<PooledBuf> {
-    (!unread.is_empty()).then(|| PooledBuf::owned(unread.take_all()))
+/// Bytes (or an error) a cancelled read left behind, if any: they came first.
+fn take_kept(unread: &Unread) -> Option<io::Result<PooledBuf>> {
+    unread.take_kept().map(|kept| kept.map(PooledBuf::owned))
 }
 
 /// One receive into a pooled buffer (see `TcpStream::recv_pooled`).
 pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
-    if let Some(buf) = take_unread(unread) {
-        return Ok(buf);
-    }
     let ring = pool()?;
     loop {
-        match Op::recv_pooled(fd, ring.clone(), unread)?.await {
+        if let Some(kept) = take_kept(unread) {
+            return kept;
+        }
+        match receive(Op::recv_pooled(fd, ring.clone(), unread)?, unread).await {
             Err(e) if is_enobufs(&e) => ring.buffer_returned().await,
             res => return res,
         }
@@ -94,21 +97,20 @@ impl<'a> RecvStream<'a> {
     /// Cancel-safe: the receive stays armed in the stream, and bytes that arrive meanwhile
     /// are returned by the next call.
     pub async fn next(&mut self) -> Option<io::Result<PooledBuf>> {
-        if self.ended {
-            return None;
-        }
         loop {
-            if let Some(buf) = take_unread(self.unread) {
-                return Some(Ok(buf));
+            // Kept bytes came first on the wire: before this stream's, and before its EOF.
+            if let Some(kept) = take_kept(self.unread) {
+                return Some(kept);
+            }
+            if self.ended {
+                return None;
             }
             if self.single_shot {
-                return match recv_pooled(self.fd, self.unread).await {
-                    Ok(buf) if buf.is_empty() => {
-                        self.ended = true;
-                        None
-                    }
-                    res => Some(res),
-                };
+                match recv_pooled(self.fd, self.unread).await {
+                    Ok(buf) if buf.is_empty() => self.ended = true,
+                    res => return Some(res),
+                }
+                continue;
             }
             let op = match &mut self.op {
                 Some(op) => op,
@@ -122,18 +124,35 @@ impl<'a> RecvStream<'a> {
                     }
                 }
             };
-            let (item, more) = std::future::poll_fn(|cx| op.poll_next(cx)).await;
+            let unread = self.unread;
+            // The receive stays armed; if a cancelled read keeps bytes meanwhile, they are
+            // returned first (the loop's top) and the receive goes on.
+            let polled = std::future::poll_fn(|cx| {
+                if let Poll::Ready(next) = op.poll_next(cx) {
+                    return Poll::Ready(Some(next));
+                }
+                if unread.has_any() {
+                    return Poll::Ready(None);
+                }
+                unread.watch(cx.waker());
+                Poll::Pending
+            })
+            .await;
+            let Some((item, more)) = polled else {
+                continue;
+            };
             if !more {
                 self.op = None;
             }
             match item {
-                Ok(buf) if buf.is_empty() => {
-                    self.ended = true;
-                    return None;
-                }
+                // End of stream, once what was kept is out.
+                Ok(buf) if buf.is_empty() => self.ended = true,
                 Ok(buf) => {
                     self.multishot_worked = true;
-                    return Some(Ok(buf));
+                    if !self.unread.has_any() {
+                        return Some(Ok(buf));
+                    }
+                    self.unread.push(&buf);
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) && !self.multishot_worked => {
                     self.single_shot = true;
@@ -147,6 +166,7 @@ impl<'a> RecvStream<'a> {
                 // The driver stopped the receive because RECV_STREAM_QUEUE buffers waited
                 // unread; they were all handed out before this CQE, so arm again.
                 Err(e) if !more && e.raw_os_error() == Some(libc::ECANCELED) => {}
+                Err(e) if self.unread.has_any() => self.unread.push_error(e),
                 Err(e) => return Some(Err(e)),
             }
         }

@@ -3,10 +3,10 @@
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::fd::SharedFd;
-use crate::op::{Op, Unread};
+use crate::op::{Op, Unread, receive};
 use std::io;
 
-/// One recv; bytes a cancelled recv left in `unread` come first.
+/// One recv; bytes (or an error) a cancelled recv left in `unread` come first.
 pub(super) async fn read<B: IoBufMut>(
     fd: &SharedFd,
     unread: &std::rc::Rc<Unread>,
@@ -16,8 +16,11 @@ pub(super) async fn read<B: IoBufMut>(
         let n = unread.fill(&mut buf);
         return (Ok(n), buf);
     }
+    if let Some(e) = unread.take_error() {
+        return (Err(e), buf);
+    }
     match Op::recv(fd, buf, Some(unread.clone())) {
-        Ok(op) => op.await,
+        Ok(op) => receive(op, unread).await,
         Err((e, buf)) => (Err(e), buf),
     }
 }

@@ -85,8 +85,8 @@ impl super::MultiCompletable for AcceptMulti {
 
 impl super::MultiOp<AcceptMulti> {
     /// Arms a multishot accept (Linux 5.19) on the listening socket `fd`. The driver
-    /// cancels it once `limit` accepted connections wait unclaimed, so a listener nobody
-    /// accepts from leaves the rest in the kernel's backlog instead of taking their fds.
+    /// cancels it once `limit` accepted connections wait unclaimed at a reap, so a listener
+    /// nobody accepts from leaves later connections in the kernel's backlog.
     pub(crate) fn accept_multi(fd: &SharedFd, limit: usize) -> io::Result<Self> {
         let sqe = opcode::AcceptMulti::new(types::Fd(fd.raw()))
             .flags(libc::SOCK_CLOEXEC)

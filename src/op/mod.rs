@@ -32,7 +32,7 @@ mod write;
 
 pub(crate) use accept::AcceptMulti;
 pub(crate) use multishot::{MultiCompletable, MultiOp};
-pub(crate) use recv::Unread;
+pub(crate) use recv::{Unread, receive};
 pub(crate) use recv_pooled::PooledRecv;
 pub(crate) use recvmsg::RecvMeta;
 
@@ -88,6 +88,8 @@ pub(crate) struct Op<T: Completable> {
     core: Rc<Core>,
     key: usize,
     data: Option<T>,
+    /// `cancel` was called: one async-cancel is enough.
+    cancel_sent: bool,
     /// Ops belong to the thread whose ring holds their slot (`Rc` already makes this
     /// `!Send`; the marker says so on purpose).
     _not_send: PhantomData<*const ()>,
@@ -117,8 +119,18 @@ impl<T: Completable> Op<T> {
             core,
             key,
             data: Some(data),
+            cancel_sent: false,
             _not_send: PhantomData,
         })
+    }
+
+    /// Asks the kernel to end this op early; awaiting it still gives its result, which is
+    /// -ECANCELED unless it completed first (io_uring_prep_cancel(3)). Once per op.
+    pub(crate) fn cancel(&mut self) {
+        if self.data.is_some() && !self.cancel_sent {
+            self.cancel_sent = true;
+            self.core.driver.borrow_mut().cancel_slot(self.key);
+        }
     }
 }
 

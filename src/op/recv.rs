@@ -7,7 +7,9 @@ use crate::fd::SharedFd;
 use io_uring::{opcode, types};
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::rc::Rc;
+use std::task::Waker;
 
 /// Bytes the kernel delivered to a recv whose future was already dropped.
 ///
@@ -15,26 +17,93 @@ use std::rc::Rc;
 /// (io_uring_prep_cancel(3): the cancel then answers -EALREADY or -ENOENT and the target's
 /// CQE carries its real result). Those bytes are kept here and the next read on the same
 /// stream returns them first, so a read cancelled by a timeout never loses data.
+///
+/// A read already waiting in the kernel when bytes are kept here would not see them until
+/// new data came (a peer waiting for an answer would wait forever), so the waiting reader
+/// is woken ([`Unread::watch`]) and cancels its receive to return the kept bytes first.
+/// An error that came behind kept bytes (a reset, say) is kept too, and returned once they
+/// are read: the socket reports it only once.
 #[derive(Debug, Default)]
-pub(crate) struct Unread(RefCell<VecDeque<u8>>);
+pub(crate) struct Unread {
+    bytes: RefCell<VecDeque<u8>>,
+    error: RefCell<Option<std::io::Error>>,
+    reader: RefCell<Option<Waker>>,
+}
 
 impl Unread {
+    /// Whether bytes are kept (an error alone does not count: it waits behind them).
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.borrow().is_empty()
+        self.bytes.borrow().is_empty()
+    }
+
+    /// Whether a read should return from here rather than receive: bytes or an error.
+    pub(crate) fn has_any(&self) -> bool {
+        !self.is_empty() || self.error.borrow().is_some()
     }
 
     pub(crate) fn push(&self, bytes: &[u8]) {
-        self.0.borrow_mut().extend(bytes);
+        if bytes.is_empty() {
+            return;
+        }
+        self.bytes.borrow_mut().extend(bytes);
+        self.wake_reader();
+    }
+
+    /// Keeps the error of a receive whose bytes could not be returned yet; interruptions
+    /// and cancellations are not errors of the stream and are dropped.
+    pub(crate) fn push_error(&self, e: std::io::Error) {
+        let transient = matches!(
+            e.raw_os_error(),
+            Some(libc::ECANCELED | libc::ENOBUFS | libc::EINTR | libc::EAGAIN | libc::ETIME)
+        );
+        if transient {
+            return;
+        }
+        self.error.borrow_mut().get_or_insert(e);
+        self.wake_reader();
+    }
+
+    /// The kept error, once no byte is kept any more.
+    pub(crate) fn take_error(&self) -> Option<std::io::Error> {
+        if !self.is_empty() {
+            return None;
+        }
+        self.error.borrow_mut().take()
+    }
+
+    /// What a read returns from here instead of receiving: the kept bytes, else the kept
+    /// error, else nothing.
+    pub(crate) fn take_kept(&self) -> Option<std::io::Result<Vec<u8>>> {
+        if !self.is_empty() {
+            return Some(Ok(self.take_all()));
+        }
+        self.take_error().map(Err)
     }
 
     /// Every kept byte, in order.
     pub(crate) fn take_all(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.0.borrow_mut()).into()
+        std::mem::take(&mut *self.bytes.borrow_mut()).into()
+    }
+
+    /// Wakes `waker` when bytes or an error are kept here (one reader at a time).
+    pub(crate) fn watch(&self, waker: &Waker) {
+        let mut reader = self.reader.borrow_mut();
+        match &mut *reader {
+            Some(w) if w.will_wake(waker) => {}
+            r => *r = Some(waker.clone()),
+        }
+    }
+
+    fn wake_reader(&self) {
+        let reader = self.reader.borrow_mut().take();
+        if let Some(w) = reader {
+            w.wake();
+        }
     }
 
     /// Moves as many kept bytes as fit into `buf`, from its start; returns how many.
     pub(crate) fn fill<B: IoBufMut>(&self, buf: &mut B) -> usize {
-        let mut kept = self.0.borrow_mut();
+        let mut kept = self.bytes.borrow_mut();
         let n = kept.len().min(buf.bytes_total());
         let (a, b) = kept.as_slices();
         let (a, b) = if a.len() >= n {
@@ -53,6 +122,25 @@ impl Unread {
         kept.drain(..n);
         n
     }
+}
+
+/// Awaits the receive `op` on a stream whose stash is `unread`. If a cancelled receive
+/// keeps bytes (or an error) there while `op` waits in the kernel, `op` is cancelled: its
+/// completion then returns the kept bytes first (`complete` merges them), instead of
+/// waiting for data that may never come.
+pub(crate) async fn receive<T: Completable>(mut op: Op<T>, unread: &Unread) -> T::Output {
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = std::pin::Pin::new(&mut op).poll(cx) {
+            return std::task::Poll::Ready(out);
+        }
+        if unread.has_any() {
+            op.cancel();
+        } else {
+            unread.watch(cx.waker());
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 pub(crate) struct Recv<B> {
@@ -79,26 +167,36 @@ impl<B: IoBufMut> Completable for Recv<B> {
 
     fn complete(mut self, c: Completion) -> Self::Output {
         let res = c.into_result().map(|n| n as usize);
-        let Some(unread) = self.unread.take().filter(|u| !u.is_empty()) else {
+        let Some(unread) = self.unread.take().filter(|u| u.has_any()) else {
             if let Ok(n) = res {
                 self.received(n);
             }
             return (res, self.buf);
         };
         // An older, dropped recv completed after this one was submitted: its bytes came
-        // first on the wire, so they go first. An error here shows again on the next read.
-        if let Ok(n) = res {
-            let bytes = self.received(n).to_vec();
-            unread.push(&bytes);
+        // first on the wire, so they go first; this one's result waits behind them.
+        match res {
+            Ok(n) => {
+                let bytes = self.received(n).to_vec();
+                unread.push(&bytes);
+            }
+            Err(e) => unread.push_error(e),
+        }
+        if unread.is_empty() {
+            let e = unread.take_error().expect("has_any: bytes or an error");
+            return (Err(e), self.buf);
         }
         let n = unread.fill(&mut self.buf);
         (Ok(n), self.buf)
     }
 
     fn complete_orphan(mut self, c: Completion) {
-        if let (Ok(n), Some(unread)) = (c.into_result(), self.unread.take()) {
-            let n = n as usize;
-            unread.push(self.received(n));
+        let Some(unread) = self.unread.take() else {
+            return;
+        };
+        match c.into_result() {
+            Ok(n) => unread.push(self.received(n as usize)),
+            Err(e) => unread.push_error(e),
         }
     }
 }

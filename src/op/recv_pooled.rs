@@ -40,8 +40,9 @@ impl PooledRecv {
     /// A CQE nobody will take: its bytes go to the stream's stash for the next read, and
     /// its buffer back to the pool.
     fn keep_for_next_read(&self, c: Completion) {
-        if let Some(buf) = self.buffer(c) {
-            self.unread.push(&buf);
+        match self.received(c) {
+            Ok(buf) => self.unread.push(&buf),
+            Err(e) => self.unread.push_error(e),
         }
     }
 }
@@ -53,15 +54,19 @@ impl Completable for PooledRecv {
 
     fn complete(self, c: Completion) -> Self::Output {
         let buf = self.received(c);
-        if self.unread.is_empty() {
+        if !self.unread.has_any() {
             return buf;
         }
         // An older, dropped recv completed after this one was submitted: its bytes came
-        // first on the wire, so they go first. An error here shows again on the next read.
-        if let Ok(buf) = buf {
-            self.unread.push(&buf);
+        // first on the wire, so they go first; this one's result waits behind them.
+        match buf {
+            Ok(buf) => self.unread.push(&buf),
+            Err(e) => self.unread.push_error(e),
         }
-        Ok(PooledBuf::owned(self.unread.take_all()))
+        match self.unread.take_error() {
+            Some(e) => Err(e),
+            None => Ok(PooledBuf::owned(self.unread.take_all())),
+        }
     }
 
     fn complete_orphan(self, c: Completion) {

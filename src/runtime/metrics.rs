@@ -39,7 +39,8 @@ pub struct Metrics {
     pub ring_flags: RingFlags,
     /// Buffers in the core's receive pool (0 until a pooled receive first used it).
     pub pool_buffers: usize,
-    /// Pool buffers handed to the application and not given back yet.
+    /// Pool buffers out of the kernel's hands: filled and not given back yet (held by
+    /// the application, or waiting unread in a stream's queue).
     pub pool_in_use: usize,
     /// Times a pooled receive found the pool empty and waited for a buffer.
     pub pool_exhausted: u64,

@@ -1,0 +1,1307 @@
+//! The per-core provided buffer pool: `recv_pooled`, `RecvStream` (multishot receive)
+//! and multishot accept, under exhaustion, cancellation, drops, resets and load.
+//!
+//! Every test takes `support::serial()`: some count the process's descriptors, which
+//! any other test running at the same time would disturb.
+
+mod support;
+
+use ringio::Runtime;
+use ringio::buf::PooledBuf;
+use ringio::net::{TcpListener, TcpStream};
+use ringio::time::{sleep, timeout};
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use support::{Rng, fd_count, serial, settle};
+
+fn in_flight() -> usize {
+    ringio::metrics().ops_in_flight
+}
+
+fn pool_in_use() -> usize {
+    ringio::metrics().pool_in_use
+}
+
+/// A one-core runtime with a pool of `buffers` × `size` bytes.
+fn one_core(buffers: u16, size: usize) -> Runtime {
+    Runtime::builder()
+        .workers(1)
+        .buffer_pool(buffers, size)
+        .build()
+        .unwrap()
+}
+
+/// Byte `off` of connection `conn`'s stream: depends on both, so a byte delivered to the
+/// wrong connection or at the wrong offset shows.
+fn pattern(conn: usize, off: usize) -> u8 {
+    let x = (conn as u64)
+        .wrapping_mul(1_000_003)
+        .wrapping_add(off as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (x >> 56) as u8
+}
+
+fn pattern_bytes(conn: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|off| pattern(conn, off)).collect()
+}
+
+/// Panics at the first byte of `got` that is not `pattern(conn, ..)`.
+fn check_pattern(conn: usize, got: &[u8], what: &str) {
+    for (off, b) in got.iter().enumerate() {
+        assert_eq!(
+            *b,
+            pattern(conn, off),
+            "{what}: connection {conn}, byte {off} of {} is wrong (lost, reordered or foreign)",
+            got.len()
+        );
+    }
+}
+
+/// A ringio stream and the std peer of the same loopback connection.
+async fn pair_with_std_peer() -> (TcpStream, std::net::TcpStream) {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let s = TcpStream::connect(addr).await.unwrap();
+    let (peer, _) = std_listener.accept().unwrap();
+    (s, peer)
+}
+
+/// Echo through a `RecvStream`, holding each buffer a moment before writing it back.
+/// Returns the bytes echoed.
+async fn echo_stream_holding(s: TcpStream, conn: usize) -> usize {
+    let mut echoed = 0;
+    let mut data = s.recv_stream();
+    let mut chunk = 0usize;
+    while let Some(buf) = data.next().await {
+        let buf = buf.unwrap_or_else(|e| panic!("recv_stream handler {conn}: {e}"));
+        assert!(!buf.is_empty(), "recv_stream yielded an empty buffer");
+        hold(chunk).await;
+        chunk += 1;
+        echoed += buf.len();
+        let (res, _) = s.write_all(buf).await;
+        res.unwrap_or_else(|e| panic!("recv_stream handler {conn}: write: {e}"));
+    }
+    echoed
+}
+
+/// Echo through `recv_pooled`, holding each buffer a moment before writing it back.
+async fn echo_pooled_holding(s: TcpStream, conn: usize) -> usize {
+    let mut echoed = 0;
+    let mut chunk = 0usize;
+    loop {
+        let buf = s
+            .recv_pooled()
+            .await
+            .unwrap_or_else(|e| panic!("recv_pooled handler {conn}: {e}"));
+        if buf.is_empty() {
+            return echoed;
+        }
+        hold(chunk).await;
+        chunk += 1;
+        echoed += buf.len();
+        let (res, _) = s.write_all(buf).await;
+        res.unwrap_or_else(|e| panic!("recv_pooled handler {conn}: write: {e}"));
+    }
+}
+
+/// Keeps a buffer for a while: a 1 ms sleep every 8th chunk, else one yield.
+async fn hold(chunk: usize) {
+    if chunk.is_multiple_of(8) {
+        sleep(Duration::from_millis(1)).await;
+    } else {
+        ringio::yield_now().await;
+    }
+}
+
+#[test]
+fn exhausted_pool_tears_down_no_connection() {
+    let _serial = serial();
+    support::watchdog("exhausted_pool", Duration::from_secs(60));
+    const CONNS: usize = 64;
+    const BYTES: usize = 20 * 1024;
+    let start = Instant::now();
+    let rt = one_core(4, 256);
+    let (exhausted, echoed) = rt.block_on(async {
+        let base = in_flight();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = ringio::spawn(async move {
+            let mut handlers = Vec::new();
+            for i in 0..CONNS {
+                let (s, _) = listener.accept().await.unwrap();
+                handlers.push(ringio::spawn(async move {
+                    if i % 2 == 0 {
+                        echo_stream_holding(s, i).await
+                    } else {
+                        echo_pooled_holding(s, i).await
+                    }
+                }));
+            }
+            let mut total = 0;
+            for h in handlers {
+                total += h.await.expect("a server handler failed");
+            }
+            total
+        });
+        let clients: Vec<_> = (0..CONNS)
+            .map(|c| {
+                ringio::spawn(async move {
+                    let s = Rc::new(TcpStream::connect(addr).await.unwrap());
+                    let w = s.clone();
+                    // The whole message in one burst, while the reader below reads back.
+                    let writer = ringio::spawn(async move {
+                        let (res, _) = w.write_all(pattern_bytes(c, BYTES)).await;
+                        res.unwrap();
+                        w.shutdown(Shutdown::Write).unwrap();
+                    });
+                    let (res, back) = s.read_exact(vec![0u8; BYTES]).await;
+                    res.unwrap_or_else(|e| panic!("client {c}: {e}"));
+                    check_pattern(c, &back, "echo");
+                    // The handler ends on our EOF and closes: nothing more comes back.
+                    let (res, _) = s.read(vec![0u8; 16]).await;
+                    assert_eq!(res.unwrap(), 0, "client {c}: bytes past the echo");
+                    writer.await.unwrap();
+                })
+            })
+            .collect();
+        for (c, h) in clients.into_iter().enumerate() {
+            h.await
+                .unwrap_or_else(|e| panic!("client {c} failed: {e:?}"));
+        }
+        let echoed = server.await.unwrap();
+        assert!(
+            settle(Duration::from_secs(5), || pool_in_use() == 0).await,
+            "pool buffers still out: {}",
+            pool_in_use()
+        );
+        assert!(
+            settle(Duration::from_secs(5), || in_flight() == base).await,
+            "ops in flight: {} (baseline {base})",
+            in_flight()
+        );
+        let m = ringio::metrics();
+        assert_eq!(m.pool_buffers, 4);
+        (m.pool_exhausted, echoed)
+    });
+    assert_eq!(echoed, CONNS * BYTES);
+    assert!(
+        exhausted > 0,
+        "4 buffers for 64 connections never ran out: ENOBUFS was not exercised"
+    );
+    eprintln!(
+        "exhausted_pool: pool found empty {exhausted} times, {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn dropped_recv_stream_returns_buffers_and_keeps_bytes() {
+    let _serial = serial();
+    support::watchdog("dropped_recv_stream", Duration::from_secs(60));
+    const TOTAL: usize = 8 * 1024;
+    const ROUNDS: usize = 24;
+    let rt = one_core(16, 256);
+    rt.block_on(async {
+        // Make the pool before counting descriptors (it holds none, but be explicit).
+        let (a, mut b) = pair_with_std_peer().await;
+        b.write_all(b"x").unwrap();
+        drop(a.recv_pooled().await.unwrap());
+        drop((a, b));
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        let fd_base = fd_count();
+        let mut most_stashed = 0;
+        for round in 0..ROUNDS {
+            let (s, mut peer) = pair_with_std_peer().await;
+            let data = pattern_bytes(round, TOTAL);
+            let mut got = Vec::with_capacity(TOTAL);
+            {
+                let mut rs = s.recv_stream();
+                peer.write_all(&data[..100]).unwrap();
+                let first = timeout(Duration::from_secs(5), rs.next())
+                    .await
+                    .expect("no data")
+                    .expect("EOF")
+                    .unwrap();
+                got.extend_from_slice(&first);
+                drop(first);
+                // The receive stays armed: the rest arrives into its queue unread.
+                for chunk in data[got.len()..].chunks(300) {
+                    peer.write_all(chunk).unwrap();
+                }
+                match round % 3 {
+                    // Let the CQEs arrive and queue before the drop.
+                    0 => sleep(Duration::from_millis(20)).await,
+                    1 => ringio::yield_now().await,
+                    // Dropped at once: CQEs may come after the cancel was sent.
+                    _ => {}
+                }
+            }
+            assert!(
+                settle(Duration::from_secs(5), || in_flight() == 0).await,
+                "round {round}: the dropped stream's receive is still in flight"
+            );
+            assert_eq!(pool_in_use(), 0, "round {round}: pool buffers not returned");
+            // The bytes the stream had queued come first, then the socket's.
+            let mut first_read = true;
+            while got.len() < TOTAL {
+                let n = if round % 2 == 0 {
+                    let (res, buf) = s.read(vec![0u8; 64 * 1024]).await;
+                    let n = res.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                    n
+                } else {
+                    let buf = s.recv_pooled().await.unwrap();
+                    got.extend_from_slice(&buf);
+                    buf.len()
+                };
+                assert!(n > 0, "round {round}: EOF after {} bytes", got.len());
+                if first_read {
+                    most_stashed = most_stashed.max(n);
+                    first_read = false;
+                }
+            }
+            check_pattern(round, &got, "after dropping a RecvStream");
+            assert_eq!(pool_in_use(), 0);
+            drop(s);
+            drop(peer);
+        }
+        assert!(
+            settle(Duration::from_secs(5), || in_flight() == 0).await,
+            "ops in flight: {}",
+            in_flight()
+        );
+        assert!(
+            settle(Duration::from_secs(5), || fd_count() == fd_base).await,
+            "descriptors leaked: {} now, {fd_base} before",
+            fd_count()
+        );
+        // A read after a drop got more than one pool buffer's worth at once: the queued,
+        // unread buffers of the dropped stream were kept (and copied out), not lost.
+        assert!(
+            most_stashed > 256,
+            "no round had several queued buffers at the drop (largest first read {most_stashed})"
+        );
+    });
+}
+
+/// Reads `total` sequenced bytes from a writer thread with `read_one`, each call racing
+/// a random 0–50 µs timeout; checks order and completeness.
+#[test]
+fn dropped_recv_pooled_loses_no_byte() {
+    let _serial = serial();
+    support::watchdog("recv_pooled_race", Duration::from_secs(60));
+    const TOTAL: usize = 200_000;
+    let rt = one_core(8, 512);
+    let exhausted = rt.block_on(async {
+        let (s, peer) = pair_with_std_peer().await;
+        let writer = sequenced_writer(peer, TOTAL, Duration::ZERO);
+        let mut rng = Rng::new(7);
+        let mut got = Vec::with_capacity(TOTAL);
+        // Some buffers are kept a while, so receives also find the pool empty and wait
+        // (and those waits get cancelled by the timeouts too).
+        let mut held: Vec<PooledBuf> = Vec::new();
+        let mut timeouts = 0u64;
+        while got.len() < TOTAL {
+            let d = Duration::from_micros(rng.below(51));
+            match timeout(d, s.recv_pooled()).await {
+                Ok(res) => {
+                    let buf = res.unwrap();
+                    assert!(!buf.is_empty(), "unexpected EOF after {} bytes", got.len());
+                    got.extend_from_slice(&buf);
+                    held.push(buf);
+                }
+                Err(_) => timeouts += 1,
+            }
+            if rng.below(16) == 0 {
+                held.clear();
+            }
+            // Bytes a cancelled receive left behind come back in an owned buffer, which
+            // holds no pool buffer: the count is at most what is held.
+            assert!(pool_in_use() <= held.len(), "pool count off");
+        }
+        drop(held);
+        drop(writer.join().unwrap());
+        check_sequence(&got, TOTAL);
+        assert!(timeouts > 0, "no receive was ever cancelled");
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        assert_eq!(pool_in_use(), 0);
+        ringio::metrics().pool_exhausted
+    });
+    eprintln!("recv_pooled race: pool found empty {exhausted} times");
+    assert!(
+        exhausted > 0,
+        "all 8 buffers were held at times, yet no receive found the pool empty"
+    );
+}
+
+/// Reads a sequenced writer's `TOTAL` bytes through `RecvStream`s dropped every few
+/// items, so each is dropped with its receive armed and often with buffers queued. With
+/// `cancel`, each `next` also races a 0–50 µs timeout and one read in five is a plain
+/// `read` racing one too. Checks that every byte comes, in order.
+fn recv_stream_storm(cancel: bool) {
+    const TOTAL: usize = 1_000_000;
+    let rt = one_core(8, 512);
+    rt.block_on(async {
+        let (s, peer) = pair_with_std_peer().await;
+        let writer = sequenced_writer(peer, TOTAL, Duration::from_micros(20));
+        let mut rng = Rng::new(11);
+        let (mut timeouts, mut drops) = (0u64, 0u64);
+        let mut got = Vec::with_capacity(TOTAL);
+        while got.len() < TOTAL {
+            if cancel && rng.below(5) == 0 {
+                let d = Duration::from_micros(rng.below(51));
+                if let Ok((res, buf)) = timeout(d, s.read(vec![0u8; 1500])).await {
+                    let n = res.unwrap();
+                    assert!(n > 0, "unexpected EOF after {} bytes", got.len());
+                    got.extend_from_slice(&buf[..n]);
+                }
+                continue;
+            }
+            let mut rs = s.recv_stream();
+            for _ in 0..1 + rng.below(4) {
+                let d = if cancel {
+                    Duration::from_micros(rng.below(51))
+                } else {
+                    Duration::from_secs(5)
+                };
+                match timeout(d, rs.next()).await {
+                    Ok(item) => {
+                        let buf = item.expect("unexpected EOF").unwrap();
+                        got.extend_from_slice(&buf);
+                    }
+                    Err(_) if cancel => timeouts += 1,
+                    Err(_) => panic!("next() hung after {} bytes", got.len()),
+                }
+                if got.len() >= TOTAL {
+                    break;
+                }
+            }
+            drop(rs);
+            drops += 1;
+        }
+        drop(writer.join().unwrap());
+        check_sequence(&got, TOTAL);
+        assert!(!cancel || timeouts > 0, "no next() was ever cancelled");
+        eprintln!("recv_stream storm: {drops} streams dropped, {timeouts} next() cancelled");
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        assert_eq!(pool_in_use(), 0);
+    });
+}
+
+#[test]
+fn dropped_recv_streams_lose_no_byte() {
+    let _serial = serial();
+    support::watchdog("recv_stream_drops", Duration::from_secs(60));
+    recv_stream_storm(false);
+}
+
+/// The same with cancelled `next()` calls and cancelled reads: fails now and then (about
+/// one run in two, at a random offset) with a chunk delivered ahead of the bytes a
+/// cancelled receive kept: see `recv_stream_returns_bytes_of_a_cancelled_receive_first`
+/// for the deterministic form.
+#[test]
+
+fn cancelled_recv_stream_storm_loses_no_byte() {
+    let _serial = serial();
+    support::watchdog("recv_stream_race", Duration::from_secs(60));
+    recv_stream_storm(true);
+}
+
+/// Writes `total` bytes `i % 251` in 997-byte chunks from a thread, pausing `pause`
+/// after each (a yield if zero).
+fn sequenced_writer(
+    peer: std::net::TcpStream,
+    total: usize,
+    pause: Duration,
+) -> std::thread::JoinHandle<std::net::TcpStream> {
+    std::thread::spawn(move || {
+        let mut peer = peer;
+        let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        for chunk in data.chunks(997) {
+            peer.write_all(chunk).unwrap();
+            if pause.is_zero() {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(pause);
+            }
+        }
+        peer
+    })
+}
+
+fn check_sequence(got: &[u8], total: usize) {
+    assert_eq!(got.len(), total, "more bytes than were sent");
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(
+            *b,
+            (i % 251) as u8,
+            "byte {i}: a cancelled receive lost or reordered data"
+        );
+    }
+}
+
+#[test]
+fn dropping_listener_with_multishot_accept_leaks_no_fd() {
+    let _serial = serial();
+    support::watchdog("listener_drop_fd", Duration::from_secs(60));
+    const LISTENERS: usize = 40;
+    const QUEUED: usize = 4;
+    ringio::run(async {
+        let fd_base = fd_count();
+        let base = in_flight();
+        let mut clients = Vec::new();
+        // Many listeners armed at once, each with connections queued in its accept.
+        let mut listeners = Vec::new();
+        for _ in 0..LISTENERS {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let first = std::net::TcpStream::connect(addr).unwrap();
+            drop(listener.accept().await.unwrap()); // arms the multishot accept
+            clients.push(first);
+            for _ in 0..QUEUED {
+                clients.push(std::net::TcpStream::connect(addr).unwrap());
+            }
+            listeners.push(listener);
+        }
+        // Listeners + clients + the accepted-unclaimed server sides.
+        let expected = fd_base + LISTENERS + clients.len() + LISTENERS * QUEUED;
+        assert!(
+            settle(Duration::from_secs(5), || fd_count() >= expected).await,
+            "connections were not accepted into the listeners: {} fds, expected {expected}",
+            fd_count()
+        );
+        assert_eq!(
+            in_flight(),
+            base + LISTENERS,
+            "one multishot accept per listener"
+        );
+        drop(listeners);
+        // Listeners dropped at once after connects, armed or not, queued or in backlog.
+        for round in 0..LISTENERS {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            if round % 2 == 0 {
+                // Armed by an accept that is dropped before any connection comes.
+                assert!(
+                    timeout(Duration::ZERO, listener.accept()).await.is_err(),
+                    "no client yet"
+                );
+            }
+            for _ in 0..1 + round % 5 {
+                clients.push(std::net::TcpStream::connect(addr).unwrap());
+            }
+            if round % 3 == 0 {
+                ringio::yield_now().await;
+            }
+            drop(listener);
+        }
+        assert!(
+            settle(Duration::from_secs(5), || in_flight() == base).await,
+            "ops in flight: {} (baseline {base})",
+            in_flight()
+        );
+        // Only the clients' own descriptors remain; each sees its server side gone.
+        assert!(
+            settle(Duration::from_secs(5), || fd_count()
+                == fd_base + clients.len())
+            .await,
+            "accepted fds leaked: {} fds, expected {}",
+            fd_count(),
+            fd_base + clients.len()
+        );
+        for (i, c) in clients.iter_mut().enumerate() {
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut b = [0u8; 1];
+            match c.read(&mut b) {
+                Ok(0) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+                other => panic!("client {i} not closed: {other:?}"),
+            }
+        }
+        drop(clients);
+        assert!(
+            settle(Duration::from_secs(5), || fd_count() == fd_base).await,
+            "descriptors leaked: {} now, {fd_base} before",
+            fd_count()
+        );
+    });
+}
+
+#[test]
+fn two_thousand_connections_one_worker_every_byte_verified() {
+    let _serial = serial();
+    support::watchdog("two_thousand_connections", Duration::from_secs(120));
+    const CONNS: usize = 2000;
+    const MESSAGES: usize = 5;
+    let limit = ringio::raise_nofile_limit().unwrap();
+    if limit < 4500 {
+        eprintln!("two_thousand_connections: skipped, RLIMIT_NOFILE is {limit} (< 4500)");
+        return;
+    }
+    let start = Instant::now();
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let total = rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = ringio::spawn(async move {
+            let mut handlers = Vec::with_capacity(CONNS);
+            for _ in 0..CONNS {
+                let (s, _) = listener.accept().await.unwrap();
+                handlers.push(ringio::spawn(async move {
+                    let mut data = s.recv_stream();
+                    while let Some(buf) = data.next().await {
+                        let (res, _) = s.write_all(buf.unwrap()).await;
+                        res.unwrap();
+                    }
+                }));
+            }
+            for h in handlers {
+                h.await.expect("a server handler failed");
+            }
+        });
+        let clients: Vec<_> = (0..CONNS)
+            .map(|c| {
+                ringio::spawn(async move {
+                    let s = TcpStream::connect(addr).await.unwrap();
+                    let mut rng = Rng::new(c as u64 + 1);
+                    let mut bytes = 0;
+                    for m in 0..MESSAGES {
+                        let len = 1 + rng.below(8192) as usize;
+                        let mut msg = vec![0u8; len];
+                        rng.fill(&mut msg);
+                        let (res, msg) = s.write_all(msg).await;
+                        res.unwrap();
+                        let (res, back) = s.read_exact(vec![0u8; len]).await;
+                        res.unwrap_or_else(|e| panic!("client {c} message {m}: {e}"));
+                        assert!(back == msg, "client {c} message {m}: other bytes back");
+                        bytes += len;
+                    }
+                    s.shutdown(Shutdown::Write).unwrap();
+                    let (res, _) = s.read(vec![0u8; 16]).await;
+                    assert_eq!(res.unwrap(), 0, "client {c}: bytes past the echo");
+                    bytes
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for (c, h) in clients.into_iter().enumerate() {
+            total += h
+                .await
+                .unwrap_or_else(|e| panic!("client {c} failed: {e:?}"));
+        }
+        server.await.unwrap();
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        assert_eq!(pool_in_use(), 0);
+        total
+    });
+    assert!(total >= CONNS * MESSAGES);
+    eprintln!(
+        "two_thousand_connections: {CONNS} connections, {total} bytes echoed and verified in {:?}",
+        start.elapsed()
+    );
+}
+
+/// Sets SO_LINGER 0 and drops the socket: the kernel sends a RST.
+fn reset(peer: std::net::TcpStream) {
+    socket2::SockRef::from(&peer)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(peer);
+}
+
+#[test]
+fn recv_stream_reports_eof_and_errors() {
+    let _serial = serial();
+    support::watchdog("recv_stream_eof", Duration::from_secs(60));
+    let rt = one_core(16, 256);
+    rt.block_on(async {
+        let limit = Duration::from_secs(5);
+
+        // Half-close: the data (across several buffers), then None, and None again; the
+        // other direction still works.
+        let (s, mut peer) = pair_with_std_peer().await;
+        let data = pattern_bytes(1, 1000);
+        peer.write_all(&data).unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        let mut rs = s.recv_stream();
+        while let Some(buf) = timeout(limit, rs.next()).await.expect("hang before EOF") {
+            got.extend_from_slice(&buf.unwrap());
+        }
+        assert_eq!(got, data);
+        assert!(timeout(limit, rs.next()).await.unwrap().is_none());
+        drop(rs);
+        // A new stream (and recv_pooled) on the closed side: EOF again.
+        assert!(
+            timeout(limit, s.recv_stream().next())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let buf = timeout(limit, s.recv_pooled()).await.unwrap().unwrap();
+        assert!(
+            buf.is_empty(),
+            "recv_pooled after EOF gave {} bytes",
+            buf.len()
+        );
+        s.write_all(b"still open".to_vec()).await.0.unwrap();
+        let mut back = [0u8; 10];
+        peer.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"still open");
+        drop((s, peer));
+
+        // Reset while the receive is armed and waiting.
+        let (s, peer) = pair_with_std_peer().await;
+        let mut rs = s.recv_stream();
+        let resetter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            reset(peer);
+        });
+        let first = timeout(limit, rs.next()).await.expect("hang on reset");
+        resetter.join().unwrap();
+        match first {
+            Some(Err(e)) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
+            other => panic!("armed stream, peer reset: expected ConnectionReset, got {other:?}"),
+        }
+        // The error is reported once; the socket then reads as closed.
+        let second = timeout(limit, rs.next()).await.expect("hang after reset");
+        assert!(second.is_none(), "after the reset: {second:?}");
+        drop(rs);
+        drop(s);
+
+        // Reset before the stream is armed.
+        let (s, peer) = pair_with_std_peer().await;
+        reset(peer);
+        sleep(Duration::from_millis(20)).await;
+        let mut rs = s.recv_stream();
+        match timeout(limit, rs.next()).await.expect("hang on reset") {
+            Some(Err(e)) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
+            other => panic!("peer reset before arming: expected ConnectionReset, got {other:?}"),
+        }
+        assert!(timeout(limit, rs.next()).await.unwrap().is_none());
+        drop(rs);
+        drop(s);
+
+        // Reset with data still unread: the kernel's answer, as std sees it on a socket
+        // in the same state, is what the stream must report too.
+        let expected = {
+            let (mut a, b) = std_pair();
+            let mut b = b;
+            b.write_all(&data[..300]).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            reset(b);
+            std::thread::sleep(Duration::from_millis(20));
+            read_outcome_std(&mut a)
+        };
+        let (s, mut peer) = pair_with_std_peer().await;
+        peer.write_all(&data[..300]).unwrap();
+        sleep(Duration::from_millis(20)).await;
+        reset(peer);
+        sleep(Duration::from_millis(20)).await;
+        let mut rs = s.recv_stream();
+        let mut got = Vec::new();
+        let outcome = loop {
+            match timeout(limit, rs.next()).await.expect("hang on reset") {
+                Some(Ok(buf)) => got.extend_from_slice(&buf),
+                Some(Err(e)) => break Outcome::Err(got.len(), e.kind()),
+                None => break Outcome::Eof(got.len()),
+            }
+        };
+        assert_eq!(&got[..], &data[..got.len()]);
+        assert_eq!(
+            outcome, expected,
+            "RecvStream and std disagree after a reset"
+        );
+        eprintln!("reset with 300 unread bytes: {outcome:?}");
+        drop(rs);
+        drop(s);
+
+        // recv_pooled on a reset connection.
+        let (s, peer) = pair_with_std_peer().await;
+        reset(peer);
+        let e = timeout(limit, s.recv_pooled())
+            .await
+            .expect("hang on reset")
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
+        let buf = timeout(limit, s.recv_pooled()).await.unwrap().unwrap();
+        assert!(buf.is_empty());
+        drop(s);
+
+        assert!(settle(limit, || in_flight() == 0).await);
+        assert_eq!(pool_in_use(), 0);
+    });
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Bytes read, then an error.
+    Err(usize, ErrorKind),
+    /// Bytes read, then end of stream.
+    Eof(usize),
+}
+
+fn std_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (b, _) = l.accept().unwrap();
+    (a, b)
+}
+
+fn read_outcome_std(s: &mut std::net::TcpStream) -> Outcome {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut n = 0;
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Outcome::Eof(n),
+            Ok(k) => n += k,
+            Err(e) => return Outcome::Err(n, e.kind()),
+        }
+    }
+}
+
+#[test]
+fn pool_config_is_validated() {
+    let _serial = serial();
+    for (buffers, size) in [(3, 100), (4, 0), (0, 100), (6, 4096)] {
+        let err = Runtime::builder()
+            .workers(1)
+            .buffer_pool(buffers, size)
+            .build()
+            .expect_err("a bad pool was accepted");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::InvalidInput,
+            "buffer_pool({buffers}, {size}): {err}"
+        );
+    }
+    // The limits themselves are fine, and a valid pool is used as configured.
+    for (buffers, size) in [(1, 1), (32768, 16)] {
+        Runtime::builder()
+            .workers(1)
+            .buffer_pool(buffers, size)
+            .build()
+            .unwrap_or_else(|e| panic!("buffer_pool({buffers}, {size}): {e}"));
+    }
+    let rt = one_core(2, 7);
+    rt.block_on(async {
+        let (s, mut peer) = pair_with_std_peer().await;
+        assert_eq!(
+            ringio::metrics().pool_buffers,
+            0,
+            "the pool is made on first use"
+        );
+        peer.write_all(b"0123456789").unwrap();
+        let buf = s.recv_pooled().await.unwrap();
+        assert_eq!(&buf[..], b"0123456", "a receive fills at most one buffer");
+        assert_eq!(ringio::metrics().pool_buffers, 2);
+        assert_eq!(pool_in_use(), 1);
+        drop(buf);
+        assert_eq!(pool_in_use(), 0);
+        let buf = s.recv_pooled().await.unwrap();
+        assert_eq!(&buf[..], b"789");
+    });
+}
+
+#[test]
+fn slow_recv_stream_reader_holds_bounded_buffers() {
+    let _serial = serial();
+    support::watchdog("slow_reader", Duration::from_secs(60));
+    const TOTAL: usize = 64 * 1024;
+    let rt = one_core(128, 256);
+    rt.block_on(async {
+        let (a, mut pa) = pair_with_std_peer().await;
+        let (b, mut pb) = pair_with_std_peer().await;
+        let data = pattern_bytes(3, TOTAL);
+        let mut rs = a.recv_stream();
+        pa.write_all(&data[..10]).unwrap();
+        let mut got = rs.next().await.unwrap().unwrap().to_vec();
+        // A's receive stays armed while its reader is busy elsewhere; 64 KiB arrive,
+        // 256 buffers' worth, twice the pool.
+        let writer = std::thread::spawn(move || {
+            pa.write_all(&data[10..]).unwrap();
+            pa
+        });
+        sleep(Duration::from_millis(50)).await;
+        // The stream stopped its receive after RECV_STREAM_QUEUE buffers (plus what the
+        // kernel posted before the cancel), so the pool still serves other connections.
+        pb.write_all(b"other").unwrap();
+        let buf = timeout(Duration::from_secs(5), b.recv_pooled())
+            .await
+            .expect("a slow RecvStream drained the whole pool")
+            .unwrap();
+        assert_eq!(&buf[..], b"other");
+        drop(buf);
+        assert_eq!(
+            ringio::metrics().pool_exhausted,
+            0,
+            "the pool ran dry: the queue limit did not stop the slow stream's receive"
+        );
+        // The reader catches up: every byte, in order, across the re-arms.
+        while got.len() < TOTAL {
+            let buf = timeout(Duration::from_secs(5), rs.next())
+                .await
+                .expect("hang: the stream was not re-armed")
+                .expect("EOF")
+                .unwrap();
+            got.extend_from_slice(&buf);
+        }
+        check_pattern(3, &got, "slow RecvStream");
+        drop(rs);
+        drop(writer.join().unwrap());
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        assert_eq!(pool_in_use(), 0);
+    });
+}
+
+#[test]
+fn listener_accepts_past_its_queue_limit() {
+    let _serial = serial();
+    support::watchdog("accept_queue_limit", Duration::from_secs(60));
+    const CONNS: usize = 300;
+    ringio::run(async {
+        let fd_base = fd_count();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let first = std::net::TcpStream::connect(addr).unwrap();
+        let (s, _) = listener.accept().await.unwrap();
+        drop(s);
+        // Far more connections than the multishot accept keeps unclaimed (64) arrive
+        // while nobody accepts; the rest wait in the backlog.
+        let mut clients: Vec<_> = (0..CONNS)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        sleep(Duration::from_millis(50)).await;
+        // Descriptors beyond the listener and the clients: connections accepted and
+        // waiting unclaimed in the listener (see `accept_queue_limit_bounds_unclaimed_fds`).
+        let unclaimed = fd_count() - (fd_base + 1 + 1 + CONNS);
+        eprintln!("accept queue: {unclaimed} of {CONNS} waiting connections took an fd");
+        let mut peers = std::collections::HashSet::new();
+        for i in 0..CONNS {
+            let (s, peer) = timeout(Duration::from_secs(5), listener.accept())
+                .await
+                .unwrap_or_else(|_| panic!("accept {i} hung: the accept was not re-armed"))
+                .unwrap();
+            assert!(peers.insert(peer), "connection {peer} accepted twice");
+            s.write_all(b"k".to_vec()).await.0.unwrap();
+        }
+        for c in &mut clients {
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).unwrap();
+            assert_eq!(&b, b"k");
+        }
+        drop(listener);
+        drop(clients);
+        drop(first);
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        assert!(
+            settle(Duration::from_secs(5), || fd_count() == fd_base).await,
+            "descriptors leaked: {} now, {fd_base} before",
+            fd_count()
+        );
+    });
+}
+
+#[test]
+fn pooled_buf_outlives_its_runtime() {
+    let _serial = serial();
+    support::watchdog("pooled_buf_outlives", Duration::from_secs(30));
+    let rt = one_core(4, 64);
+    let (held, peer) = rt.block_on(async {
+        let (s, mut peer) = pair_with_std_peer().await;
+        peer.write_all(b"kept past the runtime").unwrap();
+        let buf = s.recv_pooled().await.unwrap();
+        assert_eq!(ringio::metrics().pool_in_use, 1);
+        (buf, peer)
+    });
+    // The core stopped and gave up its ring; the buffer's memory stays until it goes.
+    drop(rt);
+    assert_eq!(&held[..], b"kept past the runtime");
+    drop(held);
+    drop(peer);
+    // A new runtime gets a fresh pool that works as usual.
+    let rt = one_core(4, 64);
+    rt.block_on(async {
+        let (s, mut peer) = pair_with_std_peer().await;
+        peer.write_all(b"again").unwrap();
+        assert_eq!(&s.recv_pooled().await.unwrap()[..], b"again");
+        assert_eq!(pool_in_use(), 0);
+    });
+}
+
+/// A receive that finds the kernel's ring empty must wait for a buffer, not re-arm in a
+/// loop. Buffers the kernel filled for a `RecvStream` whose reader has not taken them yet
+/// (queued CQEs) are not counted in `pool_in_use`, so `BufRing::has_free` says a buffer
+/// is free when the kernel has none: `recv_pooled` (and `RecvStream::next`) re-submit at
+/// once, get ENOBUFS again, and spin the core until the reader catches up.
+#[test]
+
+fn queued_unread_buffers_do_not_make_receives_spin() {
+    let _serial = serial();
+    support::watchdog("enobufs_spin", Duration::from_secs(30));
+    let rt = one_core(4, 256);
+    rt.block_on(async {
+        let (a, mut pa) = pair_with_std_peer().await;
+        let (b, mut pb) = pair_with_std_peer().await;
+        let mut rs = a.recv_stream();
+        pa.write_all(b"x").unwrap();
+        drop(rs.next().await.unwrap().unwrap());
+        // A's receive stays armed; its peer sends more than the pool holds, so all four
+        // buffers end up queued (unread) in A's stream.
+        pa.write_all(&[7u8; 4 * 256 + 100]).unwrap();
+        sleep(Duration::from_millis(20)).await;
+        let before = ringio::metrics();
+        pb.write_all(b"for b").unwrap();
+        // B's receive finds the pool empty; it can only complete once A reads.
+        let r = timeout(Duration::from_millis(200), b.recv_pooled()).await;
+        assert!(r.is_err(), "B got a buffer although all four were A's");
+        let after = ringio::metrics();
+        let resubmitted = after.ops_submitted - before.ops_submitted;
+        // A waiting receive costs a handful of SQEs; a busy loop costs tens of thousands.
+        assert!(
+            resubmitted < 100,
+            "B's receive was re-submitted {resubmitted} times in 200 ms (ENOBUFS busy loop)"
+        );
+        assert!(
+            after.pool_exhausted > before.pool_exhausted,
+            "B found the pool empty but pool_exhausted did not count it"
+        );
+        // Once A reads, B gets its bytes.
+        let mut got = 0;
+        while got < 4 * 256 + 100 {
+            got += rs.next().await.unwrap().unwrap().len();
+        }
+        let buf = timeout(Duration::from_secs(5), b.recv_pooled())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..], b"for b");
+    });
+}
+
+/// Once connections wait unclaimed past `ACCEPT_QUEUE` (64), the listener stops its
+/// multishot accept, so later connections wait in the kernel's backlog, holding no fd of
+/// ours, until someone accepts again. (A burst that arrives between two loop turns is
+/// taken whole: one run of the kernel's multishot accept drains the backlog.)
+#[test]
+fn accept_queue_limit_leaves_later_connections_in_the_backlog() {
+    let _serial = serial();
+    support::watchdog("accept_queue_bound", Duration::from_secs(60));
+    const BURST: usize = 300;
+    const LATER: usize = 50;
+    ringio::run(async {
+        let fd_base = fd_count();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let first = std::net::TcpStream::connect(addr).unwrap();
+        drop(listener.accept().await.unwrap()); // arms the multishot accept
+        let mut clients: Vec<_> = (0..BURST)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        sleep(Duration::from_millis(50)).await;
+        let burst_taken = fd_count() - (fd_base + 1 + 1 + BURST);
+        assert!(burst_taken <= BURST);
+        // The accept is stopped now: these stay in the backlog.
+        clients.extend((0..LATER).map(|_| std::net::TcpStream::connect(addr).unwrap()));
+        sleep(Duration::from_millis(50)).await;
+        let taken = fd_count() - (fd_base + 1 + 1 + BURST + LATER);
+        assert_eq!(
+            taken, burst_taken,
+            "connections made after the accept queue filled took fds"
+        );
+        // Accepting again takes every one of them, each once.
+        let mut peers = std::collections::HashSet::new();
+        for _ in 0..BURST + LATER {
+            let (_s, peer) = timeout(Duration::from_secs(5), listener.accept())
+                .await
+                .expect("a waiting connection was never accepted")
+                .unwrap();
+            assert!(peers.insert(peer), "{peer} accepted twice");
+        }
+        drop((listener, clients, first));
+    });
+}
+
+#[test]
+fn tasks_sharing_a_listener_accept_each_connection_once() {
+    let _serial = serial();
+    support::watchdog("shared_listener", Duration::from_secs(60));
+    const CONNS: usize = 300;
+    const TASKS: usize = 8;
+    ringio::run(async {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let accepted = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (listener, accepted) = (listener.clone(), accepted.clone());
+                ringio::spawn(async move {
+                    loop {
+                        let (s, peer) = listener.accept().await.unwrap();
+                        s.write_all(b"hi".to_vec()).await.0.unwrap();
+                        accepted.borrow_mut().push((s, peer));
+                    }
+                })
+            })
+            .collect();
+        let clients = ringio::spawn_blocking(move || {
+            (0..CONNS)
+                .map(|_| {
+                    let mut c = std::net::TcpStream::connect(addr).unwrap();
+                    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut b = [0u8; 2];
+                    c.read_exact(&mut b).expect("connection never served");
+                    assert_eq!(&b, b"hi");
+                    c
+                })
+                .collect::<Vec<_>>()
+        });
+        let clients = timeout(Duration::from_secs(30), clients)
+            .await
+            .expect("clients hung")
+            .unwrap();
+        assert!(settle(Duration::from_secs(5), || accepted.borrow().len() == CONNS).await);
+        let peers: std::collections::HashSet<_> =
+            accepted.borrow().iter().map(|(_, p)| *p).collect();
+        let mine: std::collections::HashSet<_> =
+            clients.iter().map(|c| c.local_addr().unwrap()).collect();
+        assert_eq!(peers, mine, "each client accepted exactly once");
+        for t in &tasks {
+            t.cancel();
+        }
+        drop(tasks);
+        accepted.borrow_mut().clear();
+        drop(listener);
+        drop(clients);
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+    });
+}
+
+#[test]
+fn each_core_has_its_own_pool() {
+    let _serial = serial();
+    support::watchdog("per_core_pool", Duration::from_secs(60));
+    const CONNS: usize = 16;
+    const BYTES: usize = 32 * 1024;
+    let rt = Runtime::builder()
+        .workers(2)
+        .buffer_pool(8, 512)
+        .build()
+        .unwrap();
+    let per_core = rt.run_per_core(|core| async move {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients = ringio::spawn_blocking(move || {
+            let threads: Vec<_> = (0..CONNS)
+                .map(|i| {
+                    std::thread::spawn(move || {
+                        let conn = core * 1000 + i;
+                        let c = std::net::TcpStream::connect(addr).unwrap();
+                        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                        let mut w = c.try_clone().unwrap();
+                        let writer = std::thread::spawn(move || {
+                            w.write_all(&pattern_bytes(conn, BYTES)).unwrap();
+                            w.shutdown(Shutdown::Write).unwrap();
+                        });
+                        let mut back = Vec::new();
+                        (&c).read_to_end(&mut back).unwrap();
+                        writer.join().unwrap();
+                        assert_eq!(back.len(), BYTES, "connection {conn}: short echo");
+                        check_pattern(conn, &back, "per-core echo");
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("a client failed");
+            }
+        });
+        let mut handlers = Vec::new();
+        for i in 0..CONNS {
+            let (s, _) = listener.accept().await.unwrap();
+            handlers.push(ringio::spawn(async move {
+                if i % 2 == 0 {
+                    echo_stream_holding(s, i).await
+                } else {
+                    echo_pooled_holding(s, i).await
+                }
+            }));
+        }
+        let mut echoed = 0;
+        for h in handlers {
+            echoed += h.await.unwrap();
+        }
+        clients.await.unwrap();
+        drop(listener);
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        (ringio::runtime::current_core(), echoed, ringio::metrics())
+    });
+    for (i, (core, echoed, m)) in per_core.into_iter().enumerate() {
+        assert_eq!(core, i);
+        assert_eq!(echoed, CONNS * BYTES, "core {core}");
+        assert_eq!(m.pool_buffers, 8, "core {core}: its own pool of 8");
+        assert_eq!(m.pool_in_use, 0, "core {core}");
+    }
+}
+
+/// Polls `fut` once (so its SQE is queued, not yet submitted) and drops it.
+fn poll_once_and_drop<F: std::future::Future>(fut: F) {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(
+        fut.as_mut().poll(&mut cx).is_pending(),
+        "expected the op to be queued"
+    );
+}
+
+/// How a receive is started or done in the cancellation-order tests.
+#[derive(Clone, Copy, Debug)]
+enum Recv {
+    Read,
+    Pooled,
+    Stream,
+}
+
+/// The peer sends `sent` ("AAAA" or "AAAABBBB"). A receive of kind `first` is queued and
+/// dropped before it reaches the kernel: it still runs (its cancel is submitted after
+/// it) and takes "AAAA" (a 4-byte read; pool buffers of 4 bytes; a multishot receive
+/// takes everything), which the stream must keep for the next read. Receives of kind
+/// `second`, the first submitted in the same batch, take the rest. Returns the bytes in
+/// the order the second kind delivers them, or how it hung (each receive given 1 s).
+async fn cancelled_then_next(first: Recv, second: Recv, sent: &[u8]) -> Result<Vec<u8>, String> {
+    let (s, mut peer) = pair_with_std_peer().await;
+    peer.write_all(sent).unwrap();
+    sleep(Duration::from_millis(20)).await;
+    match first {
+        Recv::Read => poll_once_and_drop(s.read(vec![0u8; 4])),
+        Recv::Pooled => poll_once_and_drop(s.recv_pooled()),
+        Recv::Stream => {
+            let mut rs = s.recv_stream();
+            poll_once_and_drop(rs.next());
+        }
+    }
+    let mut got = Vec::new();
+    let mut rs = s.recv_stream();
+    while got.len() < sent.len() {
+        let limit = Duration::from_secs(1);
+        let chunk = match second {
+            Recv::Read => timeout(limit, s.read(vec![0u8; 64]))
+                .await
+                .ok()
+                .map(|(res, buf)| buf[..res.unwrap()].to_vec()),
+            Recv::Pooled => timeout(limit, s.recv_pooled())
+                .await
+                .ok()
+                .map(|res| res.unwrap().to_vec()),
+            Recv::Stream => timeout(limit, rs.next())
+                .await
+                .ok()
+                .map(|item| item.expect("EOF").unwrap().to_vec()),
+        };
+        match chunk {
+            Some(chunk) => {
+                assert!(!chunk.is_empty(), "EOF");
+                got.extend_from_slice(&chunk);
+            }
+            None => {
+                drop(rs);
+                // What a new read finds at once: the stash.
+                let stash = match timeout(Duration::from_millis(100), s.read(vec![0u8; 64])).await {
+                    Ok((res, buf)) => buf[..res.unwrap()].to_vec(),
+                    Err(_) => Vec::new(),
+                };
+                return Err(format!(
+                    "waited 1 s after {:?} while {:?} sat in the stash",
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&stash)
+                ));
+            }
+        }
+    }
+    Ok(got)
+}
+
+#[test]
+fn bytes_of_a_cancelled_receive_come_first() {
+    let _serial = serial();
+    support::watchdog("stash_order", Duration::from_secs(30));
+    // Pool buffers of 4 bytes, so a pooled receive takes "AAAA" like a 4-byte read.
+    let rt = one_core(8, 4);
+    rt.block_on(async {
+        for first in [Recv::Read, Recv::Pooled] {
+            for second in [Recv::Read, Recv::Pooled] {
+                let got = cancelled_then_next(first, second, b"AAAABBBB")
+                    .await
+                    .unwrap_or_else(|e| panic!("{second:?} after a cancelled {first:?}: {e}"));
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    "AAAABBBB",
+                    "{second:?} after a cancelled {first:?}: bytes lost or reordered"
+                );
+            }
+        }
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        assert_eq!(pool_in_use(), 0);
+    });
+}
+
+/// `RecvStream::next` takes the stream's stash (`Unread`) only before it waits; the items
+/// of its multishot receive (`PooledRecv::item`) do not look at the stash the way
+/// `PooledRecv::complete` and `Recv::complete` do. So bytes that a cancelled receive
+/// kept while `next` was waiting (its CQE reaped in the same batch as the stream's) come
+/// out after the stream's own, later bytes: "BBBBAAAA".
+#[test]
+
+fn recv_stream_returns_bytes_of_a_cancelled_receive_first() {
+    let _serial = serial();
+    support::watchdog("stash_order_stream", Duration::from_secs(30));
+    let rt = one_core(8, 4);
+    rt.block_on(async {
+        for first in [Recv::Read, Recv::Pooled] {
+            let got = cancelled_then_next(first, Recv::Stream, b"AAAABBBB")
+                .await
+                .unwrap_or_else(|e| panic!("RecvStream after a cancelled {first:?}: {e}"));
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                "AAAABBBB",
+                "RecvStream after a cancelled {first:?}: bytes lost or reordered"
+            );
+        }
+    });
+}
+
+/// A receive that is already waiting in the kernel when a cancelled receive's bytes land
+/// in the stream's stash (`Unread`) is not told: it waits for new data on the socket,
+/// while the bytes sit in the stash. With a peer that waits for an answer, that is a
+/// hang. Here the cancelled receive takes all the peer sent ("AAAA", or all of
+/// "AAAABBBB" for a multishot one) and the next receive, submitted in the same batch,
+/// waits forever (1 s here).
+#[test]
+
+fn waiting_receive_gets_bytes_a_cancelled_receive_kept() {
+    let _serial = serial();
+    support::watchdog("stash_wait", Duration::from_secs(60));
+    let rt = one_core(8, 4);
+    rt.block_on(async {
+        let mut failures = Vec::new();
+        for (first, sent) in [
+            (Recv::Read, &b"AAAA"[..]),
+            (Recv::Pooled, b"AAAA"),
+            (Recv::Stream, b"AAAABBBB"),
+        ] {
+            for second in [Recv::Read, Recv::Pooled, Recv::Stream] {
+                match cancelled_then_next(first, second, sent).await {
+                    Ok(got) if got == sent => {}
+                    Ok(got) => failures.push(format!(
+                        "{second:?} after a cancelled {first:?}: {:?}",
+                        String::from_utf8_lossy(&got)
+                    )),
+                    Err(e) => failures.push(format!("{second:?} after a cancelled {first:?}: {e}")),
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+    });
+}
