@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs each drop-in-flight test under valgrind memcheck, one process per test, and fails
+# Runs each drop-in-flight test (tests/cancel_drop_in_flight.rs, and the pooled-receive
+# tests of tests/pool_recv.rs: dropped multishot receives and accepts, the buffer pool run
+# dry) under valgrind memcheck, one process per test, and fails
 # on any invalid access, uninitialised read or definite leak. "Possibly lost" blocks are
 # the test watchdog threads, still sleeping when the process exits.
 #
@@ -13,9 +15,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind not found: apt-get install valgrind" >&2; exit 2; }
-bin=$(cargo test --test cancel_drop_in_flight --no-run --message-format=json 2>/dev/null \
-    | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)
 failed=0
+for suite in cancel_drop_in_flight pool_recv; do
+bin=$(cargo test --test "$suite" --no-run --message-format=json 2>/dev/null \
+    | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)
 for t in $("$bin" --list 2>/dev/null | sed -n 's/: test$//p'); do
     log=$(mktemp)
     timeout 60 valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
@@ -23,10 +26,11 @@ for t in $("$bin" --list 2>/dev/null | sed -n 's/: test$//p'); do
     rc=$?
     summary=$(grep -E "ERROR SUMMARY" "$log" | sed 's/^==[0-9]*== //')
     case $rc in
-        0) echo "ok       $t: $summary" ;;
-        124) echo "stalled  $t: stalled under valgrind (see the note above)" ;;
-        *) echo "FAILED   $t (exit $rc)"; tail -n 40 "$log"; failed=1 ;;
+        0) echo "ok       $suite::$t: $summary" ;;
+        124) echo "stalled  $suite::$t: stalled under valgrind (see the note above)" ;;
+        *) echo "FAILED   $suite::$t (exit $rc)"; tail -n 40 "$log"; failed=1 ;;
     esac
     rm -f "$log"
+done
 done
 exit $failed

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ringio::net::{TcpListener, TcpStream};
 
+mod support;
+
 /// The system allocator, counting allocations.
 struct Counting;
 
@@ -37,33 +39,6 @@ const WARM_UP: usize = 200;
 const MEASURED: usize = 1_000;
 const MSG: usize = 64;
 
-/// Echoes through the buffer pool, as the echo example's default server does.
-async fn echo_stream(stream: TcpStream) {
-    let mut data = stream.recv_stream();
-    while let Some(Ok(buf)) = data.next().await {
-        if stream.write_all(buf).await.0.is_err() {
-            return;
-        }
-    }
-}
-
-/// Echoes through a reused owned buffer.
-async fn echo_owned(stream: TcpStream) {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let (res, b) = stream.read(buf).await;
-        let n = match res {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let (res, b) = stream.write_all(ringio::buf::IoBuf::slice(b, ..n)).await;
-        if res.is_err() {
-            return;
-        }
-        buf = b.into_inner();
-    }
-}
-
 /// Allocations per request over `MEASURED` round trips on each of `CONNS` connections,
 /// server and client (both on this runtime) together.
 fn allocations_per_request(pooled: bool) -> f64 {
@@ -75,9 +50,9 @@ fn allocations_per_request(pooled: bool) -> f64 {
             loop {
                 let (s, _) = l.accept().await.unwrap();
                 if pooled {
-                    ringio::spawn(echo_stream(s));
+                    ringio::spawn(support::echo_stream_until_eof(s));
                 } else {
-                    ringio::spawn(echo_owned(s));
+                    ringio::spawn(support::echo_until_eof(s));
                 }
             }
         });

@@ -18,7 +18,7 @@
 
 mod support;
 
-use ringio::buf::{IoBuf, PooledBuf};
+use ringio::buf::PooledBuf;
 use ringio::net::{RecvStream, TcpListener, TcpStream};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -166,46 +166,6 @@ impl Round {
     }
 }
 
-// The handlers of examples/common/echo/server.rs.
-
-async fn echo_stream(stream: TcpStream) {
-    let mut data = stream.recv_stream();
-    while let Some(Ok(buf)) = data.next().await {
-        if stream.write_all(buf).await.0.is_err() {
-            return;
-        }
-    }
-}
-
-async fn echo_pooled(stream: TcpStream) {
-    loop {
-        match stream.recv_pooled().await {
-            Ok(buf) if !buf.is_empty() => {
-                if stream.write_all(buf).await.0.is_err() {
-                    return;
-                }
-            }
-            _ => return,
-        }
-    }
-}
-
-async fn echo_owned(stream: TcpStream) {
-    let mut buf = vec![0u8; OWNED_BUF];
-    loop {
-        let (res, b) = stream.read(buf).await;
-        let n = match res {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let (res, b) = stream.write_all(b.slice(..n)).await;
-        if res.is_err() {
-            return;
-        }
-        buf = b.into_inner();
-    }
-}
-
 /// Accepts forever, spawning the handler `mode` names for each connection.
 async fn serve(listener: TcpListener, mode: Rc<Cell<Mode>>) {
     loop {
@@ -213,9 +173,9 @@ async fn serve(listener: TcpListener, mode: Rc<Cell<Mode>>) {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
                 drop(match mode.get() {
-                    Mode::Stream => ringio::spawn(echo_stream(stream)),
-                    Mode::Pooled => ringio::spawn(echo_pooled(stream)),
-                    Mode::Owned => ringio::spawn(echo_owned(stream)),
+                    Mode::Stream => ringio::spawn(support::echo_stream_until_eof(stream)),
+                    Mode::Pooled => ringio::spawn(support::echo_pooled_until_eof(stream)),
+                    Mode::Owned => ringio::spawn(support::echo_until_eof(stream)),
                 });
             }
             Err(e) => eprintln!("accept failed: {e}"),
@@ -422,9 +382,9 @@ fn idle_connection_heap_cost_per_recv_mode() {
         std::mem::size_of::<TcpStream>(),
         std::mem::size_of::<RecvStream<'static>>(),
         std::mem::size_of::<PooledBuf>(),
-        future_size(echo_stream),
-        future_size(echo_pooled),
-        future_size(echo_owned),
+        future_size(support::echo_stream_until_eof),
+        future_size(support::echo_pooled_until_eof),
+        future_size(support::echo_until_eof),
     );
     println!("test took {elapsed:?}");
 

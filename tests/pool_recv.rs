@@ -397,12 +397,11 @@ fn dropped_recv_streams_lose_no_byte() {
     recv_stream_storm(false);
 }
 
-/// The same with cancelled `next()` calls and cancelled reads: fails now and then (about
-/// one run in two, at a random offset) with a chunk delivered ahead of the bytes a
-/// cancelled receive kept: see `recv_stream_returns_bytes_of_a_cancelled_receive_first`
-/// for the deterministic form.
+/// The same with cancelled `next()` calls and cancelled reads. Before the fix it failed
+/// about one run in two, at a random offset, with a chunk delivered ahead of the bytes a
+/// cancelled receive kept (`recv_stream_returns_bytes_of_a_cancelled_receive_first` is
+/// the deterministic form).
 #[test]
-
 fn cancelled_recv_stream_storm_loses_no_byte() {
     let _serial = serial();
     support::watchdog("recv_stream_race", Duration::from_secs(60));
@@ -934,11 +933,10 @@ fn pooled_buf_outlives_its_runtime() {
 
 /// A receive that finds the kernel's ring empty must wait for a buffer, not re-arm in a
 /// loop. Buffers the kernel filled for a `RecvStream` whose reader has not taken them yet
-/// (queued CQEs) are not counted in `pool_in_use`, so `BufRing::has_free` says a buffer
-/// is free when the kernel has none: `recv_pooled` (and `RecvStream::next`) re-submit at
-/// once, get ENOBUFS again, and spin the core until the reader catches up.
+/// (queued CQEs) must count as out of the kernel's hands (`pool_in_use`); when they did
+/// not, `BufRing::has_free` said a buffer was free when the kernel had none, and
+/// `recv_pooled` re-submitted at once, got ENOBUFS again, and spun the core.
 #[test]
-
 fn queued_unread_buffers_do_not_make_receives_spin() {
     let _serial = serial();
     support::watchdog("enobufs_spin", Duration::from_secs(30));
@@ -1247,13 +1245,10 @@ fn bytes_of_a_cancelled_receive_come_first() {
     });
 }
 
-/// `RecvStream::next` takes the stream's stash (`Unread`) only before it waits; the items
-/// of its multishot receive (`PooledRecv::item`) do not look at the stash the way
-/// `PooledRecv::complete` and `Recv::complete` do. So bytes that a cancelled receive
-/// kept while `next` was waiting (its CQE reaped in the same batch as the stream's) come
-/// out after the stream's own, later bytes: "BBBBAAAA".
+/// Bytes that a cancelled receive kept while `RecvStream::next` was waiting (its CQE
+/// reaped in the same batch as the stream's) came first on the wire, so they must come
+/// out before the stream's own, later bytes: "AAAABBBB", not "BBBBAAAA".
 #[test]
-
 fn recv_stream_returns_bytes_of_a_cancelled_receive_first() {
     let _serial = serial();
     support::watchdog("stash_order_stream", Duration::from_secs(30));
@@ -1273,13 +1268,12 @@ fn recv_stream_returns_bytes_of_a_cancelled_receive_first() {
 }
 
 /// A receive that is already waiting in the kernel when a cancelled receive's bytes land
-/// in the stream's stash (`Unread`) is not told: it waits for new data on the socket,
-/// while the bytes sit in the stash. With a peer that waits for an answer, that is a
-/// hang. Here the cancelled receive takes all the peer sent ("AAAA", or all of
-/// "AAAABBBB" for a multishot one) and the next receive, submitted in the same batch,
-/// waits forever (1 s here).
+/// in the stream's stash (`Unread`) must return them, not wait for new data on the
+/// socket (with a peer that waits for an answer, that would be a hang). Here the
+/// cancelled receive takes all the peer sent ("AAAA", or all of "AAAABBBB" for a
+/// multishot one) and the next receive, submitted in the same batch, must still get it
+/// within 1 s.
 #[test]
-
 fn waiting_receive_gets_bytes_a_cancelled_receive_kept() {
     let _serial = serial();
     support::watchdog("stash_wait", Duration::from_secs(60));

@@ -123,7 +123,34 @@ where
     }
 }
 
-/// Echoes every byte back until the peer closes or the connection fails.
+/// Echoes every chunk of a multishot receive into the buffer pool (`recv_stream`) until
+/// the peer closes or the connection fails, as the echo example's default server does.
+pub async fn echo_stream_until_eof(stream: ringio::net::TcpStream) {
+    let mut data = stream.recv_stream();
+    while let Some(Ok(buf)) = data.next().await {
+        if stream.write_all(buf).await.0.is_err() {
+            return;
+        }
+    }
+}
+
+/// Echoes one pooled receive (`recv_pooled`) at a time until the peer closes or the
+/// connection fails.
+pub async fn echo_pooled_until_eof(stream: ringio::net::TcpStream) {
+    loop {
+        match stream.recv_pooled().await {
+            Ok(buf) if !buf.is_empty() => {
+                if stream.write_all(buf).await.0.is_err() {
+                    return;
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Echoes every byte back, through one reused 4 KiB buffer, until the peer closes or the
+/// connection fails.
 pub async fn echo_until_eof(stream: ringio::net::TcpStream) {
     let mut buf = vec![0u8; 4096];
     loop {
