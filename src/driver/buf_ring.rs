@@ -324,6 +324,9 @@ pub(crate) unsafe fn take(ring: &Rc<BufRing>, bid: u16, len: usize) -> PooledBuf
 /// can be written back as it is (`write_all(buf)`), since it implements
 /// [`IoBuf`](crate::buf::IoBuf). Hold it only as long as needed: the pool is shared by
 /// every connection of the core, and a receive that finds it empty waits for a buffer.
+/// A parser that needs more bytes than one buffer holds should copy what it keeps rather
+/// than hold buffers while it waits for the rest: if every buffer of the pool is held
+/// that way, no receive on the core can complete.
 ///
 /// An empty `PooledBuf` means end of stream.
 pub struct PooledBuf(Inner);
