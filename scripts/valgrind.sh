@@ -16,11 +16,22 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind not found: apt-get install valgrind" >&2; exit 2; }
+# Tests that cannot progress under the tool at all: a helper thread (a writer, the
+# clients, a second core) must run while the ring thread sleeps in io_uring_enter, and
+# memcheck does not run it then (seen as "hung" panics or stalls, never as a memcheck
+# error). They run natively in `cargo test`.
+skip=" dropped_recv_pooled_loses_no_byte dropped_recv_streams_lose_no_byte \
+each_core_has_its_own_pool recv_stream_reports_eof_and_errors \
+slow_recv_stream_reader_holds_bounded_buffers \
+tasks_sharing_a_listener_accept_each_connection_once "
 failed=0
 for suite in cancel_drop_in_flight pool_recv; do
 bin=$(cargo test --test "$suite" --no-run --message-format=json 2>/dev/null \
     | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)
 for t in $("$bin" --list 2>/dev/null | sed -n 's/: test$//p'); do
+    case "$skip" in
+        *" $t "*) echo "skipped  $suite::$t: needs another thread to run meanwhile"; continue ;;
+    esac
     log=$(mktemp)
     timeout -k 10 60 valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
         "$bin" --test-threads=1 --exact "$t" >"$log" 2>&1
