@@ -13,7 +13,6 @@
 //!    the entry only after it sees the new tail (the ring's head/tail protocol).
 
 use crate::wait_list::{WaitList, WaiterKey, WaiterState};
-use io_uring::types::BufRingEntry;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -72,6 +71,21 @@ impl PoolConfig {
         Ok(())
     }
 }
+
+/// One entry of the ring, `struct io_uring_buf` in io_uring.h. The ring's tail is the
+/// `resv` field of entry 0, which the kernel reads while we write the other fields, so
+/// entries are written field by field through raw pointers, never through a `&mut`.
+#[repr(C)]
+struct RingEntry {
+    addr: u64,
+    len: u32,
+    bid: u16,
+    resv: u16,
+}
+
+// The kernel's layout: 16 bytes an entry, the tail at byte 14 of entry 0.
+const _: () = assert!(std::mem::size_of::<RingEntry>() == 16);
+const _: () = assert!(std::mem::offset_of!(RingEntry, resv) == 14);
 
 /// An anonymous private mapping, unmapped on drop.
 struct Mapping {
@@ -135,7 +149,7 @@ impl BufRing {
     pub(crate) fn new(config: PoolConfig) -> io::Result<BufRing> {
         config.validate()?;
         let count = usize::from(config.buffers);
-        let entries = Mapping::new(count * std::mem::size_of::<BufRingEntry>())?;
+        let entries = Mapping::new(count * std::mem::size_of::<RingEntry>())?;
         let buffers = Mapping::new(count * config.buffer_size)?;
         let ring = BufRing {
             entries,
@@ -210,25 +224,24 @@ impl BufRing {
     fn push_entry(&self, bid: u16) {
         let mask = self.config.buffers - 1;
         let tail = self.tail.get();
-        let base: *mut BufRingEntry = self.entries.ptr.cast();
+        let base: *mut RingEntry = self.entries.ptr.cast();
         // SAFETY: `tail & mask` < count, so the entry is inside the ring mapping. The
         // kernel reads entries only between its head and the published tail, and this one
-        // is past the published tail until the store below (rule 3).
+        // is past the published tail until the store below (rule 3). Only the three fields
+        // are written: `resv` of entry 0 is the tail, read by the kernel meanwhile.
         unsafe {
-            let entry = &mut *base.add(usize::from(tail & mask));
-            entry.set_addr(self.buffer_ptr(bid) as u64);
-            entry.set_len(self.config.buffer_size as u32);
-            entry.set_bid(bid);
+            let entry = base.add(usize::from(tail & mask));
+            (&raw mut (*entry).addr).write(self.buffer_ptr(bid) as u64);
+            (&raw mut (*entry).len).write(self.config.buffer_size as u32);
+            (&raw mut (*entry).bid).write(bid);
         }
         let tail = tail.wrapping_add(1);
         self.tail.set(tail);
-        // SAFETY: the tail field overlays entry 0's `resv` (io_uring_buf_ring in
-        // io_uring.h); entry 0 is initialised (mapping zeroed, then written above or before).
-        // It is a u16 the kernel reads concurrently, so it is stored atomically, with
-        // release order so the entry written above is visible first.
+        // SAFETY: the tail is entry 0's `resv`, inside the mapping and 2-byte aligned. The
+        // kernel reads it concurrently, so it is stored atomically, with release order so
+        // the entry written above is visible first.
         unsafe {
-            let tail_ptr = BufRingEntry::tail(base.cast_const()) as *mut u16;
-            AtomicU16::from_ptr(tail_ptr).store(tail, Ordering::Release);
+            AtomicU16::from_ptr(&raw mut (*base).resv).store(tail, Ordering::Release);
         }
     }
 
