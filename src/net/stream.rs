@@ -103,8 +103,9 @@ impl TcpStream {
 
     /// Receives into a buffer of the core's pool, which the kernel picks only when data
     /// arrives: a connection waiting here holds no buffer, so 10,000 idle connections
-    /// cost no receive memory. Drop the [`PooledBuf`](crate::buf::PooledBuf) (or let `write_all` consume it) to
-    /// give the buffer back; an empty one means the peer closed its side.
+    /// cost no receive memory. Drop the [`PooledBuf`](crate::buf::PooledBuf) (or let
+    /// `write_all` consume it) to give the buffer back; an empty one means the peer
+    /// closed its side.
     ///
     /// The pool (one per core, sized by
     /// [`Builder::buffer_pool`](crate::runtime::Builder::buffer_pool)) is registered on
