@@ -116,12 +116,14 @@ impl UnixListener {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: a connection the kernel accepted just as the future was dropped is
-    /// closed, never leaked; that client reads EOF.
+    /// Cancel-safe: the accept stays armed in the listener (one multishot accept), and a
+    /// connection the kernel accepted as the future was dropped waits there for the next
+    /// `accept`. Dropping the listener closes connections nobody claimed (their clients
+    /// read EOF); none is leaked.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let fd = self.acceptor.accept(&self.fd).await?;
         let stream = UnixStream::from_fd(fd);
-        // The accept op keeps only IP peer addresses; a Unix peer costs a getpeername.
+        // A multishot accept gives no peer address; it costs a getpeername.
         let peer = stream.peer_addr()?;
         Ok((stream, peer))
     }
