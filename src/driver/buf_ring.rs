@@ -225,10 +225,9 @@ impl BufRing {
         let mask = self.config.buffers - 1;
         let tail = self.tail.get();
         let base: *mut RingEntry = self.entries.ptr.cast();
-        // SAFETY: `tail & mask` < count, so the entry is inside the ring mapping. The
-        // kernel reads entries only between its head and the published tail, and this one
-        // is past the published tail until the store below (rule 3). Only the three fields
-        // are written: `resv` of entry 0 is the tail, read by the kernel meanwhile.
+        // SAFETY: `tail & mask` < count: inside the mapping. The kernel reads no entry past
+        // the published tail, which this one is until the store below (rule 3); `resv`
+        // (entry 0's is the tail, read meanwhile) is left alone, so no `&mut` is made.
         unsafe {
             let entry = base.add(usize::from(tail & mask));
             (&raw mut (*entry).addr).write(self.buffer_ptr(bid) as u64);

@@ -217,14 +217,8 @@ impl Driver {
     /// caller keeps it in the op future or, if dropped first, in the slot
     /// (`slot` rule 2).
     pub(crate) unsafe fn push(&mut self, sqe: squeue::Entry) -> io::Result<usize> {
-        let entry = self.slots.vacant_entry();
-        let key = entry.key();
-        let sqe = sqe.user_data(key as u64);
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.push_raw(&sqe)? };
-        self.slots.insert(Lifecycle::Submitted);
-        self.stats.submitted += 1;
-        Ok(key)
+        unsafe { self.push_slot(sqe, Lifecycle::Submitted) }
     }
 
     /// Queues a multishot `sqe` (slot rule 4) and returns its slot key. Once `limit` CQEs
@@ -239,13 +233,23 @@ impl Driver {
         sqe: squeue::Entry,
         limit: usize,
     ) -> io::Result<usize> {
-        let entry = self.slots.vacant_entry();
-        let key = entry.key();
+        let state = Lifecycle::Multi(Box::new(Multishot::new(limit)));
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.push_slot(sqe, state) }
+    }
+
+    /// Pushes `sqe` with the key of the next free slot as `user_data`, then fills that
+    /// slot with `state`.
+    ///
+    /// # Safety
+    ///
+    /// As [`Driver::push`].
+    unsafe fn push_slot(&mut self, sqe: squeue::Entry, state: Lifecycle) -> io::Result<usize> {
+        let key = self.slots.vacant_entry().key();
         let sqe = sqe.user_data(key as u64);
         // SAFETY: forwarded from this function's contract.
         unsafe { self.push_raw(&sqe)? };
-        self.slots
-            .insert(Lifecycle::Multi(Box::new(Multishot::new(limit))));
+        self.slots.insert(state);
         self.stats.submitted += 1;
         Ok(key)
     }
