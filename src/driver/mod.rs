@@ -238,18 +238,24 @@ impl Driver {
         unsafe { self.push_slot(sqe, state) }
     }
 
-    /// Pushes `sqe` with the key of the next free slot as `user_data`, then fills that
-    /// slot with `state`.
+    /// Takes a slot for `state` and pushes `sqe` with its key as `user_data`.
+    ///
+    /// The slot is taken *before* the push: a full SQ makes `push_raw` submit and maybe
+    /// reap, which frees other slots, so a key merely peeked at before the push could
+    /// differ from the one an insert after it would get.
     ///
     /// # Safety
     ///
     /// As [`Driver::push`].
     unsafe fn push_slot(&mut self, sqe: squeue::Entry, state: Lifecycle) -> io::Result<usize> {
-        let key = self.slots.vacant_entry().key();
+        let key = self.slots.insert(state);
         let sqe = sqe.user_data(key as u64);
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.push_raw(&sqe)? };
-        self.slots.insert(state);
+        if let Err(e) = unsafe { self.push_raw(&sqe) } {
+            // The kernel never saw the SQE, so no CQE will come for this slot.
+            self.slots.remove(key);
+            return Err(e);
+        }
         self.stats.submitted += 1;
         Ok(key)
     }
