@@ -8,63 +8,14 @@
 mod support;
 
 use ringio::net::TcpStream;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-
-const PATTERN: u8 = 0xA5;
-/// Blocks the quarantine can hold; later frees go back to the system unchecked.
-const CAPACITY: usize = 1 << 18;
-
-struct Quarantine;
-
-static ON: AtomicBool = AtomicBool::new(false);
-static USED: AtomicUsize = AtomicUsize::new(0);
-static PTRS: [AtomicUsize; CAPACITY] = [const { AtomicUsize::new(0) }; CAPACITY];
-static SIZES: [AtomicUsize; CAPACITY] = [const { AtomicUsize::new(0) }; CAPACITY];
-
-// SAFETY: forwards to System; a quarantined block is never handed out again.
-unsafe impl GlobalAlloc for Quarantine {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if ON.load(Ordering::Relaxed) {
-            let i = USED.fetch_add(1, Ordering::Relaxed);
-            if i < CAPACITY {
-                // SAFETY: the block is ours until freed, `layout.size()` bytes long.
-                unsafe { std::ptr::write_bytes(ptr, PATTERN, layout.size()) };
-                PTRS[i].store(ptr as usize, Ordering::Relaxed);
-                SIZES[i].store(layout.size(), Ordering::Relaxed);
-                return;
-            }
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use support::alloc;
 
 #[global_allocator]
-static GLOBAL: Quarantine = Quarantine;
-
-/// Blocks whose pattern changed after they were freed.
-fn corrupted_blocks() -> usize {
-    let n = USED.load(Ordering::SeqCst).min(CAPACITY);
-    (0..n)
-        .filter(|&i| {
-            let ptr = PTRS[i].load(Ordering::Relaxed) as *const u8;
-            let len = SIZES[i].load(Ordering::Relaxed);
-            // SAFETY: quarantined blocks are never freed, so they stay readable.
-            let block = unsafe { std::slice::from_raw_parts(ptr, len) };
-            block.iter().any(|&b| b != PATTERN)
-        })
-        .count()
-}
+static ALLOC: alloc::Guard = alloc::Guard;
 
 #[test]
 fn reads_dropped_in_flight_never_let_the_kernel_write_freed_memory() {
@@ -74,7 +25,7 @@ fn reads_dropped_in_flight_never_let_the_kernel_write_freed_memory() {
         let addr = std_listener.local_addr().unwrap();
         let s = TcpStream::connect(addr).await.unwrap();
         let (mut peer, _) = std_listener.accept().unwrap();
-        ON.store(true, Ordering::SeqCst);
+        alloc::quarantine_on();
         let mut sent = Vec::new();
         let mut received = Vec::new();
         for i in 0..3000u32 {
@@ -115,7 +66,7 @@ fn reads_dropped_in_flight_never_let_the_kernel_write_freed_memory() {
         let tail =
             ringio::time::timeout(Duration::from_secs(5), s.read_exact(vec![0u8; rest])).await;
         // Check the quarantine first: a use-after-free would also lose bytes.
-        assert_eq!(corrupted_blocks(), 0, "the kernel wrote into freed memory");
+        assert_eq!(alloc::corrupted_blocks(), 0, "the kernel wrote into freed memory");
         let (res, tail) = tail.expect("bytes lost by cancelled reads");
         res.unwrap();
         received.extend_from_slice(&tail);
@@ -129,8 +80,7 @@ fn reads_dropped_in_flight_never_let_the_kernel_write_freed_memory() {
             .await
         );
     });
-    ON.store(false, Ordering::SeqCst);
-    let checked = USED.load(Ordering::SeqCst).min(CAPACITY);
+    let checked = alloc::quarantined();
     assert!(checked > 3000, "the quarantine saw only {checked} frees");
-    assert_eq!(corrupted_blocks(), 0, "the kernel wrote into freed memory");
+    assert_eq!(alloc::verify_and_release(), 0, "the kernel wrote into freed memory");
 }

@@ -1,6 +1,8 @@
 //! Shared test tools: fd counting, a watchdog, a tiny PRNG.
 #![allow(dead_code)]
 
+pub mod alloc;
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
