@@ -52,6 +52,8 @@ pub mod task;
 pub mod time;
 pub(crate) mod wait_list;
 
+#[cfg(feature = "fault-injection")]
+pub use driver::fault;
 pub use fd::raise_nofile_limit;
 pub use runtime::{
     Builder, JoinError, JoinHandle, Metrics, Runtime, metrics, run, spawn, spawn_blocking,

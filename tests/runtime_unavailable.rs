@@ -8,10 +8,10 @@
 //! one io_uring syscall fail with EPERM, then checks what `Runtime::new` and `run` say.
 //! The filter cannot be removed, so it must never be installed in the parent.
 //!
-//! `kernel.io_uring_disabled` is not exercised here: changing that sysctl needs root and
-//! would affect the whole machine. The message for it is checked by the unit tests in
-//! `src/driver/setup.rs` (`eperm_names_the_sysctl_value`), which inject the sysctl value
-//! into `explain_setup_error`.
+//! `kernel.io_uring_disabled` is not changed here: that needs root and would affect the
+//! whole machine. Instead one child denies `io_uring_setup` and injects the sysctl's value
+//! through `ringio::fault::set_io_uring_disabled`, which is what the runtime reads when it
+//! explains the EPERM.
 
 mod support;
 
@@ -98,8 +98,9 @@ fn deny_syscall(nr: libc::c_long) {
 }
 
 /// Child side: with syscall `nr` denied, `Runtime::new` must return a PermissionDenied
-/// error whose message contains `expect`, and `run` must panic with that same message.
-fn child_checks(nr: libc::c_long, expect: &str) {
+/// error whose message contains `expect` and `fix`, and `run` must panic with that same
+/// message.
+fn child_checks(nr: libc::c_long, expect: &str, fix: &str) {
     support::watchdog("seccomp child", CHILD_LIMIT);
     let fds_before = support::fd_count();
     deny_syscall(nr);
@@ -110,8 +111,8 @@ fn child_checks(nr: libc::c_long, expect: &str) {
     assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{msg}");
     assert!(msg.contains(expect), "error should name {expect:?}: {msg}");
     assert!(
-        msg.contains("allow"),
-        "error should say what to allow: {msg}"
+        msg.contains(fix),
+        "error should say how to fix it ({fix:?}): {msg}"
     );
     // The eventfd and the ring built before the failure must be closed again.
     assert_eq!(support::fd_count(), fds_before, "Runtime::new leaked an fd");
@@ -206,7 +207,7 @@ fn parent_checks(name: &str, mode: &str) {
 #[test]
 fn setup_denied_by_seccomp_gives_clear_error() {
     match std::env::var(CHILD_ENV).as_deref() {
-        Ok("setup") => child_checks(libc::SYS_io_uring_setup, "seccomp"),
+        Ok("setup") => child_checks(libc::SYS_io_uring_setup, "seccomp", "allow"),
         Ok(_) => {} // a child started for another test
         Err(_) => parent_checks("setup_denied_by_seccomp_gives_clear_error", "setup"),
     }
@@ -215,8 +216,27 @@ fn setup_denied_by_seccomp_gives_clear_error() {
 #[test]
 fn enter_denied_by_seccomp_gives_clear_error() {
     match std::env::var(CHILD_ENV).as_deref() {
-        Ok("enter") => child_checks(libc::SYS_io_uring_enter, "io_uring_enter"),
+        Ok("enter") => child_checks(libc::SYS_io_uring_enter, "io_uring_enter", "allow"),
         Ok(_) => {}
         Err(_) => parent_checks("enter_denied_by_seccomp_gives_clear_error", "enter"),
+    }
+}
+
+#[test]
+fn setup_denied_with_io_uring_disabled_names_the_sysctl_value() {
+    match std::env::var(CHILD_ENV).as_deref() {
+        Ok("disabled") => {
+            ringio::fault::set_io_uring_disabled(Some(2));
+            child_checks(
+                libc::SYS_io_uring_setup,
+                "kernel.io_uring_disabled = 2",
+                "sysctl -w kernel.io_uring_disabled=0",
+            );
+        }
+        Ok(_) => {}
+        Err(_) => parent_checks(
+            "setup_denied_with_io_uring_disabled_names_the_sysctl_value",
+            "disabled",
+        ),
     }
 }

@@ -4,6 +4,10 @@
 //! in [`slot`]; the kernel rules they rest on are cited where the code relies on them.
 
 pub(crate) mod buf_ring;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+#[cfg(not(feature = "fault-injection"))]
+pub(crate) mod fault;
 mod setup;
 pub(crate) mod slot;
 
@@ -76,6 +80,8 @@ pub(crate) struct DriverStats {
     pub(crate) submitted: u64,
     pub(crate) completed: u64,
     pub(crate) enters: u64,
+    /// Reaps that found CQEs held back in the kernel (the CQ was full).
+    pub(crate) cq_backlogs: u64,
 }
 
 /// One ring and everything in flight on it. Lives on one thread (`!Send`).
@@ -100,6 +106,15 @@ pub(crate) struct Driver {
     /// The provided buffer pool, made on first use (`buf_ring`) with `pool`'s sizes.
     pool: PoolConfig,
     buf_ring: Option<Rc<BufRing>>,
+    /// Why the kernel refused the pool, once it did: receives then use owned buffers,
+    /// and registration is not tried again.
+    pool_refused: Option<(io::ErrorKind, Rc<str>)>,
+    /// Receives that used an owned buffer because the pool was refused.
+    pool_fallbacks: u64,
+    /// Slots whose SQE fault injection turned into a NOP; their CQE is reported as
+    /// -EINVAL, as from a kernel without the feature.
+    #[cfg(feature = "fault-injection")]
+    refused: Vec<usize>,
 }
 
 impl Driver {
@@ -122,6 +137,10 @@ impl Driver {
             ring_index: None,
             pool: PoolConfig::default(),
             buf_ring: None,
+            pool_refused: None,
+            pool_fallbacks: 0,
+            #[cfg(feature = "fault-injection")]
+            refused: Vec::new(),
         };
         driver.register_ring_fd();
         driver.check_enter()?;
@@ -158,10 +177,46 @@ impl Driver {
     /// # Errors
     ///
     /// If the kernel refuses the registration: too old (provided buffer rings need Linux
-    /// 5.19), or out of locked memory (RLIMIT_MEMLOCK); the message says which.
+    /// 5.19), or out of locked memory (RLIMIT_MEMLOCK); the message says which. The
+    /// refusal is remembered: later calls return the same error without a syscall.
     pub(crate) fn buf_ring(&mut self) -> io::Result<Rc<BufRing>> {
         if let Some(ring) = &self.buf_ring {
             return Ok(ring.clone());
+        }
+        if let Some(e) = self.pool_error() {
+            return Err(e);
+        }
+        let made = self.register_pool();
+        if let Err(e) = &made {
+            self.pool_refused = Some((e.kind(), e.to_string().into()));
+        }
+        made
+    }
+
+    /// Why the kernel refused this ring's buffer pool, if it did.
+    pub(crate) fn pool_error(&self) -> Option<io::Error> {
+        let (kind, why) = self.pool_refused.as_ref()?;
+        Some(io::Error::new(*kind, why.to_string()))
+    }
+
+    /// The sizes of this ring's buffer pool, made or not.
+    pub(crate) fn pool_config(&self) -> PoolConfig {
+        self.pool
+    }
+
+    /// Counts a receive that used an owned buffer because the pool was refused.
+    pub(crate) fn note_pool_fallback(&mut self) {
+        self.pool_fallbacks += 1;
+    }
+
+    /// Receives that used an owned buffer because the pool was refused.
+    pub(crate) fn pool_fallbacks(&self) -> u64 {
+        self.pool_fallbacks
+    }
+
+    fn register_pool(&mut self) -> io::Result<Rc<BufRing>> {
+        if let Some(errno) = fault::pool_errno() {
+            return Err(pool_error(io::Error::from_raw_os_error(errno), self.pool));
         }
         let ring = Rc::new(BufRing::new(self.pool)?);
         let (addr, entries) = ring.ring_addr();
@@ -203,8 +258,8 @@ impl Driver {
         self.slots.len()
     }
 
-    /// CQEs the kernel had to hold back because the CQ was full (`IORING_FEAT_NODROP`
-    /// keeps them; this counts how often it had to).
+    /// CQEs the kernel dropped because the CQ was full and it could not keep them
+    /// (`IORING_FEAT_NODROP` keeps them unless memory runs out).
     pub(crate) fn cq_overflows(&mut self) -> u32 {
         self.ring.completion().overflow()
     }
@@ -233,9 +288,33 @@ impl Driver {
         sqe: squeue::Entry,
         limit: usize,
     ) -> io::Result<usize> {
+        #[cfg(feature = "fault-injection")]
+        if let Some(key) = self.refuse_multishot(&sqe, limit) {
+            return Ok(key);
+        }
         let state = Lifecycle::Multi(Box::new(Multishot::new(limit)));
         // SAFETY: forwarded from this function's contract.
         unsafe { self.push_slot(sqe, state) }
+    }
+
+    /// Fault injection: a multishot SQE of a feature this thread pretends is missing goes
+    /// to the kernel as a NOP whose CQE `reap` reports as -EINVAL.
+    #[cfg(feature = "fault-injection")]
+    fn refuse_multishot(&mut self, sqe: &squeue::Entry, limit: usize) -> Option<usize> {
+        use fault::{Missing, is_missing};
+        let missing = match sqe.get_opcode() as u8 {
+            opcode::AcceptMulti::CODE => is_missing(Missing::MultishotAccept),
+            opcode::RecvMulti::CODE => is_missing(Missing::MultishotRecv),
+            _ => false,
+        };
+        if !missing {
+            return None;
+        }
+        let state = Lifecycle::Multi(Box::new(Multishot::new(limit)));
+        // SAFETY: a NOP points to no memory.
+        let key = unsafe { self.push_slot(opcode::Nop::new().build(), state) }.ok()?;
+        self.refused.push(key);
+        Some(key)
     }
 
     /// Takes a slot for `state` and pushes `sqe` with its key as `user_data`.
@@ -273,9 +352,8 @@ impl Driver {
             }
             // SQ full: hand the batch to the kernel and retry. EBUSY/EAGAIN mean the
             // kernel wants CQ space first (io_uring_enter(2)): reap, then retry.
-            self.stats.enters += 1;
-            match self.ring.submit() {
-                Ok(_) => {}
+            match self.submit() {
+                Ok(()) => {}
                 Err(e) if is_transient(&e) => self.reap(),
                 Err(e) => return Err(e),
             }
@@ -454,6 +532,9 @@ impl Driver {
     /// count on every call. The registration belongs to this thread, the ring's only
     /// issuer. Optional: on failure enters go through the fd as before.
     fn register_ring_fd(&mut self) {
+        if fault::is_missing(fault::Missing::RingFdRegistration) {
+            return;
+        }
         let mut update = RsrcUpdate {
             offset: u32::MAX, // any free slot
             resv: 0,
@@ -509,6 +590,9 @@ impl Driver {
     pub(crate) fn enter(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
         let to_submit = self.ring.submission().len() as u32;
         self.stats.enters += 1;
+        if let Some(e) = self.injected_enter_error(to_submit) {
+            return settle_enter(Err(e));
+        }
         // GETEVENTS always: with DEFER_TASKRUN completions are only processed by an
         // enter that carries it (io_uring_setup(2)), and it flushes NODROP overflow.
         let getevents = EnterFlags::GETEVENTS.bits();
@@ -533,25 +617,59 @@ impl Driver {
             // SAFETY: as above.
             None => unsafe { self.sys_enter(to_submit, 0, getevents, std::ptr::null(), 0) },
         };
-        match res {
-            Ok(_) => Ok(()),
-            // ETIME: the wait timed out (io_uring_enter(2)), i.e. a timer is due.
-            Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(()),
-            Err(e) if is_transient(&e) => Ok(()),
-            Err(e) => Err(e),
+        settle_enter(res.map(drop))
+    }
+
+    /// Submits the queued SQEs without waiting (a full SQ's flush).
+    fn submit(&mut self) -> io::Result<()> {
+        let to_submit = self.ring.submission().len() as u32;
+        self.stats.enters += 1;
+        if let Some(e) = self.injected_enter_error(to_submit) {
+            return Err(e);
         }
+        // SAFETY: no argument pointer is passed.
+        unsafe { self.sys_enter(to_submit, 0, 0, std::ptr::null(), 0) }.map(drop)
+    }
+
+    /// Fault injection: the error this enter must fail with, if any. EINTR comes after
+    /// the SQEs were submitted (a wait cut short); other errors before (nothing taken).
+    fn injected_enter_error(&mut self, to_submit: u32) -> Option<io::Error> {
+        let errno = fault::enter_error(to_submit > 0)?;
+        if errno == libc::EINTR {
+            // SAFETY: no argument pointer is passed.
+            let _ = unsafe { self.sys_enter(to_submit, 0, 0, std::ptr::null(), 0) };
+        }
+        Some(io::Error::from_raw_os_error(errno))
     }
 
     /// Moves every CQE into its slot. Wakers and orphans are collected for
     /// [`Driver::take_ready`], not run here.
     pub(crate) fn reap(&mut self) {
+        if fault::reaping_paused() {
+            return;
+        }
+        // CQEs that did not fit wait in the kernel (IORING_FEAT_NODROP, io_uring_setup(2))
+        // and come out on the next enter with GETEVENTS, which the loop always passes.
+        if self.ring.submission().cq_overflow() {
+            self.stats.cq_backlogs += 1;
+        }
         let mut cq = self.ring.completion();
         cq.sync();
         for cqe in &mut cq {
-            let completion = Completion {
+            #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
+            let mut completion = Completion {
                 result: cqe.result(),
                 flags: cqe.flags(),
             };
+            #[cfg(feature = "fault-injection")]
+            if let Some(i) = self
+                .refused
+                .iter()
+                .position(|&k| k as u64 == cqe.user_data())
+            {
+                self.refused.swap_remove(i);
+                completion.result = -libc::EINVAL;
+            }
             match cqe.user_data() {
                 CANCEL_TAG => {}
                 WAKE_TAG => self.wake_armed = false,
@@ -665,8 +783,10 @@ fn pool_error(e: io::Error, pool: PoolConfig) -> io::Error {
     let why = match e.raw_os_error() {
         Some(libc::EINVAL) => "provided buffer rings need Linux 5.19 or later".to_string(),
         Some(libc::ENOMEM) => format!(
-            "not enough locked memory (RLIMIT_MEMLOCK is {}); raise it (ulimit -l) or make the \
-             pool smaller with Builder::buffer_pool",
+            "not enough locked memory to pin its ring of {} entries ({} bytes; RLIMIT_MEMLOCK \
+             is {}); raise the limit (ulimit -l) or use fewer buffers (Builder::buffer_pool)",
+            pool.buffers,
+            usize::from(pool.buffers) * 16,
             crate::fd::memlock_limit().map_or("unknown".to_string(), |l| format!("{l} bytes"))
         ),
         _ => "the kernel refused it".to_string(),
@@ -678,6 +798,16 @@ fn pool_error(e: io::Error, pool: PoolConfig) -> io::Error {
             pool.buffers, pool.buffer_size
         ),
     )
+}
+
+/// What an enter's result means for the loop: ETIME (the wait timed out, i.e. a timer is
+/// due, io_uring_enter(2)) and the transient errors are not failures; the caller reaps
+/// and comes back.
+fn settle_enter(res: io::Result<()>) -> io::Result<()> {
+    match res {
+        Err(e) if e.raw_os_error() == Some(libc::ETIME) || is_transient(&e) => Ok(()),
+        res => res,
+    }
 }
 
 fn is_transient(e: &io::Error) -> bool {

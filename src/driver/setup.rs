@@ -1,5 +1,6 @@
 //! Building a ring: probe the kernel for the best flags, and explain failures.
 
+use super::fault;
 use io_uring::IoUring;
 use std::fmt;
 use std::io;
@@ -87,6 +88,11 @@ pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, RingFlags)> {
         if flags.submit_all {
             b.setup_submit_all();
         }
+        let optional = flags != RingFlags::default();
+        if optional && fault::is_missing(fault::Missing::RingFlags) {
+            last = Some(io::Error::from_raw_os_error(libc::EINVAL));
+            continue;
+        }
         match b.build(entries) {
             Ok(ring) => {
                 if !ring.params().is_feature_ext_arg() || !ring.params().is_feature_nodrop() {
@@ -109,6 +115,9 @@ pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, RingFlags)> {
 /// `kernel.io_uring_disabled` (0 allowed, 1 only for `kernel.io_uring_group`, 2 off), if
 /// the kernel has that sysctl.
 fn read_io_uring_disabled() -> Option<u32> {
+    if let Some(injected) = fault::io_uring_disabled() {
+        return injected;
+    }
     std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
         .ok()?
         .trim()

@@ -5,6 +5,11 @@
 //! when bytes arrive. If the pool is empty at that moment the receive ends with ENOBUFS;
 //! both forms then wait for a buffer to come back and receive again, so the connection
 //! never sees that error.
+//!
+//! If the kernel refuses the pool (Linux before 5.19, or RLIMIT_MEMLOCK too low), both
+//! forms receive into an owned buffer of the pool's buffer size instead, one receive at a
+//! time: slower, and a waiting connection then holds its buffer, but nothing fails.
+//! `Metrics::pool_fallbacks` counts those receives and `runtime::pool_error` says why.
 
 use crate::driver::{BufRing, PooledBuf};
 use crate::fd::SharedFd;
@@ -25,8 +30,26 @@ fn is_enobufs(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ENOBUFS)
 }
 
-fn pool() -> io::Result<Rc<BufRing>> {
-    crate::runtime::context::with_core(|core| core.driver.borrow_mut().buf_ring())
+/// The core's buffer pool, made on first use; `None` if the kernel refused it.
+fn pool() -> Option<Rc<BufRing>> {
+    crate::runtime::context::with_core(|core| core.driver.borrow_mut().buf_ring().ok())
+}
+
+/// One receive into an owned buffer of the pool's buffer size, for a core whose pool the
+/// kernel refused.
+async fn recv_owned(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
+    let size = crate::runtime::context::with_core(|core| {
+        let mut driver = core.driver.borrow_mut();
+        driver.note_pool_fallback();
+        driver.pool_config().buffer_size
+    });
+    let (res, mut buf) = match Op::recv(fd, Vec::with_capacity(size), Some(unread.clone())) {
+        Ok(op) => receive(op, unread).await,
+        Err((e, _)) => return Err(e),
+    };
+    let n = res?;
+    buf.truncate(n);
+    Ok(PooledBuf::owned(buf))
 }
 
 /// Bytes (or an error) a cancelled read left behind, if any: they came first.
@@ -36,11 +59,13 @@ fn take_kept(unread: &Unread) -> Option<io::Result<PooledBuf>> {
 
 /// One receive into a pooled buffer (see `TcpStream::recv_pooled`).
 pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
-    let ring = pool()?;
     loop {
         if let Some(kept) = take_kept(unread) {
             return kept;
         }
+        let Some(ring) = pool() else {
+            return recv_owned(fd, unread).await;
+        };
         match receive(Op::recv_pooled(fd, ring.clone(), unread)?, unread).await {
             Err(e) if is_enobufs(&e) => ring.buffer_returned().await,
             res => return res,
@@ -56,8 +81,9 @@ pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Resul
 /// and no re-arming. The receive is re-armed by itself when the kernel ends it (pool
 /// empty, or more than [`RECV_STREAM_QUEUE`] buffers waiting unread).
 ///
-/// On kernels without multishot receive (before 6.0) it receives one buffer at a time,
-/// as [`recv_pooled`](super::TcpStream::recv_pooled) does.
+/// On kernels without multishot receive (before 6.0), or when the kernel refused the
+/// buffer pool (module docs), it receives one buffer at a time, as
+/// [`recv_pooled`](super::TcpStream::recv_pooled) does.
 ///
 /// Dropping the stream cancels the receive. Bytes it had received and not handed out
 /// are kept: the stream's next read (of any kind) returns them first.
@@ -115,10 +141,11 @@ impl<'a> RecvStream<'a> {
             let op = match &mut self.op {
                 Some(op) => op,
                 None => {
-                    let armed = pool().and_then(|ring| {
-                        MultiOp::recv_multi(self.fd, ring, self.unread, RECV_STREAM_QUEUE)
-                    });
-                    match armed {
+                    let Some(ring) = pool() else {
+                        self.single_shot = true;
+                        continue;
+                    };
+                    match MultiOp::recv_multi(self.fd, ring, self.unread, RECV_STREAM_QUEUE) {
                         Ok(op) => self.op.insert(op),
                         Err(e) => return Some(Err(e)),
                     }
@@ -159,10 +186,11 @@ impl<'a> RecvStream<'a> {
                 }
                 // The pool ran dry and the kernel ended the receive: wait for a buffer to
                 // come back, then arm a new one.
-                Err(e) if is_enobufs(&e) => match pool() {
-                    Ok(ring) => ring.buffer_returned().await,
-                    Err(e) => return Some(Err(e)),
-                },
+                Err(e) if is_enobufs(&e) => {
+                    if let Some(ring) = pool() {
+                        ring.buffer_returned().await;
+                    }
+                }
                 // The driver stopped the receive because RECV_STREAM_QUEUE buffers waited
                 // unread; they were all handed out before this CQE, so arm again.
                 Err(e) if !more && e.raw_os_error() == Some(libc::ECANCELED) => {}

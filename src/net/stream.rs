@@ -110,12 +110,13 @@ impl TcpStream {
     /// The pool (one per core, sized by
     /// [`Builder::buffer_pool`](crate::runtime::Builder::buffer_pool)) is registered on
     /// first use. If it is empty when data arrives, the receive waits for a buffer to come
-    /// back and tries again; the caller never sees ENOBUFS.
+    /// back and tries again; the caller never sees ENOBUFS. If the kernel refuses the pool
+    /// (older than 5.19, RLIMIT_MEMLOCK too low), receives use an owned buffer of the
+    /// pool's buffer size instead ([`pool_error`](crate::runtime::pool_error) says why).
     ///
     /// # Errors
     ///
-    /// What recv(2) reports, e.g. `ConnectionReset`; or, on first use, why the pool could
-    /// not be registered (kernel older than 5.19, RLIMIT_MEMLOCK too low).
+    /// What recv(2) reports, e.g. `ConnectionReset`.
     ///
     /// # Cancel safety
     ///

@@ -265,6 +265,7 @@ impl Core {
             pool_buffers,
             pool_in_use,
             pool_exhausted,
+            pool_fallbacks: driver.pool_fallbacks(),
             tasks_spawned: self.tasks_spawned.get(),
             tasks_alive: self.active.borrow().len(),
             ops_submitted: stats.submitted,
@@ -272,6 +273,7 @@ impl Core {
             ops_in_flight: driver.in_flight(),
             enters: stats.enters,
             cq_overflows: u64::from(driver.cq_overflows()),
+            cq_backlogs: stats.cq_backlogs,
             timers_pending: self.timers.borrow().len(),
             ring_flags: driver.flags(),
         }

@@ -31,8 +31,15 @@ pub struct Metrics {
     pub ops_in_flight: usize,
     /// `io_uring_enter` calls made.
     pub enters: u64,
-    /// Times the kernel had to hold CQEs back because the completion queue was full.
+    /// CQEs the kernel dropped because the completion queue was full. With
+    /// `IORING_FEAT_NODROP` (required) it keeps them instead, so this stays 0 unless the
+    /// kernel ran out of memory for them.
     pub cq_overflows: u64,
+    /// Reaps that found completions held back in the kernel because the completion
+    /// queue was full (`IORING_SQ_CQ_OVERFLOW`); the next enter flushes them, so no
+    /// completion is lost, but many mean the ring is small for the load
+    /// ([`Builder::ring_entries`](crate::Builder::ring_entries)).
+    pub cq_backlogs: u64,
     /// Timers (sleeps, timeouts, intervals) waiting to fire.
     pub timers_pending: usize,
     /// The ring flags the kernel accepted.
@@ -44,6 +51,9 @@ pub struct Metrics {
     pub pool_in_use: usize,
     /// Times a pooled receive found the pool empty and waited for a buffer.
     pub pool_exhausted: u64,
+    /// Receives (`recv_pooled`, `recv_stream`) that used an owned buffer because the
+    /// kernel refused the buffer pool; [`pool_error`](crate::runtime::pool_error) says why.
+    pub pool_fallbacks: u64,
 }
 
 impl Metrics {
@@ -57,10 +67,12 @@ impl Metrics {
             ops_in_flight: self.ops_in_flight + other.ops_in_flight,
             enters: self.enters + other.enters,
             cq_overflows: self.cq_overflows + other.cq_overflows,
+            cq_backlogs: self.cq_backlogs + other.cq_backlogs,
             timers_pending: self.timers_pending + other.timers_pending,
             pool_buffers: self.pool_buffers + other.pool_buffers,
             pool_in_use: self.pool_in_use + other.pool_in_use,
             pool_exhausted: self.pool_exhausted + other.pool_exhausted,
+            pool_fallbacks: self.pool_fallbacks + other.pool_fallbacks,
             ring_flags: if self.ring_flags == RingFlags::default() {
                 other.ring_flags
             } else {

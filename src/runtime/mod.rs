@@ -163,6 +163,31 @@ pub fn metrics() -> Metrics {
     context::with_core(|core| core.metrics())
 }
 
+/// Why the kernel refused this core's receive buffer pool, if it did (Linux before 5.19,
+/// or RLIMIT_MEMLOCK too low: the message says which and how to fix it). `None` if the
+/// pool works or was never needed.
+///
+/// Pooled receives (`recv_pooled`, `recv_stream`) do not fail when the pool is refused:
+/// they use an owned buffer per receive, counted in
+/// [`Metrics::pool_fallbacks`](crate::Metrics::pool_fallbacks).
+///
+/// # Panics
+///
+/// Outside a runtime.
+///
+/// # Examples
+///
+/// ```
+/// ringio::run(async {
+///     if let Some(e) = ringio::runtime::pool_error() {
+///         eprintln!("receives use owned buffers: {e}");
+///     }
+/// });
+/// ```
+pub fn pool_error() -> Option<std::io::Error> {
+    context::with_core(|core| core.driver.borrow().pool_error())
+}
+
 /// Lets every other ready task run once before this one goes on.
 ///
 /// # Examples
