@@ -93,6 +93,21 @@ pub unsafe trait IoBufMut: IoBuf {
     unsafe fn set_init(&mut self, pos: usize);
 }
 
+/// The pointer the kernel writes `buf` through. In builds with the `valgrind` feature the
+/// bytes past `bytes_init` are zeroed first: memcheck does not see io_uring's writes, so it
+/// would call the bytes the kernel put there uninitialised. Elsewhere it costs nothing.
+pub(crate) fn kernel_write_target<B: IoBufMut>(buf: &mut B) -> *mut u8 {
+    let ptr = buf.stable_mut_ptr();
+    #[cfg(feature = "valgrind")]
+    {
+        let init = buf.bytes_init().min(buf.bytes_total());
+        // SAFETY: `bytes_total` bytes from the pointer are writable (IoBufMut), and the
+        // kernel has not been given the buffer yet.
+        unsafe { ptr.add(init).write_bytes(0, buf.bytes_total() - init) };
+    }
+    ptr
+}
+
 // SAFETY: a Vec's heap storage does not move when the Vec is moved (rule 1); len <= capacity.
 unsafe impl IoBuf for Vec<u8> {
     fn stable_ptr(&self) -> *const u8 {

@@ -1,7 +1,7 @@
 //! IORING_OP_READ: read from a file or pipe at an offset.
 
 use super::{Completable, Op};
-use crate::buf::{BufResult, IoBufMut};
+use crate::buf::{BufResult, IoBufMut, kernel_write_target};
 use crate::driver::Completion;
 use crate::fd::SharedFd;
 use io_uring::{opcode, types};
@@ -36,7 +36,7 @@ impl<B: IoBufMut> Op<Read<B>> {
         offset: u64,
     ) -> Result<Op<Read<B>>, (std::io::Error, B)> {
         let len = buf.bytes_total().min(u32::MAX as usize) as u32;
-        let sqe = opcode::Read::new(types::Fd(fd.raw()), buf.stable_mut_ptr(), len)
+        let sqe = opcode::Read::new(types::Fd(fd.raw()), kernel_write_target(&mut buf), len)
             .offset(offset)
             .build();
         // SAFETY: the SQE points into `buf`'s stable storage (IoBuf rule 1), owned by the op.

@@ -1,7 +1,7 @@
 //! IORING_OP_RECV: receive from a connected socket, losing nothing when cancelled.
 
 use super::{Completable, Op};
-use crate::buf::{BufResult, IoBufMut};
+use crate::buf::{BufResult, IoBufMut, kernel_write_target};
 use crate::driver::Completion;
 use crate::fd::SharedFd;
 use io_uring::{opcode, types};
@@ -209,7 +209,8 @@ impl<B: IoBufMut> Op<Recv<B>> {
         unread: Option<Rc<Unread>>,
     ) -> Result<Op<Recv<B>>, (std::io::Error, B)> {
         let len = buf.bytes_total().min(u32::MAX as usize) as u32;
-        let sqe = opcode::Recv::new(types::Fd(fd.raw()), buf.stable_mut_ptr(), len).build();
+        let dst = kernel_write_target(&mut buf);
+        let sqe = opcode::Recv::new(types::Fd(fd.raw()), dst, len).build();
         let data = Recv {
             _fd: fd.clone(),
             buf,

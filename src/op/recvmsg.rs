@@ -1,7 +1,7 @@
 //! IORING_OP_RECVMSG: receive one datagram and the address it came from.
 
 use super::{Completable, Op};
-use crate::buf::{BufResult, IoBufMut};
+use crate::buf::{BufResult, IoBufMut, kernel_write_target};
 use crate::driver::Completion;
 use crate::fd::SharedFd;
 use io_uring::{opcode, types};
@@ -72,7 +72,7 @@ impl<B: IoBufMut> Op<RecvMsg<B>> {
             // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths).
             hdr: unsafe { std::mem::zeroed() },
             iov: libc::iovec {
-                iov_base: buf.stable_mut_ptr().cast(),
+                iov_base: kernel_write_target(&mut buf).cast(),
                 iov_len: buf.bytes_total(),
             },
             addr: SockAddrStorage::zeroed(),
