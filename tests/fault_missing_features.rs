@@ -273,6 +273,8 @@ fn memlock_child(limit: u64) {
 /// Runs this test binary's `test` in a child with `RINGIO_MEMLOCK_CHILD=limit` and
 /// returns the child's report line.
 fn memlock_report(test: &str, limit: u64) -> String {
+    // The kernel charges locked memory per user, not per process: one child at a time.
+    let _serial = support::serial();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env("RINGIO_MEMLOCK_CHILD", limit.to_string())
@@ -331,4 +333,23 @@ fn real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic() {
             "the message must name it: {line}"
         );
     }
+}
+
+/// Fits one ring of [`SMALL_RING`] entries (two pages on Linux 6.18) but not two.
+const LIMIT_FOR_ONE_RING: u64 = 12 * 1024;
+
+#[test]
+fn memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped() {
+    // The start-up probe's ring, and those of earlier processes, are uncharged by a
+    // kernel worker some time after they are dropped; the core's ring must not fail (or
+    // panic in `block_on`) meanwhile.
+    support::watchdog("memlock_one_ring", Duration::from_secs(60));
+    if let Some(limit) = child_limit() {
+        return memlock_child(limit);
+    }
+    let line = memlock_report(
+        "memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped",
+        LIMIT_FOR_ONE_RING,
+    );
+    assert!(!line.starts_with("START-ERROR"), "{line}");
 }

@@ -4,6 +4,7 @@ use super::fault;
 use io_uring::IoUring;
 use std::fmt;
 use std::io;
+use std::time::{Duration, Instant};
 
 /// Which optional ring flags the kernel accepted (visible in `Debug` and metrics).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,6 +68,28 @@ const ATTEMPTS: [RingFlags; 4] = [
     },
 ];
 
+/// How long set-up keeps retrying a ring refused for lack of locked memory (ENOMEM). The
+/// kernel charges a ring's pinned pages to its user's RLIMIT_MEMLOCK (unless the process has
+/// CAP_IPC_LOCK) and uncharges a dropped ring later, from a worker; so right after the
+/// runtime's start-up probe, or a previous runtime, a limit that fits one ring can refuse
+/// the next for a moment.
+const MEMLOCK_RETRY: Duration = Duration::from_millis(250);
+/// The pause between those retries.
+const MEMLOCK_RETRY_PAUSE: Duration = Duration::from_millis(5);
+
+/// `builder.build(entries)`, retried for [`MEMLOCK_RETRY`] while the kernel says ENOMEM.
+fn build_with_retry(builder: &io_uring::Builder, entries: u32) -> io::Result<IoUring> {
+    let start = Instant::now();
+    loop {
+        match builder.build(entries) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOMEM) && start.elapsed() < MEMLOCK_RETRY => {
+                std::thread::sleep(MEMLOCK_RETRY_PAUSE)
+            }
+            res => return res,
+        }
+    }
+}
+
 /// Builds a ring with `entries` SQ slots and a CQ twice that size, with the best flags
 /// this kernel accepts.
 pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, RingFlags)> {
@@ -93,7 +116,7 @@ pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, RingFlags)> {
             last = Some(io::Error::from_raw_os_error(libc::EINVAL));
             continue;
         }
-        match b.build(entries) {
+        match build_with_retry(&b, entries) {
             Ok(ring) => {
                 if !ring.params().is_feature_ext_arg() || !ring.params().is_feature_nodrop() {
                     return Err(io::Error::new(
