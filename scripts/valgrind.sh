@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Runs each drop-in-flight test (tests/cancel_drop_in_flight.rs, and the pooled-receive
-# tests of tests/pool_recv.rs: dropped multishot receives and accepts, the buffer pool run
-# dry) under valgrind memcheck, one process per test, and fails
-# on any invalid access, uninitialised read or definite leak. "Possibly lost" blocks are
-# the test watchdog threads, still sleeping when the process exits.
+# Runs each drop-in-flight test (tests/cancel_drop_in_flight.rs, the pooled-receive tests
+# of tests/pool_recv.rs: dropped multishot receives and accepts, the buffer pool run dry;
+# the cancel-race storms of tests/io_cancel_race.rs) under valgrind memcheck, one process
+# per test, and fails on any invalid access, uninitialised read or definite leak.
+# "Possibly lost" blocks are the test watchdog threads, still sleeping when the process
+# exits.
+#
+# The tests are built with the `valgrind` feature: memcheck does not see io_uring's
+# writes, so receive buffers are zeroed before the kernel fills them; otherwise it would
+# call the received bytes uninitialised (io_cancel_race reads into spare Vec capacity on
+# purpose).
 #
 # valgrind runs one thread at a time and may keep a thread blocked in io_uring_enter
 # holding its lock, so a test whose helper thread must run for the ring to make progress
@@ -25,8 +31,9 @@ each_core_has_its_own_pool recv_stream_reports_eof_and_errors \
 slow_recv_stream_reader_holds_bounded_buffers \
 tasks_sharing_a_listener_accept_each_connection_once "
 failed=0
-for suite in cancel_drop_in_flight pool_recv; do
-bin=$(cargo test --test "$suite" --no-run --message-format=json 2>/dev/null \
+suites=${SUITES:-"cancel_drop_in_flight pool_recv io_cancel_race"}
+for suite in $suites; do
+bin=$(cargo test --features valgrind --test "$suite" --no-run --message-format=json 2>/dev/null \
     | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)
 for t in $("$bin" --list 2>/dev/null | sed -n 's/: test$//p'); do
     case "$skip" in
