@@ -189,38 +189,10 @@ fn pool_refused_for_memlock_falls_back_and_names_memlock() {
 /// `CAP_IPC_LOCK`, which exempts a process from RLIMIT_MEMLOCK.
 const CAP_IPC_LOCK: u32 = 14;
 
-/// Drops CAP_IPC_LOCK from this process's effective and permitted sets, so the kernel
-/// charges io_uring's pinned memory against RLIMIT_MEMLOCK as it does for other users.
+/// Drops CAP_IPC_LOCK, so the kernel charges io_uring's pinned memory against
+/// RLIMIT_MEMLOCK as it does for other users.
 fn drop_ipc_lock() -> io::Result<()> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header {
-        version: VERSION_3,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget(2) with a v3 header writes two Data records.
-    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    data[0].effective &= !(1 << CAP_IPC_LOCK);
-    data[0].permitted &= !(1 << CAP_IPC_LOCK);
-    // SAFETY: capset(2) reads the same two records.
-    if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    support::drop_capabilities(&[CAP_IPC_LOCK], true)
 }
 
 fn set_memlock(bytes: u64) -> io::Result<()> {

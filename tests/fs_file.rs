@@ -283,38 +283,6 @@ fn fs_missing_file_directory_and_nul_errors() {
     });
 }
 
-/// Drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the calling thread's effective
-/// set, so root sees permission bits too. Capabilities are per thread (capset(2) on the
-/// raw syscall), and threads it starts, the runtime's included, inherit them.
-fn drop_dac_capabilities() -> bool {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const VERSION_3: u32 = 0x2008_0522; // _LINUX_CAPABILITY_VERSION_3: two Data words
-    const DAC: u32 = (1 << 1) | (1 << 2); // CAP_DAC_OVERRIDE | CAP_DAC_READ_SEARCH
-    let mut header = Header {
-        version: VERSION_3,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget writes one header and two Data words into live locals.
-    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    data[0].effective &= !DAC;
-    // SAFETY: capset reads the same live locals.
-    unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) == 0 }
-}
-
 #[test]
 fn fs_permission_denied() {
     let dir = TempDir::new("perm");
@@ -323,7 +291,9 @@ fn fs_permission_denied() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
     std::thread::spawn(move || {
-        assert!(drop_dac_capabilities(), "capset failed");
+        // CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: without them root sees permission
+        // bits too.
+        support::drop_capabilities(&[1, 2], false).expect("capset failed");
         assert!(std::fs::File::open(&path).is_err(), "std still opens it");
         ringio::run(async {
             let err = File::open(&path).await.unwrap_err();

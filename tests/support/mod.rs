@@ -168,3 +168,42 @@ pub async fn echo_until_eof(stream: ringio::net::TcpStream) {
         buf = b.into_inner();
     }
 }
+
+/// Drops capabilities `caps` (numbers from linux/capability.h, all below 32) from the
+/// calling thread's effective set, and from its permitted set too if `permitted` (then
+/// they cannot come back). Capabilities are per thread (capset(2) on the raw syscall);
+/// threads it starts afterwards, a runtime's included, inherit them.
+pub fn drop_capabilities(caps: &[u32], permitted: bool) -> std::io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522; // _LINUX_CAPABILITY_VERSION_3: two Data words
+    let mask = caps.iter().fold(0u32, |m, &c| m | (1 << c));
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget writes one header and two Data words into live locals.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    data[0].effective &= !mask;
+    if permitted {
+        data[0].permitted &= !mask;
+    }
+    // SAFETY: capset reads the same live locals.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
