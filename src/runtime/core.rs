@@ -18,6 +18,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,23 +120,40 @@ impl Core {
 
     /// Polls `fut` to completion, turning the loop in between; then keeps serving this
     /// core's tasks until the runtime asks it to stop (`Shared::stop`).
-    pub(crate) fn run<F: Future>(&self, fut: F) -> F::Output {
+    ///
+    /// Returns `None` if the runtime stops before `fut` is done: another core's main
+    /// future panicked, and this one is dropped unfinished. If `fut` or the loop panics,
+    /// `fut` is dropped before the panic goes on, so its destructor never runs while
+    /// unwinding (a second panic there would abort); a panic of that destructor is
+    /// dropped, the panic hook has reported it.
+    pub(crate) fn run<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let mut fut = std::pin::pin!(Some(fut));
+        match catch_unwind(AssertUnwindSafe(|| self.run_main(fut.as_mut()))) {
+            Ok(out) => out,
+            Err(panic) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
+                resume_unwind(panic)
+            }
+        }
+    }
+
+    fn run_main<F: Future>(&self, mut fut: Pin<&mut Option<F>>) -> Option<F::Output> {
         let main = self.main_waker();
         let waker = Waker::from(main.clone());
         let mut cx = std::task::Context::from_waker(&waker);
-        let mut fut = std::pin::pin!(fut);
         let mut out = None;
         loop {
             if out.is_none()
                 && main.woken.swap(false, Ordering::AcqRel)
-                && let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx)
+                && let Some(f) = fut.as_mut().as_pin_mut()
+                && let std::task::Poll::Ready(v) = f.poll(&mut cx)
             {
                 out = Some(v);
             }
-            if self.shared.is_stopping()
-                && let Some(v) = out.take()
-            {
-                return v;
+            // The runtime stops once every counted main future is done, so a stop that
+            // finds this one unfinished comes from a core that panicked.
+            if self.shared.is_stopping() {
+                return out;
             }
             self.turn(&main.woken, out.is_some());
         }
@@ -230,6 +249,8 @@ impl Core {
     }
 
     /// Cancels every task still alive and drops its future on this thread (task rule 2).
+    /// A future whose destructor panics cannot stop this: the task catches it (task
+    /// rule 5), so shutdown also runs whole while a panic of the main future waits.
     pub(crate) fn shutdown_tasks(&self) {
         for _ in 0..SHUTDOWN_PASSES {
             let wakers: Vec<Waker> = self

@@ -8,14 +8,20 @@
 //!    tasks, drains its ring and its thread ends. No thread is left behind.
 //! 3. A `Runtime` holds only options and figures from past calls, so it is `Send` and
 //!    `Sync` and may be dropped on any thread.
+//! 4. A main future that panics takes the runtime down like a finished one: its core
+//!    shuts down as in rule 2 (tasks dropped, ring drained), then tells the others to
+//!    stop, which drop their unfinished main futures and shut down too. Only then does
+//!    the call resume the first panic (core 0's, else the lowest core's).
 
 use super::builder::{Builder, CpuPlan};
 use super::context;
 use super::core::Core;
 use super::metrics::Metrics;
 use super::shared::Shared;
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -69,7 +75,8 @@ impl Runtime {
     /// # Panics
     ///
     /// If called from inside a running ringio runtime, if a core cannot start (the
-    /// message names the cause), or if `fut` panics.
+    /// message names the cause), or if `fut` panics: then every core shuts down as if
+    /// `fut` had returned, and the panic goes on once they have.
     #[doc(alias = "run_until_complete")]
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
         self.run_cores(fut, 1, |_| async {}).0
@@ -83,7 +90,9 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// As [`block_on`](Self::block_on), or if any core's future panics.
+    /// As [`block_on`](Self::block_on), or if any core's future panics: then the other
+    /// cores drop their unfinished futures, every core shuts down, and the first panic
+    /// goes on.
     ///
     /// # Examples
     ///
@@ -133,7 +142,7 @@ impl Runtime {
         let entries = self.options.ring_entries;
         let pool = self.options.pool;
         let mut metrics = vec![Metrics::default(); n];
-        let out = std::thread::scope(|scope| {
+        let (out0, outs, panic) = std::thread::scope(|scope| {
             let workers: Vec<_> = (1..n)
                 .map(|i| {
                     let (peers, plan, worker_main, finish, stop) =
@@ -142,18 +151,22 @@ impl Runtime {
                         .name(format!("ringio-core-{i}"))
                         .spawn_scoped(scope, move || {
                             // A core that dies takes the others down instead of leaving
-                            // them waiting for it.
+                            // them waiting for it (rule 4).
                             let _stop_on_panic = StopOnUnwind(stop);
                             if let Some(&cpu) = plan.cpus.get(i) {
                                 let _ = crate::fd::pin_current_thread(cpu);
                             }
-                            run_core(peers, i, (entries, pool), async move {
+                            let (res, m) = run_core(peers, i, (entries, pool), async move {
                                 let v = worker_main(i).await;
                                 if i < counted {
                                     finish();
                                 }
                                 v
-                            })
+                            });
+                            if res.is_err() {
+                                stop.stop();
+                            }
+                            (res, m)
                         })
                         .unwrap_or_else(|e| panic!("ringio: cannot start core {i}: {e}"))
                 })
@@ -164,29 +177,51 @@ impl Runtime {
                 let _ = crate::fd::pin_current_thread(cpu);
                 before
             });
-            let (out0, m0) = run_core(peers.clone(), 0, (entries, pool), async {
+            let (res0, m0) = run_core(peers.clone(), 0, (entries, pool), async {
                 let v = main0.await;
                 finish();
                 v
             });
+            if res0.is_err() {
+                stop.stop();
+            }
             if let Some(Some(before)) = restore {
                 let _ = crate::fd::set_allowed_cpus(&before);
             }
             metrics[0] = m0;
+            let mut panic = None;
+            let out0 = res0.unwrap_or_else(|p| {
+                panic = Some(p);
+                None
+            });
             let mut outs = Vec::with_capacity(n.saturating_sub(1));
             for (i, w) in workers.into_iter().enumerate() {
                 match w.join() {
-                    Ok((v, m)) => {
-                        outs.push(v);
+                    Ok((res, m)) => {
                         metrics[i + 1] = m;
+                        outs.push(res.unwrap_or_else(|p| {
+                            panic.get_or_insert(p);
+                            None
+                        }));
                     }
-                    Err(panic) => std::panic::resume_unwind(panic),
+                    Err(p) => {
+                        panic.get_or_insert(p);
+                    }
                 }
             }
-            (out0, outs)
+            (out0, outs, panic)
         });
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = metrics;
-        out
+        // Every core has shut down by now, whatever panicked (rule 4).
+        if let Some(panic) = panic {
+            std::panic::resume_unwind(panic);
+        }
+        // Cores stop early only when one panicked (`Core::run`), handled above.
+        const EARLY: &str = "ringio: a core stopped before its main future was done";
+        (
+            out0.expect(EARLY),
+            outs.into_iter().map(|v| v.expect(EARLY)).collect(),
+        )
     }
 
     /// The counters of every core, summed, as they stood at the end of the last
@@ -208,17 +243,25 @@ impl Runtime {
     }
 }
 
-/// Builds core `index` on this thread, runs `main` on it, then shuts it down (rule 2).
+/// What a core's main future gave: its output, `None` if the runtime stopped first (a
+/// peer panicked), or the panic it raised.
+type MainResult<T> = Result<Option<T>, Box<dyn Any + Send>>;
+
+/// Builds core `index` on this thread, runs `main` on it, then shuts it down (rule 2),
+/// also when `main` panicked (rule 4).
 fn run_core<F: Future>(
     peers: Arc<[Arc<Shared>]>,
     index: usize,
     (entries, pool): (u32, crate::driver::PoolConfig),
     main: F,
-) -> (F::Output, Metrics) {
+) -> (MainResult<F::Output>, Metrics) {
     let core = Core::new(peers, index, entries, pool)
         .unwrap_or_else(|e| panic!("ringio: core {index} cannot start: {e}"));
     let entered = context::enter(core.clone());
-    let out = core.run(main);
+    // Without this catch a panic would skip the shutdown below, and the core would never
+    // be freed: its tasks' ops hold it (`Rc<Core>`) while its queues hold the tasks. Its
+    // ring, descriptors, slab and every buffer in flight would leak.
+    let out = catch_unwind(AssertUnwindSafe(|| core.run(main)));
     core.shutdown_tasks();
     core.drain_ops();
     let metrics = core.metrics();

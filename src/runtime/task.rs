@@ -13,6 +13,9 @@
 //!    which drops the futures on the home thread.
 //! 4. The task's metadata ([`TaskMeta`]) lives in the task allocation, which stays alive
 //!    while a `JoinHandle` holds the task.
+//! 5. A panic of the future's destructor is caught where the task drops it (and reported
+//!    by the panic hook only): the task still ends, its `JoinHandle` still learns of it,
+//!    and shutdown, which may run while a panic of a main future waits, goes on.
 
 use super::context;
 use super::join::{JoinError, JoinHandle};
@@ -125,8 +128,9 @@ impl<M: FnOnce() -> F, F: Future> Future for Lazy<M, F> {
 pin_project! {
     /// The future a task really runs: the user's, plus cancellation and panic capture.
     pub(crate) struct TaskFuture<'a, F> {
+        // `None` once dropped: the drop is done by hand, to catch its panic (rule 5).
         #[pin]
-        inner: F,
+        inner: Option<F>,
         meta: &'a TaskMeta,
         started: bool,
         // (core id, key in its `active` slab), from the first poll on a core (rule 3).
@@ -144,6 +148,10 @@ pin_project! {
                     }
                 });
             }
+            // Dropped in place (pinning allows it). If the destructor panics, the
+            // assignment still leaves `None`, so nothing is dropped twice.
+            let mut inner = this.inner;
+            let _ = catch_unwind(AssertUnwindSafe(|| inner.set(None)));
         }
     }
 }
@@ -151,7 +159,7 @@ pin_project! {
 impl<'a, F> TaskFuture<'a, F> {
     fn new(inner: F, meta: &'a TaskMeta) -> Self {
         TaskFuture {
-            inner,
+            inner: Some(inner),
             meta,
             started: false,
             registered: None,
@@ -177,7 +185,10 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         if this.meta.cancelled.load(Ordering::Acquire) {
             return Poll::Ready(Err(JoinError::cancelled()));
         }
-        let mut inner = this.inner;
+        let mut inner = this
+            .inner
+            .as_pin_mut()
+            .expect("a task's future is dropped only with the task");
         match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,
