@@ -12,16 +12,12 @@
 //!    entry at the tail and then publishes the tail with a release store: the kernel reads
 //!    the entry only after it sees the new tail (the ring's head/tail protocol).
 
-use crate::wait_list::{WaitList, WaiterKey, WaiterState};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::ops::Deref;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::task::{Context, Poll};
 
 /// Default number of buffers in a core's pool; see [`crate::runtime::Builder::buffer_pool`].
 pub const DEFAULT_POOL_BUFFERS: u16 = 1024;
@@ -139,8 +135,6 @@ pub(crate) struct BufRing {
     in_use: Cell<usize>,
     /// Receives that found the pool empty (-ENOBUFS), since the ring was made.
     exhausted: Cell<u64>,
-    /// Tasks waiting for a buffer to come back after -ENOBUFS; each return wakes one.
-    waiters: RefCell<WaitList<(), ()>>,
 }
 
 impl BufRing {
@@ -158,7 +152,6 @@ impl BufRing {
             tail: Cell::new(0),
             in_use: Cell::new(0),
             exhausted: Cell::new(0),
-            waiters: RefCell::new(WaitList::new()),
         };
         for bid in 0..config.buffers {
             ring.push_entry(bid);
@@ -185,6 +178,11 @@ impl BufRing {
         self.exhausted.get()
     }
 
+    /// A receive found the pool empty (-ENOBUFS).
+    pub(crate) fn note_exhausted(&self) {
+        self.exhausted.set(self.exhausted.get() + 1);
+    }
+
     /// A reaped CQE named one of this pool's buffers (`IORING_CQE_F_BUFFER`).
     pub(crate) fn note_taken(&self) {
         self.in_use.set(self.in_use.get() + 1);
@@ -205,19 +203,10 @@ impl BufRing {
         }
     }
 
-    /// Hands buffer `bid` back to the kernel (rule 3) and wakes one task that found the
-    /// pool empty.
+    /// Hands buffer `bid` back to the kernel (rule 3).
     fn give_back(&self, bid: u16) {
         self.push_entry(bid);
         self.in_use.set(self.in_use.get() - 1);
-        self.wake_one();
-    }
-
-    fn wake_one(&self) {
-        let granted = self.waiters.borrow_mut().grant_front(());
-        if let Ok(((), waker)) = granted {
-            waker.wake();
-        }
     }
 
     /// Writes the entry for buffer `bid` at the tail and publishes it (rule 3).
@@ -244,62 +233,9 @@ impl BufRing {
         }
     }
 
-    /// Completes when the pool has a buffer again (after a receive got -ENOBUFS): at once
-    /// if one came back already, else when the next one does. Waiters are served one per
-    /// returned buffer, oldest first.
-    pub(crate) fn buffer_returned(&self) -> BufferReturned<'_> {
-        BufferReturned {
-            ring: self,
-            key: None,
-        }
-    }
-
     /// Whether any buffer is in the kernel's hands now.
     pub(crate) fn has_free(&self) -> bool {
         self.in_use.get() < self.capacity()
-    }
-}
-
-/// The future of [`BufRing::buffer_returned`].
-pub(crate) struct BufferReturned<'a> {
-    ring: &'a BufRing,
-    key: Option<WaiterKey>,
-}
-
-impl Future for BufferReturned<'_> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let ring = self.ring;
-        match self.key {
-            None => {
-                if ring.has_free() {
-                    return Poll::Ready(());
-                }
-                ring.exhausted.set(ring.exhausted.get() + 1);
-                self.key = Some(ring.waiters.borrow_mut().push_back(cx.waker(), ()));
-                Poll::Pending
-            }
-            Some(key) => {
-                if ring.waiters.borrow_mut().poll_grant(key, cx).is_none() {
-                    return Poll::Pending;
-                }
-                self.key = None;
-                Poll::Ready(())
-            }
-        }
-    }
-}
-
-impl Drop for BufferReturned<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key {
-            let state = self.ring.waiters.borrow_mut().remove(key);
-            // Woken for a buffer but gone: the next waiter gets the turn.
-            if let WaiterState::Granted(()) = state {
-                self.ring.wake_one();
-            }
-        }
     }
 }
 
@@ -335,10 +271,9 @@ pub(crate) unsafe fn take(ring: &Rc<BufRing>, bid: u16, len: usize) -> PooledBuf
 /// [`RecvStream`](crate::net::RecvStream) return it. It derefs to the received bytes and
 /// can be written back as it is (`write_all(buf)`), since it implements
 /// [`IoBuf`](crate::buf::IoBuf). Hold it only as long as needed: the pool is shared by
-/// every connection of the core, and a receive that finds it empty waits for a buffer.
-/// A parser that needs more bytes than one buffer holds should copy what it keeps rather
-/// than hold buffers while it waits for the rest: if every buffer of the pool is held
-/// that way, no receive on the core can complete.
+/// every connection of the core, and while it is empty receives fall back to allocated
+/// buffers. A parser that needs more bytes than one buffer holds should copy what it
+/// keeps rather than hold buffers while it waits for the rest.
 ///
 /// An empty `PooledBuf` means end of stream.
 pub struct PooledBuf(Inner);

@@ -2,14 +2,19 @@
 //! (one receive) and [`RecvStream`] (a multishot receive that stays armed).
 //!
 //! A connection that waits for data holds no buffer: the kernel takes one from the pool
-//! when bytes arrive. If the pool is empty at that moment the receive ends with ENOBUFS;
-//! both forms then wait for a buffer to come back and receive again, so the connection
-//! never sees that error.
+//! when bytes arrive. If the pool is empty at that moment the receive ends with ENOBUFS
+//! and the bytes stay in the socket; both forms then take them at once into an owned
+//! buffer of the pool's buffer size (or receive from the pool again, if buffers came
+//! back meanwhile). So the caller never sees ENOBUFS, and no connection waits for others
+//! to give buffers back: readers that hold many buffers (stuck writing to peers that do
+//! not read) cannot stall the rest of their core. `Metrics::pool_exhausted` counts the
+//! times the pool was found empty.
 //!
 //! If the kernel refuses the pool (Linux before 5.19, or RLIMIT_MEMLOCK too low), both
-//! forms receive into an owned buffer of the pool's buffer size instead, one receive at a
-//! time: slower, and a waiting connection then holds its buffer, but nothing fails.
-//! `Metrics::pool_fallbacks` counts those receives and `runtime::pool_error` says why.
+//! forms receive into owned buffers, one receive at a time: slower, and a waiting
+//! connection then holds its buffer, but nothing fails. `Metrics::pool_fallbacks` counts
+//! owned receives (for both reasons) and `runtime::pool_error` says why the pool was
+//! refused.
 
 use crate::driver::{BufRing, PooledBuf};
 use crate::fd::SharedFd;
@@ -20,10 +25,14 @@ use std::rc::Rc;
 use std::task::Poll;
 
 /// Buffers a [`RecvStream`] may hold unread before the driver stops its receive, so a
-/// reader that falls behind (busy sending to a slow peer) cannot drain the pool shared by
-/// every connection of its core. The count is checked as CQEs are reaped, and the kernel
-/// may fill up to 32 buffers in one pass of a multishot receive, so a stream holds at
-/// most about this many plus 32.
+/// reader that falls behind (busy sending to a slow peer) takes only a share of the pool
+/// shared by every connection of its core.
+///
+/// The share is rough: the count is checked as CQEs are reaped, and by then the kernel
+/// may have filled several passes of up to 32 buffers each within one `io_uring_enter`
+/// (up to 98 buffers in all were seen on Linux 6.18 behind a peer writing flat out, in
+/// `tests/fault_slow_peers.rs`). What keeps such readers from stalling the others is that
+/// a receive finding the pool empty takes its bytes into an owned buffer (module docs).
 pub const RECV_STREAM_QUEUE: usize = 16;
 
 fn is_enobufs(e: &io::Error) -> bool {
@@ -35,9 +44,12 @@ fn pool() -> Option<Rc<BufRing>> {
     crate::runtime::context::with_core(|core| core.driver.borrow_mut().buf_ring().ok())
 }
 
-/// One receive into an owned buffer of the pool's buffer size, for a core whose pool the
-/// kernel refused.
+/// One receive into an owned buffer of the pool's buffer size: the pool was refused, or
+/// found empty with bytes waiting.
 async fn recv_owned(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
+    if let Some(kept) = take_kept(unread) {
+        return kept;
+    }
     let size = crate::runtime::context::with_core(|core| {
         let mut driver = core.driver.borrow_mut();
         driver.note_pool_fallback();
@@ -67,7 +79,12 @@ pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Resul
             return recv_owned(fd, unread).await;
         };
         match receive(Op::recv_pooled(fd, ring.clone(), unread)?, unread).await {
-            Err(e) if is_enobufs(&e) => ring.buffer_returned().await,
+            Err(e) if is_enobufs(&e) => {
+                ring.note_exhausted();
+                if !ring.has_free() {
+                    return recv_owned(fd, unread).await;
+                }
+            }
             res => return res,
         }
     }
@@ -115,8 +132,8 @@ impl<'a> RecvStream<'a> {
     ///
     /// # Errors
     ///
-    /// What recv(2) reports, e.g. `ConnectionReset`. The pool being empty is not an error:
-    /// the stream waits for a buffer. After an error the next call receives again.
+    /// What recv(2) reports, e.g. `ConnectionReset`. The pool being empty is not an error
+    /// (module docs). After an error the next call receives again.
     ///
     /// # Cancel safety
     ///
@@ -184,11 +201,19 @@ impl<'a> RecvStream<'a> {
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) && !self.multishot_worked => {
                     self.single_shot = true;
                 }
-                // The pool ran dry and the kernel ended the receive: wait for a buffer to
-                // come back, then arm a new one.
+                // The pool ran dry and the kernel ended the receive, with bytes waiting:
+                // take them into an owned buffer unless buffers came back meanwhile; the
+                // next call arms a new receive.
                 Err(e) if is_enobufs(&e) => {
-                    if let Some(ring) = pool() {
-                        ring.buffer_returned().await;
+                    let dry = pool().is_none_or(|ring| {
+                        ring.note_exhausted();
+                        !ring.has_free()
+                    });
+                    if dry {
+                        match recv_owned(self.fd, self.unread).await {
+                            Ok(buf) if buf.is_empty() => self.ended = true,
+                            res => return Some(res),
+                        }
                     }
                 }
                 // The driver stopped the receive because RECV_STREAM_QUEUE buffers waited

@@ -109,10 +109,11 @@ impl TcpStream {
     ///
     /// The pool (one per core, sized by
     /// [`Builder::buffer_pool`](crate::runtime::Builder::buffer_pool)) is registered on
-    /// first use. If it is empty when data arrives, the receive waits for a buffer to come
-    /// back and tries again; the caller never sees ENOBUFS. If the kernel refuses the pool
-    /// (older than 5.19, RLIMIT_MEMLOCK too low), receives use an owned buffer of the
-    /// pool's buffer size instead ([`pool_error`](crate::runtime::pool_error) says why).
+    /// first use. If it is empty when data arrives, the bytes go into an owned buffer of the
+    /// pool's buffer size instead, so the caller never sees ENOBUFS and never waits for
+    /// other connections to give buffers back. If the kernel refuses the pool (older than
+    /// 5.19, RLIMIT_MEMLOCK too low), every receive uses an owned buffer
+    /// ([`pool_error`](crate::runtime::pool_error) says why).
     ///
     /// # Errors
     ///

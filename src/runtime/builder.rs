@@ -71,8 +71,9 @@ impl Builder {
     /// [`DEFAULT_POOL_BUFFER_SIZE`] (4 MiB of address space per core, made on first use;
     /// pages count in RSS only once the kernel has written into them).
     ///
-    /// The pool bounds how many receives can hold data at once across all connections
-    /// of a core; a receive that finds it empty waits for a buffer to come back. A receive
+    /// The pool bounds how many pooled receives can hold data at once across all
+    /// connections of a core; a receive that finds it empty takes its bytes into an owned
+    /// buffer of `buffer_size` instead (counted in `Metrics::pool_fallbacks`). A receive
     /// returns at most `buffer_size` bytes.
     pub fn buffer_pool(mut self, buffers: u16, buffer_size: usize) -> Self {
         self.pool = PoolConfig {

@@ -49,10 +49,12 @@ pub struct Metrics {
     /// Pool buffers out of the kernel's hands: filled and not given back yet (held by
     /// the application, or waiting unread in a stream's queue).
     pub pool_in_use: usize,
-    /// Times a pooled receive found the pool empty and waited for a buffer.
+    /// Times a pooled receive found the pool empty (the kernel said ENOBUFS); it then
+    /// received into an owned buffer, counted in `pool_fallbacks`.
     pub pool_exhausted: u64,
-    /// Receives (`recv_pooled`, `recv_stream`) that used an owned buffer because the
-    /// kernel refused the buffer pool; [`pool_error`](crate::runtime::pool_error) says why.
+    /// Receives (`recv_pooled`, `recv_stream`) that used an owned buffer: the pool was
+    /// found empty with bytes waiting, or the kernel refused the pool
+    /// ([`pool_error`](crate::runtime::pool_error) says why).
     pub pool_fallbacks: u64,
 }
 
