@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs each drop-in-flight test (tests/cancel_drop_in_flight.rs, the pooled-receive tests
+# Runs each drop-in-flight test (tests/cancel_drop_in_flight.rs; the pooled-receive tests
 # of tests/pool_recv.rs: dropped multishot receives and accepts, the buffer pool run dry;
-# the cancel-race storms of tests/io_cancel_race.rs) under valgrind memcheck, one process
-# per test, and fails on any invalid access, uninitialised read or definite leak.
+# the cancel-race storms of tests/io_cancel_race.rs; runtimes shut down with 3,000 ops
+# pending, also by a panic, in tests/fault_runtime_drop.rs) under valgrind memcheck, one
+# process per test, and fails on any invalid access, uninitialised read or definite leak.
 # "Possibly lost" blocks are the test watchdog threads, still sleeping when the process
 # exits.
 #
@@ -18,7 +19,8 @@
 # a time limit (then SIGKILL 10 s later: a thread blocked under the tool may not take
 # SIGTERM); a test that hits it is reported as "stalled under valgrind" and does not
 # fail the run, since memcheck found nothing wrong in it before the stall.
-# Usage: bash scripts/valgrind.sh   (needs valgrind: apt-get install valgrind)
+# Usage: bash scripts/valgrind.sh   (needs valgrind: apt-get install valgrind; about 6
+# minutes on 2 cores). SUITES="a b" runs only those test files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind not found: apt-get install valgrind" >&2; exit 2; }
@@ -29,9 +31,12 @@ command -v valgrind >/dev/null || { echo "valgrind not found: apt-get install va
 skip=" dropped_recv_pooled_loses_no_byte dropped_recv_streams_lose_no_byte \
 each_core_has_its_own_pool recv_stream_reports_eof_and_errors \
 slow_recv_stream_reader_holds_bounded_buffers \
-tasks_sharing_a_listener_accept_each_connection_once "
+tasks_sharing_a_listener_accept_each_connection_once \
+wakers_fired_after_their_runtime_is_gone_on_any_thread_neither_panic_nor_touch_freed_memory \
+worker_core_whose_main_panics_takes_every_core_down_within_1s_clean \
+worker_core_with_1000_pending_ops_shuts_its_ring_down_on_its_thread_within_1s_clean "
 failed=0
-suites=${SUITES:-"cancel_drop_in_flight pool_recv io_cancel_race"}
+suites=${SUITES:-"cancel_drop_in_flight pool_recv io_cancel_race fault_runtime_drop"}
 for suite in $suites; do
 bin=$(cargo test --features valgrind --test "$suite" --no-run --message-format=json 2>/dev/null \
     | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)
