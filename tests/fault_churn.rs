@@ -12,7 +12,7 @@
 
 mod support;
 
-use ringio::net::{TcpListener, TcpStream};
+use ringio::net::TcpStream;
 use ringio::sync::Semaphore;
 use ringio::time::{sleep, timeout};
 use ringio::{Runtime, raise_nofile_limit};
@@ -21,11 +21,9 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use support::alloc::live_bytes;
+use support::server::{Server, bump, client_cpus, pin_current_thread};
 use support::{Rng, fd_count};
 
 #[global_allocator]
@@ -49,8 +47,7 @@ const ECHO_LIMIT: Duration = Duration::from_secs(10);
 const CONNECTS_IN_FLIGHT: usize = 256;
 /// Descriptors the child keeps for itself (ring, eventfd, stdio, ...).
 const CHILD_FD_RESERVE: u64 = 100;
-/// How often the server core publishes its counters, and the parent samples RSS and heap.
-const PUBLISH_EVERY: Duration = Duration::from_millis(2);
+/// How often the parent samples RSS and heap.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
@@ -69,223 +66,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
         Err(_) => default,
     }
-}
-
-fn pin_current_thread(cpus: &[usize]) {
-    if cpus.is_empty() {
-        return;
-    }
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &cpu in cpus {
-        // SAFETY: `set` is a live cpu_set_t and CPU_SET bounds-checks `cpu`.
-        unsafe { libc::CPU_SET(cpu, &mut set) };
-    }
-    // SAFETY: sched_setaffinity reads `size_of::<cpu_set_t>()` bytes of the live `set`.
-    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    assert_eq!(
-        rc,
-        0,
-        "sched_setaffinity: {}",
-        std::io::Error::last_os_error()
-    );
-}
-
-// ------------------------------------------------------------------------ the server
-
-#[derive(Default)]
-struct Counters {
-    accepted: Cell<u64>,
-    open: Cell<u64>,
-    eof: Cell<u64>,
-    errors: Cell<u64>,
-    timeouts: Cell<u64>,
-    bytes: Cell<u64>,
-}
-
-fn bump(c: &Cell<u64>, by: u64) {
-    c.set(c.get() + by);
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Snap {
-    seq: u64,
-    ops_in_flight: usize,
-    tasks_alive: usize,
-    timers_pending: usize,
-    pool_in_use: usize,
-    accepted: u64,
-    open: u64,
-    eof: u64,
-    errors: u64,
-    timeouts: u64,
-    bytes: u64,
-}
-
-impl Snap {
-    /// What must be back to baseline once every client is gone.
-    fn state(&self) -> (usize, usize, usize, usize, u64) {
-        (
-            self.ops_in_flight,
-            self.tasks_alive,
-            self.timers_pending,
-            self.pool_in_use,
-            self.open,
-        )
-    }
-}
-
-/// The echo server on its own thread: a one-core runtime pinned to the first CPU.
-struct Server {
-    addr: SocketAddr,
-    snap: Arc<Mutex<Snap>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let snap = Arc::new(Mutex::new(Snap::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = {
-            let (snap, stop) = (snap.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let rt = Runtime::builder()
-                    .workers(1)
-                    .pin_cores(true)
-                    .build()
-                    .unwrap();
-                rt.block_on(serve(tx, snap, stop));
-            })
-        };
-        let addr = rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("server address");
-        let server = Server {
-            addr,
-            snap,
-            stop,
-            thread: Some(thread),
-        };
-        server.fresh();
-        server
-    }
-
-    fn snap(&self) -> Snap {
-        *self.snap.lock().unwrap()
-    }
-
-    /// A snapshot taken after this call began.
-    fn fresh(&self) -> Snap {
-        let seq = self.snap().seq;
-        let deadline = Instant::now() + SETTLE_LIMIT;
-        loop {
-            let s = self.snap();
-            if s.seq >= seq + 2 {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "the server stopped publishing");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    fn settle(&self, mut cond: impl FnMut(&Snap) -> bool) -> (Snap, bool) {
-        let deadline = Instant::now() + SETTLE_LIMIT;
-        loop {
-            let s = self.fresh();
-            if cond(&s) {
-                return (s, true);
-            }
-            if Instant::now() > deadline {
-                return (s, false);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let res = t.join();
-            if !std::thread::panicking() {
-                res.expect("the server thread panicked");
-            }
-        }
-    }
-}
-
-async fn serve(
-    tx: std::sync::mpsc::Sender<SocketAddr>,
-    snap: Arc<Mutex<Snap>>,
-    stop: Arc<AtomicBool>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    tx.send(listener.local_addr().unwrap()).unwrap();
-    let counters = Rc::new(Counters::default());
-    let c = counters.clone();
-    let acceptor = ringio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    bump(&c.accepted, 1);
-                    bump(&c.open, 1);
-                    drop(ringio::spawn(echo(stream, c.clone())));
-                }
-                Err(e) => {
-                    eprintln!("server: accept failed: {e}");
-                    sleep(Duration::from_millis(1)).await;
-                }
-            }
-        }
-    });
-    let mut seq = 0;
-    while !stop.load(Ordering::Acquire) {
-        seq += 1;
-        let m = ringio::metrics();
-        let c = &counters;
-        *snap.lock().unwrap() = Snap {
-            seq,
-            ops_in_flight: m.ops_in_flight,
-            tasks_alive: m.tasks_alive,
-            timers_pending: m.timers_pending,
-            pool_in_use: m.pool_in_use,
-            accepted: c.accepted.get(),
-            open: c.open.get(),
-            eof: c.eof.get(),
-            errors: c.errors.get(),
-            timeouts: c.timeouts.get(),
-            bytes: c.bytes.get(),
-        };
-        sleep(PUBLISH_EVERY).await;
-    }
-    acceptor.cancel();
-}
-
-/// The echo example's `recv_stream` handler, with an idle timeout on each receive.
-async fn echo(stream: TcpStream, c: Rc<Counters>) {
-    let ended = {
-        let mut data = stream.recv_stream();
-        loop {
-            match timeout(IDLE, data.next()).await {
-                Err(_) => break &c.timeouts,
-                Ok(None) => break &c.eof,
-                Ok(Some(Err(_))) => break &c.errors,
-                Ok(Some(Ok(buf))) => {
-                    let n = buf.len() as u64;
-                    if stream.write_all(buf).await.0.is_err() {
-                        break &c.errors;
-                    }
-                    bump(&c.bytes, n);
-                }
-            }
-        }
-    };
-    bump(ended, 1);
-    c.open.set(c.open.get() - 1);
 }
 
 // ------------------------------------------------------------------------ the client process
@@ -352,10 +132,7 @@ fn client_process(addr: SocketAddr) {
             "NOTE the descriptor limit ({limit}) allows {conns} of the {wanted} connections asked for"
         );
     }
-    let cpus = ringio::runtime::available_cpus();
-    if cpus.len() > 1 {
-        pin_current_thread(&cpus[1..]);
-    }
+    pin_current_thread(&client_cpus());
     let rt = Runtime::builder().workers(1).build().unwrap();
     let tally = Rc::new(Tally::default());
     let t = tally.clone();
@@ -588,7 +365,7 @@ fn parent() {
     support::watchdog(TEST_NAME, Duration::from_secs(secs + 90));
     let started = Instant::now();
     let limit = raise_nofile_limit().expect("raise the descriptor limit");
-    let server = Server::start();
+    let server = Server::start(Some(IDLE), SETTLE_LIMIT);
     warm_up(server.addr);
     let (base, ok) = server.settle(|s| s.open == 0 && s.pool_in_use == 0);
     assert!(ok, "warm-up connections still open: {base:?}");
@@ -661,7 +438,7 @@ fn parent() {
          overflows (whole namespace) {overflows}",
         end.accepted - base.accepted,
         end.eof - base.eof,
-        end.errors - base.errors,
+        end.errors() - base.errors(),
         end.timeouts - base.timeouts,
         end.bytes - base.bytes
     );
@@ -695,7 +472,7 @@ fn parent() {
     let never_accepted = opened.checked_sub(accepted).unwrap_or_else(|| {
         panic!("the server accepted {accepted} connections, the clients opened {opened}")
     });
-    let resets_unseen = field(&result, "reset").saturating_sub(end.errors - base.errors);
+    let resets_unseen = field(&result, "reset").saturating_sub(end.errors() - base.errors());
     assert!(
         never_accepted <= resets_unseen,
         "{never_accepted} connections opened were never accepted, and only {resets_unseen} \

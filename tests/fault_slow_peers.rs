@@ -8,24 +8,21 @@ mod support;
 
 use hdrhistogram::Histogram;
 use ringio::Runtime;
-use ringio::net::{RECV_STREAM_QUEUE, TcpListener, TcpStream};
+use ringio::net::{RECV_STREAM_QUEUE, TcpListener};
 use socket2::SockRef;
-use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use support::alloc::live_bytes;
+use support::server::{Server, Snap, client_cpus, pin_current_thread};
 use support::{Rng, fd_count, serial};
 
 #[global_allocator]
 static ALLOC: support::alloc::Guard = support::alloc::Guard;
 
-/// How often the server core publishes its counters for the test thread.
-const PUBLISH_EVERY: Duration = Duration::from_millis(2);
 /// How long the test waits for the server to get back to its baseline.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 /// Read timeout of every blocking client socket: a hang fails instead of blocking.
@@ -38,233 +35,7 @@ const KERNEL_BATCH: usize = 32;
 /// most seen is under three), and the buffer its handler is writing back.
 const PER_CONN_POOL_CAP: usize = RECV_STREAM_QUEUE + 4 * KERNEL_BATCH + 1;
 
-// ------------------------------------------------------------------------ the server
-
-/// Counters of the server core (one core: plain cells).
-#[derive(Default)]
-struct Counters {
-    accepted: Cell<u64>,
-    open: Cell<u64>,
-    eof: Cell<u64>,
-    recv_errors: Cell<u64>,
-    write_errors: Cell<u64>,
-    bytes: Cell<u64>,
-}
-
-fn bump(c: &Cell<u64>, by: u64) {
-    c.set(c.get() + by);
-}
-
-/// What the server core last published.
-#[derive(Clone, Copy, Debug, Default)]
-struct Snap {
-    /// Publications so far: a snapshot with a later `seq` was taken later.
-    seq: u64,
-    ops_in_flight: usize,
-    tasks_alive: usize,
-    timers_pending: usize,
-    pool_in_use: usize,
-    pool_buffers: usize,
-    accepted: u64,
-    open: u64,
-    eof: u64,
-    recv_errors: u64,
-    write_errors: u64,
-    bytes: u64,
-}
-
-impl Snap {
-    /// The server-side state that must come back to baseline once every peer is gone.
-    fn state(&self) -> (usize, usize, usize, usize, u64) {
-        (
-            self.ops_in_flight,
-            self.tasks_alive,
-            self.timers_pending,
-            self.pool_in_use,
-            self.open,
-        )
-    }
-}
-
-/// The echo server on its own thread: a one-core runtime pinned to the first CPU.
-struct Server {
-    addr: SocketAddr,
-    snap: Arc<Mutex<Snap>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let snap = Arc::new(Mutex::new(Snap::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = {
-            let (snap, stop) = (snap.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let rt = Runtime::builder()
-                    .workers(1)
-                    .pin_cores(true)
-                    .build()
-                    .unwrap();
-                rt.block_on(serve(tx, snap, stop));
-            })
-        };
-        let addr = rx.recv_timeout(CLIENT_TIMEOUT).expect("server address");
-        let server = Server {
-            addr,
-            snap,
-            stop,
-            thread: Some(thread),
-        };
-        server.fresh();
-        server
-    }
-
-    fn snap(&self) -> Snap {
-        *self.snap.lock().unwrap()
-    }
-
-    /// A snapshot taken after this call began.
-    fn fresh(&self) -> Snap {
-        let seq = self.snap().seq;
-        let deadline = Instant::now() + SETTLE_LIMIT;
-        loop {
-            let s = self.snap();
-            if s.seq >= seq + 2 {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "the server stopped publishing");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// Waits until `cond` holds for a fresh snapshot; returns the last one seen and
-    /// whether it held.
-    fn settle(&self, mut cond: impl FnMut(&Snap) -> bool) -> (Snap, bool) {
-        let deadline = Instant::now() + SETTLE_LIMIT;
-        loop {
-            let s = self.fresh();
-            if cond(&s) {
-                return (s, true);
-            }
-            if Instant::now() > deadline {
-                return (s, false);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let res = t.join();
-            if !std::thread::panicking() {
-                res.expect("the server thread panicked");
-            }
-        }
-    }
-}
-
-async fn serve(
-    tx: std::sync::mpsc::Sender<SocketAddr>,
-    snap: Arc<Mutex<Snap>>,
-    stop: Arc<AtomicBool>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    tx.send(listener.local_addr().unwrap()).unwrap();
-    let counters = Rc::new(Counters::default());
-    let c = counters.clone();
-    let acceptor = ringio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            bump(&c.accepted, 1);
-            bump(&c.open, 1);
-            drop(ringio::spawn(echo(stream, c.clone())));
-        }
-    });
-    let mut seq = 0;
-    while !stop.load(Ordering::Acquire) {
-        seq += 1;
-        let m = ringio::metrics();
-        let c = &counters;
-        *snap.lock().unwrap() = Snap {
-            seq,
-            ops_in_flight: m.ops_in_flight,
-            tasks_alive: m.tasks_alive,
-            timers_pending: m.timers_pending,
-            pool_in_use: m.pool_in_use,
-            pool_buffers: m.pool_buffers,
-            accepted: c.accepted.get(),
-            open: c.open.get(),
-            eof: c.eof.get(),
-            recv_errors: c.recv_errors.get(),
-            write_errors: c.write_errors.get(),
-            bytes: c.bytes.get(),
-        };
-        ringio::time::sleep(PUBLISH_EVERY).await;
-    }
-    acceptor.cancel();
-}
-
-/// The echo example's `recv_stream` handler, counting how it ended.
-async fn echo(stream: TcpStream, c: Rc<Counters>) {
-    let ended = {
-        let mut data = stream.recv_stream();
-        loop {
-            match data.next().await {
-                None => break &c.eof,
-                Some(Err(_)) => break &c.recv_errors,
-                Some(Ok(buf)) => {
-                    let n = buf.len() as u64;
-                    if stream.write_all(buf).await.0.is_err() {
-                        break &c.write_errors;
-                    }
-                    bump(&c.bytes, n);
-                }
-            }
-        }
-    };
-    bump(ended, 1);
-    c.open.set(c.open.get() - 1);
-}
-
 // ------------------------------------------------------------------------ clients
-
-/// CPUs for client threads: every CPU but the server's, when there is more than one.
-fn client_cpus() -> Vec<usize> {
-    let cpus = ringio::runtime::available_cpus();
-    if cpus.len() > 1 {
-        cpus[1..].to_vec()
-    } else {
-        Vec::new()
-    }
-}
-
-fn pin_current_thread(cpus: &[usize]) {
-    if cpus.is_empty() {
-        return;
-    }
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &cpu in cpus {
-        // SAFETY: `set` is a live cpu_set_t and CPU_SET bounds-checks `cpu`.
-        unsafe { libc::CPU_SET(cpu, &mut set) };
-    }
-    // SAFETY: sched_setaffinity reads `size_of::<cpu_set_t>()` bytes of the live `set`.
-    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    assert_eq!(
-        rc,
-        0,
-        "sched_setaffinity: {}",
-        std::io::Error::last_os_error()
-    );
-}
 
 fn connect(addr: SocketAddr) -> std::net::TcpStream {
     let s = std::net::TcpStream::connect(addr).expect("connect");
@@ -508,7 +279,7 @@ fn peer_reset_mid_transfer_frees_the_connection() {
     support::watchdog("peer_reset_mid_transfer", Duration::from_secs(30));
     const EACH: usize = 16;
     let started = Instant::now();
-    let server = Server::start();
+    let server = Server::start(None, SETTLE_LIMIT);
     // One clean echo first, so the pool exists and the baseline counts its buffers.
     {
         let mut s = connect(server.addr);
@@ -598,7 +369,7 @@ fn half_closed_peer_gets_every_byte_then_eof() {
     const CLIENTS: usize = 8;
     const BYTES: usize = 1 << 20;
     let started = Instant::now();
-    let server = Server::start();
+    let server = Server::start(None, SETTLE_LIMIT);
     let base = server.fresh();
     let base_fds = fd_count();
     let addr = server.addr;
@@ -673,7 +444,7 @@ fn slowloris_and_non_reading_clients_do_not_hurt_healthy_ones() {
     // pool: the healthy clients must then be served from owned buffers, not wait.
     const POOL_CAP: usize = NON_READERS * PER_CONN_POOL_CAP + SLOWLORIS;
     let started = Instant::now();
-    let server = Server::start();
+    let server = Server::start(None, SETTLE_LIMIT);
 
     let mut base = None;
     let (mut alone, mut next_to_slow) = (Vec::new(), Vec::new());

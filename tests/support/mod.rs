@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod server;
 
 use std::cell::Cell;
 use std::rc::Rc;
