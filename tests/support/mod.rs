@@ -15,11 +15,26 @@ pub fn fd_count() -> usize {
         .count()
 }
 
-/// Kills the process with a message if the test runs longer than `limit`, so a hang fails
-/// instead of blocking CI.
+/// Kills the process with a message if the calling test runs longer than `limit`, so a
+/// hang fails instead of blocking CI. The watch ends with the calling thread (libtest runs
+/// each test on its own thread), so a test that finished in time is never blamed for
+/// others still running in the same process.
 pub fn watchdog(name: &'static str, limit: Duration) {
+    thread_local! {
+        static ALIVE: std::sync::Arc<()> = std::sync::Arc::new(());
+    }
+    let alive = ALIVE.with(std::sync::Arc::downgrade);
+    let start = std::time::Instant::now();
     std::thread::spawn(move || {
-        std::thread::sleep(limit);
+        while start.elapsed() < limit {
+            if alive.strong_count() == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100).min(limit));
+        }
+        if alive.strong_count() == 0 {
+            return;
+        }
         eprintln!("watchdog: {name} still running after {limit:?}; aborting");
         std::process::abort();
     });
