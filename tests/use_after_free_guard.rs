@@ -66,7 +66,11 @@ fn reads_dropped_in_flight_never_let_the_kernel_write_freed_memory() {
         let tail =
             ringio::time::timeout(Duration::from_secs(5), s.read_exact(vec![0u8; rest])).await;
         // Check the quarantine first: a use-after-free would also lose bytes.
-        assert_eq!(alloc::corrupted_blocks(), 0, "the kernel wrote into freed memory");
+        assert_eq!(
+            alloc::corrupted_blocks(),
+            0,
+            "the kernel wrote into freed memory"
+        );
         let (res, tail) = tail.expect("bytes lost by cancelled reads");
         res.unwrap();
         received.extend_from_slice(&tail);
@@ -82,5 +86,9 @@ fn reads_dropped_in_flight_never_let_the_kernel_write_freed_memory() {
     });
     let checked = alloc::quarantined();
     assert!(checked > 3000, "the quarantine saw only {checked} frees");
-    assert_eq!(alloc::verify_and_release(), 0, "the kernel wrote into freed memory");
+    assert_eq!(
+        alloc::verify_and_release(),
+        0,
+        "the kernel wrote into freed memory"
+    );
 }
