@@ -204,6 +204,24 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_default()
 }
 
+/// Runs `main` on `rt`; `main` parks its work, stores when it ends in the slot it is
+/// given, then panics. Returns how long the runtime took to shut down after that, and the
+/// message of the panic that reached the caller.
+fn block_on_until_panic<F: Future<Output = ()>>(
+    rt: &ringio::Runtime,
+    main: impl FnOnce(Arc<Mutex<Option<Instant>>>) -> F,
+) -> (Duration, String) {
+    let ended = Arc::new(Mutex::new(None));
+    let result = catch_unwind(AssertUnwindSafe(|| rt.block_on(main(ended.clone()))));
+    let shutdown = ended
+        .lock()
+        .unwrap()
+        .expect("the main future ran")
+        .elapsed();
+    let payload = result.expect_err("the panic must reach block_on's caller");
+    (shutdown, panic_message(&*payload))
+}
+
 #[test]
 fn block_on_returning_with_1000_pending_reads_accepts_timers_shuts_down_within_1s_clean() {
     let (_serial, baseline) = prepare("pending_on_calling_thread");
@@ -273,22 +291,12 @@ fn block_on_whose_future_panics_with_1000_pending_ops_shuts_down_within_1s_and_p
     let peers = Peers::new("d");
     let rt = ringio::Runtime::builder().workers(1).build().unwrap();
     let (path, go) = peers.handle();
-    let ended = Arc::new(Mutex::new(None));
-    let e = ended.clone();
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        rt.block_on(async move {
-            park_pending_work(&path).await;
-            *e.lock().unwrap() = Some(main_ends(&go));
-            panic!("main future fails with 3,010 ops pending");
-        })
-    }));
-    let shutdown = ended
-        .lock()
-        .unwrap()
-        .expect("the main future ran")
-        .elapsed();
-    let payload = result.expect_err("the panic must reach block_on's caller");
-    assert!(panic_message(&*payload).contains("3,010 ops pending"));
+    let (shutdown, message) = block_on_until_panic(&rt, |ended| async move {
+        park_pending_work(&path).await;
+        *ended.lock().unwrap() = Some(main_ends(&go));
+        panic!("main future fails with 3,010 ops pending");
+    });
+    assert!(message.contains("3,010 ops pending"));
     assert_clean("panicking block_on future", baseline, shutdown, peers, rt);
 }
 
@@ -338,32 +346,22 @@ fn task_destructor_panicking_at_shutdown_does_not_stop_it() {
     let peers = Peers::new("f");
     let rt = ringio::Runtime::builder().workers(1).build().unwrap();
     let (path, go) = peers.handle();
-    let ended = Arc::new(Mutex::new(None));
-    let e = ended.clone();
     // Both at once: a main future that panics, and tasks that panic again while shutdown
     // drops them. The second panics are caught in their tasks (no abort), every other
     // task is still dropped and every op drained; the main future's panic goes on.
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        rt.block_on(async move {
-            for _ in 0..10 {
-                let bomb = PanicsOnDrop;
-                ringio::spawn(async move {
-                    let _bomb = bomb;
-                    sleep(Duration::from_secs(3600)).await;
-                });
-            }
-            park_pending_work(&path).await;
-            *e.lock().unwrap() = Some(main_ends(&go));
-            panic!("main future fails first");
-        })
-    }));
-    let shutdown = ended
-        .lock()
-        .unwrap()
-        .expect("the main future ran")
-        .elapsed();
-    let payload = result.expect_err("the main future's panic must reach the caller");
-    assert!(panic_message(&*payload).contains("main future fails first"));
+    let (shutdown, message) = block_on_until_panic(&rt, |ended| async move {
+        for _ in 0..10 {
+            let bomb = PanicsOnDrop;
+            ringio::spawn(async move {
+                let _bomb = bomb;
+                sleep(Duration::from_secs(3600)).await;
+            });
+        }
+        park_pending_work(&path).await;
+        *ended.lock().unwrap() = Some(main_ends(&go));
+        panic!("main future fails first");
+    });
+    assert!(message.contains("main future fails first"));
     assert_clean("panicking task destructors", baseline, shutdown, peers, rt);
 }
 
