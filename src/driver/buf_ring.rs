@@ -178,9 +178,11 @@ impl BufRing {
         self.exhausted.get()
     }
 
-    /// A receive found the pool empty (-ENOBUFS).
-    pub(crate) fn note_exhausted(&self) {
+    /// Counts a receive that found the pool empty (-ENOBUFS), and says whether it still
+    /// is: no buffer came back since the kernel looked.
+    pub(crate) fn found_empty(&self) -> bool {
         self.exhausted.set(self.exhausted.get() + 1);
+        !self.has_free()
     }
 
     /// A reaped CQE named one of this pool's buffers (`IORING_CQE_F_BUFFER`).

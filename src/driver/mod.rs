@@ -109,7 +109,7 @@ pub(crate) struct Driver {
     /// Why the kernel refused the pool, once it did: receives then use owned buffers,
     /// and registration is not tried again.
     pool_refused: Option<(io::ErrorKind, Rc<str>)>,
-    /// Receives that used an owned buffer because the pool was refused.
+    /// Receives that used an owned buffer: the pool was refused, or found empty.
     pool_fallbacks: u64,
     /// Slots whose SQE fault injection turned into a NOP; their CQE is reported as
     /// -EINVAL, as from a kernel without the feature.
@@ -204,12 +204,12 @@ impl Driver {
         self.pool
     }
 
-    /// Counts a receive that used an owned buffer because the pool was refused.
+    /// Counts a receive that used an owned buffer (pool refused or found empty).
     pub(crate) fn note_pool_fallback(&mut self) {
         self.pool_fallbacks += 1;
     }
 
-    /// Receives that used an owned buffer because the pool was refused.
+    /// Receives that used an owned buffer (pool refused or found empty).
     pub(crate) fn pool_fallbacks(&self) -> u64 {
         self.pool_fallbacks
     }

@@ -79,12 +79,11 @@ pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Resul
             return recv_owned(fd, unread).await;
         };
         match receive(Op::recv_pooled(fd, ring.clone(), unread)?, unread).await {
-            Err(e) if is_enobufs(&e) => {
-                ring.note_exhausted();
-                if !ring.has_free() {
-                    return recv_owned(fd, unread).await;
-                }
+            Err(e) if is_enobufs(&e) && ring.found_empty() => {
+                return recv_owned(fd, unread).await;
             }
+            // Buffers came back meanwhile: receive from the pool again.
+            Err(e) if is_enobufs(&e) => {}
             res => return res,
         }
     }
@@ -205,11 +204,7 @@ impl<'a> RecvStream<'a> {
                 // take them into an owned buffer unless buffers came back meanwhile; the
                 // next call arms a new receive.
                 Err(e) if is_enobufs(&e) => {
-                    let dry = pool().is_none_or(|ring| {
-                        ring.note_exhausted();
-                        !ring.has_free()
-                    });
-                    if dry {
+                    if pool().is_none_or(|ring| ring.found_empty()) {
                         match recv_owned(self.fd, self.unread).await {
                             Ok(buf) if buf.is_empty() => self.ended = true,
                             res => return Some(res),
