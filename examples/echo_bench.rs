@@ -26,7 +26,7 @@
 mod echo;
 
 use clap::Parser;
-use echo::client::{LoadConfig, Phase, run_load};
+use echo::client::{Phase, run_load};
 use echo::limits::{check_fd_budget, check_load_args, check_workers};
 use echo::report::{ServerFigures, format_json, format_text};
 use ringio::net::TcpListener;
@@ -238,18 +238,7 @@ fn run_client(
     addr: SocketAddr,
     phase: &AtomicU8,
 ) -> Result<echo::report::Report, String> {
-    let cfg = LoadConfig {
-        addr,
-        conns: args.load.conns,
-        size: args.load.size,
-        duration: Duration::from_secs(args.load.duration),
-        warmup: Duration::from_secs(args.load.warmup),
-        connect_concurrency: args.load.connect_concurrency,
-        rate: args.load.rate,
-        workers: args.load.workers,
-        cpus,
-        progress: true,
-    };
+    let cfg = args.load.config(addr, cpus);
     run_load(&cfg, |p| {
         let next = match p {
             Phase::Measuring => MEASURING,

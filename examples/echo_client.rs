@@ -28,14 +28,13 @@
 mod echo;
 
 use clap::Parser;
-use echo::client::{LoadConfig, Phase, run_load};
+use echo::client::{Phase, run_load};
 use echo::limits::{check_fd_budget, check_load_args, check_workers};
 use echo::procfs::{ServerUsage, clock_ticks_per_s, read_cpu_ticks, read_rss_kib};
 use echo::report::{format_json, format_text};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// ringio echo load generator.
 #[derive(Parser, Debug)]
@@ -98,18 +97,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let cfg = LoadConfig {
-        addr: args.addr,
-        conns: args.load.conns,
-        size: args.load.size,
-        duration: Duration::from_secs(args.load.duration),
-        warmup: Duration::from_secs(args.load.warmup),
-        connect_concurrency: args.load.connect_concurrency,
-        rate: args.load.rate,
-        workers: args.load.workers,
-        cpus: args.cpus.clone(),
-        progress: true,
-    };
+    let cfg = args.load.config(args.addr, args.cpus.clone());
     if args.cpus.is_empty() && args.load.workers > 1 {
         eprintln!("client cores not pinned (give --cpus to pin them)");
     }

@@ -178,3 +178,22 @@ pub struct LoadArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+impl LoadArgs {
+    /// The load generator's settings for these flags, against `addr`, on `cpus`, with
+    /// live progress.
+    pub fn config(&self, addr: std::net::SocketAddr, cpus: Vec<usize>) -> client::LoadConfig {
+        client::LoadConfig {
+            addr,
+            conns: self.conns,
+            size: self.size,
+            duration: std::time::Duration::from_secs(self.duration),
+            warmup: std::time::Duration::from_secs(self.warmup),
+            connect_concurrency: self.connect_concurrency,
+            rate: self.rate,
+            workers: self.workers,
+            cpus,
+            progress: true,
+        }
+    }
+}
