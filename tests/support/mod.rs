@@ -77,7 +77,55 @@ pub async fn settle(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-/// Serialises the tests of one binary that count descriptors: the count is per process.
+/// CPU time the calling thread used so far (`CLOCK_THREAD_CPUTIME_ID`).
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the live local.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime: {}", std::io::Error::last_os_error());
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU time the process used so far, every thread counted (`getrusage(RUSAGE_SELF)`).
+pub fn process_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one rusage into the live local.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Idle CPU above this over [`IDLE_WINDOW`] means something is left spinning. A loop that
+/// sleeps properly wakes a handful of times (timers of the test, the settle helper) and
+/// costs well under a millisecond; a spinning loop costs the whole window. 50 ms (5 %)
+/// leaves room for a noisy machine's scheduler accounting.
+pub const IDLE_CPU_LIMIT: Duration = Duration::from_millis(50);
+/// How long the idle measurements watch.
+pub const IDLE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Sleeps [`IDLE_WINDOW`] on the current core and asserts that the core's thread used at
+/// most [`IDLE_CPU_LIMIT`] of CPU meanwhile: `what` left nothing spinning. Call it from a
+/// task of the core to check, once the work under test is over.
+pub async fn assert_core_idle(what: &str) {
+    let before = thread_cpu();
+    ringio::time::sleep(IDLE_WINDOW).await;
+    let used = thread_cpu() - before;
+    assert!(
+        used <= IDLE_CPU_LIMIT,
+        "after {what}, the idle core used {used:?} of CPU in {IDLE_WINDOW:?} (limit \
+         {IDLE_CPU_LIMIT:?}): something is left spinning"
+    );
+}
+
+/// Serialises the tests of one binary that read process-wide counters (descriptors, live
+/// heap bytes, threads, process CPU): those counters see every test running beside them.
+/// In a binary where one test reads such a counter, every test takes this lock, so none
+/// runs beside another.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
