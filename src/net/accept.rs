@@ -1,5 +1,5 @@
-//! The accept step shared by TCP and Unix listeners: one multishot accept kept armed, and
-//! a back-off after running out of descriptors.
+//! The accept step shared by TCP and Unix listeners: one accept kept armed in the
+//! listener across calls, and a back-off after running out of descriptors.
 
 use super::is_fd_exhaustion;
 use crate::fd::SharedFd;
@@ -8,6 +8,9 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 /// First pause after EMFILE/ENFILE; doubles on each failure in a row up to the maximum.
@@ -26,6 +29,11 @@ const ACCEPT_QUEUE: usize = 64;
 /// One multishot accept (Linux 5.19) stays armed: each connection costs the ring one CQE
 /// and no SQE. The kernel ends it on an error; the next `accept` arms a new one.
 ///
+/// Where the kernel has no multishot accept, one single-shot accept is kept armed the same
+/// way: it belongs to the listener, not to the caller's future, so a caller that gives up
+/// after the kernel took a connection leaves that connection to the next `accept`
+/// (closing it instead would lose it). Only dropping the listener cancels it.
+///
 /// Re-arming at once after EMFILE makes the kernel fail again at once, again and again:
 /// a loop that retries on error would spin a core. So after such an error the *next*
 /// accept first sleeps, 10 ms doubling to 100 ms while the shortage lasts.
@@ -36,6 +44,11 @@ pub(super) struct Acceptor {
     /// The kernel refused the multishot form (EINVAL before any connection): accept one
     /// at a time instead.
     single_shot: Cell<bool>,
+    /// The single-shot accept in flight, kept across calls.
+    single: RefCell<Option<Op<AcceptMulti>>>,
+    /// Every task waiting on `single`. A single-shot op keeps one waker, and tasks may
+    /// share a listener: the op gets `waiters`' waker, which wakes them all.
+    waiters: Arc<Waiters>,
     /// A connection came through the multishot accept, so an EINVAL later is real.
     multishot_worked: Cell<bool>,
 }
@@ -48,7 +61,7 @@ impl Acceptor {
         }
         let res = loop {
             if self.single_shot.get() {
-                break Op::accept(fd)?.await.map(|(fd, _)| fd);
+                break std::future::poll_fn(|cx| self.poll_single(fd, cx)).await;
             }
             let (res, more) = std::future::poll_fn(|cx| self.poll_multi(fd, cx)).await?;
             match res {
@@ -81,25 +94,74 @@ impl Acceptor {
         res
     }
 
+    /// The result of the armed single-shot accept, arming one if needed.
+    fn poll_single(&self, fd: &SharedFd, cx: &mut Context<'_>) -> Poll<io::Result<OwnedFd>> {
+        let mut single = self.single.borrow_mut();
+        let op = match &mut *single {
+            Some(op) => op,
+            None => match Op::accept_single(fd) {
+                Ok(op) => single.insert(op),
+                Err(e) => return Poll::Ready(Err(e)),
+            },
+        };
+        self.waiters.register(cx.waker());
+        let waker = Waker::from(self.waiters.clone());
+        let res = std::task::ready!(Pin::new(op).poll(&mut Context::from_waker(&waker)));
+        *single = None;
+        Poll::Ready(res)
+    }
+
     /// The next CQE of the armed multishot accept, arming one if needed.
     fn poll_multi(
         &self,
         fd: &SharedFd,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<(io::Result<OwnedFd>, bool)>> {
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(io::Result<OwnedFd>, bool)>> {
         let mut armed = self.armed.borrow_mut();
         let op = match &mut *armed {
             Some(op) => op,
             None => match MultiOp::accept_multi(fd, ACCEPT_QUEUE) {
                 Ok(op) => armed.insert(op),
-                Err(e) => return std::task::Poll::Ready(Err(e)),
+                Err(e) => return Poll::Ready(Err(e)),
             },
         };
         let (res, more) = std::task::ready!(op.poll_next(cx));
         if !more {
             *armed = None;
         }
-        std::task::Poll::Ready(Ok((res, more)))
+        Poll::Ready(Ok((res, more)))
+    }
+}
+
+/// The tasks waiting on a listener's single-shot accept; waking it wakes them all, and the
+/// first to poll takes the connection (the others arm the next accept).
+#[derive(Default)]
+struct Waiters {
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl Waiters {
+    /// Adds `waker` unless it is there already.
+    fn register(&self, waker: &Waker) {
+        let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+}
+
+impl Wake for Waiters {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Taken out first, so no lock is held while other code (the wakers) runs.
+        let wakers =
+            std::mem::take(&mut *self.wakers.lock().unwrap_or_else(PoisonError::into_inner));
+        for w in wakers {
+            w.wake();
+        }
     }
 }
 
@@ -109,6 +171,7 @@ impl fmt::Debug for Acceptor {
             .field("pause", &self.pause.get())
             .field("armed", &self.armed.borrow().is_some())
             .field("single_shot", &self.single_shot.get())
+            .field("single_armed", &self.single.borrow().is_some())
             .finish()
     }
 }

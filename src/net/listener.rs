@@ -70,14 +70,16 @@ impl TcpListener {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: the accept stays armed in the listener, and a connection the kernel
-    /// accepted as the future was dropped waits there for the next `accept`. Dropping the
-    /// listener closes connections it accepted and nobody claimed (their clients see a
-    /// reset); none is leaked.
+    /// Cancel-safe: the accept belongs to the listener, not to the future, and stays armed
+    /// across calls (one multishot accept; on kernels without it, one single-shot accept).
+    /// A connection the kernel accepted as the future was dropped waits in the listener for
+    /// the next `accept`; later ones wait in the kernel's backlog. Dropping the listener
+    /// closes connections it accepted and nobody claimed (their clients see a reset); none
+    /// is leaked.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
             let stream = TcpStream::from_fd(self.acceptor.accept(&self.fd).await?);
-            // A multishot accept gives no address; ask the socket.
+            // The accept passes no address buffer; ask the socket.
             match stream.peer_addr() {
                 Ok(peer) => return Ok((stream, peer)),
                 // Reset by the client between accept and here: gone, take the next one.
@@ -91,8 +93,8 @@ impl TcpListener {
     ///
     /// Each `next` is one [`accept`](Self::accept), with the same back-off after running
     /// out of descriptors. Both take connections from one multishot accept that stays
-    /// armed in the ring (Linux 5.19; one accept at a time on older kernels), so a stream
-    /// of connections costs no SQE each.
+    /// armed in the ring (Linux 5.19), so a stream of connections costs no SQE each; older
+    /// kernels take one connection per SQE.
     ///
     /// # Examples
     ///

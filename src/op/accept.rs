@@ -1,71 +1,30 @@
-//! IORING_OP_ACCEPT: take one connection from a listening socket.
+//! IORING_OP_ACCEPT: take connections from a listening socket, many per SQE (multishot)
+//! or, on kernels without it, one per SQE.
+//!
+//! Both forms pass no address buffer (the listeners ask the socket for the peer), so one
+//! owned state, [`AcceptMulti`], serves both: a [`MultiOp<AcceptMulti>`] is a multishot
+//! accept, an [`Op<AcceptMulti>`] a single-shot one. A listener keeps either armed across
+//! its `accept` calls, so a connection the kernel takes while no caller waits stays there.
 
-use super::{Completable, Op};
+use super::{Completable, MultiOp, Op};
 use crate::driver::Completion;
 use crate::fd::{SharedFd, owned_from_raw};
 use io_uring::{opcode, types};
-use socket2::{SockAddr, SockAddrStorage};
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
-/// Where the kernel writes the peer address: boxed so it stays put (op rule 1).
-struct PeerAddr {
-    storage: SockAddrStorage,
-    len: libc::socklen_t,
-}
-
-pub(crate) struct Accept {
-    _fd: SharedFd,
-    peer: Box<PeerAddr>,
-}
-
-impl Completable for Accept {
-    type Output = io::Result<(OwnedFd, Option<SocketAddr>)>;
-    // An accept waits until a client comes, possibly forever.
-    const CANCEL_ON_DROP: bool = true;
-
-    fn complete(self, c: Completion) -> Self::Output {
-        let fd = owned_from_raw(c.into_result()? as i32);
-        // SAFETY: the kernel wrote a sockaddr of `len` bytes into the storage, which is
-        // large enough for any address family.
-        let addr = unsafe { SockAddr::new(self.peer.storage, self.peer.len) };
-        Ok((fd, addr.as_socket()))
-    }
-
-    fn complete_orphan(self, c: Completion) {
-        // The future is gone, so nobody will own this connection: close it (op rule 3).
-        if c.result >= 0 {
-            drop(owned_from_raw(c.result));
-        }
-    }
-}
-
-impl Op<Accept> {
-    pub(crate) fn accept(fd: &SharedFd) -> io::Result<Op<Accept>> {
-        let mut peer = Box::new(PeerAddr {
-            storage: SockAddrStorage::zeroed(),
-            len: std::mem::size_of::<SockAddrStorage>() as _,
-        });
-        let sqe = opcode::Accept::new(
-            types::Fd(fd.raw()),
-            (&mut peer.storage as *mut SockAddrStorage).cast(),
-            &mut peer.len,
-        )
-        .flags(libc::SOCK_CLOEXEC)
-        .build();
-        let data = Accept {
-            _fd: fd.clone(),
-            peer,
-        };
-        // SAFETY: the SQE points into the boxed `peer`, owned by `data`.
-        unsafe { Op::submit(data, sqe) }.map_err(|(e, _)| e)
-    }
-}
-
-/// A multishot accept: one CQE per connection while it stays armed.
+/// An accept on a listening socket: holds the socket until the last CQE. Named for its
+/// first use, the multishot accept; the single-shot fallback uses it too.
 pub(crate) struct AcceptMulti {
     _fd: SharedFd,
+}
+
+/// Nobody will own the connection a CQE carries: close it (op rule 3); the client sees a
+/// reset.
+fn close_accepted(c: Completion) {
+    if c.result >= 0 {
+        drop(owned_from_raw(c.result));
+    }
 }
 
 impl super::MultiCompletable for AcceptMulti {
@@ -76,14 +35,27 @@ impl super::MultiCompletable for AcceptMulti {
     }
 
     fn discard(&mut self, c: Completion) {
-        // Nobody will own this connection: close it (op rule 3); the client sees a reset.
-        if c.result >= 0 {
-            drop(owned_from_raw(c.result));
-        }
+        close_accepted(c);
     }
 }
 
-impl super::MultiOp<AcceptMulti> {
+impl Completable for AcceptMulti {
+    type Output = io::Result<OwnedFd>;
+    // An accept waits until a client comes, possibly forever.
+    const CANCEL_ON_DROP: bool = true;
+
+    fn complete(self, c: Completion) -> Self::Output {
+        Ok(owned_from_raw(c.into_result()? as i32))
+    }
+
+    /// Reached only when the listener itself is dropped: while it lives it keeps the op
+    /// (see the module docs).
+    fn complete_orphan(self, c: Completion) {
+        close_accepted(c);
+    }
+}
+
+impl MultiOp<AcceptMulti> {
     /// Arms a multishot accept (Linux 5.19) on the listening socket `fd`. The driver
     /// cancels it once `limit` accepted connections wait unclaimed at a reap, so a listener
     /// nobody accepts from leaves later connections in the kernel's backlog.
@@ -93,6 +65,24 @@ impl super::MultiOp<AcceptMulti> {
             .build();
         let data = AcceptMulti { _fd: fd.clone() };
         // SAFETY: a multishot accept passes no address buffer; the SQE points to nothing.
-        unsafe { super::MultiOp::submit(data, sqe, limit) }.map_err(|(e, _)| e)
+        unsafe { MultiOp::submit(data, sqe, limit) }.map_err(|(e, _)| e)
+    }
+}
+
+impl Op<AcceptMulti> {
+    /// Queues one accept on the listening socket `fd`: the fallback for kernels without
+    /// multishot accept.
+    pub(crate) fn accept_single(fd: &SharedFd) -> io::Result<Self> {
+        let sqe = opcode::Accept::new(
+            types::Fd(fd.raw()),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+        .flags(libc::SOCK_CLOEXEC)
+        .build();
+        let data = AcceptMulti { _fd: fd.clone() };
+        // SAFETY: no address buffer (accept(2) allows NULL addr and addrlen); the SQE
+        // points to nothing.
+        unsafe { Op::submit(data, sqe) }.map_err(|(e, _)| e)
     }
 }

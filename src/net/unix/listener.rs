@@ -116,14 +116,15 @@ impl UnixListener {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: the accept stays armed in the listener (one multishot accept), and a
-    /// connection the kernel accepted as the future was dropped waits there for the next
-    /// `accept`. Dropping the listener closes connections nobody claimed (their clients
-    /// read EOF); none is leaked.
+    /// Cancel-safe: the accept belongs to the listener, not to the future, and stays armed
+    /// across calls (one multishot accept; on kernels without it, one single-shot accept).
+    /// A connection the kernel accepted as the future was dropped waits in the listener for
+    /// the next `accept`; later ones wait in the kernel's backlog. Dropping the listener
+    /// closes connections nobody claimed (their clients read EOF); none is leaked.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let fd = self.acceptor.accept(&self.fd).await?;
         let stream = UnixStream::from_fd(fd);
-        // A multishot accept gives no peer address; it costs a getpeername.
+        // The accept passes no address buffer; the peer costs a getpeername.
         let peer = stream.peer_addr()?;
         Ok((stream, peer))
     }
