@@ -8,9 +8,10 @@
 //! 2. A buffer is the kernel's from the moment it is published in the ring (tail store)
 //!    until a CQE names its id (`IORING_CQE_F_BUFFER`). Only then does the application read
 //!    it, through exactly one [`PooledBuf`] (or an orphan that returns it at once).
-//! 3. A buffer goes back to the kernel only from [`BufRing::recycle`], which writes a fresh
-//!    entry at the tail and then publishes the tail with a release store: the kernel reads
-//!    the entry only after it sees the new tail (the ring's head/tail protocol).
+//! 3. A buffer goes back to the kernel only through [`BufRing::push_entry`], which writes
+//!    a fresh entry at the tail and then publishes the tail with a release store: the
+//!    kernel reads the entry only after it sees the new tail (the ring's head/tail
+//!    protocol).
 
 use std::cell::Cell;
 use std::fmt;

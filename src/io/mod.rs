@@ -4,7 +4,7 @@
 //! halves and [`UnixStream`] implement; [`AsyncReadExt`] and [`AsyncWriteExt`] add the
 //! loops (`read_exact`, `read_to_end`, `write_all`) to every implementor. [`BufReader`]
 //! gives `readline` / `readuntil` / `readexactly`, [`BufWriter`] gives buffered writes
-//! with `drain`, and [`copy`] pumps one stream into another.
+//! with `drain`, and [`copy()`] pumps one stream into another.
 //!
 //! Rules the types here keep:
 //! 1. Buffers go to the kernel by value and come back with the result (the `buf` module

@@ -3,12 +3,12 @@
 //! | asyncio | ringio |
 //! |---|---|
 //! | `await gather(a, b)` | [`gather!(a, b)`](crate::gather!) → `(A, B)` |
-//! | `await gather(*aws)` | [`gather(iter)`](gather)`.await` → `Vec<T>` in input order |
-//! | `gather(.., return_exceptions=True)` | [`gather`] over futures that return `Result` |
+//! | `await gather(*aws)` | [`gather(iter)`](gather())`.await` → `Vec<T>` in input order |
+//! | `gather(.., return_exceptions=True)` | [`gather()`] over futures that return `Result` |
 //! | `gather` raising the first exception | [`try_gather!`](crate::try_gather!), [`try_gather(iter)`](try_gather) |
-//! | `for f in as_completed(aws)` | [`as_completed(iter)`](as_completed)`.next().await` |
-//! | `wait(aws, return_when=FIRST_COMPLETED)` | [`race(iter)`](race)`.await` → `(index, output)` |
-//! | `shield(aw)` | [`shield(fut)`](shield) → [`JoinHandle`](crate::JoinHandle) |
+//! | `for f in as_completed(aws)` | [`as_completed(iter)`](as_completed())`.next().await` |
+//! | `wait(aws, return_when=FIRST_COMPLETED)` | [`race(iter)`](race())`.await` → `(index, output)` |
+//! | `shield(aw)` | [`shield(fut)`](shield()) → [`JoinHandle`](crate::JoinHandle) |
 //! | `async with TaskGroup() as tg: tg.create_task(..)` | [`TaskGroup::spawn`], [`TaskGroup::join`] |
 //!
 //! These are plain futures: they never touch the ring.
@@ -19,7 +19,7 @@
 //!
 //! 1. **Children are polled in place.** `gather`, `try_gather`, `as_completed`, `race`
 //!    and the macros poll their futures inside their own poll, on the caller's task:
-//!    nothing is spawned. Only [`shield`] and [`TaskGroup`] spawn tasks.
+//!    nothing is spawned. Only [`shield()`] and [`TaskGroup`] spawn tasks.
 //! 2. **Only woken children are polled.** Each child has its own waker, made once.
 //!    A wake queues the child once (however often it is woken before its next poll) and
 //!    wakes the parent; a parent poll polls only the queued children, each at most once.
@@ -41,7 +41,7 @@
 //!    every real failure, never a cancellation. `join` returns once every task's future
 //!    has been dropped; dropping the group cancels its tasks; `spawn` after a failure
 //!    drops the new future unpolled. A finished task leaves only its output behind.
-//! 6. **Shield detaches.** [`shield`] runs its future as its own task; dropping the
+//! 6. **Shield detaches.** [`shield()`] runs its future as its own task; dropping the
 //!    returned handle or the future awaiting it does not cancel that task.
 //!
 //! # Examples

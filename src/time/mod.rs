@@ -7,12 +7,12 @@
 //!
 //! | asyncio | ringio |
 //! |---|---|
-//! | `await asyncio.sleep(s)` | [`sleep(d)`](sleep)`.await`, [`sleep_until(t)`](sleep_until) |
-//! | `await asyncio.wait_for(aw, s)`, `async with asyncio.timeout(s)` | [`timeout(d, fut)`](timeout)`.await` (alias [`wait_for`]) |
+//! | `await asyncio.sleep(s)` | [`sleep(d)`](sleep())`.await`, [`sleep_until(t)`](sleep_until) |
+//! | `await asyncio.wait_for(aw, s)`, `async with asyncio.timeout(s)` | [`timeout(d, fut)`](timeout())`.await` (alias [`wait_for`]) |
 //! | `async with asyncio.timeout_at(when)` | [`timeout_at(t, fut)`](timeout_at) |
 //! | `TimeoutError` | [`Elapsed`] |
 //! | `loop.time()` | [`Instant::now()`](Instant::now) |
-//! | a `while True: ...; await asyncio.sleep(p)` loop | [`interval(p)`](interval)`.tick().await` |
+//! | a `while True: ...; await asyncio.sleep(p)` loop | [`interval(p)`](interval())`.tick().await` |
 //!
 //! # Rules
 //!

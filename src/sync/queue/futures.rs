@@ -1,4 +1,4 @@
-//! The futures of [`GenericQueue`](crate::sync::GenericQueue): [`Put`], [`Get`] and [`QueueJoin`].
+//! The futures of [`GenericQueue`]: [`Put`], [`Get`] and [`QueueJoin`].
 
 use std::fmt;
 use std::future::Future;
