@@ -1,6 +1,6 @@
 //! Running out of descriptors: an accept loop that hits EMFILE keeps serving the
-//! connections it has, does not spin, and accepts again once descriptors are freed
-//! (DESIGN.md, "Errors and bad input").
+//! connections it has, does not spin, and accepts again once descriptors are freed (the
+//! back-off described in `src/net/accept.rs`; the README's fault suite).
 //!
 //! The test re-runs this binary as a child with `RINGIO_EMFILE_CHILD` set. The child is
 //! an echo server with a soft RLIMIT_NOFILE of [`CHILD_NOFILE`], written like a real
