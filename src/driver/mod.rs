@@ -14,6 +14,7 @@ pub(crate) mod slot;
 pub use buf_ring::PooledBuf;
 pub(crate) use buf_ring::{BufRing, PoolConfig};
 pub use setup::RingFlags;
+pub(crate) use setup::RingSize;
 pub(crate) use slot::{Completion, Orphan};
 
 use io_uring::types::{SubmitArgs, Timespec};
@@ -54,24 +55,36 @@ pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// One wait of the shutdown drain; short so the limit above is checked often.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
 
-/// The flags the first successful [`probe`] got from the kernel.
-static PROBED: std::sync::OnceLock<RingFlags> = std::sync::OnceLock::new();
+/// What a runtime's start-up check found: the rings this kernel gives this thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Probe {
+    /// The ring flags the kernel accepted.
+    pub(crate) flags: RingFlags,
+    /// Whether the ring fd could be registered (IORING_REGISTER_RING_FDS).
+    pub(crate) ring_fd_registered: bool,
+}
 
-/// Builds and drops a ring with `entries` entries, with a NOP round trip: proves io_uring
-/// works here (setup and enter allowed) before any core thread starts.
+/// Builds `size.rings` rings of `size.entries` entries, all alive at once, the first with
+/// a NOP round trip, then drops them: proves io_uring works here (setup and enter
+/// allowed) and that RLIMIT_MEMLOCK fits a ring for every core, before any core thread
+/// starts. The cores build their own rings again on their own threads (a SINGLE_ISSUER
+/// ring belongs to the thread that made it, io_uring_setup(2)).
 ///
 /// # Errors
 ///
 /// As [`Driver::new`]: a message that names the cause and the fix.
-pub(crate) fn probe(entries: u32) -> io::Result<RingFlags> {
+pub(crate) fn probe(size: RingSize) -> io::Result<Probe> {
     let wake = crate::fd::eventfd()?;
-    let flags = Driver::new(entries, std::os::fd::AsRawFd::as_raw_fd(&wake))?.flags();
-    Ok(*PROBED.get_or_init(|| flags))
-}
-
-/// The ring flags this kernel accepted, once a runtime was built.
-pub(crate) fn probed_flags() -> Option<RingFlags> {
-    PROBED.get().copied()
+    let first = Driver::new(size, wake.as_raw_fd())?;
+    let probe = Probe {
+        flags: first.flags(),
+        ring_fd_registered: first.ring_fd_registered(),
+    };
+    let others = (1..size.rings)
+        .map(|_| setup::build_ring(size))
+        .collect::<io::Result<Vec<_>>>()?;
+    drop(others);
+    Ok(probe)
 }
 
 /// Counters the runtime reports through `Metrics`.
@@ -121,11 +134,11 @@ impl Driver {
     /// Builds the ring and checks that this thread may use it.
     ///
     /// `wake_fd` is an eventfd that other threads write to; it must outlive the driver.
-    pub(crate) fn new(entries: u32, wake_fd: RawFd) -> io::Result<Driver> {
-        let (ring, flags) = setup::build_ring(entries)?;
+    pub(crate) fn new(size: RingSize, wake_fd: RawFd) -> io::Result<Driver> {
+        let (ring, flags) = setup::build_ring(size)?;
         let mut driver = Driver {
             ring,
-            slots: Slab::with_capacity(entries as usize),
+            slots: Slab::with_capacity(size.entries as usize),
             flags,
             stats: DriverStats::default(),
             ready: Vec::new(),
@@ -247,6 +260,11 @@ impl Driver {
     /// The ring flags the kernel accepted.
     pub(crate) fn flags(&self) -> RingFlags {
         self.flags
+    }
+
+    /// Whether enters name the ring by its registered index rather than its fd.
+    pub(crate) fn ring_fd_registered(&self) -> bool {
+        self.ring_index.is_some()
     }
 
     pub(crate) fn stats(&self) -> DriverStats {
@@ -853,6 +871,7 @@ impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
             .field("flags", &self.flags.to_string())
+            .field("ring_fd_registered", &self.ring_index.is_some())
             .field("sq_entries", &self.ring.params().sq_entries())
             .field("in_flight", &self.slots.len())
             .field("stats", &self.stats)
@@ -869,9 +888,13 @@ mod tests {
         // A thread may register at most 16 ring fds (IO_RINGFD_REG_MAX): if a dropped
         // driver kept its registration, the 17th ring on this thread would go without.
         let wake = crate::fd::eventfd().unwrap();
-        let first = Driver::new(8, wake.as_raw_fd()).unwrap().ring_index;
+        let size = RingSize {
+            entries: 8,
+            rings: 1,
+        };
+        let first = Driver::new(size, wake.as_raw_fd()).unwrap().ring_index;
         for _ in 0..40 {
-            let d = Driver::new(8, wake.as_raw_fd()).unwrap();
+            let d = Driver::new(size, wake.as_raw_fd()).unwrap();
             assert_eq!(d.ring_index, first, "a registration slot leaked");
         }
         eprintln!("registered ring index: {first:?}");

@@ -90,9 +90,32 @@ fn build_with_retry(builder: &io_uring::Builder, entries: u32) -> io::Result<IoU
     }
 }
 
-/// Builds a ring with `entries` SQ slots and a CQ twice that size, with the best flags
-/// this kernel accepts.
-pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, RingFlags)> {
+impl RingFlags {
+    /// The flags both sets have: what every ring of a runtime got.
+    pub(crate) fn common(self, other: RingFlags) -> RingFlags {
+        RingFlags {
+            single_issuer: self.single_issuer && other.single_issuer,
+            defer_taskrun: self.defer_taskrun && other.defer_taskrun,
+            coop_taskrun: self.coop_taskrun && other.coop_taskrun,
+            submit_all: self.submit_all && other.submit_all,
+        }
+    }
+}
+
+/// How many rings of how many entries a runtime holds at once: one per core. Only the
+/// error messages need the count (a limit may fit one ring and not all of them).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RingSize {
+    /// SQ slots of each ring.
+    pub(crate) entries: u32,
+    /// Rings the runtime holds at once (its cores).
+    pub(crate) rings: usize,
+}
+
+/// Builds a ring with `size.entries` SQ slots and a CQ twice that size, with the best
+/// flags this kernel accepts.
+pub(crate) fn build_ring(size: RingSize) -> io::Result<(IoUring, RingFlags)> {
+    let entries = size.entries;
     let mut last = None;
     for flags in ATTEMPTS {
         let mut b = IoUring::builder();
@@ -128,11 +151,11 @@ pub(crate) fn build_ring(entries: u32) -> io::Result<(IoUring, RingFlags)> {
                 return Ok((ring, flags));
             }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
-            Err(e) => return Err(explain_setup_error(e, read_io_uring_disabled(), entries)),
+            Err(e) => return Err(explain_setup_error(e, read_io_uring_disabled(), size)),
         }
     }
     let e = last.expect("ATTEMPTS is not empty");
-    Err(explain_setup_error(e, read_io_uring_disabled(), entries))
+    Err(explain_setup_error(e, read_io_uring_disabled(), size))
 }
 
 /// `kernel.io_uring_disabled` (0 allowed, 1 only for `kernel.io_uring_group`, 2 off), if
@@ -153,8 +176,9 @@ fn read_io_uring_disabled() -> Option<u32> {
 pub(crate) fn explain_setup_error(
     err: io::Error,
     disabled: Option<u32>,
-    entries: u32,
+    size: RingSize,
 ) -> io::Error {
+    let RingSize { entries, rings } = size;
     let why = match err.raw_os_error() {
         Some(libc::ENOSYS) => "io_uring is not available: the kernel is too old or was built \
              without CONFIG_IO_URING (ringio needs Linux 5.11+, 6.1+ for the fastest mode)"
@@ -174,16 +198,27 @@ pub(crate) fn explain_setup_error(
                   io_uring_register syscalls"
                 .to_string(),
         },
-        Some(libc::ENOMEM) => format!(
-            "could not allocate an io_uring of {entries} entries (ENOMEM): RLIMIT_MEMLOCK \
-             (ulimit -l, now {}) is too low for the ring on this kernel; raise it or ask for \
-             fewer ring_entries",
-            match crate::fd::memlock_limit() {
+        Some(libc::ENOMEM) => {
+            let limit = match crate::fd::memlock_limit() {
                 Some(u64::MAX) => "unlimited".to_string(),
                 Some(n) => format!("{} KiB", n / 1024),
                 None => "unknown".to_string(),
+            };
+            if rings > 1 {
+                format!(
+                    "could not allocate the io_urings of {rings} cores ({entries} entries \
+                     each) (ENOMEM): RLIMIT_MEMLOCK (ulimit -l, now {limit}) is too low for \
+                     {rings} rings on this kernel; raise it, or ask for fewer workers or fewer \
+                     ring_entries"
+                )
+            } else {
+                format!(
+                    "could not allocate an io_uring of {entries} entries (ENOMEM): \
+                     RLIMIT_MEMLOCK (ulimit -l, now {limit}) is too low for the ring on this \
+                     kernel; raise it or ask for fewer ring_entries"
+                )
             }
-        ),
+        }
         Some(libc::EINVAL) => format!(
             "io_uring_setup rejected the ring parameters (EINVAL) for {entries} entries: use a \
              power of two between 1 and 32768"
@@ -225,8 +260,13 @@ impl std::error::Error for SetupError {
 mod tests {
     use super::*;
 
+    const ONE: RingSize = RingSize {
+        entries: 256,
+        rings: 1,
+    };
+
     fn msg(errno: i32, disabled: Option<u32>) -> String {
-        explain_setup_error(io::Error::from_raw_os_error(errno), disabled, 256).to_string()
+        explain_setup_error(io::Error::from_raw_os_error(errno), disabled, ONE).to_string()
     }
 
     #[test]
@@ -250,8 +290,29 @@ mod tests {
     }
 
     #[test]
+    fn enomem_for_several_cores_names_the_count_and_fewer_workers() {
+        let size = RingSize {
+            entries: 64,
+            rings: 4,
+        };
+        let e = explain_setup_error(io::Error::from_raw_os_error(libc::ENOMEM), None, size);
+        let m = e.to_string();
+        assert!(m.contains("RLIMIT_MEMLOCK (ulimit -l, now "), "{m}");
+        assert!(m.contains("too low for 4 rings"), "{m}");
+        assert!(m.contains("fewer workers"), "{m}");
+        assert_eq!(e.kind(), io::ErrorKind::OutOfMemory);
+    }
+
+    #[test]
+    fn common_flags_are_those_both_have() {
+        assert_eq!(ATTEMPTS[0].common(ATTEMPTS[2]), ATTEMPTS[2]);
+        assert_eq!(ATTEMPTS[1].common(ATTEMPTS[0]), ATTEMPTS[1]);
+        assert_eq!(ATTEMPTS[0].common(ATTEMPTS[3]).to_string(), "none");
+    }
+
+    #[test]
     fn kind_and_source_are_kept() {
-        let e = explain_setup_error(io::Error::from_raw_os_error(libc::EPERM), None, 8);
+        let e = explain_setup_error(io::Error::from_raw_os_error(libc::EPERM), None, ONE);
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
         let inner = e.get_ref().expect("custom error");
         let src = std::error::Error::source(inner).expect("source");

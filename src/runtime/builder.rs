@@ -1,8 +1,8 @@
 //! `Builder`: how many cores, pinned where, with how big a ring.
 
 use super::launch::Runtime;
-use crate::driver::PoolConfig;
 pub use crate::driver::buf_ring::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
+use crate::driver::{PoolConfig, RingSize};
 use std::fmt;
 use std::io;
 
@@ -84,14 +84,30 @@ impl Builder {
     }
 
     /// Checks that io_uring works here with these options, and returns the runtime.
-    /// Rings are created later, each on its own core's thread, when the runtime runs.
+    ///
+    /// The check builds one ring per core, all at once (so a RLIMIT_MEMLOCK that fits one
+    /// ring but not every core's is reported here), makes one no-op round trip, and drops
+    /// them. Each `block_on`/`run_per_core` then builds its cores' rings again, each on
+    /// its own core's thread; if that fails after all (the limit was lowered or other
+    /// rings took the memory since), [`Runtime::try_block_on`] returns the same error.
     ///
     /// # Errors
     ///
     /// If io_uring cannot be used, an error that names the cause and the fix: kernel too
     /// old (ENOSYS), disabled by `kernel.io_uring_disabled` or denied by seccomp (EPERM),
-    /// RLIMIT_MEMLOCK too low (ENOMEM). `InvalidInput` if `workers` is 0 or the buffer
-    /// pool's sizes are out of range.
+    /// RLIMIT_MEMLOCK too low for `workers` rings of `ring_entries` (ENOMEM, with the
+    /// limit's value). `InvalidInput` if `workers` is 0 or the buffer pool's sizes are out
+    /// of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// match ringio::Runtime::builder().workers(4).build() {
+    ///     Ok(rt) => assert_eq!(rt.run_per_core(|core| async move { core }).len(), 4),
+    ///     // e.g. "... RLIMIT_MEMLOCK (ulimit -l, now 64 KiB) is too low for 4 rings ..."
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
     pub fn build(self) -> io::Result<Runtime> {
         if self.workers == 0 {
             return Err(io::Error::new(
@@ -100,8 +116,11 @@ impl Builder {
             ));
         }
         self.pool.validate()?;
-        crate::driver::probe(self.ring_entries)?;
-        Ok(Runtime::new_with(self))
+        let probe = crate::driver::probe(RingSize {
+            entries: self.ring_entries,
+            rings: self.workers,
+        })?;
+        Ok(Runtime::new_with(self, probe))
     }
 
     /// The CPU each core is pinned to, if pinning is on.

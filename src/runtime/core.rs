@@ -1,6 +1,6 @@
 //! One core: its ring, run queues, timers and tasks, and the loop turn that drives them.
 //!
-//! The loop turn (DESIGN.md):
+//! The loop turn:
 //! 1. run up to [`RUN_BATCH`] ready tasks from the local queue;
 //! 2. move tasks woken from other threads into the local queue;
 //! 3. fire expired timers;
@@ -11,7 +11,7 @@
 use super::metrics::Metrics;
 use super::shared::Shared;
 use super::task::Runnable;
-use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, PoolConfig};
+use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, PoolConfig, RingSize};
 use crate::time::wheel::TimerWheel;
 use slab::Slab;
 use std::cell::{Cell, RefCell};
@@ -80,7 +80,11 @@ impl Core {
         pool: PoolConfig,
     ) -> io::Result<Rc<Core>> {
         let shared = peers[index].clone();
-        let mut driver = Driver::new(ring_entries, shared.wake_fd())?;
+        let size = RingSize {
+            entries: ring_entries,
+            rings: peers.len(),
+        };
+        let mut driver = Driver::new(size, shared.wake_fd())?;
         driver.set_pool(pool);
         Ok(Rc::new_cyclic(|me| Core {
             id: shared.id,
@@ -297,6 +301,7 @@ impl Core {
             cq_backlogs: stats.cq_backlogs,
             timers_pending: self.timers.borrow().len(),
             ring_flags: driver.flags(),
+            ring_fd_registered: driver.ring_fd_registered(),
         }
     }
 }

@@ -4,12 +4,15 @@
 //! 1. Core 0 is the calling thread; cores 1..n are scoped threads started by the call and
 //!    joined before it returns. Each core builds its own ring on its own thread, so it is
 //!    that ring's only issuer (SINGLE_ISSUER, DEFER_TASKRUN).
-//! 2. When the call's main future(s) are done, every core is told to stop: it cancels its
+//! 2. No main future runs until every core has its ring ([`StartGate`]). If one core cannot
+//!    build its ring (or its thread cannot start), the others drop theirs unused and the
+//!    call returns that core's error: nothing ran, nothing is left behind.
+//! 3. When the call's main future(s) are done, every core is told to stop: it cancels its
 //!    tasks, drains its ring and its thread ends. No thread is left behind.
-//! 3. A `Runtime` holds only options and figures from past calls, so it is `Send` and
+//! 4. A `Runtime` holds only options and figures from past calls, so it is `Send` and
 //!    `Sync` and may be dropped on any thread.
-//! 4. A main future that panics takes the runtime down like a finished one: its core
-//!    shuts down as in rule 2 (tasks dropped, ring drained), then tells the others to
+//! 5. A main future that panics takes the runtime down like a finished one: its core
+//!    shuts down as in rule 3 (tasks dropped, ring drained), then tells the others to
 //!    stop, which drop their unfinished main futures and shut down too. Only then does
 //!    the call resume the first panic (core 0's, else the lowest core's).
 
@@ -18,12 +21,14 @@ use super::context;
 use super::core::Core;
 use super::metrics::Metrics;
 use super::shared::Shared;
+use crate::driver::Probe;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// A ringio runtime: `workers` cores, each a thread with its own io_uring, run queue and
 /// timers. Tasks stay on the core that spawned them, so they need not be `Send`.
@@ -41,14 +46,17 @@ use std::sync::{Arc, Mutex};
 pub struct Runtime {
     options: Builder,
     plan: CpuPlan,
+    /// What `build` found when it made a ring for every core on its thread.
+    probe: Probe,
     /// Each core's counters at the end of the last call.
     last: Mutex<Vec<Metrics>>,
 }
 
 impl Runtime {
-    pub(crate) fn new_with(options: Builder) -> Runtime {
+    pub(crate) fn new_with(options: Builder, probe: Probe) -> Runtime {
         Runtime {
             plan: options.cpu_plan(),
+            probe,
             options,
             last: Mutex::new(Vec::new()),
         }
@@ -74,12 +82,42 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// If called from inside a running ringio runtime, if a core cannot start (the
-    /// message names the cause), or if `fut` panics: then every core shuts down as if
-    /// `fut` had returned, and the panic goes on once they have.
+    /// If called from inside a running ringio runtime, if `fut` panics (then every core
+    /// shuts down as if `fut` had returned, and the panic goes on once they have), or if
+    /// a core cannot build its ring although [`Builder::build`] could: the message is
+    /// [`try_block_on`](Self::try_block_on)'s error.
     #[doc(alias = "run_until_complete")]
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.run_cores(fut, 1, |_| async {}).0
+        self.try_block_on(fut).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`block_on`](Self::block_on), but a core that cannot build its ring is an error
+    /// instead of a panic; `fut` is then dropped without being polled.
+    ///
+    /// Each call builds its cores' rings anew, each on its own thread, and `build` only
+    /// checked that they fitted then: the limit may have been lowered, or other rings
+    /// may hold the locked memory, by the time this runs.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`]: the first core's error, naming the cause and the fix (for
+    /// example RLIMIT_MEMLOCK and its value), or that a core's thread could not start.
+    ///
+    /// # Panics
+    ///
+    /// As [`block_on`](Self::block_on), except for start errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = ringio::Runtime::builder().workers(2).build().unwrap();
+    /// match rt.try_block_on(async { 7 }) {
+    ///     Ok(v) => assert_eq!(v, 7),
+    ///     Err(e) => eprintln!("a core could not start: {e}"),
+    /// }
+    /// ```
+    pub fn try_block_on<F: Future>(&self, fut: F) -> io::Result<F::Output> {
+        Ok(self.run_cores(fut, 1, |_| async {})?.0)
     }
 
     /// Runs `f(core)` on every core at once (core 0 on this thread) and returns their
@@ -107,9 +145,37 @@ impl Runtime {
         Fut: Future,
         Fut::Output: Send,
     {
+        self.try_run_per_core(f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`run_per_core`](Self::run_per_core), but a core that cannot build its ring is
+    /// an error instead of a panic, as in [`try_block_on`](Self::try_block_on); no
+    /// core's future is polled then.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_block_on`](Self::try_block_on).
+    ///
+    /// # Panics
+    ///
+    /// As [`run_per_core`](Self::run_per_core), except for start errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = ringio::Runtime::builder().workers(2).build().unwrap();
+    /// let cores = rt.try_run_per_core(|core| async move { core }).unwrap();
+    /// assert_eq!(cores, vec![0, 1]);
+    /// ```
+    pub fn try_run_per_core<F, Fut>(&self, f: F) -> io::Result<Vec<Fut::Output>>
+    where
+        F: Fn(usize) -> Fut + Sync,
+        Fut: Future,
+        Fut::Output: Send,
+    {
         let n = self.options.workers;
-        let (first, rest) = self.run_cores(f(0), n, &f);
-        std::iter::once(first).chain(rest).collect()
+        let (first, rest) = self.run_cores(f(0), n, &f)?;
+        Ok(std::iter::once(first).chain(rest).collect())
     }
 
     /// Runs `main0` on core 0 and `worker_main(i)` on core `i`; stops every core once
@@ -119,7 +185,7 @@ impl Runtime {
         main0: F0,
         counted: usize,
         worker_main: W,
-    ) -> (F0::Output, Vec<FW::Output>)
+    ) -> io::Result<(F0::Output, Vec<FW::Output>)>
     where
         F0: Future,
         W: Fn(usize) -> FW + Sync,
@@ -129,8 +195,13 @@ impl Runtime {
         let n = self.options.workers;
         let peers: Arc<[Arc<Shared>]> = (0..n)
             .map(|i| Shared::new(i).map(Arc::new))
-            .collect::<std::io::Result<Vec<_>>>()
-            .unwrap_or_else(|e| panic!("ringio: cannot create a core's eventfd: {e}"))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("ringio: cannot create a core's eventfd: {e}"),
+                )
+            })?
             .into();
         let remaining = AtomicUsize::new(counted);
         let stop = StopAll(&peers);
@@ -139,36 +210,49 @@ impl Runtime {
                 stop.stop();
             }
         };
+        let gate = StartGate::new(n);
         let entries = self.options.ring_entries;
         let pool = self.options.pool;
         let mut metrics = vec![Metrics::default(); n];
         let (out0, outs, panic) = std::thread::scope(|scope| {
             let workers: Vec<_> = (1..n)
                 .map(|i| {
-                    let (peers, plan, worker_main, finish, stop) =
-                        (peers.clone(), &self.plan, &worker_main, &finish, &stop);
-                    std::thread::Builder::new()
+                    let (peers, plan, worker_main, finish, stop, gate) = (
+                        peers.clone(),
+                        &self.plan,
+                        &worker_main,
+                        &finish,
+                        &stop,
+                        &gate,
+                    );
+                    let spawned = std::thread::Builder::new()
                         .name(format!("ringio-core-{i}"))
                         .spawn_scoped(scope, move || {
+                            let ticket = gate.ticket(i);
                             // A core that dies takes the others down instead of leaving
-                            // them waiting for it (rule 4).
+                            // them waiting for it (rule 5).
                             let _stop_on_panic = StopOnUnwind(stop);
                             if let Some(&cpu) = plan.cpus.get(i) {
                                 let _ = crate::fd::pin_current_thread(cpu);
                             }
-                            let (res, m) = run_core(peers, i, (entries, pool), async move {
+                            let ran = run_core(ticket, peers, i, (entries, pool), async move {
                                 let v = worker_main(i).await;
                                 if i < counted {
                                     finish();
                                 }
                                 v
                             });
-                            if res.is_err() {
+                            if matches!(ran, Some((Err(_), _))) {
                                 stop.stop();
                             }
-                            (res, m)
+                            ran
+                        });
+                    spawned
+                        .map_err(|e| {
+                            let why = format!("ringio cannot start: no thread for core {i}: {e}");
+                            gate.fail(io::Error::new(e.kind(), why));
                         })
-                        .unwrap_or_else(|e| panic!("ringio: cannot start core {i}: {e}"))
+                        .ok()
                 })
                 .collect();
             let _stop_on_panic = StopOnUnwind(&stop);
@@ -177,67 +261,86 @@ impl Runtime {
                 let _ = crate::fd::pin_current_thread(cpu);
                 before
             });
-            let (res0, m0) = run_core(peers.clone(), 0, (entries, pool), async {
+            let ran0 = run_core(gate.ticket(0), peers.clone(), 0, (entries, pool), async {
                 let v = main0.await;
                 finish();
                 v
             });
-            if res0.is_err() {
+            if matches!(ran0, Some((Err(_), _))) {
                 stop.stop();
             }
             if let Some(Some(before)) = restore {
                 let _ = crate::fd::set_allowed_cpus(&before);
             }
-            metrics[0] = m0;
             let mut panic = None;
-            let out0 = res0.unwrap_or_else(|p| {
-                panic = Some(p);
-                None
-            });
+            let mut out0 = None;
+            if let Some((res0, m0)) = ran0 {
+                metrics[0] = m0;
+                out0 = res0.unwrap_or_else(|p| {
+                    panic = Some(p);
+                    None
+                });
+            }
             let mut outs = Vec::with_capacity(n.saturating_sub(1));
             for (i, w) in workers.into_iter().enumerate() {
-                match w.join() {
-                    Ok((res, m)) => {
+                match w.map(|w| w.join()) {
+                    Some(Ok(Some((res, m)))) => {
                         metrics[i + 1] = m;
                         outs.push(res.unwrap_or_else(|p| {
                             panic.get_or_insert(p);
                             None
                         }));
                     }
-                    Err(p) => {
+                    // Never started: the start error is the gate's.
+                    None | Some(Ok(None)) => outs.push(None),
+                    Some(Err(p)) => {
                         panic.get_or_insert(p);
                     }
                 }
             }
             (out0, outs, panic)
         });
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = metrics;
-        // Every core has shut down by now, whatever panicked (rule 4).
+        // Every core has shut down by now, whatever panicked (rule 5).
         if let Some(panic) = panic {
             std::panic::resume_unwind(panic);
         }
+        // No core ran (rule 2): the figures of the last call that did stay.
+        gate.into_error().map_or(Ok(()), Err)?;
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = metrics;
         // Cores stop early only when one panicked (`Core::run`), handled above.
         const EARLY: &str = "ringio: a core stopped before its main future was done";
-        (
+        Ok((
             out0.expect(EARLY),
             outs.into_iter().map(|v| v.expect(EARLY)).collect(),
-        )
+        ))
     }
 
     /// The counters of every core, summed, as they stood at the end of the last
-    /// `block_on`/`run_per_core` (all zero before the first; the ring flags are those
-    /// the kernel accepted when the runtime was built). Inside a running runtime,
-    /// [`ringio::metrics`](crate::metrics) gives the current core's live figures.
+    /// `block_on`/`run_per_core` (all zero before the first). `ring_flags` and
+    /// `ring_fd_registered` are what every core's ring had in that call, or before the
+    /// first call what [`Builder::build`] got for this runtime's rings. Inside a running
+    /// runtime, [`ringio::metrics`](crate::metrics) gives the current core's live figures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = ringio::Runtime::builder().workers(2).build().unwrap();
+    /// rt.block_on(async { ringio::runtime::nop().await.unwrap() });
+    /// let m = rt.metrics();
+    /// assert_eq!(m.ops_submitted, 1);
+    /// println!("ring flags of both cores: {}", m.ring_flags);
+    /// ```
     pub fn metrics(&self) -> Metrics {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let probed = Metrics {
-            ring_flags: crate::driver::probed_flags().unwrap_or_default(),
+        Metrics::total(&last).unwrap_or_else(|| Metrics {
+            ring_flags: self.probe.flags,
+            ring_fd_registered: self.probe.ring_fd_registered,
             ..Metrics::default()
-        };
-        last.iter().fold(probed, |acc, m| acc.merged(m))
+        })
     }
 
-    /// Each core's counters at the end of the last call, in core order.
+    /// Each core's counters at the end of the last call, in core order (empty before the
+    /// first call).
     pub fn metrics_per_core(&self) -> Vec<Metrics> {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -247,16 +350,27 @@ impl Runtime {
 /// peer panicked), or the panic it raised.
 type MainResult<T> = Result<Option<T>, Box<dyn Any + Send>>;
 
-/// Builds core `index` on this thread, runs `main` on it, then shuts it down (rule 2),
-/// also when `main` panicked (rule 4).
+/// Builds core `index` on this thread and, once every core has its ring (rule 2), runs
+/// `main` on it, then shuts it down (rule 3), also when `main` panicked (rule 5). `None`
+/// if the runtime did not start: `main` was dropped unpolled.
 fn run_core<F: Future>(
+    ticket: Ticket<'_>,
     peers: Arc<[Arc<Shared>]>,
     index: usize,
     (entries, pool): (u32, crate::driver::PoolConfig),
     main: F,
-) -> (MainResult<F::Output>, Metrics) {
-    let core = Core::new(peers, index, entries, pool)
-        .unwrap_or_else(|e| panic!("ringio: core {index} cannot start: {e}"));
+) -> Option<(MainResult<F::Output>, Metrics)> {
+    let core = match Core::new(peers, index, entries, pool) {
+        Ok(core) => core,
+        Err(e) => {
+            ticket.failed(e);
+            return None;
+        }
+    };
+    if !ticket.ready() {
+        // Another core could not start: this ring goes unused, nothing is in flight.
+        return None;
+    }
     let entered = context::enter(core.clone());
     // Without this catch a panic would skip the shutdown below, and the core would never
     // be freed: its tasks' ops hold it (`Rc<Core>`) while its queues hold the tasks. Its
@@ -269,7 +383,111 @@ fn run_core<F: Future>(
     // The ring closes here, unless a future that escaped the call still holds an op on
     // it; then that op's drop cancels it and the ring closes after its CQE.
     drop(core);
-    (out, metrics)
+    Some((out, metrics))
+}
+
+/// Holds every core back until all have their ring, or one has failed (rule 2).
+struct StartGate {
+    cores: usize,
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Cores that built their ring or failed to.
+    reported: usize,
+    /// The first failure.
+    error: Option<io::Error>,
+}
+
+impl StartGate {
+    fn new(cores: usize) -> StartGate {
+        StartGate {
+            cores,
+            state: Mutex::new(GateState::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Core `index`'s pass: it must say whether its ring was built, and says it failed if
+    /// its thread unwinds first, so no core waits for it forever.
+    fn ticket(&self, index: usize) -> Ticket<'_> {
+        Ticket {
+            gate: self,
+            index,
+            reported: false,
+        }
+    }
+
+    /// Reports one core: ready, or failed with `error`.
+    fn report(&self, error: Option<io::Error>) {
+        let mut state = self.lock();
+        state.reported += 1;
+        if let Some(e) = error {
+            state.error.get_or_insert(e);
+        }
+        self.changed.notify_all();
+    }
+
+    /// A core that could not even get a thread.
+    fn fail(&self, error: io::Error) {
+        self.report(Some(error));
+    }
+
+    /// Waits until every core is ready (`true`) or one has failed (`false`).
+    fn wait(&self) -> bool {
+        let mut state = self.lock();
+        while state.error.is_none() && state.reported < self.cores {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.error.is_none()
+    }
+
+    fn into_error(self) -> Option<io::Error> {
+        self.state
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .error
+    }
+}
+
+/// One core's pass through the [`StartGate`].
+struct Ticket<'a> {
+    gate: &'a StartGate,
+    index: usize,
+    reported: bool,
+}
+
+impl Ticket<'_> {
+    /// This core has its ring: waits for the others; `true` if every core has one.
+    fn ready(mut self) -> bool {
+        self.reported = true;
+        self.gate.report(None);
+        self.gate.wait()
+    }
+
+    /// This core could not build its ring.
+    fn failed(mut self, error: io::Error) {
+        self.reported = true;
+        self.gate.report(Some(error));
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.reported {
+            let why = format!(
+                "ringio cannot start: core {} panicked while starting",
+                self.index
+            );
+            self.gate.report(Some(io::Error::other(why)));
+        }
+    }
 }
 
 /// Tells every core to stop.
@@ -296,15 +514,14 @@ impl Drop for StopOnUnwind<'_, '_> {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.metrics();
         f.debug_struct("Runtime")
             .field("workers", &self.options.workers)
             .field("ring_entries", &self.options.ring_entries)
             .field("buffer_pool", &self.options.pool)
             .field("cpus", &self.plan)
-            .field(
-                "flags",
-                &crate::driver::probed_flags().map(|f| f.to_string()),
-            )
+            .field("flags", &m.ring_flags.to_string())
+            .field("ring_fd_registered", &m.ring_fd_registered)
             .finish()
     }
 }

@@ -42,8 +42,16 @@ pub struct Metrics {
     pub cq_backlogs: u64,
     /// Timers (sleeps, timeouts, intervals) waiting to fire.
     pub timers_pending: usize,
-    /// The ring flags the kernel accepted.
+    /// The ring flags the kernel accepted for this core's ring. Summed over a runtime's
+    /// cores ([`Runtime::metrics`](crate::Runtime::metrics)): the flags every core's ring
+    /// got.
     pub ring_flags: RingFlags,
+    /// Whether this core's ring fd is registered with the kernel
+    /// (`IORING_REGISTER_RING_FDS`, Linux 5.18): each `io_uring_enter` then names the ring
+    /// by its index and the kernel skips the fd lookup. `false` on older kernels, where
+    /// enters go through the fd and nothing else changes. Summed over a runtime's cores:
+    /// whether every core's ring is registered.
+    pub ring_fd_registered: bool,
     /// Buffers in the core's receive pool (0 until a pooled receive first used it).
     pub pool_buffers: usize,
     /// Pool buffers out of the kernel's hands: filled and not given back yet (held by
@@ -59,8 +67,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The two snapshots added up (ring flags taken from `self` unless it has none).
-    pub(crate) fn merged(&self, other: &Metrics) -> Metrics {
+    /// The counters of `cores` added up; ring facts (flags, registration) are those every
+    /// core shares. `None` if `cores` is empty.
+    pub(crate) fn total(cores: &[Metrics]) -> Option<Metrics> {
+        let (first, rest) = cores.split_first()?;
+        Some(rest.iter().fold(*first, |acc, m| acc.plus(m)))
+    }
+
+    fn plus(&self, other: &Metrics) -> Metrics {
         Metrics {
             tasks_spawned: self.tasks_spawned + other.tasks_spawned,
             tasks_alive: self.tasks_alive + other.tasks_alive,
@@ -75,11 +89,49 @@ impl Metrics {
             pool_in_use: self.pool_in_use + other.pool_in_use,
             pool_exhausted: self.pool_exhausted + other.pool_exhausted,
             pool_fallbacks: self.pool_fallbacks + other.pool_fallbacks,
-            ring_flags: if self.ring_flags == RingFlags::default() {
-                other.ring_flags
-            } else {
-                self.ring_flags
-            },
+            ring_flags: self.ring_flags.common(other.ring_flags),
+            ring_fd_registered: self.ring_fd_registered && other.ring_fd_registered,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core(submitted: u64, flags: RingFlags, registered: bool) -> Metrics {
+        Metrics {
+            ops_submitted: submitted,
+            ring_flags: flags,
+            ring_fd_registered: registered,
+            ..Metrics::default()
+        }
+    }
+
+    #[test]
+    fn total_adds_counters_and_keeps_only_shared_ring_facts() {
+        let all = RingFlags {
+            single_issuer: true,
+            defer_taskrun: true,
+            coop_taskrun: true,
+            submit_all: true,
+        };
+        let plain = RingFlags::default();
+        assert_eq!(Metrics::total(&[]), None);
+        let one = Metrics::total(&[core(3, all, true)]).unwrap();
+        assert_eq!(
+            (one.ops_submitted, one.ring_flags, one.ring_fd_registered),
+            (3, all, true)
+        );
+        // A plain ring on core 0 is not hidden by a better ring on core 1, nor the other way.
+        for cores in [
+            [core(3, plain, false), core(4, all, true)],
+            [core(3, all, true), core(4, plain, false)],
+        ] {
+            let t = Metrics::total(&cores).unwrap();
+            assert_eq!(t.ops_submitted, 7);
+            assert_eq!(t.ring_flags, plain);
+            assert!(!t.ring_fd_registered);
         }
     }
 }
