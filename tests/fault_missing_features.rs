@@ -1,7 +1,13 @@
 //! A kernel without a feature ringio prefers (forced through `ringio::fault`), or a
 //! RLIMIT_MEMLOCK too low for the buffer pool: the runtime falls back, the user's code
 //! never sees the kernel's EINVAL or ENOMEM, every byte still arrives, and the runtime
-//! says what it fell back from.
+//! says what it fell back from (metrics, `Debug`). A RLIMIT_MEMLOCK too low for the
+//! rings themselves (one per core) is a start error that names it, never a panic.
+//!
+//! The real-limit tests run in child processes (this binary again, one test) that drop
+//! CAP_IPC_LOCK, since root is exempt from the limit; each child asserts what it expects
+//! and the parent requires the child's success line. Some children count descriptors and
+//! threads, so every test of this binary runs alone (`support::serial`).
 
 mod support;
 
@@ -83,33 +89,50 @@ async fn echo_check(how: Recv) {
     assert!(settled, "left behind: {:?}", ringio::metrics());
 }
 
-/// Runs `f` on a fresh one-core runtime with `missing` forced on this thread.
-fn with_missing<T>(missing: &[Missing], f: impl AsyncFnOnce() -> T) -> T {
+/// Runs `f` on a fresh one-core runtime with `missing` forced on this thread; returns
+/// its output and the runtime, for its `Debug` and metrics after the call.
+fn with_missing<T>(missing: &[Missing], f: impl AsyncFnOnce() -> T) -> (T, ringio::Runtime) {
     fault::reset();
     for &m in missing {
         fault::pretend_missing(m);
     }
-    let out = ringio::Runtime::builder()
-        .workers(1)
-        .build()
-        .unwrap()
-        .block_on(f());
+    let rt = ringio::Runtime::builder().workers(1).build().unwrap();
+    let out = rt.block_on(f());
     fault::reset();
-    out
+    (out, rt)
 }
 
 #[test]
 fn without_multishot_accept_listeners_accept_one_at_a_time() {
+    let _serial = support::serial();
     support::watchdog("no_multishot_accept", Duration::from_secs(60));
     with_missing(&[Missing::MultishotAccept], async || {
         echo_check(Recv::Owned).await;
-        // Each accept was its own SQE: more accept ops than one multishot would need.
-        assert!(ringio::metrics().ops_submitted >= CONNS as u64);
+        // Connections already waiting in the backlog: a multishot accept would take them
+        // all with one SQE; one at a time, each accept is its own SQE (the first also
+        // pays for the refused multishot one).
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<_> = (0..CONNS)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let mut sqes = Vec::new();
+        for _ in 0..CONNS {
+            let before = ringio::metrics().ops_submitted;
+            listener.accept().await.expect("accept failed");
+            sqes.push(ringio::metrics().ops_submitted - before);
+        }
+        assert!(
+            (1..=2).contains(&sqes[0]) && sqes[1..].iter().all(|&n| n == 1),
+            "SQEs per accept: {sqes:?}"
+        );
+        drop(clients);
     });
 }
 
 #[test]
 fn without_multishot_recv_streams_receive_one_at_a_time() {
+    let _serial = support::serial();
     support::watchdog("no_multishot_recv", Duration::from_secs(60));
     with_missing(&[Missing::MultishotRecv], async || {
         echo_check(Recv::Stream).await;
@@ -119,6 +142,7 @@ fn without_multishot_recv_streams_receive_one_at_a_time() {
 
 #[test]
 fn without_buffer_rings_pooled_receives_use_owned_buffers() {
+    let _serial = support::serial();
     support::watchdog("no_buffer_ring", Duration::from_secs(60));
     with_missing(&[Missing::BufferRing], async || {
         for how in [Recv::Pooled, Recv::Stream] {
@@ -134,8 +158,14 @@ fn without_buffer_rings_pooled_receives_use_owned_buffers() {
 
 #[test]
 fn without_ring_flags_a_plain_ring_serves_io_and_timers() {
+    let _serial = support::serial();
     support::watchdog("no_ring_flags", Duration::from_secs(60));
-    with_missing(&[Missing::RingFlags], async || {
+    // A runtime with every flag first, so a report of anything but this runtime's own
+    // rings would show up below.
+    let full = ringio::Runtime::builder().workers(1).build().unwrap();
+    let full_flags = full.metrics().ring_flags.to_string();
+    assert!(full_flags.contains("COOP_TASKRUN"), "{full_flags}");
+    let ((), rt) = with_missing(&[Missing::RingFlags], async || {
         assert_eq!(ringio::metrics().ring_flags.to_string(), "none");
         for how in [Recv::Owned, Recv::Stream] {
             echo_check(how).await;
@@ -144,18 +174,84 @@ fn without_ring_flags_a_plain_ring_serves_io_and_timers() {
         ringio::time::sleep(Duration::from_millis(20)).await;
         assert!(start.elapsed() >= Duration::from_millis(20));
     });
+    assert_eq!(rt.metrics().ring_flags.to_string(), "none");
+    let dbg = format!("{rt:?}");
+    assert!(dbg.contains(r#"flags: "none""#), "{dbg}");
+    let dbg = format!("{full:?}");
+    assert!(dbg.contains(&format!("flags: {full_flags:?}")), "{dbg}");
+}
+
+#[test]
+fn runtime_reports_its_own_rings_before_and_after_a_call() {
+    let _serial = support::serial();
+    support::watchdog("own_rings", Duration::from_secs(60));
+    // Built with every flag missing on this thread: `build`'s rings and core 0's are
+    // plain, core 1's (another thread) are not.
+    fault::reset();
+    fault::pretend_missing(Missing::RingFlags);
+    let rt = ringio::Runtime::builder().workers(2).build().unwrap();
+    let before = format!("{rt:?}");
+    assert!(before.contains(r#"flags: "none""#), "{before}");
+    let per_core = rt.run_per_core(|_| async { ringio::metrics().ring_flags });
+    fault::reset();
+    assert_eq!(per_core[0].to_string(), "none");
+    assert_ne!(
+        per_core[1].to_string(),
+        "none",
+        "core 1 runs on its own thread"
+    );
+    // The summed metrics and `Debug` name only what every core has.
+    assert_eq!(rt.metrics().ring_flags.to_string(), "none");
+    let ring_flags: Vec<_> = rt.metrics_per_core().iter().map(|m| m.ring_flags).collect();
+    assert_eq!(ring_flags, per_core);
+    let after = format!("{rt:?}");
+    assert!(after.contains(r#"flags: "none""#), "{after}");
+}
+
+#[test]
+fn ring_fd_is_registered_when_the_kernel_allows_it() {
+    let _serial = support::serial();
+    support::watchdog("ring_fd_registration", Duration::from_secs(60));
+    let (inside, rt) = with_missing(&[], async || {
+        echo_check(Recv::Stream).await;
+        ringio::metrics().ring_fd_registered
+    });
+    assert!(
+        inside,
+        "this kernel ({}) should register the ring fd (Linux 5.18+)",
+        kernel_release()
+    );
+    assert!(rt.metrics().ring_fd_registered);
+    let dbg = format!("{rt:?}");
+    assert!(dbg.contains("ring_fd_registered: true"), "{dbg}");
 }
 
 #[test]
 fn without_ring_fd_registration_enters_use_the_fd() {
+    let _serial = support::serial();
     support::watchdog("no_ring_fd_registration", Duration::from_secs(60));
-    with_missing(&[Missing::RingFdRegistration], async || {
+    let (inside, rt) = with_missing(&[Missing::RingFdRegistration], async || {
         echo_check(Recv::Stream).await;
+        ringio::metrics().ring_fd_registered
     });
+    assert!(
+        !inside,
+        "registration was refused, yet metrics say registered"
+    );
+    assert!(!rt.metrics().ring_fd_registered);
+    let dbg = format!("{rt:?}");
+    assert!(dbg.contains("ring_fd_registered: false"), "{dbg}");
+}
+
+/// `uname -r`, for messages.
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|e| format!("unknown: {e}"), |s| s.trim().to_string())
 }
 
 #[test]
 fn with_every_optional_feature_missing_the_echo_server_still_works() {
+    let _serial = support::serial();
     support::watchdog("nothing_optional", Duration::from_secs(60));
     let all = [
         Missing::MultishotAccept,
@@ -168,11 +264,18 @@ fn with_every_optional_feature_missing_the_echo_server_still_works() {
         for how in [Recv::Owned, Recv::Pooled, Recv::Stream] {
             echo_check(how).await;
         }
+        let m = ringio::metrics();
+        assert_eq!(m.pool_buffers, 0, "{m:?}");
+        assert!(
+            !m.ring_fd_registered && m.ring_flags.to_string() == "none",
+            "{m:?}"
+        );
     });
 }
 
 #[test]
 fn pool_refused_for_memlock_falls_back_and_names_memlock() {
+    let _serial = support::serial();
     support::watchdog("pool_memlock_injected", Duration::from_secs(60));
     fault::reset();
     fault::fail_buffer_pool(libc::ENOMEM);
@@ -189,139 +292,303 @@ fn pool_refused_for_memlock_falls_back_and_names_memlock() {
 /// `CAP_IPC_LOCK`, which exempts a process from RLIMIT_MEMLOCK.
 const CAP_IPC_LOCK: u32 = 14;
 
-/// Drops CAP_IPC_LOCK, so the kernel charges io_uring's pinned memory against
-/// RLIMIT_MEMLOCK as it does for other users.
-fn drop_ipc_lock() -> io::Result<()> {
-    support::drop_capabilities(&[CAP_IPC_LOCK], true)
-}
-
-fn set_memlock(bytes: u64) -> io::Result<()> {
+/// Sets RLIMIT_MEMLOCK's soft limit to `soft` and its hard limit to `hard`.
+fn set_memlock(soft: u64, hard: u64) {
     let lim = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: bytes,
+        rlim_cur: soft,
+        rlim_max: hard,
     };
     // SAFETY: a valid rlimit, read during the call.
-    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+    assert_eq!(
+        rc,
+        0,
+        "setrlimit(RLIMIT_MEMLOCK, {soft}, {hard}): {}",
+        io::Error::last_os_error()
+    );
 }
 
-/// Ring entries and pool sizes for the real-limit test: a ring this small fits in the
-/// limit below, while the pool's ring of 32,768 entries (512 KiB pinned) does not.
+/// Child side: drops CAP_IPC_LOCK, so the kernel charges io_uring's pinned memory against
+/// RLIMIT_MEMLOCK as it does for other users, and sets the limit to `soft` (hard limit
+/// `hard`, so the child may raise it again up to there). Cannot be undone: children only.
+fn limit_locked_memory(soft: u64, hard: u64) {
+    support::drop_capabilities(&[CAP_IPC_LOCK], true).unwrap_or_else(|e| {
+        panic!("cannot drop CAP_IPC_LOCK, so the limit would not apply to this process: {e}")
+    });
+    set_memlock(soft, hard);
+}
+
+/// Ring entries and pool sizes for the real-limit tests. A ring of 64 entries pins two
+/// pages on Linux 6.18 (its SQEs, and its SQ and CQ rings), so [`LIMIT_FOR_ONE_RING`]
+/// fits one and [`LIMIT_FOR_TWO_RINGS`] two; the pool's ring of 32,768 entries (512 KiB
+/// pinned) fits none of the limits.
 const SMALL_RING: u32 = 64;
 const BIG_POOL: u16 = 32768;
+const LIMIT_FOR_ONE_RING: u64 = 12 * 1024;
+const LIMIT_FOR_TWO_RINGS: u64 = 20 * 1024;
 const LIMIT_FOR_RING_ONLY: u64 = 128 * 1024;
+/// A limit far above what the real-limit runtimes need.
+const ROOMY_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// The child's side of the real-limit tests: runs with CAP_IPC_LOCK dropped under
-/// RLIMIT_MEMLOCK `limit`, and prints what happened.
-fn memlock_child(limit: u64) {
-    if let Err(e) = drop_ipc_lock().and_then(|()| set_memlock(limit)) {
-        println!("SKIP cannot lower the limit here: {e}");
-        return;
-    }
-    let rt = ringio::Runtime::builder()
-        .workers(1)
+/// The runtime the real-limit children start.
+fn small_runtime(workers: usize) -> io::Result<ringio::Runtime> {
+    ringio::Runtime::builder()
+        .workers(workers)
         .ring_entries(SMALL_RING)
         .buffer_pool(BIG_POOL, 64)
-        .build();
-    let rt = match rt {
-        Ok(rt) => rt,
-        // A kernel that charges the ring itself refuses it at start, with the reason.
-        Err(e) => return println!("START-ERROR {e}"),
-    };
-    rt.block_on(async {
-        echo_check(Recv::Stream).await;
-        match ringio::runtime::pool_error() {
-            Some(e) => println!(
-                "FALLBACK {} receives; {e}",
-                ringio::metrics().pool_fallbacks
-            ),
-            None => println!("POOL-OK the kernel did not charge the pool"),
-        }
-    });
+        .build()
 }
 
-/// Runs this test binary's `test` in a child with `RINGIO_MEMLOCK_CHILD=limit` and
-/// returns the child's report line.
-fn memlock_report(test: &str, limit: u64) -> String {
-    // The kernel charges locked memory per user, not per process: one child at a time.
-    let _serial = support::serial();
+/// Open descriptors and threads of this process (children only: they run one test).
+fn fds_and_threads() -> (usize, usize) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("Threads: in /proc/self/status");
+    (support::fd_count(), threads)
+}
+
+/// Asserts that `e` is the start error for RLIMIT_MEMLOCK: names the limit, its value
+/// (`limit` bytes) and a fix.
+fn assert_memlock_start_error(e: &io::Error, limit: u64, fix: &str) {
+    let msg = e.to_string();
+    assert_eq!(e.kind(), io::ErrorKind::OutOfMemory, "{msg}");
+    let value = format!("RLIMIT_MEMLOCK (ulimit -l, now {} KiB)", limit / 1024);
+    assert!(
+        msg.contains(&value),
+        "the message must name {value:?}: {msg}"
+    );
+    assert!(msg.contains(fix), "the message must say {fix:?}: {msg}");
+}
+
+/// The tag a child prints last, once every check of its own passed.
+const CHILD_OK: &str = "CHILD-OK";
+
+/// Runs this test binary's `test` in a child with `RINGIO_MEMLOCK_CHILD` set, requires
+/// that it passed, and returns its report (what it printed after [`CHILD_OK`]).
+fn memlock_child(test: &str) -> String {
+    // The kernel charges locked memory per user, not per process, so a child of another
+    // run of this binary (a second `cargo test`) would count against this child's limit:
+    // one child at a time on the machine.
+    let _machine = MachineLock::take();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("RINGIO_MEMLOCK_CHILD", limit.to_string())
+        .env("RINGIO_MEMLOCK_CHILD", "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    let line = stdout.lines().find_map(|l| {
-        ["SKIP", "START-ERROR", "FALLBACK", "POOL-OK"]
-            .iter()
-            .find_map(|tag| l.find(tag).map(|at| l[at..].to_string()))
-    });
-    let line = line.unwrap_or_else(|| panic!("no report from the child:\n{stdout}\n{stderr}"));
-    eprintln!("RLIMIT_MEMLOCK {limit} without CAP_IPC_LOCK: {line}");
-    line
+    let report = stdout
+        .lines()
+        .find_map(|l| l.split_once(CHILD_OK).map(|(_, r)| r.trim().to_string()));
+    match report {
+        Some(report) if out.status.success() => {
+            eprintln!("{test}: {report}");
+            report
+        }
+        _ => panic!(
+            "child {test} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            out.status
+        ),
+    }
 }
 
-/// The limit a child of the real-limit tests runs under, if this process is one.
-fn child_limit() -> Option<u64> {
-    std::env::var("RINGIO_MEMLOCK_CHILD").ok()?.parse().ok()
+/// Whether this process is a real-limit child.
+fn is_child() -> bool {
+    std::env::var_os("RINGIO_MEMLOCK_CHILD").is_some()
+}
+
+/// An exclusive `flock` on a file in the temp dir, shared by every process of this test
+/// binary on the machine.
+struct MachineLock {
+    /// Holds the lock until dropped.
+    _file: std::fs::File,
+}
+
+impl MachineLock {
+    fn take() -> MachineLock {
+        use std::os::fd::AsRawFd;
+        let path = std::env::temp_dir().join("ringio-memlock-children.lock");
+        let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        // SAFETY: flock on a descriptor this function owns; no memory involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock {path:?}: {}", io::Error::last_os_error());
+        MachineLock { _file: file }
+    }
 }
 
 #[test]
 fn real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock() {
+    let _serial = support::serial();
     support::watchdog("pool_memlock_real", Duration::from_secs(60));
-    if let Some(limit) = child_limit() {
-        return memlock_child(limit);
+    const TEST: &str = "real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock";
+    if !is_child() {
+        memlock_child(TEST);
+        return;
     }
-    let line = memlock_report(
-        "real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock",
-        LIMIT_FOR_RING_ONLY,
-    );
-    if !line.starts_with("SKIP") && !line.starts_with("POOL-OK") {
-        assert!(line.starts_with("FALLBACK"), "{line}");
+    limit_locked_memory(LIMIT_FOR_RING_ONLY, LIMIT_FOR_RING_ONLY);
+    let rt = small_runtime(1).expect("the limit fits the ring");
+    rt.block_on(async {
+        echo_check(Recv::Stream).await;
+        let why = ringio::runtime::pool_error()
+            .expect("the kernel should refuse a 512 KiB pool under a 128 KiB limit");
+        let msg = why.to_string();
+        assert_eq!(why.kind(), io::ErrorKind::OutOfMemory, "{msg}");
         assert!(
-            line.contains("RLIMIT_MEMLOCK"),
-            "the message must name it: {line}"
+            msg.contains(&format!("RLIMIT_MEMLOCK is {LIMIT_FOR_RING_ONLY} bytes")),
+            "{msg}"
         );
-    }
+        let m = ringio::metrics();
+        // Every receive of the echo server was one, none went to the refused pool.
+        assert!(m.pool_fallbacks >= (CONNS * ROUNDS) as u64, "{m:?}");
+        assert_eq!(m.pool_buffers, 0, "{m:?}");
+        println!("{CHILD_OK} {} owned receives; {msg}", m.pool_fallbacks);
+    });
 }
 
 #[test]
 fn real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic() {
+    let _serial = support::serial();
     support::watchdog("ring_memlock_real", Duration::from_secs(60));
-    if let Some(limit) = child_limit() {
-        return memlock_child(limit);
+    const TEST: &str = "real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic";
+    if !is_child() {
+        memlock_child(TEST);
+        return;
     }
-    let line = memlock_report(
-        "real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic",
-        0,
+    limit_locked_memory(0, 0);
+    let before = fds_and_threads();
+    let e = small_runtime(1).expect_err("no ring fits a limit of 0");
+    assert_memlock_start_error(&e, 0, "raise it");
+    assert_eq!(
+        fds_and_threads(),
+        before,
+        "(fds, threads) after the failed build"
     );
-    if line.starts_with("START-ERROR") || line.starts_with("FALLBACK") {
-        assert!(
-            line.contains("RLIMIT_MEMLOCK"),
-            "the message must name it: {line}"
-        );
-    }
+    // `run`, which has no error to return, panics with the same message.
+    let panic = std::panic::catch_unwind(|| ringio::run(async {}))
+        .expect_err("ringio::run must panic when no ring fits");
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("RLIMIT_MEMLOCK"), "panic message: {msg:?}");
+    println!("{CHILD_OK} {e}");
 }
-
-/// Fits one ring of [`SMALL_RING`] entries (two pages on Linux 6.18) but not two.
-const LIMIT_FOR_ONE_RING: u64 = 12 * 1024;
 
 #[test]
 fn memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped() {
-    // The start-up probe's ring, and those of earlier processes, are uncharged by a
+    // `build`'s probe ring, and those of earlier processes and calls, are uncharged by a
     // kernel worker some time after they are dropped; the core's ring must not fail (or
     // panic in `block_on`) meanwhile.
+    let _serial = support::serial();
     support::watchdog("memlock_one_ring", Duration::from_secs(60));
-    if let Some(limit) = child_limit() {
-        return memlock_child(limit);
+    const TEST: &str =
+        "memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped";
+    if !is_child() {
+        memlock_child(TEST);
+        return;
     }
-    let line = memlock_report(
-        "memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped",
-        LIMIT_FOR_ONE_RING,
+    limit_locked_memory(LIMIT_FOR_ONE_RING, LIMIT_FOR_ONE_RING);
+    let rt = small_runtime(1).expect("the limit fits one ring");
+    // Twice: the second call's ring comes right after the first call's was dropped.
+    for _ in 0..2 {
+        rt.try_block_on(echo_check(Recv::Stream))
+            .expect("the core's ring fits once the probe's is gone");
+    }
+    assert!(
+        rt.metrics().pool_fallbacks > 0,
+        "the pool cannot fit: owned receives"
     );
-    assert!(!line.starts_with("START-ERROR"), "{line}");
+    println!("{CHILD_OK} two calls started under {LIMIT_FOR_ONE_RING} bytes");
+}
+
+#[test]
+fn memlock_limit_for_fewer_rings_than_cores_is_a_build_error_not_a_panic() {
+    let _serial = support::serial();
+    support::watchdog("memlock_cores", Duration::from_secs(60));
+    const TEST: &str = "memlock_limit_for_fewer_rings_than_cores_is_a_build_error_not_a_panic";
+    if !is_child() {
+        memlock_child(TEST);
+        return;
+    }
+    limit_locked_memory(LIMIT_FOR_TWO_RINGS, LIMIT_FOR_TWO_RINGS);
+    let before = fds_and_threads();
+    let built = std::panic::catch_unwind(|| small_runtime(4));
+    let e = match built {
+        Err(_) => panic!("build() panicked"),
+        Ok(Err(e)) => e,
+        Ok(Ok(rt)) => {
+            let run = std::panic::catch_unwind(|| rt.block_on(async {}));
+            let what = run.err().map(|p| {
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_else(|| "a non-string panic".into())
+            });
+            panic!(
+                "build() accepted 4 cores under a limit for 2 rings; block_on then \
+                 panicked: {what:?}"
+            )
+        }
+    };
+    assert_memlock_start_error(&e, LIMIT_FOR_TWO_RINGS, "fewer workers");
+    assert!(e.to_string().contains("4 rings"), "{e}");
+    assert_eq!(
+        fds_and_threads(),
+        before,
+        "(fds, threads) after the failed build"
+    );
+    // The limit does fit two cores: the error above is about the count.
+    let cores = small_runtime(2)
+        .expect("the limit fits two rings")
+        .run_per_core(|core| async move { core });
+    assert_eq!(cores, [0, 1]);
+    println!("{CHILD_OK} {e}");
+}
+
+#[test]
+fn core_that_cannot_build_its_ring_after_build_is_an_error_and_runs_nothing() {
+    // `build` checked the limit, then it was lowered: the cores' own rings fail at the
+    // call, and `try_block_on` returns that, with no main future polled and nothing
+    // left behind; the runtime works again once the limit is back.
+    let _serial = support::serial();
+    support::watchdog("memlock_after_build", Duration::from_secs(60));
+    const TEST: &str = "core_that_cannot_build_its_ring_after_build_is_an_error_and_runs_nothing";
+    if !is_child() {
+        memlock_child(TEST);
+        return;
+    }
+    limit_locked_memory(ROOMY_LIMIT, ROOMY_LIMIT);
+    let rt = small_runtime(4).expect("a roomy limit fits four rings");
+    set_memlock(LIMIT_FOR_ONE_RING, ROOMY_LIMIT);
+    let before = fds_and_threads();
+    let polled = std::sync::atomic::AtomicUsize::new(0);
+    let poll = || {
+        polled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    };
+    let e = rt
+        .try_block_on(async { poll() })
+        .expect_err("four rings cannot fit a limit for one");
+    assert_memlock_start_error(&e, LIMIT_FOR_ONE_RING, "fewer workers");
+    let e2 = rt
+        .try_run_per_core(|_| async { poll() })
+        .expect_err("four rings cannot fit a limit for one");
+    assert_memlock_start_error(&e2, LIMIT_FOR_ONE_RING, "fewer workers");
+    let panic = std::panic::catch_unwind(|| rt.block_on(async { poll() }))
+        .expect_err("block_on has no error to return: it panics");
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("RLIMIT_MEMLOCK"), "panic message: {msg:?}");
+    assert_eq!(
+        polled.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a main future ran"
+    );
+    assert_eq!(
+        fds_and_threads(),
+        before,
+        "(fds, threads) after the failed starts"
+    );
+    assert_eq!(rt.metrics_per_core(), [], "no call has run yet");
+    set_memlock(ROOMY_LIMIT, ROOMY_LIMIT);
+    let cores = rt.run_per_core(|core| async move { core });
+    assert_eq!(cores, [0, 1, 2, 3]);
+    println!("{CHILD_OK} {e}");
 }
