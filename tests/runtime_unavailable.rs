@@ -1,6 +1,6 @@
 //! io_uring forbidden: the runtime must fail at start with an error that names the cause
-//! and the fix, never panic inside the library and never hang (DESIGN.md, "Errors and bad
-//! input").
+//! and the fix, never panic inside the library and never hang (README.md, "What ringio
+//! needs from the system").
 //!
 //! Each test re-runs this test binary as a child with `RINGIO_SECCOMP_CHILD` set; the
 //! same test function, seeing the variable, acts as the child: it installs a seccomp
@@ -12,6 +12,9 @@
 //! whole machine. Instead one child denies `io_uring_setup` and injects the sysctl's value
 //! through `ringio::fault::set_io_uring_disabled`, which is what the runtime reads when it
 //! explains the EPERM.
+//!
+//! A child counts its descriptors, so every test of this binary runs alone
+//! (`support::serial`).
 
 mod support;
 
@@ -184,12 +187,14 @@ fn run_child(name: &str, mode: &str) -> ChildOutput {
     }
 }
 
-/// Parent side: runs the child and checks that it passed. Skips (with a note) if io_uring
-/// is already unusable here, since then the filter proves nothing.
+/// Parent side: runs the child and checks that it passed. io_uring must work here without
+/// a filter, or the child's error would prove nothing about the filter.
 fn parent_checks(name: &str, mode: &str) {
     if let Err(e) = ringio::Runtime::new() {
-        eprintln!("skipping {name}: io_uring is unavailable even without a filter: {e}");
-        return;
+        panic!(
+            "{name} cannot run its check: io_uring is unavailable here even without a \
+             seccomp filter, so the filter's error cannot be told apart: {e}"
+        );
     }
     let out = run_child(name, mode);
     assert!(
@@ -204,26 +209,35 @@ fn parent_checks(name: &str, mode: &str) {
     }
 }
 
+/// A child runs only the test it was started for (`--exact`), in the mode that test
+/// asked for: anything else means the child did not run the checks it was meant to.
+fn wrong_child(mode: &str) -> ! {
+    panic!("a child in mode {mode:?} ran a test that does not use that mode: nothing was checked")
+}
+
 #[test]
 fn setup_denied_by_seccomp_gives_clear_error() {
+    let _serial = support::serial();
     match std::env::var(CHILD_ENV).as_deref() {
         Ok("setup") => child_checks(libc::SYS_io_uring_setup, "seccomp", "allow"),
-        Ok(_) => {} // a child started for another test
+        Ok(mode) => wrong_child(mode),
         Err(_) => parent_checks("setup_denied_by_seccomp_gives_clear_error", "setup"),
     }
 }
 
 #[test]
 fn enter_denied_by_seccomp_gives_clear_error() {
+    let _serial = support::serial();
     match std::env::var(CHILD_ENV).as_deref() {
         Ok("enter") => child_checks(libc::SYS_io_uring_enter, "io_uring_enter", "allow"),
-        Ok(_) => {}
+        Ok(mode) => wrong_child(mode),
         Err(_) => parent_checks("enter_denied_by_seccomp_gives_clear_error", "enter"),
     }
 }
 
 #[test]
 fn setup_denied_with_io_uring_disabled_names_the_sysctl_value() {
+    let _serial = support::serial();
     match std::env::var(CHILD_ENV).as_deref() {
         Ok("disabled") => {
             ringio::fault::set_io_uring_disabled(Some(2));
@@ -233,7 +247,7 @@ fn setup_denied_with_io_uring_disabled_names_the_sysctl_value() {
                 "sysctl -w kernel.io_uring_disabled=0",
             );
         }
-        Ok(_) => {}
+        Ok(mode) => wrong_child(mode),
         Err(_) => parent_checks(
             "setup_denied_with_io_uring_disabled_names_the_sysctl_value",
             "disabled",
