@@ -64,18 +64,40 @@ fn run_per_core_runs_everywhere_and_keeps_order() {
 
 #[test]
 fn pinning_wraps_around_and_says_so() {
+    let cpus = ringio::runtime::available_cpus();
+    // One core more than this process has CPUs: the plan wraps on any machine.
+    let workers = cpus.len() + 1;
     let rt = ringio::Runtime::builder()
-        .workers(5)
+        .workers(workers)
+        .pin_cores(true)
+        .build()
+        .unwrap();
+    let plan: Vec<usize> = (0..workers).map(|core| cpus[core % cpus.len()]).collect();
+    let dbg = format!("{rt:?}");
+    assert!(
+        dbg.contains(&format!(
+            "cores on CPUs {plan:?} (more cores than CPUs: wrapped around)"
+        )),
+        "{dbg}"
+    );
+    // Each core's thread may run on its planned CPU only.
+    let allowed = rt.run_per_core(|_| async { ringio::runtime::available_cpus() });
+    let expected: Vec<Vec<usize>> = plan.iter().map(|&cpu| vec![cpu]).collect();
+    assert_eq!(allowed, expected, "CPUs each core may run on");
+    assert_eq!(
+        ringio::runtime::available_cpus(),
+        cpus,
+        "core 0 is this thread: its CPUs come back after the call"
+    );
+    // As many cores as CPUs: one each, nothing wrapped.
+    let rt = ringio::Runtime::builder()
+        .workers(cpus.len())
         .pin_cores(true)
         .build()
         .unwrap();
     let dbg = format!("{rt:?}");
-    let cpus = ringio::runtime::available_cpus().len();
-    if cpus < 5 {
-        assert!(dbg.contains("wrapped around"), "{dbg}");
-    }
-    let ids = rt.run_per_core(|core| async move { core });
-    assert_eq!(ids, vec![0, 1, 2, 3, 4]);
+    assert!(dbg.contains(&format!("cores on CPUs {cpus:?},")), "{dbg}");
+    assert!(!dbg.contains("wrapped"), "{dbg}");
 }
 
 /// A one-slot mailbox whose waker may be fired from any thread.
