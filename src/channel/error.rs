@@ -192,7 +192,7 @@ pub struct RecvError;
 
 impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sender dropped without sending")
+        f.write_str("no value will come: the sender was dropped without sending, or the receiver was closed")
     }
 }
 
@@ -212,6 +212,12 @@ mod tests {
             format!("{:?}", TrySendError::Closed(NotDebug)),
             "Closed(..)"
         );
+    }
+
+    #[test]
+    fn recv_error_names_both_causes() {
+        let msg = RecvError.to_string();
+        assert!(msg.contains("sender was dropped") && msg.contains("receiver was closed"));
     }
 
     #[test]

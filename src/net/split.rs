@@ -10,6 +10,14 @@ use std::rc::Rc;
 use super::TcpStream;
 
 /// The reading half of a [`TcpStream`], from [`TcpStream::into_split`].
+///
+/// It shares the stream's store of bytes a cancelled read left behind, so a read dropped
+/// on the whole stream before the split, or on this half after it, loses nothing: the
+/// next read on this half returns those bytes first.
+///
+/// # Examples
+///
+/// See [`TcpStream::into_split`].
 #[derive(Debug)]
 pub struct TcpReadHalf {
     stream: TcpStream,
@@ -17,6 +25,10 @@ pub struct TcpReadHalf {
 
 /// The writing half of a [`TcpStream`], from [`TcpStream::into_split`]. Dropping it does
 /// not close the connection while the read half lives; call [`shutdown`](Self::shutdown).
+///
+/// # Examples
+///
+/// See [`TcpStream::into_split`].
 #[derive(Debug)]
 pub struct TcpWriteHalf {
     stream: TcpStream,
@@ -68,7 +80,35 @@ impl TcpReadHalf {
         self.stream.recv_pooled().await
     }
 
-    /// As [`TcpStream::recv_stream`].
+    /// As [`TcpStream::recv_stream`]: the data of the connection as it arrives, from one
+    /// multishot receive into the core's buffer pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::{TcpListener, TcpStream};
+    ///
+    /// ringio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (conn, _) = listener.accept().await.unwrap();
+    ///     let (read, _write) = conn.into_split();
+    ///     client.write_all(b"hi").await.0.unwrap();
+    ///     drop(client);
+    ///     let mut got = Vec::new();
+    ///     let mut data = read.recv_stream();
+    ///     while let Some(buf) = data.next().await {
+    ///         got.extend_from_slice(&buf.unwrap());
+    ///     }
+    ///     assert_eq!(got, b"hi");
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`RecvStream`](super::RecvStream): dropping the stream (or a `next` in flight)
+    /// cancels the receive, and bytes it had received but not handed out are kept for
+    /// the next read on this half.
     pub fn recv_stream(&self) -> super::RecvStream<'_> {
         self.stream.recv_stream()
     }

@@ -273,6 +273,35 @@ impl TcpStream {
 
     /// Splits the stream into a read half and a write half that can move to different
     /// tasks; the socket closes when both are dropped.
+    ///
+    /// Bytes a cancelled read left behind stay with the read half: splitting loses none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::{TcpListener, TcpStream};
+    ///
+    /// ringio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (conn, _) = listener.accept().await.unwrap();
+    ///     let (read, write) = conn.into_split();
+    ///     // One task reads while another writes.
+    ///     let reader = ringio::spawn(async move {
+    ///         let (res, buf) = read.read_exact(vec![0u8; 4]).await;
+    ///         res.unwrap();
+    ///         buf
+    ///     });
+    ///     client.write_all(b"ping").await.0.unwrap();
+    ///     assert_eq!(reader.await.unwrap(), b"ping");
+    ///     write.write_all(b"pong").await.0.unwrap();
+    ///     write.shutdown().unwrap(); // the client reads EOF after "pong"
+    ///     let (res, buf) = client.read_exact(vec![0u8; 4]).await;
+    ///     res.unwrap();
+    ///     assert_eq!(buf, b"pong");
+    ///     assert_eq!(client.read(vec![0u8; 1]).await.0.unwrap(), 0);
+    /// });
+    /// ```
     pub fn into_split(self) -> (TcpReadHalf, TcpWriteHalf) {
         let read = TcpReadHalf::new(self.fd.clone(), self.unread.clone());
         (read, TcpWriteHalf::new(self.fd))
