@@ -1,4 +1,6 @@
-//! Ops dropped mid-flight: no fd leaks, nothing left in flight, nothing lost.
+//! Ops dropped mid-flight: no fd leaks, nothing left in flight, nothing lost, nothing
+//! written after its free (the quarantine allocator watches where a test says so).
+//! Every test takes `support::serial()`: they count the process's descriptors.
 
 mod support;
 
@@ -7,9 +9,14 @@ use ringio::time::{sleep, timeout};
 use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
-use support::{fd_count, serial, settle};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+use support::{alloc, fd_count, serial, settle};
+
+#[global_allocator]
+static ALLOC: alloc::Guard = alloc::Guard;
 
 /// Polls `fut` once (so its SQE is queued) and drops it.
 fn poll_once_and_drop<F: Future>(fut: F) {
@@ -201,27 +208,75 @@ fn dropped_connects_leak_no_fd() {
     });
 }
 
+/// Counts the wakes it gets.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn future_moved_out_of_block_on_is_safe_to_drop_later() {
     let _serial = serial();
-    let rt = ringio::Runtime::new().unwrap();
+    support::watchdog("escaped_future", Duration::from_secs(60));
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = std_listener.local_addr().unwrap();
-    let (stream, read) = rt.block_on(async {
-        let s = TcpStream::connect(addr).await.unwrap();
-        let s = std::rc::Rc::new(s);
-        let s2 = s.clone();
-        let mut read = Box::pin(async move { s2.read(vec![0u8; 64]).await });
+    let baseline = fd_count();
+    let watch = alloc::watch();
+    let rt = ringio::Runtime::builder().workers(1).build().unwrap();
+    // Two reads in flight escape the call: one is polled after the runtime is gone, the
+    // other dropped unpolled. Each holds its core (and so the ring) alive.
+    let (stream, mut polled, unpolled) = rt.block_on(async {
+        let s = std::rc::Rc::new(TcpStream::connect(addr).await.unwrap());
+        let (a, b) = (s.clone(), s.clone());
+        let mut polled = Box::pin(async move { a.read(vec![0u8; 4096]).await });
+        let mut unpolled = Box::pin(async move { b.read(vec![0u8; 4096]).await });
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(read.as_mut().poll(&mut cx).is_pending());
-        (s, read)
+        assert!(polled.as_mut().poll(&mut cx).is_pending());
+        assert!(unpolled.as_mut().poll(&mut cx).is_pending());
+        // Both reach the kernel and wait there: the peer sends nothing yet.
+        sleep(Duration::from_millis(20)).await;
+        assert_eq!(ringio::metrics().ops_in_flight, 2);
+        (s, polled, unpolled)
     });
+    let m = rt.metrics_per_core()[0];
     drop(rt);
-    // The read's slot belongs to a ring that outlived the runtime handle; dropping the
-    // future now cancels it there and frees everything without touching freed memory.
-    drop(read);
+    // Bytes sent now would land in a buffer the kernel still owned: freed early, they
+    // would show in the quarantine.
+    let (mut peer, _) = std_listener.accept().unwrap();
+    peer.write_all(&[0x5A; 8192]).unwrap();
+    // The shutdown cancelled both reads and reaped their CQEs, though their futures were
+    // gone from the runtime: the polled one is complete, without any loop turning.
+    let late = polled
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    drop(unpolled);
+    drop(polled);
+    // The last op gone, the core goes: its ring and eventfd close.
     drop(stream);
-    let _ = std_listener;
+    drop(peer);
+    drop(std_listener);
+    let watched = watch.verify("reads that outlived their runtime");
+    assert_eq!(
+        fd_count(),
+        baseline - 1,
+        "the escaped ops' core kept descriptors"
+    );
+    // Every CQE came before the call returned; the two slots wait for their futures.
+    assert_eq!(m.ops_completed, m.ops_submitted, "CQEs still owed: {m:?}");
+    assert_eq!(m.tasks_alive, 0, "{m:?}");
+    match late {
+        Poll::Ready((Err(e), _)) if e.raw_os_error() == Some(libc::ECANCELED) => {}
+        Poll::Ready((res, _)) => panic!("the escaped read gave {res:?}, not ECANCELED"),
+        Poll::Pending => panic!("the escaped read was still in flight after the shutdown"),
+    }
+    eprintln!("escaped reads: {watched} frees watched, none written; descriptors back");
 }
 
 #[test]
@@ -238,7 +293,7 @@ fn dropping_runtime_with_pending_ops_returns_quickly() {
             .map(|_| std_listener.accept().unwrap().0)
             .collect::<Vec<_>>()
     });
-    rt.block_on(async {
+    let ended = rt.block_on(async {
         let listener = std::rc::Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
         for _ in 0..300 {
             let s = TcpStream::connect(addr).await.unwrap();
@@ -254,13 +309,23 @@ fn dropping_runtime_with_pending_ops_returns_quickly() {
         ringio::yield_now().await;
         // 300 reads, and the listener's one multishot accept shared by the 300 accepts.
         assert!(ringio::metrics().ops_in_flight >= 301);
+        Instant::now()
     });
-    let start = std::time::Instant::now();
+    // The shutdown is the tail of `block_on` (launch.rs rule 2): every core cancels its
+    // tasks and drains its ring before the call returns. `Runtime` has no `Drop` (it
+    // holds only options, rule 3), so this times the call's tail, not `drop(rt)`.
+    let shutdown = ended.elapsed();
+    for (i, m) in rt.metrics_per_core().iter().enumerate() {
+        assert_eq!(
+            (m.tasks_alive, m.ops_in_flight, m.timers_pending),
+            (0, 0, 0),
+            "core {i} kept work after shutdown: {m:?}"
+        );
+    }
     drop(rt);
     assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "drop took {:?}",
-        start.elapsed()
+        shutdown < Duration::from_secs(1),
+        "shutting down 900 pending tasks took {shutdown:?}"
     );
     drop(acceptor.join().unwrap());
     assert_eq!(fd_count(), baseline, "descriptors leaked");
@@ -269,16 +334,67 @@ fn dropping_runtime_with_pending_ops_returns_quickly() {
 #[test]
 fn poll_after_cancel_is_pending_only_until_cqe() {
     let _serial = serial();
-    // A raw check that a waker parked on an op is woken by its CQE.
+    support::watchdog("poll_after_cancel", Duration::from_secs(60));
     ringio::run(async {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = std_listener.local_addr().unwrap();
         let s = TcpStream::connect(addr).await.unwrap();
         let (mut peer, _) = std_listener.accept().unwrap();
-        let reader = ringio::spawn(async move { s.read(vec![0u8; 8]).await.0.unwrap() });
-        sleep(Duration::from_millis(5)).await;
+        let completed = || ringio::metrics().ops_completed;
+
+        // A read whose CQE brings the peer's byte, dropped without being polled again:
+        // the byte is kept for the next read on the stream (cancel safety).
+        let mut first = Box::pin(s.read(vec![0u8; 8]));
+        assert!(
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
         peer.write_all(b"x").unwrap();
-        assert_eq!(reader.await.unwrap(), 1);
-        let _ = Poll::<()>::Pending;
+        let before = completed();
+        assert!(settle(Duration::from_secs(5), || completed() > before).await);
+
+        // A second read waits in the kernel: the peer sends nothing more.
+        let count = Arc::new(CountingWaker::default());
+        let wakes = || count.0.load(Ordering::SeqCst);
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut second = Box::pin(s.read(vec![0u8; 8]));
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        sleep(Duration::from_millis(20)).await;
+        assert_eq!(wakes(), 0, "the second read completed with no data sent");
+
+        // The kept byte must come first, so it wakes the second read, whose next poll
+        // cancels its receive. That poll is pending: the kernel owns the buffer until the
+        // receive's own CQE (io_uring_prep_cancel(3)).
+        drop(first);
+        assert_eq!(wakes(), 1, "the waiting read was not told of the kept byte");
+        let (in_flight, done) = (ringio::metrics().ops_in_flight, completed());
+        assert!(
+            second.as_mut().poll(&mut cx).is_pending(),
+            "the cancelled read completed before its CQE"
+        );
+        assert_eq!(in_flight, 1, "the second read's slot");
+        assert_eq!(ringio::metrics().ops_in_flight, 1, "its slot freed early");
+
+        // Its CQE (-ECANCELED) wakes it: nothing else would, no byte comes any more.
+        assert!(
+            settle(Duration::from_secs(5), || wakes() >= 2).await,
+            "the cancelled read was never woken: no CQE came for it"
+        );
+        assert_eq!(completed(), done + 1, "woken without its CQE");
+        let Poll::Ready((res, buf)) = second.as_mut().poll(&mut cx) else {
+            panic!("still pending after its CQE was reaped");
+        };
+        assert_eq!(res.unwrap(), 1);
+        assert_eq!(buf[0], b'x', "the kept byte");
+        assert_eq!(ringio::metrics().ops_in_flight, 0);
+
+        // Nothing was lost or duplicated: the stream goes on with the next bytes.
+        peer.write_all(b"yz").unwrap();
+        let (res, buf) = s.read_exact(vec![0u8; 2]).await;
+        res.unwrap();
+        assert_eq!(&buf, b"yz");
     });
 }

@@ -33,6 +33,9 @@ static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static ON: AtomicBool = AtomicBool::new(false);
 static QUARANTINED: AtomicU64 = AtomicU64::new(0);
 static CORRUPTED: AtomicUsize = AtomicUsize::new(0);
+/// Times the quarantine was switched off: a [`Watch`] that sees it change was not
+/// watching for its whole length.
+static SWITCHED_OFF: AtomicU64 = AtomicU64::new(0);
 
 struct Quarantine {
     blocks: [(usize, Layout); CAPACITY],
@@ -133,6 +136,7 @@ pub fn quarantine_on() {
 /// Stops quarantining new frees; blocks already held stay under watch until `verify`.
 pub fn quarantine_off() {
     ON.store(false, Ordering::SeqCst);
+    SWITCHED_OFF.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Frees that went through the quarantine so far.
@@ -160,4 +164,48 @@ pub fn verify_and_release() -> usize {
     quarantine_off();
     lock().release();
     CORRUPTED.load(Ordering::SeqCst)
+}
+
+/// The quarantine on for one check: [`watch`] switches it on, [`Watch::verify`] proves it
+/// stayed on all along (nobody called [`quarantine_off`] meanwhile, e.g. a test running
+/// beside this one without `support::serial()`), that frees went through it, and that
+/// none of them was written after its free.
+#[must_use = "a watch proves nothing until verified"]
+pub struct Watch {
+    switched_off: u64,
+    quarantined: u64,
+}
+
+/// Switches the quarantine on; see [`Watch`].
+pub fn watch() -> Watch {
+    let w = Watch {
+        switched_off: SWITCHED_OFF.load(Ordering::SeqCst),
+        quarantined: quarantined(),
+    };
+    quarantine_on();
+    w
+}
+
+impl Watch {
+    /// Frees seen since [`watch`].
+    pub fn watched(&self) -> u64 {
+        quarantined() - self.quarantined
+    }
+
+    /// Asserts what [`Watch`] promises, then switches the quarantine off and frees what it
+    /// holds; returns how many frees it watched.
+    pub fn verify(self, what: &str) -> u64 {
+        assert!(
+            ON.load(Ordering::SeqCst) && SWITCHED_OFF.load(Ordering::SeqCst) == self.switched_off,
+            "{what}: the quarantine was switched off during the check"
+        );
+        let watched = self.watched();
+        assert!(watched > 0, "{what}: no free went through the quarantine");
+        let corrupted = verify_and_release();
+        assert_eq!(
+            corrupted, 0,
+            "{what}: {corrupted} blocks were written after their free"
+        );
+        watched
+    }
 }
