@@ -1,7 +1,10 @@
 //! The ring misbehaving under the runtime: `io_uring_enter` failing with EAGAIN, EBUSY or
 //! EINTR after SQEs were queued, and a completion queue that overflows while nobody reaps.
 //! Every op still completes exactly once with its own bytes, nothing is freed while the
-//! kernel may write it (the quarantine allocator checks), and nothing is left behind.
+//! kernel may write it (the quarantine allocator checks, on for the whole of each test),
+//! nothing is left behind (descriptors back to their baseline) and nothing is left
+//! spinning (the core idles afterwards). Both tests take `support::serial()`: they share
+//! the process's quarantine and count its descriptors.
 
 mod support;
 
@@ -97,10 +100,10 @@ async fn traffic_under_failing_enters(errno: i32, addr: std::net::SocketAddr) ->
 
 #[test]
 fn failing_enters_lose_no_op_and_free_nothing_early() {
-    support::watchdog("failing_enters", Duration::from_secs(120));
     let _serial = support::serial();
+    support::watchdog("failing_enters", Duration::from_secs(120));
     let baseline_fds = support::fd_count();
-    alloc::quarantine_on();
+    let watch = alloc::watch();
     for errno in [libc::EAGAIN, libc::EBUSY, libc::EINTR] {
         for entries in [4, 256] {
             let (addr, peer) = echo_peers(PAIRS);
@@ -121,7 +124,9 @@ fn failing_enters_lose_no_op_and_free_nothing_early() {
                 })
                 .await;
                 assert!(settled, "ops left in flight: {:?}", ringio::metrics());
-                (failed, ringio::metrics())
+                let m = ringio::metrics();
+                support::assert_core_idle(&format!("enters failing with errno {errno}")).await;
+                (failed, m)
             });
             peer.join().unwrap();
             eprintln!(
@@ -136,20 +141,19 @@ fn failing_enters_lose_no_op_and_free_nothing_early() {
         }
     }
     fault::reset();
-    assert_eq!(
-        alloc::verify_and_release(),
-        0,
-        "the kernel wrote freed memory"
-    );
+    let watched = watch.verify("failing enters");
+    eprintln!("failing enters: {watched} frees watched, none written");
     assert_eq!(support::fd_count(), baseline_fds, "descriptors leaked");
 }
 
 #[test]
 fn overflowing_completion_queue_completes_each_op_exactly_once() {
-    support::watchdog("cq_overflow", Duration::from_secs(60));
     let _serial = support::serial();
+    support::watchdog("cq_overflow", Duration::from_secs(60));
     const OPS: usize = 1000;
     const READS: usize = 200;
+    let baseline_fds = support::fd_count();
+    let watch = alloc::watch();
     // 4 SQ entries, so the CQ holds 8: the 1,000 CQEs overflow it more than a hundredfold.
     let rt = ringio::Runtime::builder().ring_entries(4).build().unwrap();
     let m = rt.block_on(async {
@@ -210,9 +214,13 @@ fn overflowing_completion_queue_completes_each_op_exactly_once() {
             "the CQ never overflowed"
         );
         assert_eq!(end.cq_overflows, 0, "the kernel dropped CQEs");
+        support::assert_core_idle("a CQ backlog").await;
         end
     });
     // The kernel kept the surplus (IORING_FEAT_NODROP) and counted nothing as dropped.
     assert_eq!(m.tasks_alive, 0);
     fault::reset();
+    let watched = watch.verify("CQ overflow");
+    eprintln!("CQ overflow: {watched} frees watched, none written");
+    assert_eq!(support::fd_count(), baseline_fds, "descriptors leaked");
 }
