@@ -4,6 +4,12 @@
 //!
 //! Examples have no `CARGO_BIN_EXE_*`, so each test runs them through `cargo run` (the
 //! same profile as this test), with a deadline, and reads the one-line JSON summary.
+//!
+//! Every test takes `support::serial()`: the closed-loop benchmark keeps both cores of a
+//! small machine busy, which would starve the paced client and the server whose CPU time
+//! the rate test reads.
+
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -130,6 +136,7 @@ fn field(json: &str, name: &str) -> u64 {
 
 #[test]
 fn echo_bench_smoke_run_has_no_errors() {
+    let _serial = support::serial();
     let run = cargo_run_example(
         "echo_bench",
         &[
@@ -180,6 +187,7 @@ fn spawn_corrupting_server() -> std::net::SocketAddr {
 
 #[test]
 fn client_reports_a_corrupting_server() {
+    let _serial = support::serial();
     let addr = spawn_corrupting_server().to_string();
     let run = cargo_run_example(
         "echo_client",
@@ -258,9 +266,28 @@ fn start_example_server() -> ExampleServer {
     server
 }
 
+/// How far the requests of the measured window may stray from the schedule's. A request
+/// counts when its reply comes while the window is open; a connection that falls behind
+/// sends at once until it has caught up, so only the requests in flight at the window's
+/// edges stray (measured: within 0.1 %). 10 % leaves room for a loaded machine whose
+/// client falls behind around an edge, and is still far from a client that does not pace
+/// (a closed loop sends thousands of requests a second more) or loses sends.
+const RATE_TOLERANCE: f64 = 0.1;
+/// Server CPU per request, in µs, above which something is wrong. Measured for the debug
+/// server at 2,000 req/s: 30–45 µs (each request its own wakeup and enter). A server core
+/// that spins instead of sleeping in its ring uses the whole 2 s window: 500 µs per
+/// request at this rate; the bound sits between the two.
+const SERVER_CPU_US_PER_REQ_LIMIT: f64 = 250.0;
+
 #[test]
 fn client_open_loop_rate_is_met() {
-    const RATE: f64 = 2000.0;
+    const RATE: u64 = 2000;
+    const WINDOW_S: u64 = 2;
+    // Connections start behind when the freshly started server or client is slow to
+    // answer its first request (seen once: 1.2 s on a machine at load average 7); they
+    // catch up during the warm-up, which is long enough to keep that out of the window.
+    const WARMUP_S: u64 = 2;
+    let _serial = support::serial();
     let server = start_example_server();
     let addr = server.addr.to_string();
     let pid = server.child.id().to_string();
@@ -270,13 +297,13 @@ fn client_open_loop_rate_is_met() {
             "--addr",
             &addr,
             "--rate",
-            "2000",
+            &RATE.to_string(),
             "--conns",
             "20",
             "--duration",
-            "2",
+            &WINDOW_S.to_string(),
             "--warmup",
-            "1",
+            &WARMUP_S.to_string(),
             "--server-pid",
             &pid,
             "--json",
@@ -286,13 +313,28 @@ fn client_open_loop_rate_is_met() {
     assert!(run.success, "exit {:?}; stderr:\n{}", run.code, run.stderr);
     let json = summary(&run);
     assert_eq!(field(json, "errors"), 0, "{json}");
-    assert_eq!(field(json, "rate"), 2000, "{json}");
-    let achieved = field_f64(json, "req_per_s");
+    // The window holds the requests its schedule has due: neither fewer (sends lost, or
+    // paced slower) nor more (not paced). Counted against the window as asked, not as
+    // timed: a client thread the machine stalls past the window's end closes it late,
+    // and the requests due in that overrun are never sent (the run stops).
+    let requests = field(json, "requests") as f64;
+    let due = (RATE * WINDOW_S) as f64;
     assert!(
-        (achieved - RATE).abs() <= 0.1 * RATE,
-        "achieved {achieved} req/s, offered {RATE}: {json}"
+        (requests - due).abs() <= RATE_TOLERANCE * due,
+        "{requests} requests in the {WINDOW_S} s window, {due} due at {RATE} req/s: {json}"
     );
-    // The server's usage was read from /proc.
-    assert!(field_f64(json, "server_cpu_s") >= 0.0, "{json}");
+    // The server's CPU over the window, read from /proc: it served every request, so it
+    // used some, and far less than a core spinning all the while would.
+    let cpu_s = field_f64(json, "server_cpu_s");
+    let per_request_us = field_f64(json, "server_cpu_us_per_req");
+    assert!(
+        cpu_s > 0.0,
+        "the server used no CPU while serving {requests} requests: not its usage: {json}"
+    );
+    assert!(
+        per_request_us < SERVER_CPU_US_PER_REQ_LIMIT,
+        "the server used {per_request_us} µs of CPU per request (limit \
+         {SERVER_CPU_US_PER_REQ_LIMIT}): {json}"
+    );
     assert!(field(json, "server_peak_rss_kib") > 0, "{json}");
 }
