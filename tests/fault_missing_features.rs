@@ -218,8 +218,8 @@ fn ring_fd_is_registered_when_the_kernel_allows_it() {
     });
     assert!(
         inside,
-        "this kernel ({}) should register the ring fd (Linux 5.18+)",
-        kernel_release()
+        "this kernel ({:?}) should register the ring fd (Linux 5.18+)",
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
     );
     assert!(rt.metrics().ring_fd_registered);
     let dbg = format!("{rt:?}");
@@ -241,12 +241,6 @@ fn without_ring_fd_registration_enters_use_the_fd() {
     assert!(!rt.metrics().ring_fd_registered);
     let dbg = format!("{rt:?}");
     assert!(dbg.contains("ring_fd_registered: false"), "{dbg}");
-}
-
-/// `uname -r`, for messages.
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map_or_else(|e| format!("unknown: {e}"), |s| s.trim().to_string())
 }
 
 #[test]
@@ -366,9 +360,9 @@ fn assert_memlock_start_error(e: &io::Error, limit: u64, fix: &str) {
 /// The tag a child prints last, once every check of its own passed.
 const CHILD_OK: &str = "CHILD-OK";
 
-/// Runs this test binary's `test` in a child with `RINGIO_MEMLOCK_CHILD` set, requires
-/// that it passed, and returns its report (what it printed after [`CHILD_OK`]).
-fn memlock_child(test: &str) -> String {
+/// Runs this test binary's `test` in a child with `RINGIO_MEMLOCK_CHILD` set and requires
+/// that it passed; shows its report (what it printed after [`CHILD_OK`]).
+fn memlock_child(test: &str) {
     // The kernel charges locked memory per user, not per process, so a child of another
     // run of this binary (a second `cargo test`) would count against this child's limit:
     // one child at a time on the machine.
@@ -384,15 +378,30 @@ fn memlock_child(test: &str) -> String {
         .lines()
         .find_map(|l| l.split_once(CHILD_OK).map(|(_, r)| r.trim().to_string()));
     match report {
-        Some(report) if out.status.success() => {
-            eprintln!("{test}: {report}");
-            report
-        }
+        Some(report) if out.status.success() => eprintln!("{test}: {report}"),
         _ => panic!(
             "child {test} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
             out.status
         ),
     }
+}
+
+/// How long a real-limit child may run; its parent waits longer, so that a child's hang
+/// is reported by the child's watchdog, with its output, and not by the parent's.
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
+
+/// The start of real-limit test `test`: in the parent, runs the child and checks it
+/// passed (then `false`: the test is done); in the child, `true`: go on with the checks.
+/// The parent's watchdog waits longer than the child's, so that a child's hang is
+/// reported by the child, with its output.
+fn runs_as_child(test: &'static str) -> bool {
+    if is_child() {
+        support::watchdog(test, CHILD_LIMIT);
+        return true;
+    }
+    support::watchdog(test, CHILD_LIMIT + Duration::from_secs(30));
+    memlock_child(test);
+    false
 }
 
 /// Whether this process is a real-limit child.
@@ -422,10 +431,7 @@ impl MachineLock {
 #[test]
 fn real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock() {
     let _serial = support::serial();
-    support::watchdog("pool_memlock_real", Duration::from_secs(60));
-    const TEST: &str = "real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock";
-    if !is_child() {
-        memlock_child(TEST);
+    if !runs_as_child("real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock") {
         return;
     }
     limit_locked_memory(LIMIT_FOR_RING_ONLY, LIMIT_FOR_RING_ONLY);
@@ -451,10 +457,7 @@ fn real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock() {
 #[test]
 fn real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic() {
     let _serial = support::serial();
-    support::watchdog("ring_memlock_real", Duration::from_secs(60));
-    const TEST: &str = "real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic";
-    if !is_child() {
-        memlock_child(TEST);
+    if !runs_as_child("real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic") {
         return;
     }
     limit_locked_memory(0, 0);
@@ -480,11 +483,8 @@ fn memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped()
     // kernel worker some time after they are dropped; the core's ring must not fail (or
     // panic in `block_on`) meanwhile.
     let _serial = support::serial();
-    support::watchdog("memlock_one_ring", Duration::from_secs(60));
-    const TEST: &str =
-        "memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped";
-    if !is_child() {
-        memlock_child(TEST);
+    if !runs_as_child("memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped")
+    {
         return;
     }
     limit_locked_memory(LIMIT_FOR_ONE_RING, LIMIT_FOR_ONE_RING);
@@ -504,10 +504,7 @@ fn memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped()
 #[test]
 fn memlock_limit_for_fewer_rings_than_cores_is_a_build_error_not_a_panic() {
     let _serial = support::serial();
-    support::watchdog("memlock_cores", Duration::from_secs(60));
-    const TEST: &str = "memlock_limit_for_fewer_rings_than_cores_is_a_build_error_not_a_panic";
-    if !is_child() {
-        memlock_child(TEST);
+    if !runs_as_child("memlock_limit_for_fewer_rings_than_cores_is_a_build_error_not_a_panic") {
         return;
     }
     limit_locked_memory(LIMIT_FOR_TWO_RINGS, LIMIT_FOR_TWO_RINGS);
@@ -517,14 +514,18 @@ fn memlock_limit_for_fewer_rings_than_cores_is_a_build_error_not_a_panic() {
         Err(_) => panic!("build() panicked"),
         Ok(Err(e)) => e,
         Ok(Ok(rt)) => {
-            let run = std::panic::catch_unwind(|| rt.block_on(async {}));
+            // What a server would do: every core busy at once, longer than a core's
+            // ring set-up waits for memory to be uncharged.
+            let run = std::panic::catch_unwind(|| {
+                rt.run_per_core(|_| ringio::time::sleep(Duration::from_secs(1)))
+            });
             let what = run.err().map(|p| {
                 p.downcast_ref::<String>()
                     .cloned()
                     .unwrap_or_else(|| "a non-string panic".into())
             });
             panic!(
-                "build() accepted 4 cores under a limit for 2 rings; block_on then \
+                "build() accepted 4 cores under a limit for 2 rings; run_per_core then \
                  panicked: {what:?}"
             )
         }
@@ -550,10 +551,7 @@ fn core_that_cannot_build_its_ring_after_build_is_an_error_and_runs_nothing() {
     // call, and `try_block_on` returns that, with no main future polled and nothing
     // left behind; the runtime works again once the limit is back.
     let _serial = support::serial();
-    support::watchdog("memlock_after_build", Duration::from_secs(60));
-    const TEST: &str = "core_that_cannot_build_its_ring_after_build_is_an_error_and_runs_nothing";
-    if !is_child() {
-        memlock_child(TEST);
+    if !runs_as_child("core_that_cannot_build_its_ring_after_build_is_an_error_and_runs_nothing") {
         return;
     }
     limit_locked_memory(ROOMY_LIMIT, ROOMY_LIMIT);
