@@ -1,8 +1,11 @@
 //! 10,000 reads, writes, accepts, connects and opens dropped at random points (unpolled,
 //! queued, in the kernel, completed but untaken), the peer acting before or after each
 //! drop: the kernel never writes freed memory (poison quarantine), no byte, connection or
-//! file is lost or corrupted, and fds and metrics come back to their baselines.
+//! file is lost or corrupted, and fds and metrics come back to their baselines. Where each
+//! op was at its drop is measured (metrics, and for accepts the clients still pending),
+//! and each kind must hit every point it names often enough.
 //! One test per kind, each holding `serial()`: fd counts and the quarantine are global.
+//! `RINGIO_DROPS` sets the drops per kind (default 2,000), e.g. fewer under valgrind.
 
 mod support;
 
@@ -15,15 +18,37 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use support::{Rng, alloc, fd_count, serial, settle};
+use support::{Rng, alloc, serial, settle};
 
 #[global_allocator]
 static ALLOC: alloc::Guard = alloc::Guard;
 
-/// Drops per kind: five kinds make the 10,000 of the fault suite.
-const DROPS: usize = 2_000;
+/// Drops per kind unless `RINGIO_DROPS` says otherwise: five kinds make the 10,000 of the
+/// fault suite.
+const DEFAULT_DROPS: usize = 2_000;
 /// Share of drops that must hit an op whose SQE was pushed and whose CQE was not reaped.
 const MIN_IN_FLIGHT: f64 = 0.25;
+/// Share of drops each point a kind names (queued, in the kernel, ...) must get at least:
+/// a change that stops the storm reaching one fails instead of passing unseen.
+const MIN_EACH: f64 = 0.02;
+
+/// The drop points every storm of ops with a slot must reach.
+const SLOT_POINTS: &[State] = &[
+    State::Unpolled,
+    State::Queued,
+    State::InKernel,
+    State::Reaped,
+];
+/// Those the accept storm must reach: its listener's accept is armed once, so a drop
+/// rarely finds its SQE queued.
+const ACCEPT_POINTS: &[State] = &[State::Unpolled, State::InKernel, State::Reaped, State::Idle];
+
+fn drops() -> usize {
+    match std::env::var("RINGIO_DROPS") {
+        Ok(s) => s.parse().expect("RINGIO_DROPS: a number of drops per kind"),
+        Err(_) => DEFAULT_DROPS,
+    }
+}
 
 /// When the op's future is dropped.
 #[derive(Clone, Copy, Debug)]
@@ -55,11 +80,15 @@ enum State {
     Completed,
     /// SQE pushed, not yet submitted by any `io_uring_enter`.
     Queued,
-    /// SQE submitted, CQE not reaped (for accepts: waiting on the listener's armed
-    /// multishot accept).
+    /// SQE submitted, CQE not reaped. For accepts: a client's connection was pending in
+    /// the kernel (its connect returned; no CQE reaped since the accept last polled empty).
     InKernel,
-    /// CQE reaped, result not taken by the future.
+    /// CQE reaped, result not taken by the future. For accepts: the connection's CQE came
+    /// after the future's last poll, so it waited in the listener.
     Reaped,
+    /// Accepts only: waiting on the listener's armed accept with no connection pending,
+    /// so nothing was at stake.
+    Idle,
 }
 
 enum Outcome<T> {
@@ -74,6 +103,7 @@ struct Tally {
     queued: usize,
     in_kernel: usize,
     reaped: usize,
+    idle: usize,
 }
 
 impl Tally {
@@ -84,32 +114,53 @@ impl Tally {
             State::Queued => self.queued += 1,
             State::InKernel => self.in_kernel += 1,
             State::Reaped => self.reaped += 1,
+            State::Idle => self.idle += 1,
+        }
+    }
+
+    fn get(&self, s: State) -> usize {
+        match s {
+            State::Unpolled => self.unpolled,
+            State::Completed => self.completed,
+            State::Queued => self.queued,
+            State::InKernel => self.in_kernel,
+            State::Reaped => self.reaped,
+            State::Idle => self.idle,
         }
     }
 
     fn total(&self) -> usize {
-        self.unpolled + self.completed + self.queued + self.in_kernel + self.reaped
+        self.unpolled + self.completed + self.queued + self.in_kernel + self.reaped + self.idle
     }
 
     fn in_flight(&self) -> usize {
         self.queued + self.in_kernel
     }
 
-    /// Prints the tally and checks the storm really hit ops in flight.
-    fn report_and_check(&self, kind: &str, seed: u64, min_in_kernel: f64) {
+    /// Prints the tally and checks the storm really hit ops in flight, and each point in
+    /// `points` at least [`MIN_EACH`] of the time.
+    fn report_and_check(&self, kind: &str, seed: u64, min_in_kernel: f64, points: &[State]) {
         let total = self.total();
         eprintln!(
             "{kind}: seed {seed:#x}: {total} ops: unpolled {}, completed {}, dropped queued {}, \
-             dropped in kernel {}, dropped reaped-untaken {}; in flight at drop {} ({:.0} %)",
+             dropped in kernel {}, dropped reaped-untaken {}, dropped idle {}; in flight at \
+             drop {} ({:.0} %)",
             self.unpolled,
             self.completed,
             self.queued,
             self.in_kernel,
             self.reaped,
+            self.idle,
             self.in_flight(),
             100.0 * self.in_flight() as f64 / total as f64,
         );
-        assert_eq!(total, DROPS);
+        for &point in points {
+            assert!(
+                self.get(point) as f64 >= MIN_EACH * total as f64,
+                "{kind}: only {} of {total} drops were {point:?}: {self:?}",
+                self.get(point)
+            );
+        }
         assert!(
             self.in_flight() as f64 >= MIN_IN_FLIGHT * total as f64,
             "{kind}: only {} of {total} drops hit an op in flight",
@@ -160,17 +211,76 @@ fn noop_poll<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
 }
 
-/// Drops `fut` and says where its op was. Nothing between the two metric reads reaps a
-/// CQE, so the slot count falls by one exactly when the CQE had been reaped (the drop
-/// frees the slot) and stays when the slot is orphaned until its CQE.
-fn drop_classified<F: Future>(fut: Pin<Box<F>>, enters_after_push: u64, slot_op: bool) -> State {
+/// How [`drive`] tells where an op was when its future went away.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// The op owns a driver slot: the slot count says whether its CQE was reaped.
+    Slot,
+    /// An accept: it takes from the listener's multishot accept, which outlives it.
+    /// `pending` clients had connected and were not yet claimed when it was made.
+    Accept { pending: usize },
+}
+
+/// A future that notes, at each poll, what the metrics say about its op.
+struct Probe<F: Future> {
+    fut: Pin<Box<F>>,
+    /// `ops_completed` after the last poll that returned `Pending`.
+    completed_at_pending: u64,
+    /// `enters` when a poll last pushed an SQE.
+    enters_at_push: Option<u64>,
+}
+
+impl<F: Future> Future for Probe<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let before = ringio::metrics().ops_submitted;
+        let res = self.fut.as_mut().poll(cx);
+        let after = ringio::metrics();
+        if after.ops_submitted > before {
+            self.enters_at_push = Some(after.enters);
+        }
+        if res.is_pending() {
+            self.completed_at_pending = after.ops_completed;
+        }
+        res
+    }
+}
+
+/// Where a dropped accept's op was. Its last poll found the listener's queue empty, and
+/// the listener's accept is the only op in flight, so a CQE reaped since then is a
+/// connection waiting in the listener; without one, each of the `pending` clients whose
+/// connect returned has its connection in the kernel (backlog, or a CQE not reaped).
+fn accept_state<F: Future>(fut: &Probe<F>, pending: usize) -> State {
+    let m = ringio::metrics();
+    if m.ops_completed > fut.completed_at_pending {
+        State::Reaped
+    } else if fut.enters_at_push == Some(m.enters) {
+        State::Queued
+    } else if pending > 0 {
+        State::InKernel
+    } else {
+        State::Idle
+    }
+}
+
+/// Drops `fut` and says where its op was. For a slot op, nothing between the two metric
+/// reads reaps a CQE, so the slot count falls by one exactly when the CQE had been reaped
+/// (the drop frees the slot) and stays when the slot is orphaned until its CQE.
+fn drop_classified<F: Future>(
+    fut: Probe<F>,
+    enters_after_push: u64,
+    kind: Kind,
+    pending: usize,
+) -> State {
+    if let Kind::Accept { .. } = kind {
+        let state = accept_state(&fut, pending);
+        drop(fut);
+        return state;
+    }
     let before = ringio::metrics();
     drop(fut);
     let after = ringio::metrics();
-    if !slot_op {
-        // An accept owns no slot: it waits on the listener's multishot accept.
-        return State::InKernel;
-    }
     if after.ops_in_flight < before.ops_in_flight {
         State::Reaped
     } else if before.enters == enters_after_push {
@@ -181,21 +291,27 @@ fn drop_classified<F: Future>(fut: Pin<Box<F>>, enters_after_push: u64, slot_op:
 }
 
 /// Runs `fut` to the drop point `point`, calling `peer` once at `moment`; returns the
-/// output if the future finished first, and tallies where the op was.
-///
-/// `slot_op`: the op owns a driver slot (all but accepts), so in-flight state is read
-/// from the metrics.
+/// output if the future finished first, and tallies where the op was (see [`Kind`]).
 async fn drive<F: Future>(
     fut: F,
     point: Point,
     moment: Moment,
-    slot_op: bool,
+    kind: Kind,
     tally: &mut Tally,
     peer: impl FnOnce(),
 ) -> Outcome<F::Output> {
     let mut peer = Some(peer);
     let mut act = || (peer.take().expect("the peer acts once"))();
-    let mut fut = Box::pin(fut);
+    // For accepts: clients connected and unclaimed at the drop (`peer` connects one).
+    let pending = match kind {
+        Kind::Accept { pending } => pending + usize::from(matches!(moment, Moment::BeforeDrop)),
+        Kind::Slot => 0,
+    };
+    let mut fut = Probe {
+        fut: Box::pin(fut),
+        completed_at_pending: 0,
+        enters_at_push: None,
+    };
     let (state, out) = match point {
         Point::Unpolled => {
             if let Moment::BeforeDrop = moment {
@@ -205,7 +321,7 @@ async fn drive<F: Future>(
             (State::Unpolled, None)
         }
         Point::PolledOnce | Point::AfterYields(_) => {
-            if let Poll::Ready(out) = noop_poll(fut.as_mut()) {
+            if let Poll::Ready(out) = noop_poll(Pin::new(&mut fut)) {
                 (State::Completed, Some(out))
             } else {
                 let enters = ringio::metrics().enters;
@@ -217,7 +333,7 @@ async fn drive<F: Future>(
                 if let Moment::BeforeDrop = moment {
                     act();
                 }
-                (drop_classified(fut, enters, slot_op), None)
+                (drop_classified(fut, enters, kind, pending), None)
             }
         }
         Point::Timeout(limit) => {
@@ -226,12 +342,20 @@ async fn drive<F: Future>(
                 act();
             }
             let enters = ringio::metrics().enters;
-            match timeout(limit, fut).await {
+            match timeout(limit, &mut fut).await {
                 Ok(out) => (State::Completed, Some(out)),
-                // `Timeout` polls the op before its timer and drops it in that same poll,
-                // so an op that timed out was pending, its CQE not reaped.
-                Err(_) if slot_op && ringio::metrics().enters == enters => (State::Queued, None),
-                Err(_) => (State::InKernel, None),
+                // `Timeout` polls the op before its timer and gives up in that same poll,
+                // so an op that timed out was pending, its CQE not reaped; nothing turns
+                // the loop between here and the drop.
+                Err(_) => {
+                    let state = match kind {
+                        Kind::Accept { .. } => accept_state(&fut, pending),
+                        Kind::Slot if ringio::metrics().enters == enters => State::Queued,
+                        Kind::Slot => State::InKernel,
+                    };
+                    drop(fut);
+                    (state, None)
+                }
             }
         }
     };
@@ -250,7 +374,7 @@ async fn drive<F: Future>(
     }
 }
 
-/// What each open descriptor points to, for a leak's message.
+/// What each open descriptor points to ("3=socket:[1234]"), sorted.
 fn fd_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir("/proc/self/fd")
         .unwrap()
@@ -263,14 +387,33 @@ fn fd_names() -> Vec<String> {
                 target.display()
             ))
         })
+        .filter(|n| !n.contains("/fd")) // the directory this listing reads
         .collect();
     names.sort();
     names
 }
 
+/// The descriptors once two reads 20 ms apart agree and equal `want` (if given), within
+/// 2 s. A descriptor that comes and goes outside the storm (seen once: a count that
+/// differed from a listing taken right after it, with every test of this binary holding
+/// `serial()`) must not fail it; a leaked or wrongly closed one stays and does.
+fn fd_names_settled(want: &[String]) -> Vec<String> {
+    let start = Instant::now();
+    let mut last = fd_names();
+    while start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = fd_names();
+        if now == last && (want.is_empty() || now == want) {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// Runs one storm on a fresh runtime with the quarantine on, then checks that the
 /// quarantine is clean, nothing is left in flight or pending, and no fd leaked.
-fn storm<F, Fut>(kind: &'static str, kind_id: u64, min_in_kernel: f64, body: F)
+fn storm<F, Fut>(kind: &'static str, kind_id: u64, min_in_kernel: f64, points: &[State], body: F)
 where
     F: FnOnce(Rng) -> Fut,
     Fut: Future<Output = Tally>,
@@ -280,8 +423,7 @@ where
     let corrupted_before = alloc::corrupted_blocks();
     let freed_before = alloc::quarantined();
     let seed = seed(kind_id);
-    let fds = fd_count();
-    let fds_before = fd_names();
+    let fds_before = fd_names_settled(&[]);
     let start = Instant::now();
     alloc::quarantine_on();
     let tally = ringio::run(async {
@@ -304,12 +446,13 @@ where
         tally
     });
     let checked = alloc::quarantined() - freed_before;
-    if fd_count() != fds {
-        let after = fd_names();
+    let after = fd_names_settled(&fds_before);
+    if after != fds_before {
         let gone: Vec<_> = fds_before.iter().filter(|f| !after.contains(f)).collect();
         let new: Vec<_> = after.iter().filter(|f| !fds_before.contains(f)).collect();
         panic!(
-            "{kind}: descriptors leaked: {} before, {} after; {} new, e.g. {:?}; gone: {gone:?}",
+            "{kind}: descriptors leaked or closed: {} before, {} after; {} new, e.g. {:?}; \
+             gone: {gone:?}",
             fds_before.len(),
             after.len(),
             new.len(),
@@ -325,12 +468,12 @@ where
         "{kind}: {checked} frees checked by the quarantine, {:.2} s",
         start.elapsed().as_secs_f64()
     );
-    tally.report_and_check(kind, seed, min_in_kernel);
+    tally.report_and_check(kind, seed, min_in_kernel, points);
 }
 
 #[test]
 fn dropped_reads_at_random_points_touch_no_freed_memory_and_lose_no_byte() {
-    storm("reads", 1, 0.10, |mut rng| async move {
+    storm("reads", 1, 0.10, SLOT_POINTS, |mut rng| async move {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let s = TcpStream::connect(std_listener.local_addr().unwrap())
             .await
@@ -356,12 +499,12 @@ fn dropped_reads_at_random_points_touch_no_freed_memory_and_lose_no_byte() {
                 );
             }
         };
-        for _ in 0..DROPS {
+        for _ in 0..drops() {
             let mut chunk = vec![0u8; 1 + rng.below(2048) as usize];
             rng.fill(&mut chunk);
             let (point, moment) = (random_point(&mut rng), random_moment(&mut rng));
             let buf = vec![0u8; 4096 + rng.below(4096) as usize];
-            let out = drive(s.read(buf), point, moment, true, &mut tally, || {
+            let out = drive(s.read(buf), point, moment, Kind::Slot, &mut tally, || {
                 peer.write_all(&chunk).unwrap();
                 sent.extend_from_slice(&chunk);
             })
@@ -466,7 +609,7 @@ fn check_writes(received: &[u8], writes: &[Sent]) {
 
 #[test]
 fn dropped_writes_at_random_points_send_only_a_prefix_of_their_own_buffer() {
-    storm("writes", 2, 0.10, |mut rng| async move {
+    storm("writes", 2, 0.10, SLOT_POINTS, |mut rng| async move {
         // A small receive window (set on the listener, inherited by the accepted socket)
         // fills quickly, so writes wait in the kernel for room.
         let sock =
@@ -502,19 +645,19 @@ fn dropped_writes_at_random_points_send_only_a_prefix_of_their_own_buffer() {
         };
         let mut tally = Tally::default();
         let mut writes = Vec::new();
-        for i in 0..DROPS {
+        for i in 0..drops() {
             let len = 1 + rng.below(32 * 1024) as usize;
             let buf = vec![tag(i); len];
             let (point, moment) = (random_point(&mut rng), random_moment(&mut rng));
             let budget = rng.below(16 * 1024) as usize;
             let act = || drain(&mut peer, &mut received, budget);
             let exact = if rng.below(2) == 0 {
-                match drive(s.write(buf), point, moment, true, &mut tally, act).await {
+                match drive(s.write(buf), point, moment, Kind::Slot, &mut tally, act).await {
                     Outcome::Done((res, _)) => Some(res.unwrap()),
                     Outcome::Dropped => None,
                 }
             } else {
-                match drive(s.write_all(buf), point, moment, true, &mut tally, act).await {
+                match drive(s.write_all(buf), point, moment, Kind::Slot, &mut tally, act).await {
                     Outcome::Done((res, _)) => Some(res.map(|()| len).unwrap()),
                     Outcome::Dropped => None,
                 }
@@ -530,7 +673,7 @@ fn dropped_writes_at_random_points_send_only_a_prefix_of_their_own_buffer() {
             })
             .await
         );
-        let last = vec![tag(DROPS); 1000];
+        let last = vec![tag(drops()); 1000];
         let writer = async {
             let (res, _) = s.write_all(last).await;
             res.unwrap();
@@ -566,7 +709,7 @@ fn dropped_writes_at_random_points_send_only_a_prefix_of_their_own_buffer() {
 
 #[test]
 fn dropped_accepts_at_random_points_lose_no_connection_and_leak_no_fd() {
-    storm("accepts", 3, 0.10, |mut rng| async move {
+    storm("accepts", 3, 0.20, ACCEPT_POINTS, |mut rng| async move {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let mut tally = Tally::default();
@@ -580,11 +723,31 @@ fn dropped_accepts_at_random_points_lose_no_connection_and_leak_no_fd() {
                 .unwrap_or_else(|| panic!("accepted {peer}, which no client is"));
             waiting.swap_remove(at)
         };
-        for _ in 0..DROPS {
-            let (point, moment) = (random_point(&mut rng), random_moment(&mut rng));
-            let out = drive(listener.accept(), point, moment, false, &mut tally, || {
+        for _ in 0..drops() {
+            // A client connects before the drop more often than other peers act then, and
+            // sometimes before the accept is made too, so that most drops find a connection
+            // in the kernel or in the listener rather than an idle accept.
+            let point = random_point(&mut rng);
+            let moment = match rng.below(2) {
+                0 => Moment::BeforeDrop,
+                _ => random_moment(&mut rng),
+            };
+            if rng.below(4) == 0 {
                 waiting.push(std::net::TcpStream::connect(addr).unwrap());
-            })
+            }
+            let pending = Kind::Accept {
+                pending: waiting.len(),
+            };
+            let out = drive(
+                listener.accept(),
+                point,
+                moment,
+                pending,
+                &mut tally,
+                || {
+                    waiting.push(std::net::TcpStream::connect(addr).unwrap());
+                },
+            )
             .await;
             if let Outcome::Done(res) = out {
                 let (server, peer) = res.unwrap();
@@ -659,7 +822,7 @@ fn assert_closed(c: &mut std::net::TcpStream) {
 
 #[test]
 fn dropped_connects_at_random_points_close_their_socket_and_leak_no_fd() {
-    storm("connects", 4, 0.10, |mut rng| async move {
+    storm("connects", 4, 0.10, SLOT_POINTS, |mut rng| async move {
         // A listen backlog of 1: when the peer does not accept for a while the queue is
         // full, SYNs are dropped and connects wait in the kernel (SYN retries).
         let sock =
@@ -690,7 +853,7 @@ fn dropped_connects_at_random_points_close_their_socket_and_leak_no_fd() {
         };
         let mut connected = Vec::new();
         let mut phase_accepts = true;
-        for i in 0..DROPS {
+        for i in 0..drops() {
             // Phases of 50: the peer accepts, or lets the backlog fill.
             if i % 50 == 0 {
                 phase_accepts = rng.below(2) == 0;
@@ -701,7 +864,7 @@ fn dropped_connects_at_random_points_close_their_socket_and_leak_no_fd() {
                 TcpStream::connect(addr),
                 point,
                 moment,
-                true,
+                Kind::Slot,
                 &mut tally,
                 || accept(&mut accepted, n),
             )
@@ -743,7 +906,7 @@ fn dropped_connects_at_random_points_close_their_socket_and_leak_no_fd() {
 
 #[test]
 fn dropped_opens_at_random_points_close_late_fds_and_leave_files_intact() {
-    storm("opens", 5, 0.10, |mut rng| async move {
+    storm("opens", 5, 0.10, SLOT_POINTS, |mut rng| async move {
         // Made and removed inside the storm: `serial()` covers the directory's fds.
         let d = std::env::temp_dir().join(format!(
             "ringio-fault-drop-open-{}-{}",
@@ -756,7 +919,7 @@ fn dropped_opens_at_random_points_close_late_fds_and_leave_files_intact() {
         std::fs::create_dir(&d).unwrap();
         let mut tally = Tally::default();
         let mut files = Vec::new();
-        for i in 0..DROPS {
+        for i in 0..drops() {
             let path = d.join(format!("f{i}"));
             let content = format!("file {i} at {}", path.display()).into_bytes();
             let mut opts = OpenOptions::new();
@@ -769,14 +932,21 @@ fn dropped_opens_at_random_points_close_late_fds_and_leave_files_intact() {
                 _ => opts.read(true).write(true).create_new(true),
             };
             let (point, moment) = (random_point(&mut rng), random_moment(&mut rng));
-            let out = drive(opts.open(&path), point, moment, true, &mut tally, || {
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .unwrap();
-                f.write_all(&content).unwrap();
-            })
+            let out = drive(
+                opts.open(&path),
+                point,
+                moment,
+                Kind::Slot,
+                &mut tally,
+                || {
+                    let mut f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .unwrap();
+                    f.write_all(&content).unwrap();
+                },
+            )
             .await;
             match out {
                 Outcome::Done(Ok(file)) => {
