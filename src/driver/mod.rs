@@ -82,9 +82,12 @@ pub(crate) fn probe(size: RingSize) -> io::Result<Probe> {
     };
     let others = (1..size.rings)
         .map(|_| setup::build_ring(size))
-        .collect::<io::Result<Vec<_>>>()?;
-    drop(others);
-    Ok(probe)
+        .collect::<io::Result<Vec<_>>>();
+    drop(first);
+    let built = others.map(drop);
+    // The cores' rings may meet these rings' memory not uncharged yet.
+    setup::note_ring_dropped();
+    built.map(|()| probe)
 }
 
 /// Counters the runtime reports through `Metrics`.
@@ -864,6 +867,7 @@ impl Drop for Driver {
                 .unregister_buf_ring(buf_ring::POOL_GROUP);
         }
         self.unregister_ring_fd();
+        setup::note_ring_dropped();
     }
 }
 

@@ -4,6 +4,8 @@ use super::fault;
 use io_uring::IoUring;
 use std::fmt;
 use std::io;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Which optional ring flags the kernel accepted (visible in `Debug` and metrics).
@@ -70,19 +72,51 @@ const ATTEMPTS: [RingFlags; 4] = [
 
 /// How long set-up keeps retrying a ring refused for lack of locked memory (ENOMEM). The
 /// kernel charges a ring's pinned pages to its user's RLIMIT_MEMLOCK (unless the process has
-/// CAP_IPC_LOCK) and uncharges a dropped ring later, from a worker; so right after the
-/// runtime's start-up probe, or a previous runtime, a limit that fits one ring can refuse
-/// the next for a moment.
+/// CAP_IPC_LOCK) and uncharges a dropped ring later, from a worker; so right after a
+/// previous run of the program, a limit that fits one ring can refuse the next for a moment.
 const MEMLOCK_RETRY: Duration = Duration::from_millis(250);
+/// The same, when this process dropped a ring that recently (the start-up check's rings,
+/// a previous call's, a core that gave up): then a refusal is likely that ring's memory
+/// not uncharged yet. The kernel's worker took up to 230 ms on a 2-vCPU machine with both
+/// CPUs busy; 2 s leaves a margin, and is what a limit that is really too low costs then.
+const MEMLOCK_RETRY_AFTER_DROP: Duration = Duration::from_secs(2);
 /// The pause between those retries.
 const MEMLOCK_RETRY_PAUSE: Duration = Duration::from_millis(5);
 
-/// `builder.build(entries)`, retried for [`MEMLOCK_RETRY`] while the kernel says ENOMEM.
+/// When this process last dropped a ring: milliseconds since [`process_ms`]'s start,
+/// plus one (0: never).
+static LAST_RING_DROP: AtomicU64 = AtomicU64::new(0);
+
+/// Milliseconds since this process first asked, plus one.
+fn process_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let ms = START.get_or_init(Instant::now).elapsed().as_millis();
+    u64::try_from(ms).unwrap_or(u64::MAX - 1) + 1
+}
+
+/// Notes that a ring was just dropped: its memory may stay charged for a while.
+pub(crate) fn note_ring_dropped() {
+    LAST_RING_DROP.store(process_ms(), Ordering::Relaxed);
+}
+
+/// How long to retry ENOMEM now ([`MEMLOCK_RETRY`], [`MEMLOCK_RETRY_AFTER_DROP`]).
+fn memlock_retry() -> Duration {
+    let last = LAST_RING_DROP.load(Ordering::Relaxed);
+    let recent = MEMLOCK_RETRY_AFTER_DROP.as_millis() as u64;
+    if last != 0 && process_ms().saturating_sub(last) < recent {
+        MEMLOCK_RETRY_AFTER_DROP
+    } else {
+        MEMLOCK_RETRY
+    }
+}
+
+/// `builder.build(entries)`, retried while the kernel says ENOMEM ([`memlock_retry`]).
 fn build_with_retry(builder: &io_uring::Builder, entries: u32) -> io::Result<IoUring> {
     let start = Instant::now();
+    let limit = memlock_retry();
     loop {
         match builder.build(entries) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOMEM) && start.elapsed() < MEMLOCK_RETRY => {
+            Err(e) if e.raw_os_error() == Some(libc::ENOMEM) && start.elapsed() < limit => {
                 std::thread::sleep(MEMLOCK_RETRY_PAUSE)
             }
             res => return res,
