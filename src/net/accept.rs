@@ -32,7 +32,8 @@ const ACCEPT_QUEUE: usize = 64;
 /// Where the kernel has no multishot accept, one single-shot accept is kept armed the same
 /// way: it belongs to the listener, not to the caller's future, so a caller that gives up
 /// after the kernel took a connection leaves that connection to the next `accept`
-/// (closing it instead would lose it). Only dropping the listener cancels it.
+/// (closing it instead would lose it). Only dropping the listener, or the runtime shutting
+/// down, cancels it.
 ///
 /// Re-arming at once after EMFILE makes the kernel fail again at once, again and again:
 /// a loop that retries on error would spin a core. So after such an error the *next*
@@ -133,8 +134,8 @@ impl Acceptor {
     }
 }
 
-/// The tasks waiting on a listener's single-shot accept; waking it wakes them all, and the
-/// first to poll takes the connection (the others arm the next accept).
+/// The tasks waiting on a listener's single-shot accept; waking it wakes them all. The
+/// first to poll takes the connection; the others find the op gone and arm the next.
 #[derive(Default)]
 struct Waiters {
     wakers: Mutex<Vec<Waker>>,
