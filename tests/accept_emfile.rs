@@ -45,6 +45,7 @@ const RATE_WINDOW: Duration = Duration::from_secs(1);
 
 #[test]
 fn emfile_backs_off_and_recovers() {
+    let _serial = support::serial();
     if std::env::var_os(CHILD_ENV).is_some() {
         child_server();
     } else {

@@ -93,6 +93,7 @@ fn allocations_per_request(pooled: bool) -> f64 {
 
 #[test]
 fn echo_round_trips_allocate_nothing_per_request() {
+    let _serial = support::serial();
     for pooled in [true, false] {
         let per_request = allocations_per_request(pooled);
         eprintln!("pooled={pooled}: {per_request:.4} allocations per request");

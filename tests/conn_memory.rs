@@ -272,6 +272,7 @@ fn grown_sizes(before: &[isize], after: &[isize]) -> Vec<(usize, isize)> {
 
 #[test]
 fn idle_connection_heap_cost_per_recv_mode() {
+    let _serial = support::serial();
     support::watchdog("conn_memory", Duration::from_secs(120));
     let fds = ringio::raise_nofile_limit().unwrap();
     assert!(

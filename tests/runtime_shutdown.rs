@@ -16,6 +16,7 @@ fn two_cores() -> ringio::Runtime {
 
 #[test]
 fn shutdown_with_pending_work_on_two_cores_is_quick_and_leaks_nothing() {
+    let _serial = support::serial();
     support::watchdog("two_core_shutdown", Duration::from_secs(60));
     ringio::raise_nofile_limit().unwrap();
     let baseline = fd_count();

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use ringio::task::TaskGroup;
 
+mod support;
+
 /// The system allocator, counting the bytes currently allocated.
 struct Counting;
 
@@ -38,6 +40,7 @@ const MAX_GROWTH_BYTES: isize = 32 * 1024;
 
 #[test]
 fn task_group_100k_sequential_tasks_stay_small() {
+    let _serial = support::serial();
     ringio::run(async {
         let group = TaskGroup::<(), ()>::new();
         let mut baseline = 0;

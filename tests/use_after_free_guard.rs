@@ -19,6 +19,7 @@ static ALLOC: alloc::Guard = alloc::Guard;
 
 #[test]
 fn reads_dropped_in_flight_never_let_the_kernel_write_freed_memory() {
+    let _serial = support::serial();
     support::watchdog("use_after_free_guard", Duration::from_secs(120));
     ringio::run(async {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
