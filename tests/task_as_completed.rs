@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use ringio::sync::Event;
 use ringio::task::as_completed;
 use ringio::time::{sleep, timeout};
 
@@ -27,9 +28,16 @@ fn as_completed_yields_in_completion_order() {
 #[test]
 fn as_completed_next_dropped_loses_no_output() {
     ringio::run(async {
-        let futs = [5u64, 30].map(|ms| async move {
-            sleep(Duration::from_millis(ms)).await;
-            ms
+        // Each future finishes when the test opens its gate, not at a time: with sleeps,
+        // a loaded machine that stalls this thread past the shorter sleep lets it finish
+        // inside the `next` that is meant to give up empty.
+        let gates = [Event::new(), Event::new()];
+        let futs = [0usize, 1].map(|i| {
+            let gate = &gates[i];
+            async move {
+                gate.wait().await;
+                i
+            }
         });
         let mut done = as_completed(futs);
         // Give up on `next` before anything finished: the futures keep their progress.
@@ -38,8 +46,10 @@ fn as_completed_next_dropped_loses_no_output() {
                 .await
                 .is_err()
         );
-        assert_eq!(done.next().await, Some(5));
-        assert_eq!(done.next().await, Some(30));
+        gates[0].set();
+        assert_eq!(done.next().await, Some(0));
+        gates[1].set();
+        assert_eq!(done.next().await, Some(1));
         assert_eq!(done.next().await, None);
     });
 }
