@@ -62,8 +62,21 @@ fn interval_at_starts_at_its_start() {
         let start = Instant::now() + Duration::from_millis(5);
         let mut ticks = interval_at(start, PERIOD);
         assert_eq!(ticks.tick().await, start);
-        assert!(Instant::now() >= start);
-        assert_eq!(ticks.tick().await, start + PERIOD);
+        let first_seen = Instant::now();
+        assert!(first_seen >= start);
+        let second = ticks.tick().await;
+        if first_seen < start + PERIOD {
+            assert_eq!(second, start + PERIOD);
+        } else {
+            // A loaded machine delivered the first tick a period late: the missed tick may
+            // be skipped (see `missed_ticks_are_skipped_not_burst`), the grid stays.
+            assert!(second >= start + PERIOD, "the second tick came early");
+            assert_eq!(
+                (second - start).as_nanos() % PERIOD.as_nanos(),
+                0,
+                "off the grid"
+            );
+        }
     });
 }
 
