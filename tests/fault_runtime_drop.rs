@@ -486,7 +486,7 @@ fn wakers_fired_after_their_runtime_is_gone_on_any_thread_neither_panic_nor_touc
 fn late_wakers() {
     let (_serial, baseline_fds) = prepare("late_wakers");
     // Warm up what the first runtime of a thread allocates once and keeps (thread
-    // locals, the probed flags), so the baseline below holds only what persists.
+    // locals, the build check's rings), so the baseline below holds only what persists.
     ringio::Runtime::builder()
         .workers(2)
         .build()
