@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use support::{Rng, alloc, serial, settle};
+use support::{Rng, alloc, fd_names_settled, serial, settle};
 
 #[global_allocator]
 static ALLOC: alloc::Guard = alloc::Guard;
@@ -372,43 +372,6 @@ async fn drive<F: Future>(
         Some(out) => Outcome::Done(out),
         None => Outcome::Dropped,
     }
-}
-
-/// What each open descriptor points to ("3=socket:[1234]"), sorted.
-fn fd_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let target = std::fs::read_link(e.path()).ok()?;
-            Some(format!(
-                "{}={}",
-                e.file_name().to_string_lossy(),
-                target.display()
-            ))
-        })
-        .filter(|n| !n.contains("/fd")) // the directory this listing reads
-        .collect();
-    names.sort();
-    names
-}
-
-/// The descriptors once two reads 20 ms apart agree and equal `want` (if given), within
-/// 2 s. A descriptor that comes and goes outside the storm (seen once: a count that
-/// differed from a listing taken right after it, with every test of this binary holding
-/// `serial()`) must not fail it; a leaked or wrongly closed one stays and does.
-fn fd_names_settled(want: &[String]) -> Vec<String> {
-    let start = Instant::now();
-    let mut last = fd_names();
-    while start.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(20));
-        let now = fd_names();
-        if now == last && (want.is_empty() || now == want) {
-            return now;
-        }
-        last = now;
-    }
-    last
 }
 
 /// Runs one storm on a fresh runtime with the quarantine on, then checks that the

@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use support::{Rng, serial, settle};
+use support::{Rng, fd_names_settled, serial, settle};
 
 /// Drops when `RINGIO_DROPS` is not set: the fault suite's 10,000.
 const DEFAULT_DROPS: usize = 10_000;
@@ -69,41 +69,6 @@ fn without_multishot_accept<F: Future<Output = ()>>(name: &'static str, body: F)
     }
     let after = fd_names_settled(&before);
     assert_eq!(after, before, "{name}: descriptors leaked or closed");
-}
-
-/// What each open descriptor points to ("3=socket:[1234]"), sorted.
-fn fd_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let target = std::fs::read_link(e.path()).ok()?;
-            Some(format!(
-                "{}={}",
-                e.file_name().to_string_lossy(),
-                target.display()
-            ))
-        })
-        .filter(|n| !n.contains("/fd")) // the directory this listing reads
-        .collect();
-    names.sort();
-    names
-}
-
-/// The descriptors once they stop changing (or equal `want`) for up to 2 s: a descriptor
-/// of the test harness's own threads may come and go at any time, a leak stays.
-fn fd_names_settled(want: &[String]) -> Vec<String> {
-    let start = Instant::now();
-    let mut last = fd_names();
-    while start.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(20));
-        let now = fd_names();
-        if now == last && (want.is_empty() || now == want) {
-            return now;
-        }
-        last = now;
-    }
-    last
 }
 
 /// When the accept future is dropped.

@@ -15,6 +15,44 @@ pub fn fd_count() -> usize {
         .count()
 }
 
+/// What each open descriptor points to ("3=socket:[1234]"), sorted.
+pub fn fd_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some(format!(
+                "{}={}",
+                e.file_name().to_string_lossy(),
+                target.display()
+            ))
+        })
+        .filter(|n| !n.contains("/fd")) // the directory this listing reads
+        .collect();
+    names.sort();
+    names
+}
+
+/// The descriptors once two reads 20 ms apart agree and equal `want` (if given), within
+/// 2 s. A descriptor that comes and goes outside the code under test (seen once: a count
+/// that differed from a listing taken right after it, with every test of the binary
+/// holding `serial()`) must not fail a check; a leaked or wrongly closed one stays and
+/// does.
+pub fn fd_names_settled(want: &[String]) -> Vec<String> {
+    let start = std::time::Instant::now();
+    let mut last = fd_names();
+    while start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = fd_names();
+        if now == last && (want.is_empty() || now == want) {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// Kills the process with a message if the calling test runs longer than `limit`, so a
 /// hang fails instead of blocking CI. The watch ends with the calling thread (libtest runs
 /// each test on its own thread), so a test that finished in time is never blamed for
