@@ -167,6 +167,10 @@ impl<'a> RecvStream<'a> {
                     }
                 }
             };
+            let ticket = op
+                .state()
+                .map(PooledRecv::ticket)
+                .expect("an armed receive's last CQE is not taken yet");
             let unread = self.unread;
             // The receive stays armed; if a cancelled read keeps bytes meanwhile, they are
             // returned first (the loop's top) and the receive goes on.
@@ -195,7 +199,7 @@ impl<'a> RecvStream<'a> {
                     if !self.unread.has_any() {
                         return Some(Ok(buf));
                     }
-                    self.unread.push(&buf);
+                    self.unread.push(ticket, &buf);
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) && !self.multishot_worked => {
                     self.single_shot = true;

@@ -82,6 +82,11 @@ impl<T: MultiCompletable> MultiOp<T> {
         })
     }
 
+    /// The op's owned state; `None` once its last CQE was taken.
+    pub(crate) fn state(&self) -> Option<&T> {
+        self.data.as_ref()
+    }
+
     /// The next item and whether more will follow (`false`: the op is over).
     ///
     /// # Panics

@@ -5,7 +5,7 @@ use crate::buf::{BufResult, IoBufMut, kernel_write_target};
 use crate::driver::Completion;
 use crate::fd::SharedFd;
 use io_uring::{opcode, types};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
@@ -23,9 +23,23 @@ use std::task::Waker;
 /// is woken ([`Unread::watch`]) and cancels its receive to return the kept bytes first.
 /// An error that came behind kept bytes (a reset, say) is kept too, and returned once they
 /// are read: the socket reports it only once.
+///
+/// Kept bytes are ordered by the [`ticket`](Unread::ticket) of the receive that took
+/// them, not by when its CQE is handled. The kernel attempts SQEs in the order they were
+/// queued (io_uring(7)), and a dropped receive's cancel, queued before the next receive,
+/// runs synchronously at submission (io_uring_prep_cancel(3)): the older receive has
+/// taken its bytes or been removed before the newer one starts. So a stream's receives
+/// take the socket's bytes in ticket order (unless the cancel answers -EALREADY: the older
+/// receive is already running, and the two may overlap). Their CQEs need not be handled
+/// in that order: completions carry no ordering promise (io_uring(7)), and the driver
+/// hands a dropped multishot receive's CQEs to it while reaping but finishes a dropped
+/// single-shot receive after the reap, so a later receive's bytes could be kept first.
 #[derive(Debug, Default)]
 pub(crate) struct Unread {
     bytes: RefCell<VecDeque<u8>>,
+    /// Who took `bytes`, front to back: runs of (ticket, length), tickets ascending.
+    runs: RefCell<VecDeque<(u64, usize)>>,
+    next_ticket: Cell<u64>,
     error: RefCell<Option<std::io::Error>>,
     reader: RefCell<Option<Waker>>,
 }
@@ -41,12 +55,51 @@ impl Unread {
         !self.is_empty() || self.error.borrow().is_some()
     }
 
-    pub(crate) fn push(&self, bytes: &[u8]) {
+    /// A receive's place in the stream's order, taken as its SQE is queued.
+    pub(crate) fn ticket(&self) -> u64 {
+        let t = self.next_ticket.get();
+        self.next_ticket.set(t + 1);
+        t
+    }
+
+    /// Keeps `bytes` taken by the receive holding `ticket`: after the bytes of receives
+    /// queued before it, before those of receives queued after it.
+    pub(crate) fn push(&self, ticket: u64, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
-        self.bytes.borrow_mut().extend(bytes);
+        {
+            let mut kept = self.bytes.borrow_mut();
+            let mut runs = self.runs.borrow_mut();
+            let (mut at, mut later) = (runs.len(), 0);
+            while at > 0 && runs[at - 1].0 > ticket {
+                at -= 1;
+                later += runs[at].1;
+            }
+            match at.checked_sub(1).map(|i| &mut runs[i]) {
+                Some((t, len)) if *t == ticket => *len += bytes.len(),
+                _ => runs.insert(at, (ticket, bytes.len())),
+            }
+            let split = kept.len() - later;
+            let behind = kept.split_off(split);
+            kept.extend(bytes);
+            kept.extend(behind);
+        }
         self.wake_reader();
+    }
+
+    /// Forgets the runs of the first `n` kept bytes, which were just taken.
+    fn consumed(&self, mut n: usize) {
+        let mut runs = self.runs.borrow_mut();
+        while n > 0 {
+            let front = runs.front_mut().expect("a run for every kept byte");
+            let k = front.1.min(n);
+            front.1 -= k;
+            n -= k;
+            if front.1 == 0 {
+                runs.pop_front();
+            }
+        }
     }
 
     /// Keeps the error of a receive whose bytes could not be returned yet; interruptions
@@ -82,6 +135,7 @@ impl Unread {
 
     /// Every kept byte, in order.
     pub(crate) fn take_all(&self) -> Vec<u8> {
+        self.runs.borrow_mut().clear();
         std::mem::take(&mut *self.bytes.borrow_mut()).into()
     }
 
@@ -120,6 +174,8 @@ impl Unread {
             buf.set_init(n);
         }
         kept.drain(..n);
+        drop(kept);
+        self.consumed(n);
         n
     }
 }
@@ -147,6 +203,8 @@ pub(crate) struct Recv<B> {
     _fd: SharedFd,
     buf: B,
     unread: Option<Rc<Unread>>,
+    /// This receive's place among the stream's (`Unread::ticket`).
+    ticket: u64,
 }
 
 impl<B: IoBufMut> Recv<B> {
@@ -178,7 +236,7 @@ impl<B: IoBufMut> Completable for Recv<B> {
         match res {
             Ok(n) => {
                 let bytes = self.received(n).to_vec();
-                unread.push(&bytes);
+                unread.push(self.ticket, &bytes);
             }
             Err(e) => unread.push_error(e),
         }
@@ -195,7 +253,7 @@ impl<B: IoBufMut> Completable for Recv<B> {
             return;
         };
         match c.into_result() {
-            Ok(n) => unread.push(self.received(n as usize)),
+            Ok(n) => unread.push(self.ticket, self.received(n as usize)),
             Err(e) => unread.push_error(e),
         }
     }
@@ -211,12 +269,49 @@ impl<B: IoBufMut> Op<Recv<B>> {
         let len = buf.bytes_total().min(u32::MAX as usize) as u32;
         let dst = kernel_write_target(&mut buf);
         let sqe = opcode::Recv::new(types::Fd(fd.raw()), dst, len).build();
+        let ticket = unread.as_ref().map_or(0, |u| u.ticket());
         let data = Recv {
             _fd: fd.clone(),
             buf,
             unread,
+            ticket,
         };
         // SAFETY: the SQE points into `buf`'s stable storage (IoBuf rule 1), owned by the op.
         unsafe { Op::submit(data, sqe) }.map_err(|(e, d)| (e, d.buf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Unread;
+
+    #[test]
+    fn kept_bytes_follow_ticket_order_not_arrival_order() {
+        let u = Unread::default();
+        let (a, b, c) = (u.ticket(), u.ticket(), u.ticket());
+        // A multishot receive's CQEs handled first, then two single-shot ones.
+        u.push(b, b"B1");
+        u.push(b, b"B2");
+        u.push(c, b"C");
+        u.push(a, b"A");
+        assert_eq!(u.take_all(), b"AB1B2C");
+        assert!(u.is_empty());
+    }
+
+    #[test]
+    fn partly_read_bytes_keep_their_place() {
+        let u = Unread::default();
+        let (a, b) = (u.ticket(), u.ticket());
+        u.push(b, b"BBBB");
+        let mut buf = Vec::with_capacity(2);
+        assert_eq!(u.fill(&mut buf), 2);
+        assert_eq!(buf, b"BB");
+        // Later tickets go behind what is left; the run bookkeeping followed the read.
+        let c = u.ticket();
+        u.push(c, b"C");
+        u.push(b, b"b");
+        assert_eq!(u.take_all(), b"BBbC");
+        u.push(a, b"A");
+        assert_eq!(u.take_all(), b"A");
     }
 }

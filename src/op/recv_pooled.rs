@@ -16,6 +16,8 @@ pub(crate) struct PooledRecv {
     _fd: SharedFd,
     ring: Rc<BufRing>,
     unread: Rc<Unread>,
+    /// This receive's place among the stream's (`Unread::ticket`).
+    ticket: u64,
 }
 
 impl PooledRecv {
@@ -41,9 +43,14 @@ impl PooledRecv {
     /// its buffer back to the pool.
     fn keep_for_next_read(&self, c: Completion) {
         match self.received(c) {
-            Ok(buf) => self.unread.push(&buf),
+            Ok(buf) => self.unread.push(self.ticket, &buf),
             Err(e) => self.unread.push_error(e),
         }
+    }
+
+    /// This receive's place among the stream's, for bytes of its CQEs kept behind others.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.ticket
     }
 }
 
@@ -60,7 +67,7 @@ impl Completable for PooledRecv {
         // An older, dropped recv completed after this one was submitted: its bytes came
         // first on the wire, so they go first; this one's result waits behind them.
         match buf {
-            Ok(buf) => self.unread.push(&buf),
+            Ok(buf) => self.unread.push(self.ticket, &buf),
             Err(e) => self.unread.push_error(e),
         }
         match self.unread.take_error() {
@@ -88,10 +95,12 @@ impl MultiCompletable for PooledRecv {
 
 impl PooledRecv {
     fn new(fd: &SharedFd, ring: Rc<BufRing>, unread: &Rc<Unread>) -> PooledRecv {
+        // Taken as the SQE is queued: the caller queues it next.
         PooledRecv {
             _fd: fd.clone(),
             ring,
             unread: unread.clone(),
+            ticket: unread.ticket(),
         }
     }
 }
