@@ -29,8 +29,11 @@ const DEFAULT_DROPS: usize = 2_000;
 /// Share of drops that must hit an op whose SQE was pushed and whose CQE was not reaped.
 const MIN_IN_FLIGHT: f64 = 0.25;
 /// Share of drops each point a kind names (queued, in the kernel, ...) must get at least:
-/// a change that stops the storm reaching one fails instead of passing unseen.
-const MIN_EACH: f64 = 0.02;
+/// a change that stops the storm reaching one fails instead of passing unseen. The shares
+/// follow the machine's timing: opens dropped with their CQE reaped but untaken came to
+/// 1 % on a quiet machine (the CQE mostly arrives in the enter that submitted it) and to
+/// more under load, so the floor is 0.25 %, 5 of 2,000: enough to show the point is hit.
+const MIN_EACH: f64 = 0.0025;
 
 /// The drop points every storm of ops with a slot must reach.
 const SLOT_POINTS: &[State] = &[
