@@ -36,23 +36,60 @@ use std::task::Waker;
 /// single-shot receive after the reap, so a later receive's bytes could be kept first.
 #[derive(Debug, Default)]
 pub(crate) struct Unread {
-    bytes: RefCell<VecDeque<u8>>,
-    /// Who took `bytes`, front to back: runs of (ticket, length), tickets ascending.
-    runs: RefCell<VecDeque<(u64, usize)>>,
+    /// What cancelled receives left behind; `None`, with nothing allocated, while nothing
+    /// is kept, which is how nearly every connection spends its life (an idle connection's
+    /// heap cost is bounded in tests/conn_memory.rs).
+    kept: RefCell<Option<Box<Kept>>>,
     next_ticket: Cell<u64>,
-    error: RefCell<Option<std::io::Error>>,
     reader: RefCell<Option<Waker>>,
+}
+
+/// The kept bytes and error of an [`Unread`]; it exists only while one of them does.
+#[derive(Debug, Default)]
+struct Kept {
+    bytes: VecDeque<u8>,
+    /// Who took `bytes`, front to back: runs of (ticket, length), tickets ascending.
+    runs: VecDeque<(u64, usize)>,
+    error: Option<std::io::Error>,
+}
+
+impl Kept {
+    /// Forgets the runs of the first `n` kept bytes, which were just taken.
+    fn consumed(&mut self, mut n: usize) {
+        while n > 0 {
+            let front = self.runs.front_mut().expect("a run for every kept byte");
+            let k = front.1.min(n);
+            front.1 -= k;
+            n -= k;
+            if front.1 == 0 {
+                self.runs.pop_front();
+            }
+        }
+    }
+}
+
+/// Frees the kept state once it holds neither bytes nor an error.
+fn tidy(kept: &mut Option<Box<Kept>>) {
+    if kept
+        .as_ref()
+        .is_some_and(|k| k.bytes.is_empty() && k.error.is_none())
+    {
+        *kept = None;
+    }
 }
 
 impl Unread {
     /// Whether bytes are kept (an error alone does not count: it waits behind them).
     pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.borrow().is_empty()
+        self.kept
+            .borrow()
+            .as_ref()
+            .is_none_or(|k| k.bytes.is_empty())
     }
 
     /// Whether a read should return from here rather than receive: bytes or an error.
     pub(crate) fn has_any(&self) -> bool {
-        !self.is_empty() || self.error.borrow().is_some()
+        self.kept.borrow().is_some()
     }
 
     /// A receive's place in the stream's order, taken as its SQE is queued.
@@ -69,8 +106,9 @@ impl Unread {
             return;
         }
         {
-            let mut kept = self.bytes.borrow_mut();
-            let mut runs = self.runs.borrow_mut();
+            let mut slot = self.kept.borrow_mut();
+            let kept = slot.get_or_insert_default();
+            let runs = &mut kept.runs;
             let (mut at, mut later) = (runs.len(), 0);
             while at > 0 && runs[at - 1].0 > ticket {
                 at -= 1;
@@ -80,26 +118,12 @@ impl Unread {
                 Some((t, len)) if *t == ticket => *len += bytes.len(),
                 _ => runs.insert(at, (ticket, bytes.len())),
             }
-            let split = kept.len() - later;
-            let behind = kept.split_off(split);
-            kept.extend(bytes);
-            kept.extend(behind);
+            let split = kept.bytes.len() - later;
+            let behind = kept.bytes.split_off(split);
+            kept.bytes.extend(bytes);
+            kept.bytes.extend(behind);
         }
         self.wake_reader();
-    }
-
-    /// Forgets the runs of the first `n` kept bytes, which were just taken.
-    fn consumed(&self, mut n: usize) {
-        let mut runs = self.runs.borrow_mut();
-        while n > 0 {
-            let front = runs.front_mut().expect("a run for every kept byte");
-            let k = front.1.min(n);
-            front.1 -= k;
-            n -= k;
-            if front.1 == 0 {
-                runs.pop_front();
-            }
-        }
     }
 
     /// Keeps the error of a receive whose bytes could not be returned yet; interruptions
@@ -112,16 +136,24 @@ impl Unread {
         if transient {
             return;
         }
-        self.error.borrow_mut().get_or_insert(e);
+        self.kept
+            .borrow_mut()
+            .get_or_insert_default()
+            .error
+            .get_or_insert(e);
         self.wake_reader();
     }
 
     /// The kept error, once no byte is kept any more.
     pub(crate) fn take_error(&self) -> Option<std::io::Error> {
-        if !self.is_empty() {
+        let mut slot = self.kept.borrow_mut();
+        let kept = slot.as_mut()?;
+        if !kept.bytes.is_empty() {
             return None;
         }
-        self.error.borrow_mut().take()
+        let e = kept.error.take();
+        tidy(&mut slot);
+        e
     }
 
     /// What a read returns from here instead of receiving: the kept bytes, else the kept
@@ -135,8 +167,14 @@ impl Unread {
 
     /// Every kept byte, in order.
     pub(crate) fn take_all(&self) -> Vec<u8> {
-        self.runs.borrow_mut().clear();
-        std::mem::take(&mut *self.bytes.borrow_mut()).into()
+        let mut slot = self.kept.borrow_mut();
+        let Some(kept) = slot.as_mut() else {
+            return Vec::new();
+        };
+        kept.runs.clear();
+        let bytes = std::mem::take(&mut kept.bytes).into();
+        tidy(&mut slot);
+        bytes
     }
 
     /// Wakes `waker` when bytes or an error are kept here (one reader at a time).
@@ -157,9 +195,12 @@ impl Unread {
 
     /// Moves as many kept bytes as fit into `buf`, from its start; returns how many.
     pub(crate) fn fill<B: IoBufMut>(&self, buf: &mut B) -> usize {
-        let mut kept = self.bytes.borrow_mut();
-        let n = kept.len().min(buf.bytes_total());
-        let (a, b) = kept.as_slices();
+        let mut slot = self.kept.borrow_mut();
+        let Some(kept) = slot.as_mut() else {
+            return 0;
+        };
+        let n = kept.bytes.len().min(buf.bytes_total());
+        let (a, b) = kept.bytes.as_slices();
         let (a, b) = if a.len() >= n {
             (&a[..n], &b[..0])
         } else {
@@ -173,9 +214,9 @@ impl Unread {
             std::ptr::copy_nonoverlapping(b.as_ptr(), dst.add(a.len()), b.len());
             buf.set_init(n);
         }
-        kept.drain(..n);
-        drop(kept);
-        self.consumed(n);
+        kept.bytes.drain(..n);
+        kept.consumed(n);
+        tidy(&mut slot);
         n
     }
 }
