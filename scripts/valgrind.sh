@@ -36,6 +36,9 @@ export RINGIO_DROPS=${RINGIO_DROPS:-300}
 # pool_recv's cancelled-stream storm reads this many bytes (1,000,000 natively): a million
 # takes 70-110 s under memcheck, and 250,000 still caught its reordering bug in 5 of 6 runs.
 export RINGIO_STORM_BYTES=${RINGIO_STORM_BYTES:-250000}
+# io_cancel_race's reads race timeouts of up to this many µs (50 natively): a loop turn
+# under memcheck takes milliseconds, so 50 µs timeouts always expired first.
+export RINGIO_RACE_MAX_US=${RINGIO_RACE_MAX_US:-1000}
 # Seconds per test before it counts as stalled (then SIGKILL 10 s later: a thread blocked
 # under the tool may not take SIGTERM). The slowest passing test takes about 45 s.
 limit=120

@@ -17,6 +17,19 @@ use std::time::Duration;
 use support::Rng;
 
 const ITERATIONS: usize = 10_000;
+
+/// The longest timeout a read races, in µs: 50 natively, where a loop turn takes a few
+/// µs, so reads complete on both sides of their deadlines. `RINGIO_RACE_MAX_US` stretches
+/// it for slower runs (scripts/valgrind.sh: under memcheck a turn takes milliseconds, so
+/// every 50 µs timeout expired first and no read ever completed).
+fn race_max_us() -> u64 {
+    match std::env::var("RINGIO_RACE_MAX_US") {
+        Ok(v) => v
+            .parse()
+            .expect("RINGIO_RACE_MAX_US: a number of microseconds"),
+        Err(_) => 50,
+    }
+}
 /// The byte at stream offset `i` is `i % PERIOD`: a prime, so a lost or repeated chunk of
 /// any size below the total shifts the sequence and shows.
 const PERIOD: u64 = 251;
@@ -91,10 +104,11 @@ fn race(kind: ReadKind) {
         let (w, r) = support::tcp_pair().await;
         let writer = sequenced_writer(w);
         let mut rng = Rng::new(11);
+        let max_us = race_max_us();
         let mut got = 0u64;
         let (mut completed, mut timed_out) = (0, 0);
         for _ in 0..ITERATIONS {
-            let wait = Duration::from_micros(rng.below(51));
+            let wait = Duration::from_micros(rng.below(max_us + 1));
             match timed_read(&r, kind, wait).await {
                 Some(bytes) => {
                     check(&bytes, got);
@@ -177,11 +191,12 @@ fn timed_out_read_lines_lose_no_line() {
         });
         let mut r = BufReader::with_capacity(8, r);
         let mut rng = Rng::new(5);
+        let max_us = race_max_us();
         let mut next = 0;
         let mut timed_out = 0;
         while next < LINES {
             let mut line = String::new();
-            let wait = Duration::from_micros(rng.below(51));
+            let wait = Duration::from_micros(rng.below(max_us + 1));
             match timeout(wait, r.read_line(&mut line)).await {
                 Ok(res) => {
                     res.unwrap();
