@@ -39,9 +39,13 @@ export RINGIO_STORM_BYTES=${RINGIO_STORM_BYTES:-250000}
 # io_cancel_race's reads race timeouts of up to this many µs (50 natively): a loop turn
 # under memcheck takes milliseconds, so 50 µs timeouts always expired first.
 export RINGIO_RACE_MAX_US=${RINGIO_RACE_MAX_US:-1000}
+# fault_runtime_drop's bound on a shutdown with 3,000 ops pending (1 s natively): memcheck
+# runs it 20-50 times slower.
+export RINGIO_SHUTDOWN_LIMIT_MS=${RINGIO_SHUTDOWN_LIMIT_MS:-30000}
 # Seconds per test before it counts as stalled (then SIGKILL 10 s later: a thread blocked
-# under the tool may not take SIGTERM). The slowest passing test takes about 45 s.
-limit=120
+# under the tool may not take SIGTERM). The slowest passing tests take about 90 s
+# (io_cancel_race's three 10,000-read races).
+limit=180
 
 # Tests not run: a helper thread (a writer, the clients, a second core) must run while the
 # ring thread sleeps in io_uring_enter, and memcheck, which runs one thread at a time, does
