@@ -52,6 +52,9 @@ pub struct Snap {
     pub timeouts: u64,
     /// Bytes echoed.
     pub bytes: u64,
+    /// The core's `io_uring_enter` calls: one per loop turn that waits, so a core left
+    /// spinning shows as tens of thousands a second, an idle one as its publications.
+    pub enters: u64,
 }
 
 impl Snap {
@@ -208,6 +211,7 @@ async fn serve(
             write_errors: c.write_errors.get(),
             timeouts: c.timeouts.get(),
             bytes: c.bytes.get(),
+            enters: m.enters,
         };
         sleep(PUBLISH_EVERY).await;
     }
