@@ -2,7 +2,7 @@
 # Runs each drop-in-flight test under valgrind memcheck, one process per test, and fails
 # on any invalid access, uninitialised read, definite leak, test failure or stall:
 # - tests/cancel_drop_in_flight.rs: each op dropped mid-flight;
-# - tests/pool_recv.rs: dropped multishot receives and accepts, the buffer pool run dry;
+# - tests/net_pool_recv.rs: dropped multishot receives and accepts, the buffer pool run dry;
 # - tests/io_cancel_race.rs: the cancel-race storms;
 # - tests/fault_runtime_drop.rs: runtimes shut down with 3,000 ops pending, also by a panic;
 # - tests/fault_drop_in_flight.rs: reads, writes, accepts, connects and opens dropped at
@@ -33,8 +33,9 @@ command -v valgrind >/dev/null || {
     exit 2
 }
 export RINGIO_DROPS=${RINGIO_DROPS:-300}
-# pool_recv's cancelled-stream storm reads this many bytes (1,000,000 natively): a million
-# takes 70-110 s under memcheck, and 250,000 still caught its reordering bug in 5 of 6 runs.
+# net_pool_recv's cancelled-stream storm reads this many bytes (1,000,000 natively): a
+# million takes 70-110 s under memcheck, and 250,000 still caught its reordering bug in 5
+# of 6 runs.
 export RINGIO_STORM_BYTES=${RINGIO_STORM_BYTES:-250000}
 # io_cancel_race's reads race timeouts of up to this many µs (50 natively): a loop turn
 # under memcheck takes milliseconds, so 50 µs timeouts always expired first.
@@ -84,7 +85,7 @@ thread holds the tool's lock in io_uring_enter"
 )
 
 features=valgrind,fault-injection
-suites=${SUITES:-"cancel_drop_in_flight pool_recv io_cancel_race fault_runtime_drop \
+suites=${SUITES:-"cancel_drop_in_flight net_pool_recv io_cancel_race fault_runtime_drop \
 fault_drop_in_flight fault_single_shot_accept"}
 failed=0
 start=$SECONDS

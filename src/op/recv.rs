@@ -38,7 +38,7 @@ use std::task::Waker;
 pub(crate) struct Unread {
     /// What cancelled receives left behind; `None`, with nothing allocated, while nothing
     /// is kept, which is how nearly every connection spends its life (an idle connection's
-    /// heap cost is bounded in tests/conn_memory.rs).
+    /// heap cost is bounded in tests/net_conn_memory.rs).
     kept: RefCell<Option<Box<Kept>>>,
     next_ticket: Cell<u64>,
     reader: RefCell<Option<Waker>>,
