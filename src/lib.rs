@@ -51,6 +51,8 @@ pub mod sync;
 pub mod task;
 pub mod time;
 pub(crate) mod wait_list;
+#[cfg(test)]
+pub(crate) mod test_util;
 
 #[cfg(feature = "fault-injection")]
 pub use driver::fault;

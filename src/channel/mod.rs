@@ -78,7 +78,5 @@
 mod error;
 pub mod mpsc;
 pub mod oneshot;
-#[cfg(test)]
-mod test_waker;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};

@@ -303,7 +303,7 @@ mod tests {
     use std::task::Poll;
 
     use super::*;
-    use crate::channel::test_waker::{CountingWaker, cx};
+    use crate::test_util::{TestWaker, cx};
 
     fn poll<T>(rx: &mut Receiver<T>, waker: &Waker) -> Poll<Result<T, RecvError>> {
         Pin::new(rx).poll(&mut cx(waker))
@@ -312,11 +312,11 @@ mod tests {
     #[test]
     fn send_wakes_the_waiting_receiver_once() {
         let (tx, mut rx) = channel();
-        let (count, waker) = CountingWaker::new();
+        let waker = TestWaker::new();
         assert!(poll(&mut rx, &waker).is_pending());
         assert!(poll(&mut rx, &waker).is_pending());
         tx.send(7).unwrap();
-        assert_eq!(count.wakes(), 1, "send wakes; the sender's drop does not");
+        assert_eq!(waker.wakes(), 1, "send wakes; the sender's drop does not");
         assert_eq!(poll(&mut rx, &waker), Poll::Ready(Ok(7)));
         assert_eq!(poll(&mut rx, &waker), Poll::Ready(Err(RecvError)));
     }
@@ -324,10 +324,10 @@ mod tests {
     #[test]
     fn dropped_sender_wakes_with_an_error() {
         let (tx, mut rx) = channel::<u8>();
-        let (count, waker) = CountingWaker::new();
+        let waker = TestWaker::new();
         assert!(poll(&mut rx, &waker).is_pending());
         drop(tx);
-        assert_eq!(count.wakes(), 1);
+        assert_eq!(waker.wakes(), 1);
         assert_eq!(poll(&mut rx, &waker), Poll::Ready(Err(RecvError)));
         assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     }

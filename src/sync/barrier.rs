@@ -227,7 +227,7 @@ impl Drop for BarrierWait<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::harness::{TestWaker, poll_once};
+    use crate::test_util::{TestWaker, poll_once};
 
     #[test]
     fn barrier_releases_group_with_one_leader_and_is_reusable() {

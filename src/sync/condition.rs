@@ -271,7 +271,7 @@ impl<T: ?Sized> fmt::Debug for ConditionWait<'_, '_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::harness::{TestWaker, poll_once};
+    use crate::test_util::{TestWaker, poll_once};
 
     /// Starts `n` waits on `cond`, each taking the lock in turn.
     fn start_waiters<'c, 'm>(

@@ -214,7 +214,7 @@ mod tests {
     use std::pin::pin;
 
     use super::*;
-    use crate::sync::harness::{TestWaker, poll_once};
+    use crate::test_util::{TestWaker, poll_once};
 
     #[test]
     fn event_set_then_clear_wakes_all_waiters() {

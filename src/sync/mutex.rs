@@ -373,7 +373,7 @@ mod tests {
     use std::pin::pin;
 
     use super::*;
-    use crate::sync::harness::{TestWaker, poll_once};
+    use crate::test_util::{TestWaker, poll_once};
 
     #[test]
     fn mutex_grants_in_fifo_order() {

@@ -8,7 +8,7 @@ use std::task::{Poll, Waker};
 
 use super::*;
 use crate::channel::error::{SendError, TryRecvError};
-use crate::channel::test_waker::{CountingWaker, cx};
+use crate::test_util::{TestWaker, cx};
 
 fn poll_send<T>(fut: &mut SendFuture<'_, T>, waker: &Waker) -> Poll<Result<(), SendError<T>>> {
     Pin::new(fut).poll(&mut cx(waker))
@@ -43,11 +43,11 @@ fn try_send_and_try_recv_keep_order() {
 #[test]
 fn send_wakes_a_waiting_receiver_once() {
     let (tx, mut rx) = channel(4);
-    let (count, waker) = CountingWaker::new();
+    let waker = TestWaker::new();
     assert_eq!(rx.poll_recv(&mut cx(&waker)), Poll::Pending);
     tx.try_send(1).unwrap();
     tx.try_send(2).unwrap();
-    assert_eq!(count.wakes(), 1, "the waker is taken by the first send");
+    assert_eq!(waker.wakes(), 1, "the waker is taken by the first send");
     assert_eq!(rx.poll_recv(&mut cx(&waker)), Poll::Ready(Some(1)));
 }
 
@@ -55,13 +55,13 @@ fn send_wakes_a_waiting_receiver_once() {
 fn full_sender_waits_until_a_place_is_granted() {
     let (tx, mut rx) = channel(1);
     tx.try_send(0).unwrap();
-    let (count, waker) = CountingWaker::new();
+    let waker = TestWaker::new();
     let mut send = tx.send(1);
     assert!(poll_send(&mut send, &waker).is_pending());
     assert!(poll_send(&mut send, &waker).is_pending(), "no double entry");
     assert_eq!(inner(&tx), (1, 0, 1));
     assert_eq!(rx.try_recv(), Ok(0));
-    assert_eq!(count.wakes(), 1);
+    assert_eq!(waker.wakes(), 1);
     assert_eq!(
         inner(&tx),
         (1, 1, 0),
@@ -80,24 +80,24 @@ fn full_sender_waits_until_a_place_is_granted() {
 fn waiting_senders_are_granted_in_order() {
     let (tx, mut rx) = channel(1);
     tx.try_send(0).unwrap();
-    let wakers: Vec<_> = (0..3).map(|_| CountingWaker::new()).collect();
+    let wakers: Vec<_> = (0..3).map(|_| TestWaker::new()).collect();
     let mut sends: Vec<_> = (1..=3).map(|i| tx.send(i)).collect();
-    for (send, (_, waker)) in sends.iter_mut().zip(&wakers) {
+    for (send, waker) in sends.iter_mut().zip(&wakers) {
         assert!(poll_send(send, waker).is_pending());
     }
     // Poll the last one first: order comes from the wait list, not from polls.
     for i in (0..3).rev() {
-        assert!(poll_send(&mut sends[i], &wakers[i].1).is_pending());
+        assert!(poll_send(&mut sends[i], &wakers[i]).is_pending());
     }
     let mut got = Vec::new();
     for round in 0..3 {
         got.push(rx.try_recv().unwrap());
-        let woken: Vec<usize> = wakers.iter().map(|(c, _)| c.wakes()).collect();
+        let woken: Vec<usize> = wakers.iter().map(TestWaker::wakes).collect();
         assert_eq!(woken.iter().sum::<usize>(), round + 1);
         assert_eq!(woken[round], 1, "waiter {round} is served next");
         // Poll every sender still waiting, latest first: only the granted one is done.
         for i in (round..3).rev() {
-            let done = poll_send(&mut sends[i], &wakers[i].1).is_ready();
+            let done = poll_send(&mut sends[i], &wakers[i]).is_ready();
             assert_eq!(done, i == round);
         }
     }
@@ -109,7 +109,7 @@ fn waiting_senders_are_granted_in_order() {
 fn dropped_waiting_sender_leaves_no_entry() {
     let (tx, mut rx) = channel(1);
     tx.try_send(0).unwrap();
-    let (_, waker) = CountingWaker::new();
+    let waker = TestWaker::new();
     let mut sends: Vec<_> = (1..=100).map(|i| tx.send(i)).collect();
     for send in &mut sends {
         assert!(poll_send(send, &waker).is_pending());
@@ -131,16 +131,16 @@ fn dropped_waiting_sender_leaves_no_entry() {
 fn dropped_granted_sender_passes_the_place_on() {
     let (tx, mut rx) = channel(1);
     tx.try_send(0).unwrap();
-    let (first, w1) = CountingWaker::new();
-    let (second, w2) = CountingWaker::new();
+    let w1 = TestWaker::new();
+    let w2 = TestWaker::new();
     let mut a = tx.send(1);
     let mut b = tx.send(2);
     assert!(poll_send(&mut a, &w1).is_pending());
     assert!(poll_send(&mut b, &w2).is_pending());
     assert_eq!(rx.try_recv(), Ok(0));
-    assert_eq!((first.wakes(), second.wakes()), (1, 0));
+    assert_eq!((w1.wakes(), w2.wakes()), (1, 0));
     drop(a); // granted, never used: its value is not sent (rule 5)
-    assert_eq!(second.wakes(), 1, "the place went to the next waiter");
+    assert_eq!(w2.wakes(), 1, "the place went to the next waiter");
     assert_eq!(poll_send(&mut b, &w2), Poll::Ready(Ok(())));
     assert_eq!(rx.try_recv(), Ok(2));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
@@ -166,11 +166,11 @@ fn receiver_drop_fails_waiting_senders_and_drops_buffer() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = channel(1);
     tx.try_send(Counted(dropped.clone())).unwrap();
-    let (count, waker) = CountingWaker::new();
+    let waker = TestWaker::new();
     let mut send = tx.send(Counted(dropped.clone()));
     assert!(poll_send(&mut send, &waker).is_pending());
     drop(rx);
-    assert_eq!(count.wakes(), 1);
+    assert_eq!(waker.wakes(), 1);
     assert_eq!(dropped.load(Ordering::SeqCst), 1, "the buffered one");
     match poll_send(&mut send, &waker) {
         Poll::Ready(Err(SendError(value))) => drop(value),
@@ -191,7 +191,7 @@ fn close_keeps_the_buffer_and_fails_granted_senders() {
     let (tx, mut rx) = channel(2);
     tx.try_send(1).unwrap();
     tx.try_send(2).unwrap();
-    let (_, waker) = CountingWaker::new();
+    let waker = TestWaker::new();
     let mut send = tx.send(3);
     assert!(poll_send(&mut send, &waker).is_pending());
     assert_eq!(rx.try_recv(), Ok(1)); // grants `send` a place
@@ -209,14 +209,14 @@ fn close_keeps_the_buffer_and_fails_granted_senders() {
 fn last_sender_drop_wakes_the_receiver() {
     let (tx, mut rx) = channel(1);
     let tx2 = tx.clone();
-    let (count, waker) = CountingWaker::new();
+    let waker = TestWaker::new();
     assert_eq!(rx.poll_recv(&mut cx(&waker)), Poll::Pending);
     tx.try_send(1).unwrap();
     drop(tx);
     assert_eq!(rx.poll_recv(&mut cx(&waker)), Poll::Ready(Some(1)));
     assert_eq!(rx.poll_recv(&mut cx(&waker)), Poll::Pending);
     drop(tx2);
-    assert_eq!(count.wakes(), 2);
+    assert_eq!(waker.wakes(), 2);
     assert_eq!(rx.poll_recv(&mut cx(&waker)), Poll::Ready(None));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 }

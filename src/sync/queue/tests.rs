@@ -1,10 +1,10 @@
-//! Unit tests of the queue logic, driven by hand (see `sync::harness`).
+//! Unit tests of the queue logic, driven by hand (see `crate::test_util`).
 
 use std::pin::{Pin, pin};
 use std::task::Poll;
 
 use super::*;
-use crate::sync::harness::{TestWaker, XorShift, poll_once};
+use crate::test_util::{TestWaker, XorShift, poll_once};
 
 /// Polls a future that must be ready and returns its output.
 fn ready<F: Future + ?Sized>(w: &TestWaker, fut: Pin<&mut F>) -> F::Output {

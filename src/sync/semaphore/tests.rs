@@ -1,9 +1,9 @@
-//! Unit tests of the semaphore, driven by hand (see `sync::harness`).
+//! Unit tests of the semaphore, driven by hand (see `crate::test_util`).
 
 use std::pin::pin;
 
 use super::*;
-use crate::sync::harness::{TestWaker, XorShift, poll_once};
+use crate::test_util::{TestWaker, XorShift, poll_once};
 
 #[test]
 fn semaphore_grants_in_fifo_order() {
