@@ -11,9 +11,10 @@
 //!    mutable pointer;
 //! 3. nothing but the owner touches the memory while the runtime holds the value.
 
+pub(crate) mod pool;
 mod slice;
 
-pub use crate::driver::PooledBuf;
+pub use pool::PooledBuf;
 pub use slice::Slice;
 
 use std::io;

@@ -16,9 +16,9 @@
 //! owned receives (for both reasons) and `runtime::pool_error` says why the pool was
 //! refused.
 
-use crate::driver::{BufRing, PooledBuf};
-use crate::fd::SharedFd;
-use crate::op::{MultiOp, Op, PooledRecv, Unread, receive};
+use crate::buf::PooledBuf;
+use crate::op::{MultiOp, Op, PooledRecv, Unread, pool, pool_fallback, receive};
+use crate::sys::fd::SharedFd;
 use std::fmt;
 use std::io;
 use std::rc::Rc;
@@ -39,22 +39,13 @@ fn is_enobufs(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ENOBUFS)
 }
 
-/// The core's buffer pool, made on first use; `None` if the kernel refused it.
-fn pool() -> Option<Rc<BufRing>> {
-    crate::runtime::context::with_core(|core| core.driver.borrow_mut().buf_ring().ok())
-}
-
 /// One receive into an owned buffer of the pool's buffer size: the pool was refused, or
 /// found empty with bytes waiting.
 async fn recv_owned(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
     if let Some(kept) = take_kept(unread) {
         return kept;
     }
-    let size = crate::runtime::context::with_core(|core| {
-        let mut driver = core.driver.borrow_mut();
-        driver.note_pool_fallback();
-        driver.pool_config().buffer_size
-    });
+    let size = pool_fallback();
     let (res, mut buf) = match Op::recv(fd, Vec::with_capacity(size), Some(unread.clone())) {
         Ok(op) => receive(op, unread).await,
         Err((e, _)) => return Err(e),

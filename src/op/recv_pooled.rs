@@ -3,12 +3,30 @@
 //! shot ([`Op::recv_pooled`]) and multishot ([`MultiOp::recv_multi`]).
 
 use super::{Completable, MultiCompletable, MultiOp, Op, Unread};
-use crate::driver::buf_ring::{self, BufRing, POOL_GROUP};
-use crate::driver::{Completion, PooledBuf};
-use crate::fd::SharedFd;
+use crate::buf::PooledBuf;
+use crate::buf::pool::{self, BufRing, POOL_GROUP};
+use crate::driver::Completion;
+use crate::runtime::context;
+use crate::sys::fd::SharedFd;
 use io_uring::{opcode, squeue, types};
 use std::io;
 use std::rc::Rc;
+
+/// The core's buffer pool, made and registered on first use; `None` if the kernel refused
+/// it (`runtime::pool_error` says why). Receives then use owned buffers.
+pub(crate) fn pool() -> Option<Rc<BufRing>> {
+    context::with_core(|core| {
+        core.pool
+            .ring(|ring| core.driver.borrow_mut().register_buf_ring(ring))
+            .ok()
+    })
+}
+
+/// Counts a receive that takes an owned buffer instead of a pooled one (the pool was
+/// refused, or found empty) and returns the size to give it: the pool's buffer size.
+pub(crate) fn pool_fallback() -> usize {
+    context::with_core(|core| core.pool.note_fallback())
+}
 
 /// What both forms own: the socket, the pool the buffers come from, and the stream's
 /// stash for bytes nobody took.
@@ -28,7 +46,7 @@ impl PooledRecv {
         let len = usize::try_from(c.result).unwrap_or(0);
         // SAFETY: the id comes from this CQE's IORING_CQE_F_BUFFER, for this core's pool
         // (the only buffer group its ring has), and each CQE is turned into items once.
-        Some(unsafe { buf_ring::take(&self.ring, bid, len) })
+        Some(unsafe { pool::take(&self.ring, bid, len) })
     }
 
     /// One CQE as the reader sees it: the bytes (an empty buffer at end of stream) or
@@ -118,7 +136,7 @@ impl Op<PooledRecv> {
             .build()
             .flags(squeue::Flags::BUFFER_SELECT);
         // SAFETY: the SQE points to no memory of ours: the kernel takes a buffer from the
-        // registered pool, which outlives the op (buf_ring rule 1).
+        // registered pool, which outlives the op (pool rule 1).
         unsafe { Op::submit(PooledRecv::new(fd, ring, unread), sqe) }.map_err(|(e, _)| e)
     }
 }

@@ -1,8 +1,9 @@
 //! `Builder`: how many cores, pinned where, with how big a ring.
 
 use super::launch::Runtime;
-pub use crate::driver::buf_ring::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
-use crate::driver::{PoolConfig, RingSize};
+pub use crate::buf::pool::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
+use crate::buf::pool::PoolConfig;
+use crate::driver::RingSize;
 use std::fmt;
 use std::io;
 

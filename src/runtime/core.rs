@@ -11,7 +11,8 @@
 use super::metrics::Metrics;
 use super::shared::Shared;
 use super::task::Runnable;
-use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, PoolConfig, RingSize};
+use crate::buf::pool::{Pool, PoolConfig};
+use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, RingSize};
 use crate::time::wheel::TimerWheel;
 use slab::Slab;
 use std::cell::{Cell, RefCell};
@@ -67,6 +68,8 @@ pub(crate) struct Core {
     tasks_spawned: Cell<u64>,
     /// Reused buffers for what reaping produced.
     reaped: RefCell<Reaped>,
+    /// The buffer pool; dropped before the driver, which holds its ring until unregistered.
+    pub(crate) pool: Pool,
     pub(crate) driver: RefCell<Driver>,
 }
 
@@ -84,8 +87,7 @@ impl Core {
             entries: ring_entries,
             rings: peers.len(),
         };
-        let mut driver = Driver::new(size, shared.wake_fd())?;
-        driver.set_pool(pool);
+        let driver = Driver::new(size, shared.wake_fd())?;
         Ok(Rc::new_cyclic(|me| Core {
             id: shared.id,
             me: me.clone(),
@@ -96,6 +98,7 @@ impl Core {
             timers: RefCell::new(TimerWheel::new()),
             tasks_spawned: Cell::new(0),
             reaped: RefCell::new((Vec::new(), Vec::new())),
+            pool: Pool::new(pool),
             driver: RefCell::new(driver),
         }))
     }
@@ -285,12 +288,12 @@ impl Core {
     pub(crate) fn metrics(&self) -> Metrics {
         let mut driver = self.driver.borrow_mut();
         let stats = driver.stats();
-        let (pool_in_use, pool_buffers, pool_exhausted) = driver.pool_stats();
+        let (pool_in_use, pool_buffers, pool_exhausted) = self.pool.stats();
         Metrics {
             pool_buffers,
             pool_in_use,
             pool_exhausted,
-            pool_fallbacks: driver.pool_fallbacks(),
+            pool_fallbacks: self.pool.fallbacks(),
             tasks_spawned: self.tasks_spawned.get(),
             tasks_alive: self.active.borrow().len(),
             ops_submitted: stats.submitted,

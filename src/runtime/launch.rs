@@ -357,7 +357,7 @@ fn run_core<F: Future>(
     ticket: Ticket<'_>,
     peers: Arc<[Arc<Shared>]>,
     index: usize,
-    (entries, pool): (u32, crate::driver::PoolConfig),
+    (entries, pool): (u32, crate::buf::pool::PoolConfig),
     main: F,
 ) -> Option<(MainResult<F::Output>, Metrics)> {
     let core = match Core::new(peers, index, entries, pool) {

@@ -185,7 +185,7 @@ pub fn metrics() -> Metrics {
 /// });
 /// ```
 pub fn pool_error() -> Option<std::io::Error> {
-    context::with_core(|core| core.driver.borrow().pool_error())
+    context::with_core(|core| core.pool.error())
 }
 
 /// Lets every other ready task run once before this one goes on.

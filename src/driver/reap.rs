@@ -1,0 +1,185 @@
+//! The completion side of the slab: reaping CQEs into their slots, and what op futures
+//! do with their slot (poll it, drop it, cancel it). The slot states and their rules are
+//! in [`super::slot`].
+
+use super::slot::{Completion, Lifecycle, MultiReaped, Orphan, Reaped};
+use super::{CANCEL_TAG, Driver, WAKE_TAG, fault};
+use std::task::{Context, Poll, Waker};
+
+impl Driver {
+    /// Moves every CQE into its slot. Wakers and orphans are collected for
+    /// [`Driver::take_ready`], not run here.
+    pub(crate) fn reap(&mut self) {
+        if fault::reaping_paused() {
+            return;
+        }
+        // CQEs that did not fit wait in the kernel (IORING_FEAT_NODROP, io_uring_setup(2))
+        // and come out on the next enter with GETEVENTS, which the loop always passes.
+        if self.ring.submission().cq_overflow() {
+            self.stats.cq_backlogs += 1;
+        }
+        let mut cq = self.ring.completion();
+        cq.sync();
+        for cqe in &mut cq {
+            #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
+            let mut completion = Completion {
+                result: cqe.result(),
+                flags: cqe.flags(),
+            };
+            #[cfg(feature = "fault-injection")]
+            if let Some(i) = self
+                .refused
+                .iter()
+                .position(|&k| k as u64 == cqe.user_data())
+            {
+                self.refused.swap_remove(i);
+                completion.result = -libc::EINVAL;
+            }
+            match cqe.user_data() {
+                CANCEL_TAG => {}
+                WAKE_TAG => self.wake_armed = false,
+                key => {
+                    self.stats.completed += 1;
+                    // Only this core's pool has a buffer group on this ring.
+                    if completion.buffer().is_some()
+                        && let Some(ring) = &self.buf_ring
+                    {
+                        ring.note_taken();
+                    }
+                    let key = key as usize;
+                    let slot = self.slots.get_mut(key).expect("CQE for an unknown slot");
+                    if let Lifecycle::Multi(m) = slot {
+                        match m.push(completion, &mut self.ready) {
+                            MultiReaped::Kept => {}
+                            MultiReaped::Cancel => self.to_cancel.push(key),
+                            MultiReaped::Done(o) => {
+                                self.slots.remove(key);
+                                self.orphans.push((o, completion));
+                            }
+                        }
+                        continue;
+                    }
+                    match slot.complete(completion) {
+                        Reaped::Stored => {}
+                        Reaped::Wake(w) => self.ready.push(w),
+                        Reaped::Orphan(o) => {
+                            self.slots.remove(key);
+                            self.orphans.push((o, completion));
+                        }
+                    }
+                }
+            }
+        }
+        drop(cq);
+        for key in std::mem::take(&mut self.to_cancel) {
+            self.push_cancel(key as u64);
+        }
+    }
+
+    /// Swaps out what reaping collected; the caller wakes and finishes them outside the
+    /// driver borrow. Passing in the emptied vectors from last time reuses their memory.
+    pub(crate) fn take_ready(
+        &mut self,
+        wakers: &mut Vec<Waker>,
+        orphans: &mut Vec<(Box<dyn Orphan>, Completion)>,
+    ) {
+        std::mem::swap(&mut self.ready, wakers);
+        std::mem::swap(&mut self.orphans, orphans);
+    }
+
+    /// Asks the kernel to end the single-shot op in slot `key` early, if its CQE has not
+    /// come yet. The op still completes through that CQE (-ECANCELED, or its result if it
+    /// won the race), which frees the slot as usual.
+    pub(crate) fn cancel_slot(&mut self, key: usize) {
+        if self.slots.get(key).is_some_and(Lifecycle::in_flight) {
+            self.push_cancel(key as u64);
+        }
+    }
+
+    /// Polls slot `key`: its completion once reaped (freeing the slot), else parks `cx`'s waker.
+    pub(crate) fn poll_slot(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        let slot = self
+            .slots
+            .get_mut(key)
+            .expect("op polled after its slot was freed");
+        match slot {
+            Lifecycle::Completed(c) => {
+                let c = *c;
+                self.slots.remove(key);
+                Poll::Ready(c)
+            }
+            Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => Poll::Pending,
+            _ => {
+                *slot = Lifecycle::Waiting(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Polls multishot slot `key` for its next CQE. The one without `IORING_CQE_F_MORE`
+    /// is the last: its slot is freed before it is returned, and the key must not be
+    /// polled again.
+    pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
+            panic!("multishot op polled after its last CQE");
+        };
+        match m.pop(cx.waker()) {
+            Some(c) => {
+                if !c.more() {
+                    self.slots.remove(key);
+                }
+                Poll::Ready(c)
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// The owner of multishot slot `key` is gone; `orphan` takes the op's resources and
+    /// releases its queued CQEs. Returns the last CQE, if it already came, with the orphan
+    /// to finish outside the driver borrow (the slot is then free). Otherwise the op is
+    /// cancelled and the slot keeps the orphan until the last CQE.
+    pub(crate) fn abandon_multi(
+        &mut self,
+        key: usize,
+        orphan: Box<dyn Orphan>,
+    ) -> Option<(Box<dyn Orphan>, Completion)> {
+        let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
+            panic!("multishot op dropped after its last CQE");
+        };
+        if let Some(done) = m.detach(orphan) {
+            self.slots.remove(key);
+            return Some(done);
+        }
+        if m.wants_cancel() {
+            self.push_cancel(key as u64);
+        }
+        None
+    }
+
+    /// The op future for slot `key` is being dropped.
+    ///
+    /// Returns the completion if the CQE already arrived (the slot is freed and the caller
+    /// still owns its resources). Otherwise the slot takes the resources (`orphan`) until
+    /// the CQE comes, and, if `cancel`, an async-cancel is queued.
+    pub(crate) fn abandon(
+        &mut self,
+        key: usize,
+        orphan: impl FnOnce() -> Box<dyn Orphan>,
+        cancel: bool,
+    ) -> Option<Completion> {
+        let slot = self
+            .slots
+            .get_mut(key)
+            .expect("op dropped after its slot was freed");
+        if let Lifecycle::Completed(c) = slot {
+            let c = *c;
+            self.slots.remove(key);
+            return Some(c);
+        }
+        *slot = Lifecycle::Ignored(orphan());
+        if cancel {
+            self.push_cancel(key as u64);
+        }
+        None
+    }
+}

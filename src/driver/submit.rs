@@ -1,0 +1,228 @@
+//! The submission side of the ring: pushing SQEs (flushing a full SQ), cancels, the
+//! wake-up read, and the loop's one `io_uring_enter`.
+
+use super::slot::{Lifecycle, Multishot};
+use super::{CANCEL_TAG, Driver, WAKE_TAG, fault};
+use io_uring::types::{SubmitArgs, Timespec};
+use io_uring::{EnterFlags, opcode, squeue, types};
+use std::io;
+use std::time::Duration;
+
+/// How often a full SQ is flushed and retried before a push gives up with an error. Each
+/// retry submits the whole SQ, so needing more than a few means the kernel refuses SQEs.
+const PUSH_RETRIES: usize = 16;
+
+impl Driver {
+    /// Queues `sqe` for the next enter and returns its slot key.
+    ///
+    /// # Safety
+    ///
+    /// Everything `sqe` points to must stay valid until the slot's CQE is reaped; the
+    /// caller keeps it in the op future or, if dropped first, in the slot
+    /// (`slot` rule 2).
+    pub(crate) unsafe fn push(&mut self, sqe: squeue::Entry) -> io::Result<usize> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.push_slot(sqe, Lifecycle::Submitted) }
+    }
+
+    /// Queues a multishot `sqe` (slot rule 4) and returns its slot key. Once `limit` CQEs
+    /// (if not 0) wait unread in its queue, the driver cancels the op; the owner sees the
+    /// last CQE (-ECANCELED) after the queued ones and may arm a new one.
+    ///
+    /// # Safety
+    ///
+    /// As [`Driver::push`], until the op's last CQE.
+    pub(crate) unsafe fn push_multi(
+        &mut self,
+        sqe: squeue::Entry,
+        limit: usize,
+    ) -> io::Result<usize> {
+        #[cfg(feature = "fault-injection")]
+        if let Some(key) = self.refuse_multishot(&sqe, limit) {
+            return Ok(key);
+        }
+        let state = Lifecycle::Multi(Box::new(Multishot::new(limit)));
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.push_slot(sqe, state) }
+    }
+
+    /// Fault injection: a multishot SQE of a feature this thread pretends is missing goes
+    /// to the kernel as a NOP whose CQE `reap` reports as -EINVAL.
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn refuse_multishot(&mut self, sqe: &squeue::Entry, limit: usize) -> Option<usize> {
+        use fault::{Missing, is_missing};
+        let missing = match sqe.get_opcode() as u8 {
+            opcode::AcceptMulti::CODE => is_missing(Missing::MultishotAccept),
+            opcode::RecvMulti::CODE => is_missing(Missing::MultishotRecv),
+            _ => false,
+        };
+        if !missing {
+            return None;
+        }
+        let state = Lifecycle::Multi(Box::new(Multishot::new(limit)));
+        // SAFETY: a NOP points to no memory.
+        let key = unsafe { self.push_slot(opcode::Nop::new().build(), state) }.ok()?;
+        self.refused.push(key);
+        Some(key)
+    }
+
+    /// Takes a slot for `state` and pushes `sqe` with its key as `user_data`.
+    ///
+    /// The slot is taken *before* the push: a full SQ makes `push_raw` submit and maybe
+    /// reap, which frees other slots, so a key merely peeked at before the push could
+    /// differ from the one an insert after it would get.
+    ///
+    /// # Safety
+    ///
+    /// As [`Driver::push`].
+    pub(super) unsafe fn push_slot(
+        &mut self,
+        sqe: squeue::Entry,
+        state: Lifecycle,
+    ) -> io::Result<usize> {
+        let key = self.slots.insert(state);
+        let sqe = sqe.user_data(key as u64);
+        // SAFETY: forwarded from this function's contract.
+        if let Err(e) = unsafe { self.push_raw(&sqe) } {
+            // The kernel never saw the SQE, so no CQE will come for this slot.
+            self.slots.remove(key);
+            return Err(e);
+        }
+        self.stats.submitted += 1;
+        Ok(key)
+    }
+
+    /// Pushes one SQE, flushing the SQ to the kernel when it is full.
+    ///
+    /// # Safety
+    ///
+    /// As [`Driver::push`].
+    pub(super) unsafe fn push_raw(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
+        for _ in 0..PUSH_RETRIES {
+            // SAFETY: the caller keeps what the SQE points to alive until its CQE.
+            if unsafe { self.ring.submission().push(sqe) }.is_ok() {
+                return Ok(());
+            }
+            // SQ full: hand the batch to the kernel and retry. EBUSY/EAGAIN mean the
+            // kernel wants CQ space first (io_uring_enter(2)): reap, then retry.
+            match self.submit() {
+                Ok(()) => {}
+                Err(e) if is_transient(&e) => self.reap(),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "the io_uring submission queue stays full; the kernel is not taking SQEs",
+        ))
+    }
+
+    /// Asks the kernel to cancel the op in slot `key`. The target still posts its own
+    /// CQE (its result or -ECANCELED), which is what frees the slot.
+    pub(super) fn push_cancel(&mut self, key: u64) {
+        let sqe = opcode::AsyncCancel::new(key).build().user_data(CANCEL_TAG);
+        // SAFETY: an async-cancel points to no memory. If the push fails the op simply
+        // runs to completion, which is still safe: its slot waits for the CQE.
+        let _ = unsafe { self.push_raw(&sqe) };
+    }
+
+    /// Keeps one read armed on the wake eventfd, so a write from another thread ends a wait.
+    pub(crate) fn arm_wake(&mut self) {
+        if self.wake_armed {
+            return;
+        }
+        let sqe = opcode::Read::new(
+            types::Fd(self.wake_fd),
+            (&mut *self.wake_buf as *mut u64).cast(),
+            8,
+        )
+        .build()
+        .user_data(WAKE_TAG);
+        // SAFETY: `wake_buf` is boxed and lives until `Drop`, which waits for this read's
+        // CQE before the box is freed.
+        if unsafe { self.push_raw(&sqe) }.is_ok() {
+            self.wake_armed = true;
+        }
+    }
+
+    /// Whether an enter would do anything: SQEs to submit or CQEs to expect.
+    pub(crate) fn has_work(&mut self) -> bool {
+        !self.ring.submission().is_empty() || !self.slots.is_empty()
+    }
+
+    /// The loop's one syscall: submits every queued SQE and, with `wait`, sleeps until
+    /// one CQE arrives or `wait`'s timeout passes (`IORING_ENTER_EXT_ARG`, so sleeping
+    /// costs no timeout SQE). EINTR, ETIME and EBUSY are not errors here: the caller
+    /// reaps and comes back.
+    pub(crate) fn enter(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
+        let to_submit = self.ring.submission().len() as u32;
+        self.stats.enters += 1;
+        if let Some(e) = self.injected_enter_error(to_submit) {
+            return settle_enter(Err(e));
+        }
+        // GETEVENTS always: with DEFER_TASKRUN completions are only processed by an
+        // enter that carries it (io_uring_setup(2)), and it flushes NODROP overflow.
+        let getevents = EnterFlags::GETEVENTS.bits();
+        let res = match wait {
+            Some(Some(timeout)) => {
+                let ts = Timespec::from(timeout);
+                let args = SubmitArgs::new().timespec(&ts);
+                // SAFETY: `args` and `ts` outlive the call; EXT_ARG tells the kernel the
+                // argument is an io_uring_getevents_arg, which SubmitArgs wraps.
+                unsafe {
+                    self.sys_enter(
+                        to_submit,
+                        1,
+                        getevents | EnterFlags::EXT_ARG.bits(),
+                        (&raw const args).cast(),
+                        std::mem::size_of::<SubmitArgs<'_, '_>>(),
+                    )
+                }
+            }
+            // SAFETY: no argument pointer is passed.
+            Some(None) => unsafe { self.sys_enter(to_submit, 1, getevents, std::ptr::null(), 0) },
+            // SAFETY: as above.
+            None => unsafe { self.sys_enter(to_submit, 0, getevents, std::ptr::null(), 0) },
+        };
+        settle_enter(res.map(drop))
+    }
+
+    /// Submits the queued SQEs without waiting (a full SQ's flush).
+    pub(super) fn submit(&mut self) -> io::Result<()> {
+        let to_submit = self.ring.submission().len() as u32;
+        self.stats.enters += 1;
+        if let Some(e) = self.injected_enter_error(to_submit) {
+            return Err(e);
+        }
+        // SAFETY: no argument pointer is passed.
+        unsafe { self.sys_enter(to_submit, 0, 0, std::ptr::null(), 0) }.map(drop)
+    }
+
+    /// Fault injection: the error this enter must fail with, if any. EINTR comes after
+    /// the SQEs were submitted (a wait cut short); other errors before (nothing taken).
+    pub(super) fn injected_enter_error(&mut self, to_submit: u32) -> Option<io::Error> {
+        let errno = fault::enter_error(to_submit > 0)?;
+        if errno == libc::EINTR {
+            // SAFETY: no argument pointer is passed.
+            let _ = unsafe { self.sys_enter(to_submit, 0, 0, std::ptr::null(), 0) };
+        }
+        Some(io::Error::from_raw_os_error(errno))
+    }
+}
+
+/// What an enter's result means for the loop: ETIME (the wait timed out, i.e. a timer is
+/// due, io_uring_enter(2)) and the transient errors are not failures; the caller reaps
+/// and comes back.
+fn settle_enter(res: io::Result<()>) -> io::Result<()> {
+    match res {
+        Err(e) if e.raw_os_error() == Some(libc::ETIME) || is_transient(&e) => Ok(()),
+        res => res,
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+    )
+}
