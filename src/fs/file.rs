@@ -2,8 +2,10 @@
 
 use super::{Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::fd::SharedFd;
+use crate::io::loops;
 use crate::op::Op;
+use crate::op::result::finish;
+use crate::sys::fd::SharedFd;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -140,10 +142,7 @@ impl File {
         if let Err(e) = check_pos(pos) {
             return (Err(e), buf);
         }
-        match Op::read_at(&self.fd, buf, pos) {
-            Ok(op) => op.await,
-            Err((e, buf)) => (Err(e), buf),
-        }
+        finish(Op::read_at(&self.fd, buf, pos)).await
     }
 
     /// Reads exactly `buf.bytes_total()` bytes starting at `pos`, however many reads it
@@ -176,26 +175,11 @@ impl File {
     ///
     /// Cancel-safe in that the file is unchanged; the bytes read so far go with the buffer.
     pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<(), B> {
-        let total = buf.bytes_total();
-        let mut filled = 0;
-        let mut buf = buf;
-        while filled < total {
-            let (res, slice) = self.read_at(buf.slice(filled..), pos + filled as u64).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    let e = io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("file ended after {filled} of {total} bytes from offset {pos}"),
-                    );
-                    return (Err(e), buf);
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+        let ended = format_args!("file read from offset {pos} ended");
+        loops::read_exact(buf, ended, |rest, filled| {
+            self.read_at(rest, pos.saturating_add(filled as u64))
+        })
+        .await
     }
 
     /// Writes some of `buf`'s initialised bytes at byte `pos` of the file; returns how
@@ -229,10 +213,7 @@ impl File {
         if let Err(e) = check_pos(pos) {
             return (Err(e), buf);
         }
-        match Op::write_at(&self.fd, buf, 0, pos) {
-            Ok(op) => op.await,
-            Err((e, buf)) => (Err(e), buf),
-        }
+        finish(Op::write_at(&self.fd, buf, 0, pos)).await
     }
 
     /// Writes every initialised byte of `buf` starting at `pos`, however many writes it
@@ -262,30 +243,14 @@ impl File {
     ///
     /// Not cancel-safe: if dropped, an unknown prefix of the buffer was written.
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut written = 0;
-        let mut buf = buf;
-        while written < total {
-            let at = pos + written as u64;
+        loops::write_all(buf, "write", |buf, written| async move {
+            let at = pos.saturating_add(written as u64);
             if let Err(e) = check_pos(at) {
                 return (Err(e), buf);
             }
-            let (res, b) = match Op::write_at(&self.fd, buf, written, at) {
-                Ok(op) => op.await,
-                Err((e, b)) => (Err(e), b),
-            };
-            buf = b;
-            match res {
-                Ok(0) => {
-                    let e = io::Error::new(io::ErrorKind::WriteZero, "write accepted no bytes");
-                    return (Err(e), buf);
-                }
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+            finish(Op::write_at(&self.fd, buf, written, at)).await
+        })
+        .await
     }
 
     /// Reads from offset 0 to the end of the file into a new `Vec`.

@@ -45,7 +45,7 @@ mod buf_reader;
 mod buf_writer;
 mod copy;
 mod error;
-mod sockets;
+pub(crate) mod loops;
 mod traits;
 
 pub use buf_reader::BufReader;

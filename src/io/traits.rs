@@ -4,6 +4,7 @@
 // only warns that callers cannot demand it.
 #![allow(async_fn_in_trait)]
 
+use super::loops;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use std::io;
 use std::rc::Rc;
@@ -136,26 +137,7 @@ pub trait AsyncReadExt: AsyncRead {
     /// Not cancel-safe: the bytes already in the buffer go with it if the future is dropped
     /// (those of the read in flight are kept by the stream for its next read).
     async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_total();
-        let mut filled = 0;
-        let mut buf = buf;
-        while filled < total {
-            let (res, slice) = self.read(buf.slice(filled..)).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    let e = io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("stream ended after {filled} of {total} bytes"),
-                    );
-                    return (Err(e), buf);
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+        loops::read_exact(buf, "stream ended", |rest, _| self.read(rest)).await
     }
 
     /// Reads until end of stream, appending to `buf`; returns how many bytes were added.
@@ -229,22 +211,11 @@ pub trait AsyncWriteExt: AsyncWrite {
     /// Not cancel-safe: if dropped, an unknown prefix of the buffer was written.
     async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
         let total = buf.bytes_init();
-        let mut sent = 0;
-        let mut buf = buf;
-        while sent < total {
-            let (res, slice) = self.write(buf.slice(sent..total)).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    let e = io::Error::new(io::ErrorKind::WriteZero, "the sink accepted no bytes");
-                    return (Err(e), buf);
-                }
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+        loops::write_all(buf, "the sink", |buf, sent| async move {
+            let (res, rest) = self.write(buf.slice(sent..total)).await;
+            (res, rest.into_inner())
+        })
+        .await
     }
 }
 

@@ -1,9 +1,9 @@
 //! `TcpListener`: bind with SO_REUSEPORT, accept through the ring.
 
 use super::accept::Acceptor;
-use super::{TcpStream, each_addr};
-use crate::fd::SharedFd;
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use super::{TcpStream, each_addr, ip_addr, ip_socket};
+use crate::sys::fd::SharedFd;
+use socket2::{Protocol, SockRef, Type};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -43,11 +43,7 @@ impl TcpListener {
     /// permission, ...).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(addr, |addr| {
-            let socket = Socket::new(
-                Domain::for_address(addr),
-                Type::STREAM.cloexec(),
-                Some(Protocol::TCP),
-            )?;
+            let socket = ip_socket(addr, Type::STREAM, Protocol::TCP)?;
             socket.set_reuse_address(true)?;
             socket.set_reuse_port(true)?;
             socket.bind(&addr.into())?;
@@ -125,10 +121,7 @@ impl TcpListener {
     ///
     /// If getsockname(2) fails.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        SockRef::from(self.fd.as_fd())
-            .local_addr()?
-            .as_socket()
-            .ok_or_else(|| io::Error::other("listener has no IP address"))
+        ip_addr(&SockRef::from(self.fd.as_fd()).local_addr()?, "listener")
     }
 }
 

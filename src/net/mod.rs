@@ -1,8 +1,12 @@
-//! Networking: TCP on io_uring.
+//! Networking on io_uring: TCP, UDP and Unix stream sockets.
 //!
 //! Every operation passes its buffer by value and gives it back with the result
 //! (`(io::Result<usize>, buf)`): the kernel may use the buffer until the CQE arrives, even
 //! if the future was dropped (`buf` module rules).
+//!
+//! [`TcpStream`] and [`UnixStream`] share one implementation of their reads and writes,
+//! and `into_split` turns either into a [`ReadHalf`] and a [`WriteHalf`] of that stream
+//! type ([`TcpReadHalf`] is `ReadHalf<TcpStream>`, and so on).
 #![forbid(unsafe_code)]
 
 mod accept;
@@ -16,11 +20,12 @@ mod unix;
 
 pub use listener::{Incoming, TcpListener};
 pub use recv_pool::{RECV_STREAM_QUEUE, RecvStream};
-pub use split::{TcpReadHalf, TcpWriteHalf};
+pub use split::{ReadHalf, TcpReadHalf, TcpWriteHalf, UnixReadHalf, UnixWriteHalf, WriteHalf};
 pub use stream::TcpStream;
 pub use udp::{RecvMeta, UdpSocket};
-pub use unix::{UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf};
+pub use unix::{UnixListener, UnixStream};
 
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -37,12 +42,26 @@ fn each_addr<A: ToSocketAddrs, T>(
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        )
-    }))
+    Err(last.unwrap_or_else(resolved_to_nothing))
+}
+
+/// The error of an address that resolved to no socket address at all.
+fn resolved_to_nothing() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the address resolved to nothing",
+    )
+}
+
+/// A close-on-exec IP socket of type `ty` and protocol `protocol` for `addr`'s family.
+fn ip_socket(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
+    Socket::new(Domain::for_address(addr), ty.cloexec(), Some(protocol))
+}
+
+/// The IP address of a socket; `what` names the socket in the error.
+fn ip_addr(a: &SockAddr, what: &str) -> io::Result<SocketAddr> {
+    a.as_socket()
+        .ok_or_else(|| io::Error::other(format!("{what} has no IP address")))
 }
 
 /// Whether `err` says the process or system ran out of file descriptors (EMFILE/ENFILE).

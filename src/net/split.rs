@@ -1,15 +1,16 @@
-//! The two halves of a `TcpStream`.
+//! The two halves of a stream socket, one generic type each for TCP and Unix streams.
 
-use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::fd::SharedFd;
-use crate::op::Unread;
+use super::stream_io::StreamIo;
+use super::{RecvStream, TcpStream, UnixStream};
+use crate::buf::{BufResult, IoBuf, IoBufMut, PooledBuf};
+use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::net::Shutdown;
-use std::rc::Rc;
 
-use super::TcpStream;
-
-/// The reading half of a [`TcpStream`], from [`TcpStream::into_split`].
+/// The reading half of a [`TcpStream`] or a [`UnixStream`] (`S`), from
+/// [`TcpStream::into_split`] or [`UnixStream::into_split`]; its other names are
+/// [`TcpReadHalf`] and [`UnixReadHalf`].
 ///
 /// It shares the stream's store of bytes a cancelled read left behind, so a read dropped
 /// on the whole stream before the split, or on this half after it, loses nothing: the
@@ -17,56 +18,79 @@ use super::TcpStream;
 ///
 /// # Examples
 ///
-/// See [`TcpStream::into_split`].
-#[derive(Debug)]
-pub struct TcpReadHalf {
-    stream: TcpStream,
+/// See [`TcpStream::into_split`] and [`UnixStream::into_split`].
+pub struct ReadHalf<S> {
+    io: StreamIo,
+    /// Which stream this half came from (it owns none: the halves share a [`StreamIo`]).
+    stream: PhantomData<S>,
 }
 
-/// The writing half of a [`TcpStream`], from [`TcpStream::into_split`]. Dropping it does
-/// not close the connection while the read half lives; call [`shutdown`](Self::shutdown).
+/// The writing half of a [`TcpStream`] or a [`UnixStream`] (`S`), from
+/// [`TcpStream::into_split`] or [`UnixStream::into_split`]; its other names are
+/// [`TcpWriteHalf`] and [`UnixWriteHalf`]. Dropping it does not close the connection
+/// while the read half lives; call [`shutdown`](Self::shutdown).
 ///
 /// # Examples
 ///
-/// See [`TcpStream::into_split`].
-#[derive(Debug)]
-pub struct TcpWriteHalf {
-    stream: TcpStream,
+/// See [`TcpStream::into_split`] and [`UnixStream::into_split`].
+pub struct WriteHalf<S> {
+    io: StreamIo,
+    stream: PhantomData<S>,
 }
 
-impl TcpReadHalf {
-    pub(super) fn new(fd: SharedFd, unread: Rc<Unread>) -> Self {
-        TcpReadHalf {
-            stream: TcpStream { fd, unread },
-        }
-    }
+/// The reading half of a [`TcpStream`], from [`TcpStream::into_split`].
+pub type TcpReadHalf = ReadHalf<TcpStream>;
+/// The writing half of a [`TcpStream`], from [`TcpStream::into_split`].
+pub type TcpWriteHalf = WriteHalf<TcpStream>;
+/// The reading half of a [`UnixStream`], from [`UnixStream::into_split`].
+pub type UnixReadHalf = ReadHalf<UnixStream>;
+/// The writing half of a [`UnixStream`], from [`UnixStream::into_split`].
+pub type UnixWriteHalf = WriteHalf<UnixStream>;
 
-    /// As [`TcpStream::read`].
+/// Splits a stream's [`StreamIo`]: both halves share its descriptor (closed when both
+/// are dropped) and its unread bytes (which only the read half reads).
+pub(super) fn split<S>(io: StreamIo) -> (ReadHalf<S>, WriteHalf<S>) {
+    let read = ReadHalf {
+        io: io.clone(),
+        stream: PhantomData,
+    };
+    let write = WriteHalf {
+        io,
+        stream: PhantomData,
+    };
+    (read, write)
+}
+
+impl<S> ReadHalf<S> {
+    /// As the stream's `read` ([`TcpStream::read`], [`UnixStream::read`]).
     ///
     /// # Errors
     ///
-    /// As [`TcpStream::read`].
+    /// As the stream's `read`.
     ///
     /// # Cancel safety
     ///
-    /// As [`TcpStream::read`]: cancel-safe.
+    /// As the stream's `read`: cancel-safe.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.read(buf).await
+        self.io.read(buf).await
     }
 
-    /// As [`TcpStream::read_exact`].
+    /// As the stream's `read_exact` ([`TcpStream::read_exact`],
+    /// [`UnixStream::read_exact`]).
     ///
     /// # Errors
     ///
-    /// As [`TcpStream::read_exact`].
+    /// As the stream's `read_exact`.
     ///
     /// # Cancel safety
     ///
-    /// As [`TcpStream::read_exact`]: not cancel-safe.
+    /// As the stream's `read_exact`: not cancel-safe.
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        self.stream.read_exact(buf).await
+        self.io.read_exact(buf).await
     }
+}
 
+impl ReadHalf<TcpStream> {
     /// As [`TcpStream::recv_pooled`].
     ///
     /// # Errors
@@ -76,8 +100,8 @@ impl TcpReadHalf {
     /// # Cancel safety
     ///
     /// As [`TcpStream::recv_pooled`]: cancel-safe.
-    pub async fn recv_pooled(&self) -> io::Result<crate::buf::PooledBuf> {
-        self.stream.recv_pooled().await
+    pub async fn recv_pooled(&self) -> io::Result<PooledBuf> {
+        self.io.recv_pooled().await
     }
 
     /// As [`TcpStream::recv_stream`]: the data of the connection as it arrives, from one
@@ -106,48 +130,40 @@ impl TcpReadHalf {
     ///
     /// # Cancel safety
     ///
-    /// As [`RecvStream`](super::RecvStream): dropping the stream (or a `next` in flight)
-    /// cancels the receive, and bytes it had received but not handed out are kept for
-    /// the next read on this half.
-    pub fn recv_stream(&self) -> super::RecvStream<'_> {
-        self.stream.recv_stream()
+    /// As [`RecvStream`]: dropping the stream (or a `next` in flight) cancels the
+    /// receive, and bytes it had received but not handed out are kept for the next read
+    /// on this half.
+    pub fn recv_stream(&self) -> RecvStream<'_> {
+        self.io.recv_stream()
     }
 }
 
-impl TcpWriteHalf {
-    pub(super) fn new(fd: SharedFd) -> Self {
-        TcpWriteHalf {
-            stream: TcpStream {
-                fd,
-                unread: Rc::new(Unread::default()),
-            },
-        }
-    }
-
-    /// As [`TcpStream::write`].
+impl<S> WriteHalf<S> {
+    /// As the stream's `write` ([`TcpStream::write`], [`UnixStream::write`]).
     ///
     /// # Errors
     ///
-    /// As [`TcpStream::write`].
+    /// As the stream's `write`.
     ///
     /// # Cancel safety
     ///
-    /// As [`TcpStream::write`].
+    /// As the stream's `write`.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.write(buf).await
+        self.io.write(buf).await
     }
 
-    /// As [`TcpStream::write_all`].
+    /// As the stream's `write_all` ([`TcpStream::write_all`],
+    /// [`UnixStream::write_all`]).
     ///
     /// # Errors
     ///
-    /// As [`TcpStream::write_all`].
+    /// As the stream's `write_all`.
     ///
     /// # Cancel safety
     ///
-    /// As [`TcpStream::write_all`]: not cancel-safe.
+    /// As the stream's `write_all`: not cancel-safe.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.stream.write_all(buf).await
+        self.io.write_all(buf).await
     }
 
     /// Shuts down the write side: the peer reads EOF.
@@ -156,6 +172,18 @@ impl TcpWriteHalf {
     ///
     /// What shutdown(2) reports.
     pub fn shutdown(&self) -> io::Result<()> {
-        self.stream.shutdown(Shutdown::Write)
+        self.io.shutdown(Shutdown::Write)
+    }
+}
+
+impl<S> fmt::Debug for ReadHalf<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadHalf").field("io", &self.io).finish()
+    }
+}
+
+impl<S> fmt::Debug for WriteHalf<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteHalf").field("io", &self.io).finish()
     }
 }

@@ -1,15 +1,14 @@
 //! `TcpStream`: connect, read, write through the ring.
 
-use super::split::{TcpReadHalf, TcpWriteHalf};
-use super::stream_io;
-use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::fd::SharedFd;
-use crate::op::{Op, Unread};
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use super::ip_addr;
+use super::split::{self, TcpReadHalf, TcpWriteHalf};
+use super::stream_io::StreamIo;
+use crate::buf::{BufResult, IoBuf, IoBufMut, PooledBuf};
+use crate::op::Op;
+use socket2::{Protocol, Type};
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
-use std::rc::Rc;
 
 /// A TCP connection.
 ///
@@ -37,16 +36,13 @@ use std::rc::Rc;
 #[doc(alias = "open_connection")]
 #[derive(Debug)]
 pub struct TcpStream {
-    pub(super) fd: SharedFd,
-    /// Bytes a cancelled read received; the next read returns them first.
-    pub(super) unread: Rc<Unread>,
+    io: StreamIo,
 }
 
 impl TcpStream {
     pub(crate) fn from_fd(fd: OwnedFd) -> TcpStream {
         TcpStream {
-            fd: SharedFd::new(fd),
-            unread: Rc::new(Unread::default()),
+            io: StreamIo::new(fd),
         }
     }
 
@@ -67,22 +63,13 @@ impl TcpStream {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the address resolved to nothing",
-            )
-        }))
+        Err(last.unwrap_or_else(super::resolved_to_nothing))
     }
 
     async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::new(
-            Domain::for_address(addr),
-            Type::STREAM.cloexec(),
-            Some(Protocol::TCP),
-        )?;
+        let socket = super::ip_socket(addr, Type::STREAM, Protocol::TCP)?;
         let stream = TcpStream::from_fd(socket.into());
-        Op::connect(&stream.fd, addr.into())?.await?;
+        Op::connect(stream.io.fd(), addr.into())?.await?;
         Ok(stream)
     }
 
@@ -98,7 +85,7 @@ impl TcpStream {
     /// Cancel-safe: if the future is dropped after the kernel delivered data into the
     /// buffer, those bytes are kept and the next read on this stream returns them.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        stream_io::read(&self.fd, &self.unread, buf).await
+        self.io.read(buf).await
     }
 
     /// Receives into a buffer of the core's pool, which the kernel picks only when data
@@ -141,8 +128,8 @@ impl TcpStream {
     ///     assert_eq!(&buf[..], b"ping");
     /// });
     /// ```
-    pub async fn recv_pooled(&self) -> io::Result<crate::buf::PooledBuf> {
-        super::recv_pool::recv_pooled(&self.fd, &self.unread).await
+    pub async fn recv_pooled(&self) -> io::Result<PooledBuf> {
+        self.io.recv_pooled().await
     }
 
     /// The data of this connection as it arrives, from one multishot receive into the
@@ -170,7 +157,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn recv_stream(&self) -> super::RecvStream<'_> {
-        super::RecvStream::new(&self.fd, &self.unread)
+        self.io.recv_stream()
     }
 
     /// Reads until the buffer is full (`bytes_total` bytes).
@@ -185,7 +172,7 @@ impl TcpStream {
     /// Not cancel-safe: bytes already read into the buffer are lost with it if the future
     /// is dropped (the bytes of the read in flight are kept for the next read).
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        stream_io::read_exact(&self.fd, &self.unread, buf).await
+        self.io.read_exact(buf).await
     }
 
     /// Sends some of the buffer's initialised bytes; returns how many were sent.
@@ -201,7 +188,7 @@ impl TcpStream {
     ///
     /// If the future is dropped, the bytes may or may not have been sent.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        stream_io::write(&self.fd, buf).await
+        self.io.write(buf).await
     }
 
     /// Sends every initialised byte of the buffer, however many sends it takes.
@@ -214,7 +201,7 @@ impl TcpStream {
     ///
     /// Not cancel-safe: if dropped, an unknown prefix of the buffer was sent.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        stream_io::write_all(&self.fd, buf).await
+        self.io.write_all(buf).await
     }
 
     /// Shuts down the read side, the write side (the peer reads EOF), or both.
@@ -223,7 +210,7 @@ impl TcpStream {
     ///
     /// What shutdown(2) reports, e.g. `NotConnected`.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.sock().shutdown(how)
+        self.io.shutdown(how)
     }
 
     /// Sets TCP_NODELAY: small writes go out at once instead of waiting to be merged.
@@ -232,7 +219,7 @@ impl TcpStream {
     ///
     /// What setsockopt(2) reports.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.sock().set_tcp_nodelay(nodelay)
+        self.io.sock().set_tcp_nodelay(nodelay)
     }
 
     /// Whether TCP_NODELAY is set.
@@ -241,7 +228,7 @@ impl TcpStream {
     ///
     /// What getsockopt(2) reports.
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.sock().tcp_nodelay()
+        self.io.sock().tcp_nodelay()
     }
 
     /// Sets SO_LINGER; `Some(0)` makes close send a reset instead of a FIN.
@@ -250,7 +237,7 @@ impl TcpStream {
     ///
     /// What setsockopt(2) reports.
     pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
-        self.sock().set_linger(linger)
+        self.io.sock().set_linger(linger)
     }
 
     /// The peer's address.
@@ -259,7 +246,7 @@ impl TcpStream {
     ///
     /// `NotConnected` if the connection is gone.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock().peer_addr()?)
+        ip_addr(&self.io.sock().peer_addr()?, "socket")
     }
 
     /// This side's address.
@@ -268,7 +255,7 @@ impl TcpStream {
     ///
     /// What getsockname(2) reports.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock().local_addr()?)
+        ip_addr(&self.io.sock().local_addr()?, "socket")
     }
 
     /// Splits the stream into a read half and a write half that can move to different
@@ -303,16 +290,6 @@ impl TcpStream {
     /// });
     /// ```
     pub fn into_split(self) -> (TcpReadHalf, TcpWriteHalf) {
-        let read = TcpReadHalf::new(self.fd.clone(), self.unread.clone());
-        (read, TcpWriteHalf::new(self.fd))
+        split::split(self.io)
     }
-
-    fn sock(&self) -> SockRef<'_> {
-        SockRef::from(self.fd.as_fd())
-    }
-}
-
-fn ip_addr(a: socket2::SockAddr) -> io::Result<SocketAddr> {
-    a.as_socket()
-        .ok_or_else(|| io::Error::other("socket has no IP address"))
 }

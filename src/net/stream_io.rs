@@ -1,86 +1,127 @@
-//! Reads and writes shared by the stream sockets (`TcpStream`, `UnixStream`): one copy of
-//! the loops, the `Unread` stash and the error rules.
+//! What the stream sockets share: [`TcpStream`](super::TcpStream),
+//! [`UnixStream`](super::UnixStream) and their halves are each a [`StreamIo`] (the
+//! descriptor and the `Unread` stash) with one copy of the reads, writes and error rules,
+//! and the `io` traits come from here for all of them.
 
-use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::fd::SharedFd;
+use super::{ReadHalf, RecvStream, TcpStream, UnixStream, WriteHalf};
+use crate::buf::{BufResult, IoBuf, IoBufMut, PooledBuf};
+use crate::io::{AsyncRead, AsyncWrite, loops};
+use crate::op::result::finish;
 use crate::op::{Op, Unread, receive};
+use crate::sys::fd::SharedFd;
+use socket2::SockRef;
 use std::io;
+use std::net::Shutdown;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
 
-/// One recv; bytes (or an error) a cancelled recv left in `unread` come first.
-pub(super) async fn read<B: IoBufMut>(
-    fd: &SharedFd,
-    unread: &std::rc::Rc<Unread>,
-    mut buf: B,
-) -> BufResult<usize, B> {
-    if !unread.is_empty() {
-        let n = unread.fill(&mut buf);
-        return (Ok(n), buf);
-    }
-    if let Some(e) = unread.take_error() {
-        return (Err(e), buf);
-    }
-    match Op::recv(fd, buf, Some(unread.clone())) {
-        Ok(op) => receive(op, unread).await,
-        Err((e, buf)) => (Err(e), buf),
-    }
+/// A connected stream socket: its descriptor, and the bytes a cancelled read received,
+/// which the next read returns first.
+///
+/// Clones share both: the halves of a split stream are clones, so bytes a read dropped
+/// before the split are read by the read half after it.
+#[derive(Debug, Clone)]
+pub(super) struct StreamIo {
+    fd: SharedFd,
+    unread: Rc<Unread>,
 }
 
-/// Recvs until `bytes_total` bytes are in; `UnexpectedEof` if the peer closes first.
-pub(super) async fn read_exact<B: IoBufMut>(
-    fd: &SharedFd,
-    unread: &std::rc::Rc<Unread>,
-    buf: B,
-) -> BufResult<(), B> {
-    let total = buf.bytes_total();
-    let mut filled = 0;
-    let mut buf = buf;
-    while filled < total {
-        let (res, slice) = read(fd, unread, buf.slice(filled..)).await;
-        buf = slice.into_inner();
-        match res {
-            Ok(0) => {
-                let e = io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("peer closed after {filled} of {total} bytes"),
-                );
-                return (Err(e), buf);
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
+impl StreamIo {
+    pub(super) fn new(fd: OwnedFd) -> Self {
+        StreamIo {
+            fd: SharedFd::new(fd),
+            unread: Rc::new(Unread::default()),
         }
     }
-    (Ok(()), buf)
-}
 
-/// One send of the initialised bytes (MSG_NOSIGNAL).
-pub(super) async fn write<B: IoBuf>(fd: &SharedFd, buf: B) -> BufResult<usize, B> {
-    match Op::send(fd, buf, 0) {
-        Ok(op) => op.await,
-        Err((e, buf)) => (Err(e), buf),
+    pub(super) fn fd(&self) -> &SharedFd {
+        &self.fd
     }
-}
 
-/// Sends until every initialised byte is out; `WriteZero` if the kernel takes nothing.
-pub(super) async fn write_all<B: IoBuf>(fd: &SharedFd, buf: B) -> BufResult<(), B> {
-    let total = buf.bytes_init();
-    let mut sent = 0;
-    let mut buf = buf;
-    while sent < total {
-        let (res, b) = match Op::send(fd, buf, sent) {
-            Ok(op) => op.await,
-            Err((e, b)) => (Err(e), b),
-        };
-        buf = b;
-        match res {
-            Ok(0) => {
-                let e = io::Error::new(io::ErrorKind::WriteZero, "send accepted no bytes");
-                return (Err(e), buf);
-            }
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
+    pub(super) fn sock(&self) -> SockRef<'_> {
+        SockRef::from(self.fd.as_fd())
+    }
+
+    /// One recv; bytes (or an error) a cancelled recv left in `unread` come first.
+    pub(super) async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
+        let unread = &self.unread;
+        if !unread.is_empty() {
+            let n = unread.fill(&mut buf);
+            return (Ok(n), buf);
         }
+        if let Some(e) = unread.take_error() {
+            return (Err(e), buf);
+        }
+        let submitted = Op::recv(&self.fd, buf, Some(unread.clone()));
+        finish(submitted.map(|op| receive(op, unread))).await
     }
-    (Ok(()), buf)
+
+    /// Recvs until `bytes_total` bytes are in; `UnexpectedEof` if the peer closes first.
+    pub(super) async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        loops::read_exact(buf, "peer closed", |rest, _| self.read(rest)).await
+    }
+
+    /// One send of the initialised bytes (MSG_NOSIGNAL).
+    pub(super) async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        finish(Op::send(&self.fd, buf, 0)).await
+    }
+
+    /// Sends until every initialised byte is out; `WriteZero` if the kernel takes nothing.
+    pub(super) async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        loops::write_all(buf, "send", |buf, sent| {
+            finish(Op::send(&self.fd, buf, sent))
+        })
+        .await
+    }
+
+    pub(super) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.sock().shutdown(how)
+    }
+
+    /// One receive into a buffer of the core's pool (`TcpStream::recv_pooled`).
+    pub(super) async fn recv_pooled(&self) -> io::Result<PooledBuf> {
+        super::recv_pool::recv_pooled(&self.fd, &self.unread).await
+    }
+
+    /// The data as it arrives, from one multishot receive (`TcpStream::recv_stream`).
+    pub(super) fn recv_stream(&self) -> RecvStream<'_> {
+        RecvStream::new(&self.fd, &self.unread)
+    }
+}
+
+/// The `io` traits for a stream type, by its own methods of the same names.
+macro_rules! stream_traits {
+    ($($stream:ty),*) => {$(
+        impl AsyncRead for $stream {
+            async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+                <$stream>::read(self, buf).await
+            }
+        }
+
+        impl AsyncWrite for $stream {
+            async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+                <$stream>::write(self, buf).await
+            }
+            async fn shutdown(&self) -> io::Result<()> {
+                <$stream>::shutdown(self, Shutdown::Write)
+            }
+        }
+    )*};
+}
+
+stream_traits!(TcpStream, UnixStream);
+
+impl<S> AsyncRead for ReadHalf<S> {
+    async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        ReadHalf::read(self, buf).await
+    }
+}
+
+impl<S> AsyncWrite for WriteHalf<S> {
+    async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        WriteHalf::write(self, buf).await
+    }
+    async fn shutdown(&self) -> io::Result<()> {
+        WriteHalf::shutdown(self)
+    }
 }

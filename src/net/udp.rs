@@ -6,11 +6,12 @@
 //! asyncio's `sock_recvfrom` do; [`UdpSocket::recv_msg`] says whether it happened and how
 //! long the datagram really was ([`RecvMeta::is_truncated`], [`RecvMeta::datagram_len`]).
 
-use super::each_addr;
+use super::{each_addr, ip_addr, ip_socket, resolved_to_nothing};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::fd::SharedFd;
+use crate::op::result::finish;
 use crate::op::{Op, RecvMeta as Received};
-use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
+use crate::sys::fd::SharedFd;
+use socket2::{Protocol, SockAddr, SockRef, Type};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -114,11 +115,7 @@ impl UdpSocket {
     #[doc(alias = "create_datagram_endpoint")]
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         each_addr(addr, |addr| {
-            let socket = Socket::new(
-                Domain::for_address(addr),
-                Type::DGRAM.cloexec(),
-                Some(Protocol::UDP),
-            )?;
+            let socket = ip_socket(addr, Type::DGRAM, Protocol::UDP)?;
             socket.bind(&addr.into())?;
             Ok(UdpSocket {
                 fd: SharedFd::new(socket.into()),
@@ -189,10 +186,7 @@ impl UdpSocket {
             Ok(a) => a,
             Err(e) => return (Err(e), buf),
         };
-        match Op::sendmsg(&self.fd, buf, SockAddr::from(addr)) {
-            Ok(op) => op.await,
-            Err((e, buf)) => (Err(e), buf),
-        }
+        finish(Op::sendmsg(&self.fd, buf, SockAddr::from(addr))).await
     }
 
     /// Receives one datagram into the buffer (from its start, up to its capacity) and
@@ -250,15 +244,9 @@ impl UdpSocket {
     /// As [`recv_from`](Self::recv_from): not cancel-safe.
     #[doc(alias = "recvmsg")]
     pub async fn recv_msg<B: IoBufMut>(&self, buf: B) -> BufResult<RecvMeta, B> {
-        let (res, buf) = match Op::recvmsg(&self.fd, buf) {
-            Ok(op) => op.await,
-            Err((e, buf)) => (Err(e), buf),
-        };
+        let (res, buf) = finish(Op::recvmsg(&self.fd, buf)).await;
         let meta = res.and_then(|r: Received| {
-            let addr = r
-                .addr
-                .as_socket()
-                .ok_or_else(|| io::Error::other("datagram sender has no IP address"))?;
+            let addr = ip_addr(&r.addr, "datagram sender")?;
             Ok(RecvMeta {
                 len: r.len,
                 datagram_len: r.datagram_len,
@@ -297,10 +285,7 @@ impl UdpSocket {
     /// If the future is dropped the datagram may or may not have been sent.
     #[doc(alias = "sock_send")]
     pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        match Op::send(&self.fd, buf, 0) {
-            Ok(op) => op.await,
-            Err((e, buf)) => (Err(e), buf),
-        }
+        finish(Op::send(&self.fd, buf, 0)).await
     }
 
     /// Receives one datagram from the connected peer; returns the bytes stored (a longer
@@ -319,10 +304,7 @@ impl UdpSocket {
     /// Not cancel-safe, as [`recv_from`](Self::recv_from).
     #[doc(alias = "sock_recv")]
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        let (res, buf) = match Op::recvmsg(&self.fd, buf) {
-            Ok(op) => op.await,
-            Err((e, buf)) => (Err(e), buf),
-        };
+        let (res, buf) = finish(Op::recvmsg(&self.fd, buf)).await;
         (res.map(|r| r.len), buf)
     }
 
@@ -340,7 +322,7 @@ impl UdpSocket {
     /// What getsockname(2) reports.
     #[doc(alias = "get_extra_info")]
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock().local_addr()?)
+        ip_addr(&self.sock().local_addr()?, "socket")
     }
 
     /// The connected peer's address.
@@ -354,7 +336,7 @@ impl UdpSocket {
     /// `NotConnected` before [`connect`](Self::connect).
     #[doc(alias = "getpeername")]
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock().peer_addr()?)
+        ip_addr(&self.sock().peer_addr()?, "socket")
     }
 
     /// Sets SO_BROADCAST: whether datagrams may go to a broadcast address.
@@ -394,15 +376,7 @@ impl UdpSocket {
 }
 
 fn first_addr<A: ToSocketAddrs>(addr: A) -> io::Result<SocketAddr> {
-    addr.to_socket_addrs()?.next().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        )
-    })
-}
-
-fn ip_addr(a: SockAddr) -> io::Result<SocketAddr> {
-    a.as_socket()
-        .ok_or_else(|| io::Error::other("socket has no IP address"))
+    addr.to_socket_addrs()?
+        .next()
+        .ok_or_else(resolved_to_nothing)
 }

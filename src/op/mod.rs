@@ -24,6 +24,7 @@ mod recv;
 mod recv_pooled;
 mod recvmsg;
 mod renameat;
+pub(crate) mod result;
 mod send;
 mod sendmsg;
 mod statx;

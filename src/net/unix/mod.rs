@@ -8,11 +8,9 @@
 //! `ConnectionRefused`, each with a message naming the path and the likely cause.
 
 mod listener;
-mod split;
 mod stream;
 
 pub use listener::UnixListener;
-pub use split::{UnixReadHalf, UnixWriteHalf};
 pub use stream::UnixStream;
 
 use socket2::SockAddr;

@@ -1,17 +1,15 @@
 //! `UnixStream`: connect, read, write through the ring (the TCP shape).
 
-use super::super::stream_io;
-use super::{UnixReadHalf, UnixWriteHalf, abstract_addr, path_addr, std_addr, with_addr};
+use super::super::split::{self, UnixReadHalf, UnixWriteHalf};
+use super::super::stream_io::StreamIo;
+use super::{abstract_addr, path_addr, std_addr, with_addr};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::fd::SharedFd;
-use crate::op::Unread;
-use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use socket2::{Domain, SockAddr, Socket, Type};
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::rc::Rc;
 use std::time::Duration;
 
 /// First pause before retrying a connect refused for a full backlog (EAGAIN): short, as
@@ -40,16 +38,13 @@ const CONNECT_RETRY_MAX: Duration = Duration::from_millis(50);
 #[doc(alias = "open_unix_connection")]
 #[derive(Debug)]
 pub struct UnixStream {
-    fd: SharedFd,
-    /// Bytes a cancelled read received; the next read returns them first.
-    unread: Rc<Unread>,
+    io: StreamIo,
 }
 
 impl UnixStream {
     pub(super) fn from_fd(fd: OwnedFd) -> UnixStream {
         UnixStream {
-            fd: SharedFd::new(fd),
-            unread: Rc::new(Unread::default()),
+            io: StreamIo::new(fd),
         }
     }
 
@@ -161,7 +156,7 @@ impl UnixStream {
     /// Cancel-safe: if the future is dropped after the kernel delivered data into the
     /// buffer, those bytes are kept and the next read on this stream returns them.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        stream_io::read(&self.fd, &self.unread, buf).await
+        self.io.read(buf).await
     }
 
     /// Reads until the buffer is full (`bytes_total` bytes).
@@ -181,7 +176,7 @@ impl UnixStream {
     /// is dropped (the bytes of the read in flight are kept for the next read).
     #[doc(alias = "readexactly")]
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        stream_io::read_exact(&self.fd, &self.unread, buf).await
+        self.io.read_exact(buf).await
     }
 
     /// Sends some of the buffer's initialised bytes; returns how many were sent.
@@ -200,7 +195,7 @@ impl UnixStream {
     ///
     /// If the future is dropped, the bytes may or may not have been sent.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        stream_io::write(&self.fd, buf).await
+        self.io.write(buf).await
     }
 
     /// Sends every initialised byte of the buffer, however many sends it takes.
@@ -218,7 +213,7 @@ impl UnixStream {
     /// Not cancel-safe: if dropped, an unknown prefix of the buffer was sent.
     #[doc(alias = "drain")]
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        stream_io::write_all(&self.fd, buf).await
+        self.io.write_all(buf).await
     }
 
     /// Shuts down the read side, the write side (the peer reads EOF), or both.
@@ -241,7 +236,7 @@ impl UnixStream {
     /// What shutdown(2) reports, e.g. `NotConnected`.
     #[doc(alias = "write_eof")]
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.sock().shutdown(how)
+        self.io.shutdown(how)
     }
 
     /// The peer's address (a path, an abstract name, or unnamed).
@@ -255,7 +250,7 @@ impl UnixStream {
     /// `NotConnected` if the connection is gone.
     #[doc(alias = "getpeername")]
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        std_addr(&self.sock().peer_addr()?)
+        std_addr(&self.io.sock().peer_addr()?)
     }
 
     /// This side's address (unnamed for a client that did not bind).
@@ -272,7 +267,7 @@ impl UnixStream {
     /// What getsockname(2) reports.
     #[doc(alias = "getsockname")]
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        std_addr(&self.sock().local_addr()?)
+        std_addr(&self.io.sock().local_addr()?)
     }
 
     /// Splits the stream into a read half and a write half that can move to different
@@ -298,15 +293,6 @@ impl UnixStream {
     /// });
     /// ```
     pub fn into_split(self) -> (UnixReadHalf, UnixWriteHalf) {
-        let write = UnixStream {
-            fd: self.fd.clone(),
-            // Reads never go through the write half, so it needs no stash of its own.
-            unread: Rc::new(Unread::default()),
-        };
-        (UnixReadHalf::new(self), UnixWriteHalf::new(write))
-    }
-
-    fn sock(&self) -> SockRef<'_> {
-        SockRef::from(self.fd.as_fd())
+        split::split(self.io)
     }
 }
