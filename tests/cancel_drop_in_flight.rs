@@ -6,31 +6,17 @@ mod support;
 
 use ringio::net::{TcpListener, TcpStream};
 use ringio::time::{sleep, timeout};
-use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use support::{alloc, fd_count, serial, settle};
+use support::{
+    CountingWaker, alloc, fd_count, in_flight, poll_noop, poll_once_and_drop, serial, settle,
+};
 
 #[global_allocator]
 static ALLOC: alloc::Guard = alloc::Guard;
-
-/// Polls `fut` once (so its SQE is queued) and drops it.
-fn poll_once_and_drop<F: Future>(fut: F) {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(
-        fut.as_mut().poll(&mut cx).is_pending(),
-        "expected the op to be in flight"
-    );
-}
-
-fn in_flight() -> usize {
-    ringio::metrics().ops_in_flight
-}
 
 #[test]
 fn dropped_reads_leak_no_fd_and_leave_nothing_in_flight() {
@@ -118,8 +104,7 @@ fn accept_dropped_after_completion_keeps_the_connection_for_the_next() {
         let client = std::net::TcpStream::connect(addr).unwrap();
         {
             let mut accept = pin!(listener.accept());
-            let mut cx = Context::from_waker(Waker::noop());
-            assert!(accept.as_mut().poll(&mut cx).is_pending());
+            assert!(poll_noop(accept.as_mut()).is_pending());
             // Let the CQE (carrying the new fd) arrive, then drop without polling again.
             sleep(Duration::from_millis(20)).await;
         }
@@ -208,19 +193,6 @@ fn dropped_connects_leak_no_fd() {
     });
 }
 
-/// Counts the wakes it gets.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[test]
 fn future_moved_out_of_block_on_is_safe_to_drop_later() {
     let _serial = serial();
@@ -237,9 +209,8 @@ fn future_moved_out_of_block_on_is_safe_to_drop_later() {
         let (a, b) = (s.clone(), s.clone());
         let mut polled = Box::pin(async move { a.read(vec![0u8; 4096]).await });
         let mut unpolled = Box::pin(async move { b.read(vec![0u8; 4096]).await });
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(polled.as_mut().poll(&mut cx).is_pending());
-        assert!(unpolled.as_mut().poll(&mut cx).is_pending());
+        assert!(poll_noop(polled.as_mut()).is_pending());
+        assert!(poll_noop(unpolled.as_mut()).is_pending());
         // Both reach the kernel and wait there: the peer sends nothing yet.
         sleep(Duration::from_millis(20)).await;
         assert_eq!(ringio::metrics().ops_in_flight, 2);
@@ -253,9 +224,7 @@ fn future_moved_out_of_block_on_is_safe_to_drop_later() {
     peer.write_all(&[0x5A; 8192]).unwrap();
     // The shutdown cancelled both reads and reaped their CQEs, though their futures were
     // gone from the runtime: the polled one is complete, without any loop turning.
-    let late = polled
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()));
+    let late = poll_noop(polled.as_mut());
     drop(unpolled);
     drop(polled);
     // The last op gone, the core goes: its ring and eventfd close.
@@ -345,19 +314,14 @@ fn poll_after_cancel_is_pending_only_until_cqe() {
         // A read whose CQE brings the peer's byte, dropped without being polled again:
         // the byte is kept for the next read on the stream (cancel safety).
         let mut first = Box::pin(s.read(vec![0u8; 8]));
-        assert!(
-            first
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-                .is_pending()
-        );
+        assert!(poll_noop(first.as_mut()).is_pending());
         peer.write_all(b"x").unwrap();
         let before = completed();
         assert!(settle(Duration::from_secs(5), || completed() > before).await);
 
         // A second read waits in the kernel: the peer sends nothing more.
         let count = Arc::new(CountingWaker::default());
-        let wakes = || count.0.load(Ordering::SeqCst);
+        let wakes = || count.wakes();
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         let mut second = Box::pin(s.read(vec![0u8; 8]));

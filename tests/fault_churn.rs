@@ -278,7 +278,7 @@ async fn churn(s: &TcpStream, rng: &mut Rng, deadline: Instant, t: &Tally) {
             if rng.below(2) == 0 {
                 // Reset mid-message: part of it sent, its echo unread.
                 let mut part = vec![0u8; 1 + rng.below(4096) as usize];
-                fill(rng, &mut part);
+                rng.fill(&mut part);
                 let _ = s.write_all(part).await;
             }
             let _ = s.set_linger(Some(Duration::ZERO));
@@ -310,15 +310,6 @@ async fn silent(s: &TcpStream, t: &Tally) {
     }
 }
 
-/// Random bytes, eight per draw: the client's CPU goes to the connections, not to the
-/// generator (one draw per byte made the debug client fall seconds behind its timers).
-fn fill(rng: &mut Rng, buf: &mut [u8]) {
-    for chunk in buf.chunks_mut(8) {
-        let word = rng.next_u64().to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
-    }
-}
-
 /// One echo of random bytes, checked; false if the connection is gone.
 async fn echo_once(s: &TcpStream, rng: &mut Rng, t: &Tally) -> bool {
     let len = match rng.below(100) {
@@ -327,7 +318,7 @@ async fn echo_once(s: &TcpStream, rng: &mut Rng, t: &Tally) -> bool {
         _ => 4097 + rng.below(32 * 1024 - 4096),
     } as usize;
     let mut msg = vec![0u8; len];
-    fill(rng, &mut msg);
+    rng.fill(&mut msg);
     let res = timeout(ECHO_LIMIT, async {
         let (res, msg) = s.write_all(msg).await;
         res?;

@@ -16,9 +16,9 @@ use std::future::Future;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use support::{Rng, alloc, fd_names_settled, serial, settle};
+use support::{Rng, alloc, fd_names_settled, poll_noop, serial, settle};
 
 #[global_allocator]
 static ALLOC: alloc::Guard = alloc::Guard;
@@ -210,10 +210,6 @@ fn random_moment(rng: &mut Rng) -> Moment {
     }
 }
 
-fn noop_poll<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(Waker::noop()))
-}
-
 /// How [`drive`] tells where an op was when its future went away.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -324,7 +320,7 @@ async fn drive<F: Future>(
             (State::Unpolled, None)
         }
         Point::PolledOnce | Point::AfterYields(_) => {
-            if let Poll::Ready(out) = noop_poll(Pin::new(&mut fut)) {
+            if let Poll::Ready(out) = poll_noop(Pin::new(&mut fut)) {
                 (State::Completed, Some(out))
             } else {
                 let enters = ringio::metrics().enters;

@@ -4,24 +4,10 @@
 mod support;
 
 use ringio::fs::{self, File};
-use std::future::Future;
 use std::os::fd::AsRawFd;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use support::{fd_count, serial, settle};
-
-/// Polls `fut` once (so its SQE is queued) and drops it; returns whether it was pending.
-fn poll_once_and_drop<F: Future>(fut: F) -> bool {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    matches!(fut.as_mut().poll(&mut cx), Poll::Pending)
-}
-
-fn in_flight() -> usize {
-    ringio::metrics().ops_in_flight
-}
+use support::{fd_count, in_flight, poll_and_drop, serial, settle};
 
 fn temp_file(name: &str, len: usize) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("ringio-fsleak-{name}-{}", std::process::id()));
@@ -38,7 +24,7 @@ fn fs_dropped_opens_leak_no_fd() {
         let baseline = fd_count();
         let mut pending = 0;
         for i in 0..1_000 {
-            if poll_once_and_drop(File::open(&path)) {
+            if poll_and_drop(File::open(&path)) {
                 pending += 1;
             }
             // Every other one reaches the kernel before it is dropped.
@@ -69,10 +55,10 @@ fn fs_dropped_file_ops_leak_nothing() {
         let baseline = fd_count();
         for _ in 0..200 {
             let file = File::open(&path).await.unwrap();
-            poll_once_and_drop(file.read_at(vec![0u8; 1 << 16], 0));
-            poll_once_and_drop(file.metadata());
-            poll_once_and_drop(file.sync_data());
-            poll_once_and_drop(fs::metadata(&path));
+            poll_and_drop(file.read_at(vec![0u8; 1 << 16], 0));
+            poll_and_drop(file.metadata());
+            poll_and_drop(file.sync_data());
+            poll_and_drop(fs::metadata(&path));
             // The File goes first: the descriptor must stay open until the ops finish.
             drop(file);
             ringio::yield_now().await;
@@ -113,7 +99,7 @@ fn fs_close_releases_the_fd() {
         // A close while a dropped read is still in flight: the descriptor goes when that
         // read completes, not before, and not never.
         let file = Rc::new(File::open(&path).await.unwrap());
-        poll_once_and_drop(file.read_at(vec![0u8; 8], 0));
+        poll_and_drop(file.read_at(vec![0u8; 8], 0));
         Rc::try_unwrap(file).unwrap().close().await.unwrap();
         assert!(settle(Duration::from_secs(10), || fd_count() == baseline).await);
     });

@@ -1,24 +1,269 @@
-//! Running out of descriptors: an accept loop that hits EMFILE keeps serving the
-//! connections it has, does not spin, and accepts again once descriptors are freed (the
-//! back-off described in `src/net/accept.rs`; the README's fault suite).
+//! `TcpListener::accept`: the multishot accept kept armed per listener (dropped listeners
+//! leak no descriptor, the queue of unclaimed connections is bounded, tasks sharing a
+//! listener each get distinct connections) and running out of descriptors (EMFILE).
 //!
-//! The test re-runs this binary as a child with `RINGIO_EMFILE_CHILD` set. The child is
-//! an echo server with a soft RLIMIT_NOFILE of [`CHILD_NOFILE`], written like a real
-//! server: on EMFILE/ENFILE it counts the failure and calls `accept` again at once, with
-//! no sleep of its own, so only the listener's built-in back-off stands between it and a
-//! spin. It reports its counters on stdout every [`STATS_EVERY`]. The parent (the test)
-//! opens more clients than the child can hold, and reads the counters to judge.
+//! Every test takes `support::serial()`: they count the process's descriptors, which any
+//! other test running at the same time would disturb.
+//!
+//! EMFILE: an accept loop that hits EMFILE keeps serving the connections it has, does not
+//! spin, and accepts again once descriptors are freed (the back-off described in
+//! `src/net/accept.rs`; the README's fault suite). [`emfile_backs_off_and_recovers`]
+//! re-runs this binary as a child with `RINGIO_EMFILE_CHILD` set. The child is an echo
+//! server with a soft RLIMIT_NOFILE of [`CHILD_NOFILE`], written like a real server: on
+//! EMFILE/ENFILE it counts the failure and calls `accept` again at once, with no sleep of
+//! its own, so only the listener's built-in back-off stands between it and a spin. It
+//! reports its counters on stdout every [`STATS_EVERY`]. The parent (the test) opens more
+//! clients than the child can hold, and reads the counters to judge.
 
 mod support;
 
 use ringio::net::{TcpListener, is_fd_exhaustion};
+use ringio::time::{sleep, timeout};
 use std::cell::Cell;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::{fd_count, in_flight, serial, settle};
+
+// ---------------------------------------------------------------- the multishot accept
+
+#[test]
+fn dropping_listener_with_multishot_accept_leaks_no_fd() {
+    let _serial = serial();
+    support::watchdog("listener_drop_fd", Duration::from_secs(60));
+    const LISTENERS: usize = 40;
+    const QUEUED: usize = 4;
+    ringio::run(async {
+        let fd_base = fd_count();
+        let base = in_flight();
+        let mut clients = Vec::new();
+        // Many listeners armed at once, each with connections queued in its accept.
+        let mut listeners = Vec::new();
+        for _ in 0..LISTENERS {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let first = std::net::TcpStream::connect(addr).unwrap();
+            drop(listener.accept().await.unwrap()); // arms the multishot accept
+            clients.push(first);
+            for _ in 0..QUEUED {
+                clients.push(std::net::TcpStream::connect(addr).unwrap());
+            }
+            listeners.push(listener);
+        }
+        // Listeners + clients + the accepted-unclaimed server sides.
+        let expected = fd_base + LISTENERS + clients.len() + LISTENERS * QUEUED;
+        assert!(
+            settle(Duration::from_secs(5), || fd_count() >= expected).await,
+            "connections were not accepted into the listeners: {} fds, expected {expected}",
+            fd_count()
+        );
+        assert_eq!(
+            in_flight(),
+            base + LISTENERS,
+            "one multishot accept per listener"
+        );
+        drop(listeners);
+        // Listeners dropped at once after connects, armed or not, queued or in backlog.
+        for round in 0..LISTENERS {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            if round % 2 == 0 {
+                // Armed by an accept that is dropped before any connection comes.
+                assert!(
+                    timeout(Duration::ZERO, listener.accept()).await.is_err(),
+                    "no client yet"
+                );
+            }
+            for _ in 0..1 + round % 5 {
+                clients.push(std::net::TcpStream::connect(addr).unwrap());
+            }
+            if round % 3 == 0 {
+                ringio::yield_now().await;
+            }
+            drop(listener);
+        }
+        assert!(
+            settle(Duration::from_secs(5), || in_flight() == base).await,
+            "ops in flight: {} (baseline {base})",
+            in_flight()
+        );
+        // Only the clients' own descriptors remain; each sees its server side gone.
+        assert!(
+            settle(Duration::from_secs(5), || fd_count()
+                == fd_base + clients.len())
+            .await,
+            "accepted fds leaked: {} fds, expected {}",
+            fd_count(),
+            fd_base + clients.len()
+        );
+        for (i, c) in clients.iter_mut().enumerate() {
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut b = [0u8; 1];
+            match c.read(&mut b) {
+                Ok(0) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+                other => panic!("client {i} not closed: {other:?}"),
+            }
+        }
+        drop(clients);
+        assert!(
+            settle(Duration::from_secs(5), || fd_count() == fd_base).await,
+            "descriptors leaked: {} now, {fd_base} before",
+            fd_count()
+        );
+    });
+}
+
+#[test]
+fn listener_accepts_past_its_queue_limit() {
+    let _serial = serial();
+    support::watchdog("accept_queue_limit", Duration::from_secs(60));
+    const CONNS: usize = 300;
+    ringio::run(async {
+        let fd_base = fd_count();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let first = std::net::TcpStream::connect(addr).unwrap();
+        let (s, _) = listener.accept().await.unwrap();
+        drop(s);
+        // Far more connections than the multishot accept keeps unclaimed (64) arrive
+        // while nobody accepts; the rest wait in the backlog.
+        let mut clients: Vec<_> = (0..CONNS)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        sleep(Duration::from_millis(50)).await;
+        // Descriptors beyond the listener and the clients: connections accepted and
+        // waiting unclaimed in the listener (see `accept_queue_limit_leaves_later_connections_in_the_backlog`).
+        let unclaimed = fd_count() - (fd_base + 1 + 1 + CONNS);
+        eprintln!("accept queue: {unclaimed} of {CONNS} waiting connections took an fd");
+        let mut peers = std::collections::HashSet::new();
+        for i in 0..CONNS {
+            let (s, peer) = timeout(Duration::from_secs(5), listener.accept())
+                .await
+                .unwrap_or_else(|_| panic!("accept {i} hung: the accept was not re-armed"))
+                .unwrap();
+            assert!(peers.insert(peer), "connection {peer} accepted twice");
+            s.write_all(b"k".to_vec()).await.0.unwrap();
+        }
+        for c in &mut clients {
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).unwrap();
+            assert_eq!(&b, b"k");
+        }
+        drop(listener);
+        drop(clients);
+        drop(first);
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+        assert!(
+            settle(Duration::from_secs(5), || fd_count() == fd_base).await,
+            "descriptors leaked: {} now, {fd_base} before",
+            fd_count()
+        );
+    });
+}
+
+/// Once connections wait unclaimed past `ACCEPT_QUEUE` (64), the listener stops its
+/// multishot accept, so later connections wait in the kernel's backlog, holding no fd of
+/// ours, until someone accepts again. (A burst that arrives between two loop turns is
+/// taken whole: one run of the kernel's multishot accept drains the backlog.)
+#[test]
+fn accept_queue_limit_leaves_later_connections_in_the_backlog() {
+    let _serial = serial();
+    support::watchdog("accept_queue_bound", Duration::from_secs(60));
+    const BURST: usize = 300;
+    const LATER: usize = 50;
+    ringio::run(async {
+        let fd_base = fd_count();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let first = std::net::TcpStream::connect(addr).unwrap();
+        drop(listener.accept().await.unwrap()); // arms the multishot accept
+        let mut clients: Vec<_> = (0..BURST)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        sleep(Duration::from_millis(50)).await;
+        let burst_taken = fd_count() - (fd_base + 1 + 1 + BURST);
+        assert!(burst_taken <= BURST);
+        // The accept is stopped now: these stay in the backlog.
+        clients.extend((0..LATER).map(|_| std::net::TcpStream::connect(addr).unwrap()));
+        sleep(Duration::from_millis(50)).await;
+        let taken = fd_count() - (fd_base + 1 + 1 + BURST + LATER);
+        assert_eq!(
+            taken, burst_taken,
+            "connections made after the accept queue filled took fds"
+        );
+        // Accepting again takes every one of them, each once.
+        let mut peers = std::collections::HashSet::new();
+        for _ in 0..BURST + LATER {
+            let (_s, peer) = timeout(Duration::from_secs(5), listener.accept())
+                .await
+                .expect("a waiting connection was never accepted")
+                .unwrap();
+            assert!(peers.insert(peer), "{peer} accepted twice");
+        }
+        drop((listener, clients, first));
+    });
+}
+
+#[test]
+fn tasks_sharing_a_listener_accept_each_connection_once() {
+    let _serial = serial();
+    support::watchdog("shared_listener", Duration::from_secs(60));
+    const CONNS: usize = 300;
+    const TASKS: usize = 8;
+    ringio::run(async {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let accepted = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (listener, accepted) = (listener.clone(), accepted.clone());
+                ringio::spawn(async move {
+                    loop {
+                        let (s, peer) = listener.accept().await.unwrap();
+                        s.write_all(b"hi".to_vec()).await.0.unwrap();
+                        accepted.borrow_mut().push((s, peer));
+                    }
+                })
+            })
+            .collect();
+        let clients = ringio::spawn_blocking(move || {
+            (0..CONNS)
+                .map(|_| {
+                    let mut c = std::net::TcpStream::connect(addr).unwrap();
+                    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut b = [0u8; 2];
+                    c.read_exact(&mut b).expect("connection never served");
+                    assert_eq!(&b, b"hi");
+                    c
+                })
+                .collect::<Vec<_>>()
+        });
+        let clients = timeout(Duration::from_secs(30), clients)
+            .await
+            .expect("clients hung")
+            .unwrap();
+        assert!(settle(Duration::from_secs(5), || accepted.borrow().len() == CONNS).await);
+        let peers: std::collections::HashSet<_> =
+            accepted.borrow().iter().map(|(_, p)| *p).collect();
+        let mine: std::collections::HashSet<_> =
+            clients.iter().map(|c| c.local_addr().unwrap()).collect();
+        assert_eq!(peers, mine, "each client accepted exactly once");
+        for t in &tasks {
+            t.cancel();
+        }
+        drop(tasks);
+        accepted.borrow_mut().clear();
+        drop(listener);
+        drop(clients);
+        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
+    });
+}
+
+// ---------------------------------------------------------------- EMFILE: the test and its bounds
 
 const TEST_NAME: &str = "emfile_backs_off_and_recovers";
 /// Set in the child's environment; the test function acts as the child when it sees it.

@@ -1,5 +1,6 @@
-//! The per-core provided buffer pool: `recv_pooled`, `RecvStream` (multishot receive)
-//! and multishot accept, under exhaustion, cancellation, drops, resets and load.
+//! The per-core provided buffer pool: `recv_pooled` and `RecvStream` (multishot receive),
+//! under exhaustion, cancellation, drops, resets and load. The multishot accept's tests
+//! are in `net_accept.rs`.
 //!
 //! Every test takes `support::serial()`: some count the process's descriptors, which
 //! any other test running at the same time would disturb.
@@ -14,11 +15,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use support::{Rng, fd_count, serial, settle};
-
-fn in_flight() -> usize {
-    ringio::metrics().ops_in_flight
-}
+use support::{Rng, fd_count, in_flight, poll_once_and_drop, serial, settle};
 
 fn pool_in_use() -> usize {
     ringio::metrics().pool_in_use
@@ -455,93 +452,6 @@ fn check_sequence(got: &[u8], total: usize) {
 }
 
 #[test]
-fn dropping_listener_with_multishot_accept_leaks_no_fd() {
-    let _serial = serial();
-    support::watchdog("listener_drop_fd", Duration::from_secs(60));
-    const LISTENERS: usize = 40;
-    const QUEUED: usize = 4;
-    ringio::run(async {
-        let fd_base = fd_count();
-        let base = in_flight();
-        let mut clients = Vec::new();
-        // Many listeners armed at once, each with connections queued in its accept.
-        let mut listeners = Vec::new();
-        for _ in 0..LISTENERS {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let first = std::net::TcpStream::connect(addr).unwrap();
-            drop(listener.accept().await.unwrap()); // arms the multishot accept
-            clients.push(first);
-            for _ in 0..QUEUED {
-                clients.push(std::net::TcpStream::connect(addr).unwrap());
-            }
-            listeners.push(listener);
-        }
-        // Listeners + clients + the accepted-unclaimed server sides.
-        let expected = fd_base + LISTENERS + clients.len() + LISTENERS * QUEUED;
-        assert!(
-            settle(Duration::from_secs(5), || fd_count() >= expected).await,
-            "connections were not accepted into the listeners: {} fds, expected {expected}",
-            fd_count()
-        );
-        assert_eq!(
-            in_flight(),
-            base + LISTENERS,
-            "one multishot accept per listener"
-        );
-        drop(listeners);
-        // Listeners dropped at once after connects, armed or not, queued or in backlog.
-        for round in 0..LISTENERS {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            if round % 2 == 0 {
-                // Armed by an accept that is dropped before any connection comes.
-                assert!(
-                    timeout(Duration::ZERO, listener.accept()).await.is_err(),
-                    "no client yet"
-                );
-            }
-            for _ in 0..1 + round % 5 {
-                clients.push(std::net::TcpStream::connect(addr).unwrap());
-            }
-            if round % 3 == 0 {
-                ringio::yield_now().await;
-            }
-            drop(listener);
-        }
-        assert!(
-            settle(Duration::from_secs(5), || in_flight() == base).await,
-            "ops in flight: {} (baseline {base})",
-            in_flight()
-        );
-        // Only the clients' own descriptors remain; each sees its server side gone.
-        assert!(
-            settle(Duration::from_secs(5), || fd_count()
-                == fd_base + clients.len())
-            .await,
-            "accepted fds leaked: {} fds, expected {}",
-            fd_count(),
-            fd_base + clients.len()
-        );
-        for (i, c) in clients.iter_mut().enumerate() {
-            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut b = [0u8; 1];
-            match c.read(&mut b) {
-                Ok(0) => {}
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-                other => panic!("client {i} not closed: {other:?}"),
-            }
-        }
-        drop(clients);
-        assert!(
-            settle(Duration::from_secs(5), || fd_count() == fd_base).await,
-            "descriptors leaked: {} now, {fd_base} before",
-            fd_count()
-        );
-    });
-}
-
-#[test]
 fn two_thousand_connections_one_worker_every_byte_verified() {
     let _serial = serial();
     support::watchdog("two_thousand_connections", Duration::from_secs(120));
@@ -875,54 +785,6 @@ fn slow_recv_stream_reader_holds_bounded_buffers() {
 }
 
 #[test]
-fn listener_accepts_past_its_queue_limit() {
-    let _serial = serial();
-    support::watchdog("accept_queue_limit", Duration::from_secs(60));
-    const CONNS: usize = 300;
-    ringio::run(async {
-        let fd_base = fd_count();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let first = std::net::TcpStream::connect(addr).unwrap();
-        let (s, _) = listener.accept().await.unwrap();
-        drop(s);
-        // Far more connections than the multishot accept keeps unclaimed (64) arrive
-        // while nobody accepts; the rest wait in the backlog.
-        let mut clients: Vec<_> = (0..CONNS)
-            .map(|_| std::net::TcpStream::connect(addr).unwrap())
-            .collect();
-        sleep(Duration::from_millis(50)).await;
-        // Descriptors beyond the listener and the clients: connections accepted and
-        // waiting unclaimed in the listener (see `accept_queue_limit_bounds_unclaimed_fds`).
-        let unclaimed = fd_count() - (fd_base + 1 + 1 + CONNS);
-        eprintln!("accept queue: {unclaimed} of {CONNS} waiting connections took an fd");
-        let mut peers = std::collections::HashSet::new();
-        for i in 0..CONNS {
-            let (s, peer) = timeout(Duration::from_secs(5), listener.accept())
-                .await
-                .unwrap_or_else(|_| panic!("accept {i} hung: the accept was not re-armed"))
-                .unwrap();
-            assert!(peers.insert(peer), "connection {peer} accepted twice");
-            s.write_all(b"k".to_vec()).await.0.unwrap();
-        }
-        for c in &mut clients {
-            let mut b = [0u8; 1];
-            c.read_exact(&mut b).unwrap();
-            assert_eq!(&b, b"k");
-        }
-        drop(listener);
-        drop(clients);
-        drop(first);
-        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
-        assert!(
-            settle(Duration::from_secs(5), || fd_count() == fd_base).await,
-            "descriptors leaked: {} now, {fd_base} before",
-            fd_count()
-        );
-    });
-}
-
-#[test]
 fn pooled_buf_outlives_its_runtime() {
     let _serial = serial();
     support::watchdog("pooled_buf_outlives", Duration::from_secs(30));
@@ -1000,104 +862,6 @@ fn receive_finding_the_pool_held_by_another_stream_neither_spins_nor_waits() {
     });
 }
 
-/// Once connections wait unclaimed past `ACCEPT_QUEUE` (64), the listener stops its
-/// multishot accept, so later connections wait in the kernel's backlog, holding no fd of
-/// ours, until someone accepts again. (A burst that arrives between two loop turns is
-/// taken whole: one run of the kernel's multishot accept drains the backlog.)
-#[test]
-fn accept_queue_limit_leaves_later_connections_in_the_backlog() {
-    let _serial = serial();
-    support::watchdog("accept_queue_bound", Duration::from_secs(60));
-    const BURST: usize = 300;
-    const LATER: usize = 50;
-    ringio::run(async {
-        let fd_base = fd_count();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let first = std::net::TcpStream::connect(addr).unwrap();
-        drop(listener.accept().await.unwrap()); // arms the multishot accept
-        let mut clients: Vec<_> = (0..BURST)
-            .map(|_| std::net::TcpStream::connect(addr).unwrap())
-            .collect();
-        sleep(Duration::from_millis(50)).await;
-        let burst_taken = fd_count() - (fd_base + 1 + 1 + BURST);
-        assert!(burst_taken <= BURST);
-        // The accept is stopped now: these stay in the backlog.
-        clients.extend((0..LATER).map(|_| std::net::TcpStream::connect(addr).unwrap()));
-        sleep(Duration::from_millis(50)).await;
-        let taken = fd_count() - (fd_base + 1 + 1 + BURST + LATER);
-        assert_eq!(
-            taken, burst_taken,
-            "connections made after the accept queue filled took fds"
-        );
-        // Accepting again takes every one of them, each once.
-        let mut peers = std::collections::HashSet::new();
-        for _ in 0..BURST + LATER {
-            let (_s, peer) = timeout(Duration::from_secs(5), listener.accept())
-                .await
-                .expect("a waiting connection was never accepted")
-                .unwrap();
-            assert!(peers.insert(peer), "{peer} accepted twice");
-        }
-        drop((listener, clients, first));
-    });
-}
-
-#[test]
-fn tasks_sharing_a_listener_accept_each_connection_once() {
-    let _serial = serial();
-    support::watchdog("shared_listener", Duration::from_secs(60));
-    const CONNS: usize = 300;
-    const TASKS: usize = 8;
-    ringio::run(async {
-        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
-        let addr = listener.local_addr().unwrap();
-        let accepted = Rc::new(std::cell::RefCell::new(Vec::new()));
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|_| {
-                let (listener, accepted) = (listener.clone(), accepted.clone());
-                ringio::spawn(async move {
-                    loop {
-                        let (s, peer) = listener.accept().await.unwrap();
-                        s.write_all(b"hi".to_vec()).await.0.unwrap();
-                        accepted.borrow_mut().push((s, peer));
-                    }
-                })
-            })
-            .collect();
-        let clients = ringio::spawn_blocking(move || {
-            (0..CONNS)
-                .map(|_| {
-                    let mut c = std::net::TcpStream::connect(addr).unwrap();
-                    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                    let mut b = [0u8; 2];
-                    c.read_exact(&mut b).expect("connection never served");
-                    assert_eq!(&b, b"hi");
-                    c
-                })
-                .collect::<Vec<_>>()
-        });
-        let clients = timeout(Duration::from_secs(30), clients)
-            .await
-            .expect("clients hung")
-            .unwrap();
-        assert!(settle(Duration::from_secs(5), || accepted.borrow().len() == CONNS).await);
-        let peers: std::collections::HashSet<_> =
-            accepted.borrow().iter().map(|(_, p)| *p).collect();
-        let mine: std::collections::HashSet<_> =
-            clients.iter().map(|c| c.local_addr().unwrap()).collect();
-        assert_eq!(peers, mine, "each client accepted exactly once");
-        for t in &tasks {
-            t.cancel();
-        }
-        drop(tasks);
-        accepted.borrow_mut().clear();
-        drop(listener);
-        drop(clients);
-        assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
-    });
-}
-
 #[test]
 fn each_core_has_its_own_pool() {
     let _serial = serial();
@@ -1162,16 +926,6 @@ fn each_core_has_its_own_pool() {
         assert_eq!(m.pool_buffers, 8, "core {core}: its own pool of 8");
         assert_eq!(m.pool_in_use, 0, "core {core}");
     }
-}
-
-/// Polls `fut` once (so its SQE is queued, not yet submitted) and drops it.
-fn poll_once_and_drop<F: std::future::Future>(fut: F) {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    assert!(
-        fut.as_mut().poll(&mut cx).is_pending(),
-        "expected the op to be queued"
-    );
 }
 
 /// How a receive is started or done in the cancellation-order tests.

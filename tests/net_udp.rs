@@ -5,20 +5,13 @@ mod support;
 use ringio::buf::IoBuf;
 use ringio::net::UdpSocket;
 use ringio::time::timeout;
-use std::future::Future;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Waker};
 use std::time::Duration;
-use support::{fd_count, serial, settle};
+use support::{fd_count, in_flight, poll_once_and_drop, serial, settle};
 
 /// Datagrams in flight at once in the round trip: far below what a loopback socket's
 /// receive buffer holds (~200 KiB), so any loss is a bug, not congestion.
 const WINDOW: usize = 64;
-
-fn in_flight() -> usize {
-    ringio::metrics().ops_in_flight
-}
 
 /// Echoes every datagram back to its sender until the task is dropped.
 fn spawn_echo(sock: Rc<UdpSocket>) -> ringio::JoinHandle<()> {
@@ -194,16 +187,6 @@ fn a_closed_peer_port_is_reported_on_a_connected_socket() {
             std::io::ErrorKind::ConnectionRefused
         );
     });
-}
-
-/// Polls `fut` once (so its SQE is queued) and drops it.
-fn poll_once_and_drop<F: Future>(fut: F) {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(
-        fut.as_mut().poll(&mut cx).is_pending(),
-        "expected in flight"
-    );
 }
 
 #[test]

@@ -5,7 +5,6 @@ mod support;
 
 use ringio::net::{UnixListener, UnixStream};
 use ringio::time::{sleep, timeout};
-use std::future::Future;
 use std::io::{ErrorKind, Read};
 use std::net::Shutdown;
 use std::os::linux::net::SocketAddrExt;
@@ -13,13 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Waker};
 use std::time::Duration;
-use support::{fd_count, serial, settle};
-
-fn in_flight() -> usize {
-    ringio::metrics().ops_in_flight
-}
+use support::{fd_count, in_flight, poll_noop, poll_once_and_drop, serial, settle};
 
 /// A fresh directory for this test's socket files; removed by the guard.
 struct TempDir(PathBuf);
@@ -197,16 +191,6 @@ fn writing_to_a_closed_peer_is_an_error_not_sigpipe() {
     });
 }
 
-/// Polls `fut` once (so its SQE is queued) and drops it.
-fn poll_once_and_drop<F: Future>(fut: F) {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(
-        fut.as_mut().poll(&mut cx).is_pending(),
-        "expected in flight"
-    );
-}
-
 #[test]
 fn dropped_accepts_leak_no_fd() {
     let _serial = serial();
@@ -258,8 +242,7 @@ fn accept_dropped_after_completion_leaves_the_connection_to_the_next() {
         let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
         {
             let mut accept = pin!(listener.accept());
-            let mut cx = Context::from_waker(Waker::noop());
-            assert!(accept.as_mut().poll(&mut cx).is_pending());
+            assert!(poll_noop(accept.as_mut()).is_pending());
             sleep(Duration::from_millis(20)).await; // the CQE carrying the fd arrives
         }
         let (server, _) = timeout(Duration::from_secs(5), listener.accept())

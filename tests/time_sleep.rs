@@ -1,5 +1,7 @@
 //! `sleep` and `sleep_until` on a real runtime: order, never early, dropped timers leave.
 
+mod support;
+
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -8,21 +10,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use ringio::time::{Instant, Sleep, sleep, sleep_until};
+use support::Rng;
 
 /// Two deadlines closer than one wheel tick may fire in either order.
 const TICK: Duration = Duration::from_millis(1);
-
-/// xorshift64: test inputs without another crate.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// Polls `sleep` once so it registers its timer, without waiting for it.
 async fn register(sleep: &mut Sleep) {
@@ -36,7 +27,7 @@ async fn register(sleep: &mut Sleep) {
 #[test]
 fn ten_thousand_sleeps_wake_in_deadline_order() {
     ringio::run(async {
-        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+        let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
         let woken = Rc::new(RefCell::new(Vec::with_capacity(10_000)));
         let handles: Vec<_> = (0..10_000)
             .map(|_| {

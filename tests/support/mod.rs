@@ -1,8 +1,16 @@
-//! Shared test tools: fd counting, a watchdog, a tiny PRNG.
-#![allow(dead_code)]
+//! Shared test tools: fd counting, a watchdog, settle-until helpers, idle-CPU checks, the
+//! `serial()` lock; in submodules a quarantining allocator (`alloc`), futures polled by hand
+//! (`poll`), a tiny PRNG (`rng`) and an echo server under load (`server`).
+// Each test binary uses a part of this: what another uses is neither dead nor a stray import.
+#![allow(dead_code, unused_imports)]
 
 pub mod alloc;
+pub mod poll;
+pub mod rng;
 pub mod server;
+
+pub use poll::{CountingWaker, in_flight, poll_and_drop, poll_noop, poll_once_and_drop};
+pub use rng::Rng;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -76,31 +84,6 @@ pub fn watchdog(name: &'static str, limit: Duration) {
         eprintln!("watchdog: {name} still running after {limit:?}; aborting");
         std::process::abort();
     });
-}
-
-/// xorshift64*: deterministic, dependency-free randomness for tests.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.max(1))
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.next_u64() as u8;
-        }
-    }
 }
 
 /// Lets the loop turn until `cond` holds or `limit` passes; returns whether it held.
