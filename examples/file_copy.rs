@@ -24,6 +24,9 @@
 //!
 //! Exit code: 0 on success, 1 if a copy fails or differs from the source.
 
+#[path = "common/rng.rs"]
+mod rng;
+
 use clap::Parser;
 use ringio::buf::IoBuf;
 use ringio::fs::File;
@@ -229,19 +232,14 @@ fn report(round: u32, name: &str, bytes: u64, took: Duration) {
     );
 }
 
-/// Writes `len` pseudo-random bytes (xorshift64) to `path`.
+/// Writes `len` pseudo-random bytes (SplitMix64) to `path`.
 fn make_source(path: &Path, len: u64) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(IO_STEP, std::fs::File::create(path)?);
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = rng::SplitMix64::new(0x9e37_79b9_7f4a_7c15);
     let mut left = len;
     let mut block = vec![0u8; IO_STEP];
     while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes());
-        }
+        rng.fill(&mut block);
         let n = left.min(IO_STEP as u64) as usize;
         out.write_all(&block[..n])?;
         left -= n as u64;

@@ -6,13 +6,14 @@
 //! payloads of 8 bytes or more two different requests collide with odds of 2^-64; a
 //! 1-byte payload still catches 255 of 256 such mix-ups.
 
+#[path = "../rng.rs"]
+mod rng;
+
+use rng::SplitMix64;
+
 /// Fills `buf` with the pattern of request `req` on connection `conn`.
 pub fn fill(buf: &mut [u8], conn: u64, req: u64) {
-    let mut state = seed(conn, req);
-    for chunk in buf.chunks_mut(8) {
-        let word = splitmix64(&mut state).to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
-    }
+    SplitMix64::new(seed(conn, req)).fill(buf);
 }
 
 /// Where a reply first differs from what was sent.
@@ -48,18 +49,7 @@ pub fn check(sent: &[u8], reply: &[u8]) -> Option<Mismatch> {
 
 /// Mixes the two numbers so that neighbouring connections and requests start far apart.
 fn seed(conn: u64, req: u64) -> u64 {
-    let mut s = conn.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ req;
-    splitmix64(&mut s)
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): one add and three multiply-xorshift rounds per
-/// 8 bytes, fast enough that filling a payload costs far less than the syscall that sends it.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    SplitMix64::new(conn.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ req).next_u64()
 }
 
 #[cfg(test)]
