@@ -25,25 +25,18 @@ where
     Fut: Future<Output = BufResult<usize, Slice<B>>>,
 {
     let total = buf.bytes_total();
-    let mut filled = 0;
-    let mut buf = buf;
-    while filled < total {
-        let (res, rest) = read(buf.slice(filled..), filled).await;
-        buf = rest.into_inner();
-        match res {
-            Ok(0) => {
-                let e = io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("{ended} after {filled} of {total} bytes"),
-                );
-                return (Err(e), buf);
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
+    let step = |buf: B, filled| {
+        let rest = read(buf.slice(filled..), filled);
+        async {
+            let (res, rest) = rest.await;
+            (res, rest.into_inner())
         }
-    }
-    (Ok(()), buf)
+    };
+    until_done(buf, total, step, |filled| {
+        let msg = format!("{ended} after {filled} of {total} bytes");
+        io::Error::new(io::ErrorKind::UnexpectedEof, msg)
+    })
+    .await
 }
 
 /// Writes until every initialised byte of `buf` is out.
@@ -51,27 +44,41 @@ where
 /// `write(buf, sent)` issues one write of the buffer's initialised bytes from byte `sent`
 /// on and gives the buffer back. A write of 0 bytes is `WriteZero`, saying "`writer`
 /// accepted no bytes". `Interrupted` writes are retried.
-pub(crate) async fn write_all<B, F, Fut>(buf: B, writer: &str, mut write: F) -> BufResult<(), B>
+pub(crate) async fn write_all<B, F, Fut>(buf: B, writer: &str, write: F) -> BufResult<(), B>
 where
     B: IoBuf,
     F: FnMut(B, usize) -> Fut,
     Fut: Future<Output = BufResult<usize, B>>,
 {
     let total = buf.bytes_init();
-    let mut sent = 0;
-    let mut buf = buf;
-    while sent < total {
-        let (res, b) = write(buf, sent).await;
-        buf = b;
+    until_done(buf, total, write, |_| {
+        io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("{writer} accepted no bytes"),
+        )
+    })
+    .await
+}
+
+/// The one loop: `step(buf, done)` moves bytes `done..` of `total` and says how many;
+/// 0 before the end is the error `stuck(done)`; `Interrupted` steps are retried.
+async fn until_done<B, F, Fut>(
+    mut buf: B,
+    total: usize,
+    mut step: F,
+    stuck: impl FnOnce(usize) -> io::Error,
+) -> BufResult<(), B>
+where
+    F: FnMut(B, usize) -> Fut,
+    Fut: Future<Output = BufResult<usize, B>>,
+{
+    let mut done = 0;
+    while done < total {
+        let (res, back) = step(buf, done).await;
+        buf = back;
         match res {
-            Ok(0) => {
-                let e = io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    format!("{writer} accepted no bytes"),
-                );
-                return (Err(e), buf);
-            }
-            Ok(n) => sent += n,
+            Ok(0) => return (Err(stuck(done)), buf),
+            Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return (Err(e), buf),
         }

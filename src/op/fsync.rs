@@ -1,24 +1,14 @@
 //! IORING_OP_FSYNC: flush a file's data (and metadata) to the device.
 
-use super::{Completable, Op};
-use crate::driver::Completion;
-use crate::fd::SharedFd;
+use super::Op;
+use super::unit::Unit;
+use crate::sys::fd::SharedFd;
 use io_uring::{opcode, types};
 use std::io;
 
-pub(crate) struct Fsync {
-    _fd: SharedFd,
-}
-
-impl Completable for Fsync {
-    type Output = io::Result<()>;
-    // An fsync ends when the device has the data; it cannot wait forever.
-    const CANCEL_ON_DROP: bool = false;
-
-    fn complete(self, c: Completion) -> io::Result<()> {
-        c.into_result().map(drop)
-    }
-}
+/// Keeps the descriptor. An fsync ends when the device has the data; it cannot wait
+/// forever, so a dropped one is not cancelled.
+pub(crate) type Fsync = Unit<SharedFd, false>;
 
 impl Op<Fsync> {
     /// fsync(2), or fdatasync(2) when `data_only` (skips metadata not needed to read the
@@ -31,6 +21,6 @@ impl Op<Fsync> {
         };
         let sqe = opcode::Fsync::new(types::Fd(fd.raw())).flags(flags).build();
         // SAFETY: an fsync points to no memory; the op holds the descriptor.
-        unsafe { Op::submit(Fsync { _fd: fd.clone() }, sqe) }.map_err(|(e, _)| e)
+        unsafe { Op::submit_unit(fd.clone(), sqe) }
     }
 }

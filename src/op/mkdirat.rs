@@ -1,25 +1,14 @@
 //! IORING_OP_MKDIRAT: create a directory.
 
-use super::{Completable, Op};
-use crate::driver::Completion;
+use super::Op;
+use super::unit::Unit;
 use io_uring::{opcode, types};
 use std::ffi::CString;
 use std::io;
 
-pub(crate) struct MkDirAt {
-    /// The path the SQE points to; heap bytes (op rule 1).
-    _path: CString,
-}
-
-impl Completable for MkDirAt {
-    type Output = io::Result<()>;
-    // A mkdir on a local filesystem always finishes.
-    const CANCEL_ON_DROP: bool = false;
-
-    fn complete(self, c: Completion) -> io::Result<()> {
-        c.into_result().map(drop)
-    }
-}
+/// Keeps the path the SQE points to; heap bytes (op rule 1). A mkdir on a local
+/// filesystem always finishes: a dropped one is not cancelled.
+pub(crate) type MkDirAt = Unit<CString, false>;
 
 impl Op<MkDirAt> {
     /// Creates the directory `path` (relative to the working directory) with permission
@@ -29,6 +18,6 @@ impl Op<MkDirAt> {
             .mode(mode)
             .build();
         // SAFETY: the SQE points into the CString's heap buffer, owned by the op.
-        unsafe { Op::submit(MkDirAt { _path: path }, sqe) }.map_err(|(e, _)| e)
+        unsafe { Op::submit_unit(path, sqe) }
     }
 }

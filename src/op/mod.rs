@@ -19,6 +19,7 @@ mod mkdirat;
 mod multishot;
 mod nop;
 mod openat;
+mod outgoing;
 mod read;
 mod recv;
 mod recv_pooled;
@@ -28,6 +29,7 @@ pub(crate) mod result;
 mod send;
 mod sendmsg;
 mod statx;
+mod unit;
 mod unlinkat;
 mod write;
 

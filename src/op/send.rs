@@ -1,25 +1,14 @@
 //! IORING_OP_SEND: send on a connected socket, with MSG_NOSIGNAL.
 
-use super::{Completable, Op};
-use crate::buf::{BufResult, IoBuf};
-use crate::driver::Completion;
-use crate::fd::SharedFd;
+use super::Op;
+use super::outgoing::Outgoing;
+use crate::buf::IoBuf;
+use crate::sys::fd::SharedFd;
 use io_uring::{opcode, types};
 
-pub(crate) struct Send<B> {
-    _fd: SharedFd,
-    buf: B,
-}
-
-impl<B: IoBuf> Completable for Send<B> {
-    type Output = BufResult<usize, B>;
-    // A send to a peer that never reads waits once the socket buffer is full.
-    const CANCEL_ON_DROP: bool = true;
-
-    fn complete(self, c: Completion) -> Self::Output {
-        (c.into_result().map(|n| n as usize), self.buf)
-    }
-}
+/// Keeps the descriptor besides the buffer. A send to a peer that never reads waits once
+/// the socket buffer is full: a dropped one is cancelled.
+pub(crate) type Send<B> = Outgoing<B, SharedFd>;
 
 impl<B: IoBuf> Op<Send<B>> {
     /// Sends `buf[start..bytes_init]`. MSG_NOSIGNAL: a reset peer gives EPIPE, not SIGPIPE.
@@ -36,15 +25,6 @@ impl<B: IoBuf> Op<Send<B>> {
             .flags(libc::MSG_NOSIGNAL)
             .build();
         // SAFETY: the SQE points into `buf`'s stable storage (IoBuf rule 1), owned by the op.
-        unsafe {
-            Op::submit(
-                Send {
-                    _fd: fd.clone(),
-                    buf,
-                },
-                sqe,
-            )
-        }
-        .map_err(|(e, d)| (e, d.buf))
+        unsafe { Op::submit_outgoing(buf, fd.clone(), sqe) }
     }
 }

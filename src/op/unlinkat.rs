@@ -1,25 +1,14 @@
 //! IORING_OP_UNLINKAT: remove a name from the filesystem.
 
-use super::{Completable, Op};
-use crate::driver::Completion;
+use super::Op;
+use super::unit::Unit;
 use io_uring::{opcode, types};
 use std::ffi::CString;
 use std::io;
 
-pub(crate) struct UnlinkAt {
-    /// The path the SQE points to; heap bytes (op rule 1).
-    _path: CString,
-}
-
-impl Completable for UnlinkAt {
-    type Output = io::Result<()>;
-    // An unlink on a local filesystem always finishes.
-    const CANCEL_ON_DROP: bool = false;
-
-    fn complete(self, c: Completion) -> io::Result<()> {
-        c.into_result().map(drop)
-    }
-}
+/// Keeps the path the SQE points to; heap bytes (op rule 1). An unlink on a local
+/// filesystem always finishes: a dropped one is not cancelled.
+pub(crate) type UnlinkAt = Unit<CString, false>;
 
 impl Op<UnlinkAt> {
     /// Removes the file `path` (relative to the working directory); with `dir`, removes
@@ -30,6 +19,6 @@ impl Op<UnlinkAt> {
             .flags(flags)
             .build();
         // SAFETY: the SQE points into the CString's heap buffer, owned by the op.
-        unsafe { Op::submit(UnlinkAt { _path: path }, sqe) }.map_err(|(e, _)| e)
+        unsafe { Op::submit_unit(path, sqe) }
     }
 }

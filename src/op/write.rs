@@ -1,25 +1,14 @@
 //! IORING_OP_WRITE: write to a file or pipe at an offset.
 
-use super::{Completable, Op};
-use crate::buf::{BufResult, IoBuf};
-use crate::driver::Completion;
-use crate::fd::SharedFd;
+use super::Op;
+use super::outgoing::Outgoing;
+use crate::buf::IoBuf;
+use crate::sys::fd::SharedFd;
 use io_uring::{opcode, types};
 
-pub(crate) struct Write<B> {
-    _fd: SharedFd,
-    buf: B,
-}
-
-impl<B: IoBuf> Completable for Write<B> {
-    type Output = BufResult<usize, B>;
-    // A write to a full pipe may wait forever.
-    const CANCEL_ON_DROP: bool = true;
-
-    fn complete(self, c: Completion) -> Self::Output {
-        (c.into_result().map(|n| n as usize), self.buf)
-    }
-}
+/// Keeps the descriptor besides the buffer. A write to a full pipe may wait forever: a
+/// dropped one is cancelled.
+pub(crate) type Write<B> = Outgoing<B, SharedFd>;
 
 impl<B: IoBuf> Op<Write<B>> {
     /// Writes `buf[start..bytes_init]` at `offset` (`u64::MAX`: the current position).
@@ -40,15 +29,6 @@ impl<B: IoBuf> Op<Write<B>> {
             .offset(offset)
             .build();
         // SAFETY: the SQE points into `buf`'s stable storage (IoBuf rule 1), owned by the op.
-        unsafe {
-            Op::submit(
-                Write {
-                    _fd: fd.clone(),
-                    buf,
-                },
-                sqe,
-            )
-        }
-        .map_err(|(e, d)| (e, d.buf))
+        unsafe { Op::submit_outgoing(buf, fd.clone(), sqe) }
     }
 }
