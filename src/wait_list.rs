@@ -12,10 +12,52 @@
 //! ([`WaitList::poll_grant`]) or when it is dropped ([`WaitList::remove`]).
 //! That is why a key can never be stale, and why a future dropped after its
 //! grant still finds the grant there to pass on (rule 2 in the `sync` docs).
+//!
+//! The futures that wait in a list all follow one state machine, [`Waiter`]
+//! (in `waiter.rs`): each primitive says only what its waiters ask for and
+//! what serving, finishing and cancelling mean to it ([`WaitQueue`]).
 
 use std::task::{Context, Waker};
 
 use slab::Slab;
+
+mod waiter;
+
+pub(crate) use waiter::{WaitQueue, Waiter};
+
+/// Wakers gathered while a primitive's state is borrowed (or its lock held),
+/// to be called once it is released: a woken task that re-enters the
+/// primitive then finds it free.
+///
+/// The first waker is kept inline, so the common single wake costs no allocation.
+#[derive(Default)]
+pub(crate) struct Wakers {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Wakers {
+    /// Nothing to wake yet.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `waker` to those called by [`wake_all`](Wakers::wake_all).
+    pub(crate) fn push(&mut self, waker: Waker) {
+        match self.first {
+            None => self.first = Some(waker),
+            Some(_) => self.rest.push(waker),
+        }
+    }
+
+    /// Calls every waker gathered, in the order they were pushed.
+    pub(crate) fn wake_all(self) {
+        if let Some(first) = self.first {
+            first.wake();
+        }
+        self.rest.into_iter().for_each(Waker::wake);
+    }
+}
 
 /// Names one waiter in a [`WaitList`]; held by the future that owns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,20 +154,6 @@ impl<W, G> WaitList<W, G> {
     }
 
     /// What the oldest queued waiter brought, if any waiter is queued.
-    /// Clones of the wakers of every queued waiter, oldest first; they stay queued.
-    pub(crate) fn waiting_wakers(&self) -> Vec<Waker> {
-        let mut wakers = Vec::with_capacity(self.waiting);
-        let mut at = self.head;
-        while let Some(key) = at {
-            let node = &self.nodes[key];
-            if let WaiterState::Waiting { waker, .. } = &node.state {
-                wakers.push(waker.clone());
-            }
-            at = node.next;
-        }
-        wakers
-    }
-
     pub(crate) fn front(&self) -> Option<&W> {
         let head = self.head?;
         match &self.nodes.get(head).expect("head is a live node").state {
@@ -154,7 +182,7 @@ impl<W, G> WaitList<W, G> {
     /// Serves every queued waiter, oldest first, with a grant made by `grant`;
     /// pushes their wakers onto `wakers`, to be called once the caller has
     /// released its borrow of the primitive.
-    pub(crate) fn grant_all(&mut self, mut grant: impl FnMut() -> G, wakers: &mut Vec<Waker>) {
+    pub(crate) fn grant_all(&mut self, mut grant: impl FnMut() -> G, wakers: &mut Wakers) {
         while !self.is_empty() {
             match self.grant_front(grant()) {
                 Ok((_, waker)) => wakers.push(waker),
@@ -260,9 +288,9 @@ mod tests {
         assert_eq!(list.entries(), 0);
         // The list is whole again after removals: push and serve still work.
         let key = list.push_back(Waker::noop(), 9);
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         list.grant_all(|| (), &mut wakers);
-        assert_eq!(wakers.len(), 1);
+        assert!(wakers.first.is_some() && wakers.rest.is_empty());
         assert_eq!(list.poll_grant(key, &cx()), Some(()));
     }
 }

@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use ringio::sync::{LifoQueue, PriorityQueue, Queue, QueueShutDown};
+use ringio::sync::queue::{LifoQueue, PriorityQueue, Queue, QueueShutDown};
 
 const ITEMS: usize = 10_000;
 

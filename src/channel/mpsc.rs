@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use crate::wait_list::WaitList;
+use crate::wait_list::{WaitList, Wakers};
 
 mod receiver;
 mod sender;
@@ -101,8 +101,13 @@ struct State<T> {
     /// The receiver was closed or dropped (rule 7).
     closed: bool,
     rx_waker: Option<Waker>,
-    waiters: WaitList<(), ()>,
+    /// Senders waiting for room; each is granted a place, or told of the close.
+    waiters: WaitList<(), Result<(), Closed>>,
 }
+
+/// What a waiting sender is told when the receiver is closed or dropped (rule 7).
+#[derive(Debug)]
+pub(crate) struct Closed;
 
 impl<T> Chan<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -135,9 +140,16 @@ impl<T> State<T> {
         if self.closed || !self.has_room(capacity) {
             return None;
         }
-        let (_, waker) = self.waiters.grant_front(()).ok()?;
+        let (_, waker) = self.waiters.grant_front(Ok(())).ok()?;
         self.reserved += 1;
         Some(waker)
+    }
+
+    /// Marks the channel closed and tells every waiting sender (rule 7); their
+    /// wakers go into `wakers`, to be called once the lock is released.
+    fn close(&mut self, wakers: &mut Wakers) {
+        self.closed = true;
+        self.waiters.grant_all(|| Err(Closed), wakers);
     }
 }
 

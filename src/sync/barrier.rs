@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::wait_list::{WaitList, WaiterKey};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
 
 /// Lets `n` tasks wait until all of them have reached the same point.
 ///
@@ -105,9 +105,7 @@ impl Barrier {
     #[doc(alias = "asyncio.Barrier.wait")]
     pub fn wait(&self) -> BarrierWait<'_> {
         BarrierWait {
-            barrier: self,
-            key: None,
-            done: false,
+            waiter: Waiter::new(self),
         }
     }
 
@@ -176,51 +174,59 @@ impl BarrierWaitResult {
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct BarrierWait<'a> {
-    barrier: &'a Barrier,
-    key: Option<WaiterKey>,
-    done: bool,
+    waiter: Waiter<'a, Barrier>,
 }
 
 impl Future for BarrierWait<'_> {
     type Output = BarrierWaitResult;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
-        let this = self.get_mut();
-        assert!(!this.done, "`BarrierWait` polled after completion");
-        let leader = match this.key {
-            Some(key) => match this.barrier.waiters.borrow_mut().poll_grant(key, cx) {
-                Some(()) => {
-                    this.key = None;
-                    false
-                }
-                None => return Poll::Pending,
-            },
-            None => {
-                let mut waiters = this.barrier.waiters.borrow_mut();
-                if waiters.len() + 1 < this.barrier.parties {
-                    this.key = Some(waiters.push_back(cx.waker(), ()));
-                    return Poll::Pending;
-                }
-                // Our arrival completes the group: release it, oldest first.
-                let mut wakers = Vec::new();
-                waiters.grant_all(|| (), &mut wakers);
-                drop(waiters);
-                super::wake_all(wakers);
-                true
-            }
-        };
-        this.done = true;
+        let leader = std::task::ready!(self.get_mut().waiter.poll(cx, &mut ()));
         Poll::Ready(BarrierWaitResult { leader })
     }
 }
 
-impl Drop for BarrierWait<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            // Still waiting: this takes our arrival back. Already released:
-            // this only frees the slot.
-            self.barrier.waiters.borrow_mut().remove(key);
+/// How an arrival waits: the one that completes the group releases it and
+/// leads it; the others are granted their release.
+impl WaitQueue for Barrier {
+    const FUTURE: &'static str = "BarrierWait";
+    type State = WaitList<(), ()>;
+    type Data = ();
+    type Grant = ();
+    type Carry = ();
+    /// True for the leader.
+    type Done = bool;
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut Self::State) -> R) -> R {
+        f(&mut self.waiters.borrow_mut())
+    }
+
+    fn list(waiters: &mut Self::State) -> &mut WaitList<(), ()> {
+        waiters
+    }
+
+    fn try_now(
+        &self,
+        waiters: &mut Self::State,
+        _: &mut (),
+        wakers: &mut Wakers,
+    ) -> Result<bool, ()> {
+        if waiters.len() + 1 < self.parties {
+            return Err(());
         }
+        // Our arrival completes the group: release it, oldest first.
+        waiters.grant_all(|| (), wakers);
+        Ok(true)
+    }
+
+    fn granted(&self, _: &mut Self::State, (): (), _: &mut (), _: &mut Wakers) -> bool {
+        false
+    }
+
+    /// Still waiting: removing the entry took our arrival back. Already
+    /// released: the release belongs to the whole group, nothing to pass on.
+    fn cancelled(&self, _: &mut Self::State, _: WaiterState<(), ()>, _: &mut Wakers) -> Option<()> {
+        None
     }
 }
 

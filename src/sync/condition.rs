@@ -6,8 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::mutex::{Lock, Mutex, MutexGuard};
-use crate::wait_list::{WaitList, WaiterKey, WaiterState};
+use super::mutex::{Mutex, MutexGuard, MutexLockFuture};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
 
 /// A condition variable: tasks wait on it while holding a [`Mutex`] and are
 /// woken by [`notify`](Condition::notify) or [`notify_all`](Condition::notify_all).
@@ -121,17 +121,9 @@ impl Condition {
     /// ```
     #[doc(alias = "asyncio.Condition.notify")]
     pub fn notify(&self, n: usize) {
-        let mut wakers = Vec::new();
-        {
-            let mut waiters = self.waiters.borrow_mut();
-            for _ in 0..n {
-                match waiters.grant_front(()) {
-                    Ok(((), waker)) => wakers.push(waker),
-                    Err(()) => break,
-                }
-            }
-        }
-        super::wake_all(wakers);
+        let mut wakers = Wakers::new();
+        grant_oldest(&mut self.waiters.borrow_mut(), n, &mut wakers);
+        wakers.wake_all();
     }
 
     /// Wakes every waiting task.
@@ -144,14 +136,24 @@ impl Condition {
     /// ```
     #[doc(alias = "asyncio.Condition.notify_all")]
     pub fn notify_all(&self) {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         self.waiters.borrow_mut().grant_all(|| (), &mut wakers);
-        super::wake_all(wakers);
+        wakers.wake_all();
     }
 
     #[cfg(test)]
     fn waiter_entries(&self) -> usize {
         self.waiters.borrow().entries()
+    }
+}
+
+/// Notifies the `n` oldest waiters in `waiters` (fewer if fewer wait).
+fn grant_oldest(waiters: &mut WaitList<(), ()>, n: usize, wakers: &mut Wakers) {
+    for _ in 0..n {
+        match waiters.grant_front(()) {
+            Ok(((), waker)) => wakers.push(waker),
+            Err(()) => break,
+        }
     }
 }
 
@@ -184,16 +186,16 @@ impl fmt::Debug for Condition {
 #[must_use = "futures do nothing unless polled"]
 pub struct ConditionWait<'c, 'm, T: ?Sized> {
     condition: &'c Condition,
-    phase: Phase<'m, T>,
+    phase: Phase<'c, 'm, T>,
 }
 
-enum Phase<'m, T: ?Sized> {
+enum Phase<'c, 'm, T: ?Sized> {
     /// Not polled yet: still holding the lock.
     Start(MutexGuard<'m, T>),
     /// Queued on the condition; the lock is released.
-    Waiting(WaiterKey, &'m Mutex<T>),
+    Waiting(Waiter<'c, Condition>, &'m Mutex<T>),
     /// Notified; retaking the lock.
-    Relock(Lock<'m, T>),
+    Relock(MutexLockFuture<'m, T>),
     Done,
 }
 
@@ -206,21 +208,18 @@ impl<'m, T: ?Sized> Future for ConditionWait<'_, 'm, T> {
             match &mut this.phase {
                 Phase::Start(guard) => {
                     let mutex = MutexGuard::mutex(guard);
-                    let key = this
-                        .condition
-                        .waiters
-                        .borrow_mut()
-                        .push_back(cx.waker(), ());
+                    let mut waiter = Waiter::new(this.condition);
+                    // The first poll always queues (see `try_now`).
+                    let queued = waiter.poll(cx, &mut ());
+                    debug_assert!(queued.is_pending());
                     // Dropping the guard unlocks; done after queueing, so no
                     // notify can fall between the two.
-                    this.phase = Phase::Waiting(key, mutex);
+                    this.phase = Phase::Waiting(waiter, mutex);
                     return Poll::Pending;
                 }
-                Phase::Waiting(key, mutex) => {
-                    match this.condition.waiters.borrow_mut().poll_grant(*key, cx) {
-                        Some(()) => this.phase = Phase::Relock(mutex.lock()),
-                        None => return Poll::Pending,
-                    }
+                Phase::Waiting(waiter, mutex) => {
+                    std::task::ready!(waiter.poll(cx, &mut ()));
+                    this.phase = Phase::Relock(mutex.lock());
                 }
                 Phase::Relock(lock) => {
                     let guard = std::task::ready!(Pin::new(lock).poll(cx));
@@ -236,13 +235,9 @@ impl<'m, T: ?Sized> Future for ConditionWait<'_, 'm, T> {
 impl<T: ?Sized> Drop for ConditionWait<'_, '_, T> {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Waiting(key, _) => {
-                let state = self.condition.waiters.borrow_mut().remove(key);
-                if let WaiterState::Granted(()) = state {
-                    // Rule 2: we were notified but never returned.
-                    self.condition.notify(1);
-                }
-            }
+            // The waiter passes on a notification it received (rule 2, see
+            // `cancelled`) or leaves the line (rule 3).
+            Phase::Waiting(waiter, _) => drop(waiter),
             Phase::Relock(lock) => {
                 // The lock future passes on a lock it was handed; the
                 // notification we consumed goes to the next waiter (rule 2).
@@ -265,6 +260,44 @@ impl<T: ?Sized> fmt::Debug for ConditionWait<'_, '_, T> {
         f.debug_struct("ConditionWait")
             .field("phase", &phase)
             .finish_non_exhaustive()
+    }
+}
+
+/// How a condition wait waits: it always queues (a notification reaches only
+/// tasks already waiting), and the grant is one notification.
+impl WaitQueue for Condition {
+    const FUTURE: &'static str = "ConditionWait";
+    type State = WaitList<(), ()>;
+    type Data = ();
+    type Grant = ();
+    type Carry = ();
+    type Done = ();
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut Self::State) -> R) -> R {
+        f(&mut self.waiters.borrow_mut())
+    }
+
+    fn list(waiters: &mut Self::State) -> &mut WaitList<(), ()> {
+        waiters
+    }
+
+    fn try_now(&self, _: &mut Self::State, _: &mut (), _: &mut Wakers) -> Result<(), ()> {
+        Err(())
+    }
+
+    fn granted(&self, _: &mut Self::State, (): (), _: &mut (), _: &mut Wakers) {}
+
+    fn cancelled(
+        &self,
+        waiters: &mut Self::State,
+        last: WaiterState<(), ()>,
+        wakers: &mut Wakers,
+    ) -> Option<()> {
+        if let WaiterState::Granted(()) = last {
+            // Rule 2: we were notified but never returned.
+            grant_oldest(waiters, 1, wakers);
+        }
+        None
     }
 }
 

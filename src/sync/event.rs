@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::wait_list::{WaitList, WaiterKey};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
 
 /// A flag, initially clear: [`wait`](Event::wait) returns once it is set.
 ///
@@ -37,7 +37,7 @@ pub struct Event {
     state: RefCell<State>,
 }
 
-struct State {
+pub(crate) struct State {
     set: bool,
     waiters: WaitList<(), ()>,
 }
@@ -69,13 +69,13 @@ impl Event {
     /// assert!(event.is_set());
     /// ```
     pub fn set(&self) {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         {
             let mut state = self.state.borrow_mut();
             state.set = true;
             state.waiters.grant_all(|| (), &mut wakers);
         }
-        super::wake_all(wakers);
+        wakers.wake_all();
     }
 
     /// Clears the flag; later calls to [`wait`](Event::wait) block again.
@@ -128,9 +128,7 @@ impl Event {
     #[doc(alias = "asyncio.Event.wait")]
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
-            event: self,
-            key: None,
-            done: false,
+            waiter: Waiter::new(self),
         }
     }
 
@@ -173,39 +171,43 @@ impl fmt::Debug for Event {
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct EventWait<'a> {
-    event: &'a Event,
-    key: Option<WaiterKey>,
-    done: bool,
+    waiter: Waiter<'a, Event>,
 }
 
 impl Future for EventWait<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        assert!(!this.done, "`EventWait` polled after completion");
-        let mut state = this.event.state.borrow_mut();
-        match this.key {
-            None if state.set => {}
-            None => {
-                this.key = Some(state.waiters.push_back(cx.waker(), ()));
-                return Poll::Pending;
-            }
-            Some(key) => match state.waiters.poll_grant(key, cx) {
-                Some(()) => this.key = None,
-                None => return Poll::Pending,
-            },
-        }
-        this.done = true;
-        Poll::Ready(())
+        self.get_mut().waiter.poll(cx, &mut ())
     }
 }
 
-impl Drop for EventWait<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.event.state.borrow_mut().waiters.remove(key);
-        }
+/// How a wait on an event waits: `set` grants the whole list at once.
+impl WaitQueue for Event {
+    const FUTURE: &'static str = "EventWait";
+    type State = State;
+    type Data = ();
+    type Grant = ();
+    type Carry = ();
+    type Done = ();
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.borrow_mut())
+    }
+
+    fn list(state: &mut State) -> &mut WaitList<(), ()> {
+        &mut state.waiters
+    }
+
+    fn try_now(&self, state: &mut State, _: &mut (), _: &mut Wakers) -> Result<(), ()> {
+        if state.set { Ok(()) } else { Err(()) }
+    }
+
+    fn granted(&self, _: &mut State, (): (), _: &mut (), _: &mut Wakers) {}
+
+    /// A wake-up from `set` is shared by every waiter: nothing to pass on.
+    fn cancelled(&self, _: &mut State, _: WaiterState<(), ()>, _: &mut Wakers) -> Option<()> {
+        None
     }
 }
 

@@ -1,8 +1,8 @@
 //! Per-core synchronisation primitives, shaped like asyncio's.
 //!
 //! [`Semaphore`], [`Mutex`] (asyncio `Lock`), [`Event`], [`Condition`],
-//! [`Barrier`] and the queues ([`Queue`], [`PriorityQueue`], [`LifoQueue`]) are
-//! plain futures and wakers: they never touch the ring and use no atomics.
+//! [`Barrier`] and the queues ([`Queue`], [`PriorityQueue`], [`LifoQueue`];
+//! their errors and futures live in [`queue`]) are plain futures and wakers: they never touch the ring and use no atomics.
 //! They live on one core (`!Send`), are used through `&self`, and tasks share
 //! them through [`Rc`](std::rc::Rc). Nothing depends on timing: the same
 //! sequence of polls always gives the same result.
@@ -25,7 +25,10 @@
 //!    removes its entry at once, in O(1), whatever its place in the line.
 //!
 //! Each waiter list is a slab-backed doubly linked list, so enqueueing,
-//! serving the front and cancelling any waiter are all O(1).
+//! serving the front and cancelling any waiter are all O(1). Every future
+//! that waits in one (and the `mpsc` senders of [`channel`](crate::channel))
+//! runs the same waiter state machine, so the three rules are written once;
+//! each primitive says only what its waiters ask for and what a grant means.
 //!
 //! Wakers are called only after the primitive's internal borrow is released,
 //! so a waker that re-enters the primitive cannot trip a `RefCell` borrow.
@@ -58,23 +61,15 @@ mod barrier;
 mod condition;
 mod event;
 mod mutex;
-mod queue;
+pub mod queue;
 mod semaphore;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use condition::{Condition, ConditionWait};
 pub use event::{Event, EventWait};
-pub use mutex::{Lock, Mutex, MutexGuard};
-pub use queue::{
-    FifoStorage, GenericQueue, Get, LifoQueue, LifoStorage, PriorityQueue, PriorityStorage, Put,
-    Queue, QueueEmpty, QueueFull, QueueJoin, QueueShutDown, QueueStorage, TaskDoneError,
-    TryGetError, TryPutError,
-};
+#[doc(alias = "Lock")]
+#[doc(alias = "asyncio.Lock")]
+pub use mutex::Mutex;
+pub use mutex::{MutexGuard, MutexLockFuture};
+pub use queue::{LifoQueue, PriorityQueue, Queue};
 pub use semaphore::{Acquire, AcquireError, AcquireOrClosed, Permit, Semaphore};
-
-/// Calls every waker in `wakers`; used once a primitive's borrow is released.
-fn wake_all(wakers: Vec<std::task::Waker>) {
-    for waker in wakers {
-        waker.wake();
-    }
-}

@@ -7,7 +7,7 @@ use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::wait_list::{WaitList, WaiterKey, WaiterState};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
 
 /// An async mutual-exclusion lock that owns the value it guards.
 ///
@@ -20,6 +20,9 @@ use crate::wait_list::{WaitList, WaiterKey, WaiterState};
 ///
 /// The guard may be held across `.await`; that is what makes this lock
 /// different from a `RefCell`.
+///
+/// This is asyncio's `Lock`: `async with lock:` is `let _guard = mutex.lock().await;`.
+/// The future `lock` returns is a [`MutexLockFuture`].
 ///
 /// # Examples
 ///
@@ -44,6 +47,7 @@ use crate::wait_list::{WaitList, WaiterKey, WaiterState};
 ///     assert_eq!(*counter.lock().await, 10);
 /// });
 /// ```
+#[doc(alias = "Lock")]
 #[doc(alias = "asyncio.Lock")]
 pub struct Mutex<T: ?Sized> {
     state: RefCell<State>,
@@ -52,9 +56,20 @@ pub struct Mutex<T: ?Sized> {
     value: RefCell<T>,
 }
 
-struct State {
+pub(crate) struct State {
     locked: bool,
     waiters: WaitList<(), ()>,
+}
+
+impl State {
+    /// Releases the lock: hands it to the oldest waiter, or marks it free.
+    fn unlock(&mut self, wakers: &mut Wakers) {
+        match self.waiters.grant_front(()) {
+            // The lock stays `locked`: ownership moves to the waiter.
+            Ok(((), waker)) => wakers.push(waker),
+            Err(()) => self.locked = false,
+        }
+    }
 }
 
 impl<T> Mutex<T> {
@@ -111,11 +126,9 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[doc(alias = "asyncio.Lock.acquire")]
     #[doc(alias = "acquire")]
-    pub fn lock(&self) -> Lock<'_, T> {
-        Lock {
-            mutex: self,
-            key: None,
-            done: false,
+    pub fn lock(&self) -> MutexLockFuture<'_, T> {
+        MutexLockFuture {
+            waiter: Waiter::new(self),
         }
     }
 
@@ -170,20 +183,9 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Releases the lock: hands it to the oldest waiter, or marks it free.
     fn unlock(&self) {
-        let waker = {
-            let mut state = self.state.borrow_mut();
-            match state.waiters.grant_front(()) {
-                // The lock stays `locked`: ownership moves to the waiter.
-                Ok(((), waker)) => Some(waker),
-                Err(()) => {
-                    state.locked = false;
-                    None
-                }
-            }
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        let mut wakers = Wakers::new();
+        self.state.borrow_mut().unlock(&mut wakers);
+        wakers.wake_all();
     }
 
     #[cfg(test)]
@@ -303,68 +305,79 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
     }
 }
 
-/// Future of [`Mutex::lock`].
+/// Future of [`Mutex::lock`]; returns the [`MutexGuard`].
 ///
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{Lock, Mutex};
+/// use ringio::sync::{Mutex, MutexLockFuture};
 ///
 /// ringio::run(async {
 ///     let m = Mutex::new(());
-///     let fut: Lock<'_, ()> = m.lock();
+///     let fut: MutexLockFuture<'_, ()> = m.lock();
 ///     let _guard = fut.await;
 /// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
-pub struct Lock<'a, T: ?Sized> {
-    mutex: &'a Mutex<T>,
-    /// Our place in line, once queued.
-    key: Option<WaiterKey>,
-    done: bool,
+pub struct MutexLockFuture<'a, T: ?Sized> {
+    waiter: Waiter<'a, Mutex<T>>,
 }
 
-impl<'a, T: ?Sized> Future for Lock<'a, T> {
+impl<'a, T: ?Sized> Future for MutexLockFuture<'a, T> {
     type Output = MutexGuard<'a, T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
-        let this = self.get_mut();
-        assert!(!this.done, "`Lock` polled after completion");
-        let mut state = this.mutex.state.borrow_mut();
-        match this.key {
-            None if !state.locked && state.waiters.is_empty() => state.locked = true,
-            None => {
-                // Rule 1: wait our turn even if the lock looks free.
-                this.key = Some(state.waiters.push_back(cx.waker(), ()));
-                return Poll::Pending;
-            }
-            Some(key) => match state.waiters.poll_grant(key, cx) {
-                Some(()) => this.key = None,
-                None => return Poll::Pending,
-            },
-        }
-        drop(state);
-        this.done = true;
-        Poll::Ready(MutexGuard::new(this.mutex))
+        let waiter = &mut self.get_mut().waiter;
+        std::task::ready!(waiter.poll(cx, &mut ()));
+        Poll::Ready(MutexGuard::new(waiter.owner()))
     }
 }
 
-impl<T: ?Sized> Drop for Lock<'_, T> {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let state = self.mutex.state.borrow_mut().waiters.remove(key);
-        if let WaiterState::Granted(()) = state {
-            // Rule 2: the lock was handed to us; hand it on.
-            self.mutex.unlock();
-        }
-    }
-}
-
-impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
+impl<T: ?Sized> fmt::Debug for MutexLockFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock")
-            .field("queued", &self.key.is_some())
-            .finish_non_exhaustive()
+        self.waiter.fmt(f)
+    }
+}
+
+/// How a lock future waits: the grant is the lock itself.
+impl<T: ?Sized> WaitQueue for Mutex<T> {
+    const FUTURE: &'static str = "MutexLockFuture";
+    type State = State;
+    type Data = ();
+    type Grant = ();
+    type Carry = ();
+    type Done = ();
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.borrow_mut())
+    }
+
+    fn list(state: &mut State) -> &mut WaitList<(), ()> {
+        &mut state.waiters
+    }
+
+    fn try_now(&self, state: &mut State, _: &mut (), _: &mut Wakers) -> Result<(), ()> {
+        if state.locked || !state.waiters.is_empty() {
+            // Rule 1: wait our turn even if the lock looks free.
+            return Err(());
+        }
+        state.locked = true;
+        Ok(())
+    }
+
+    fn granted(&self, _: &mut State, (): (), _: &mut (), _: &mut Wakers) {}
+
+    fn cancelled(
+        &self,
+        state: &mut State,
+        last: WaiterState<(), ()>,
+        wakers: &mut Wakers,
+    ) -> Option<()> {
+        if let WaiterState::Granted(()) = last {
+            // Rule 2: the lock was handed to us; hand it on.
+            state.unlock(wakers);
+        }
+        None
     }
 }
 

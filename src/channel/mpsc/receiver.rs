@@ -4,10 +4,11 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::{Chan, wake};
 use crate::channel::error::TryRecvError;
+use crate::wait_list::Wakers;
 
 /// The receiving half of an [`mpsc`](super) channel.
 ///
@@ -137,12 +138,9 @@ impl<T> Receiver<T> {
     /// ```
     #[doc(alias = "shutdown")]
     pub fn close(&mut self) {
-        let wakers = {
-            let mut state = self.chan.lock();
-            state.closed = true;
-            state.waiters.waiting_wakers()
-        };
-        wakers.into_iter().for_each(Waker::wake);
+        let mut wakers = Wakers::new();
+        self.chan.lock().close(&mut wakers);
+        wakers.wake_all();
     }
 
     /// Number of messages buffered now.
@@ -188,17 +186,13 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let (buffered, wakers, rx_waker) = {
+        let mut wakers = Wakers::new();
+        let (buffered, rx_waker) = {
             let mut state = self.chan.lock();
-            state.closed = true;
-            let buffered = std::mem::take(&mut state.buf);
-            (
-                buffered,
-                state.waiters.waiting_wakers(),
-                state.rx_waker.take(),
-            )
+            state.close(&mut wakers);
+            (std::mem::take(&mut state.buf), state.rx_waker.take())
         };
-        wakers.into_iter().for_each(Waker::wake);
+        wakers.wake_all();
         // Dropped outside the lock: a message may hold a `Sender` of this channel.
         drop((buffered, rx_waker));
     }

@@ -6,9 +6,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{Chan, wake};
+use super::{Chan, Closed, State, wake};
 use crate::channel::error::{SendError, TrySendError};
-use crate::wait_list::{WaiterKey, WaiterState};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
 
 /// The sending half of an [`mpsc`](super) channel; clone it for more producers.
 ///
@@ -66,9 +66,8 @@ impl<T> Sender<T> {
     #[doc(alias = "put")]
     pub fn send(&self, value: T) -> SendFuture<'_, T> {
         SendFuture {
-            sender: self,
+            waiter: Waiter::new(&*self.chan),
             value: Some(value),
-            key: None,
         }
     }
 
@@ -186,11 +185,12 @@ impl<T> fmt::Debug for Sender<T> {
 /// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct SendFuture<'a, T> {
-    sender: &'a Sender<T>,
-    /// The value, until it is enqueued or handed back.
-    value: Option<T>,
     /// Our place in the wait list while we wait for room.
-    key: Option<WaiterKey>,
+    waiter: Waiter<'a, Chan<T>>,
+    /// The value, until it is enqueued; a refused one is handed back. Declared
+    /// after `waiter`, so a dropped future leaves the line before its value is
+    /// dropped, outside the lock (rule 6).
+    value: Option<T>,
 }
 
 // The value is never pinned: it is only moved out by value.
@@ -201,65 +201,97 @@ impl<T> Future for SendFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        assert!(this.value.is_some(), "SendFuture polled after completion");
-        let chan = &this.sender.chan;
-        let mut state = chan.lock();
-        if state.closed {
-            if let Some(key) = this.key.take()
-                && matches!(state.waiters.remove(key), WaiterState::Granted(()))
-            {
-                state.reserved -= 1;
+        match std::task::ready!(this.waiter.poll(cx, &mut this.value)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(Closed) => {
+                let value = this.value.take().expect("a refused send keeps its value");
+                Poll::Ready(Err(SendError(value)))
             }
-            drop(state);
-            let value = this.value.take().expect("checked on entry");
-            return Poll::Ready(Err(SendError(value)));
         }
-        let may_push = match this.key {
-            None => state.waiters.is_empty() && state.has_room(chan.capacity),
-            Some(key) => state.waiters.poll_grant(key, cx).is_some(),
-        };
-        if !may_push {
-            if this.key.is_none() {
-                this.key = Some(state.waiters.push_back(cx.waker(), ()));
-            }
-            return Poll::Pending;
-        }
-        if this.key.take().is_some() {
-            state.reserved -= 1; // the granted place is now used (rule 3)
-        }
-        let value = this.value.take().expect("checked on entry");
-        state.buf.push_back(value);
-        let waker = state.rx_waker.take();
-        drop(state);
-        wake(waker);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<T> Drop for SendFuture<'_, T> {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else {
-            return;
-        };
-        let chan = &self.sender.chan;
-        let mut state = chan.lock();
-        let waker = if matches!(state.waiters.remove(key), WaiterState::Granted(())) {
-            // Granted but never used: pass the place on (rule 4).
-            state.reserved -= 1;
-            state.grant_free_place(chan.capacity)
-        } else {
-            None
-        };
-        drop(state);
-        wake(waker);
-        // `self.value` is dropped after this, outside the lock (rule 6).
     }
 }
 
 impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendFuture")
-            .field("waiting", &self.key.is_some())
-            .finish_non_exhaustive()
+        self.waiter.fmt(f)
+    }
+}
+
+/// How a send waits for room: it keeps its value (its carry) until a place is
+/// granted and held for it (rule 3), or the receiver goes (rule 7).
+impl<T> WaitQueue for Chan<T> {
+    const FUTURE: &'static str = "SendFuture";
+    type State = State<T>;
+    type Data = ();
+    type Grant = Result<(), Closed>;
+    type Carry = Option<T>;
+    type Done = Result<(), Closed>;
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut State<T>) -> R) -> R {
+        f(&mut self.lock())
+    }
+
+    fn list(state: &mut State<T>) -> &mut WaitList<(), Self::Grant> {
+        &mut state.waiters
+    }
+
+    fn try_now(
+        &self,
+        state: &mut State<T>,
+        value: &mut Option<T>,
+        wakers: &mut Wakers,
+    ) -> Result<Self::Done, ()> {
+        if state.closed {
+            Ok(Err(Closed))
+        } else if state.waiters.is_empty() && state.has_room(self.capacity) {
+            push(state, value, wakers);
+            Ok(Ok(()))
+        } else {
+            // Rule 2: wait behind the senders already waiting.
+            Err(())
+        }
+    }
+
+    fn granted(
+        &self,
+        state: &mut State<T>,
+        grant: Self::Grant,
+        value: &mut Option<T>,
+        wakers: &mut Wakers,
+    ) -> Self::Done {
+        grant?;
+        state.reserved -= 1; // the granted place is used now, or given up (rule 3)
+        if state.closed {
+            return Err(Closed);
+        }
+        push(state, value, wakers);
+        Ok(())
+    }
+
+    fn cancelled(
+        &self,
+        state: &mut State<T>,
+        last: WaiterState<(), Self::Grant>,
+        wakers: &mut Wakers,
+    ) -> Option<Self::Grant> {
+        if let WaiterState::Granted(Ok(())) = last {
+            // Granted but never used: pass the place on (rule 4).
+            state.reserved -= 1;
+            if let Some(waker) = state.grant_free_place(self.capacity) {
+                wakers.push(waker);
+            }
+        }
+        None
+    }
+}
+
+/// Enqueues the send's value and takes the receiver's waker to call.
+fn push<T>(state: &mut State<T>, value: &mut Option<T>, wakers: &mut Wakers) {
+    let value = value
+        .take()
+        .expect("a send holds its value until it is enqueued");
+    state.buf.push_back(value);
+    if let Some(waker) = state.rx_waker.take() {
+        wakers.push(waker);
     }
 }

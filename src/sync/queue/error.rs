@@ -8,7 +8,7 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{QueueFull, TryPutError};
+/// use ringio::sync::queue::{QueueFull, TryPutError};
 ///
 /// let err: TryPutError<u8> = TryPutError::Full(1);
 /// assert_eq!(err.to_string(), QueueFull.to_string());
@@ -30,7 +30,7 @@ impl Error for QueueFull {}
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{Queue, QueueEmpty, TryGetError};
+/// use ringio::sync::queue::{Queue, QueueEmpty, TryGetError};
 ///
 /// let q = Queue::<u8>::new(0);
 /// assert_eq!(q.try_get(), Err(TryGetError::Empty));
@@ -53,7 +53,7 @@ impl Error for QueueEmpty {}
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{Queue, QueueShutDown};
+/// use ringio::sync::queue::{Queue, QueueShutDown};
 ///
 /// ringio::run(async {
 ///     let q = Queue::new(0);
@@ -78,7 +78,7 @@ impl Error for QueueShutDown {}
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{Queue, TryPutError};
+/// use ringio::sync::queue::{Queue, TryPutError};
 ///
 /// let q = Queue::new(1);
 /// q.try_put("a").unwrap();
@@ -100,7 +100,7 @@ impl<T> TryPutError<T> {
     /// # Examples
     ///
     /// ```
-    /// use ringio::sync::TryPutError;
+    /// use ringio::sync::queue::TryPutError;
     ///
     /// assert_eq!(TryPutError::ShutDown(3).into_inner(), 3);
     /// ```
@@ -115,7 +115,7 @@ impl<T> TryPutError<T> {
     /// # Examples
     ///
     /// ```
-    /// assert!(ringio::sync::TryPutError::Full(()).is_full());
+    /// assert!(ringio::sync::queue::TryPutError::Full(()).is_full());
     /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TryPutError::Full(_))
@@ -126,7 +126,7 @@ impl<T> TryPutError<T> {
     /// # Examples
     ///
     /// ```
-    /// assert!(ringio::sync::TryPutError::ShutDown(()).is_shut_down());
+    /// assert!(ringio::sync::queue::TryPutError::ShutDown(()).is_shut_down());
     /// ```
     pub fn is_shut_down(&self) -> bool {
         matches!(self, TryPutError::ShutDown(_))
@@ -159,7 +159,7 @@ impl<T> Error for TryPutError<T> {}
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{Queue, TryGetError};
+/// use ringio::sync::queue::{Queue, TryGetError};
 ///
 /// let q = Queue::<u8>::new(0);
 /// assert_eq!(q.try_get(), Err(TryGetError::Empty));
@@ -203,7 +203,7 @@ impl From<QueueShutDown> for TryGetError {
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{Queue, TaskDoneError};
+/// use ringio::sync::queue::{Queue, TaskDoneError};
 ///
 /// let q = Queue::<u8>::new(0);
 /// assert_eq!(q.task_done(), Err(TaskDoneError));

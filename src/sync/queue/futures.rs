@@ -1,4 +1,5 @@
-//! The futures of [`GenericQueue`]: [`Put`], [`Get`] and [`QueueJoin`].
+//! The futures of [`GenericQueue`]: [`Put`], [`Get`] and [`QueueJoin`], and how
+//! each waits in its list (the one [`Waiter`] state machine does the rest).
 
 use std::fmt;
 use std::future::Future;
@@ -7,15 +8,15 @@ use std::task::{Context, Poll};
 
 use super::error::QueueShutDown;
 use super::storage::QueueStorage;
-use super::{GenericQueue, Shutdown};
-use crate::wait_list::{WaiterKey, WaiterState};
+use super::{GenericQueue, Shutdown, State};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
 
 /// Future of [`GenericQueue::put`].
 ///
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{FifoStorage, Put, Queue};
+/// use ringio::sync::queue::{FifoStorage, Put, Queue};
 ///
 /// ringio::run(async {
 ///     let q = Queue::new(0);
@@ -25,18 +26,16 @@ use crate::wait_list::{WaiterKey, WaiterState};
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Put<'a, T, S: QueueStorage<T>> {
-    queue: &'a GenericQueue<T, S>,
-    /// `Some` until the item goes in or the put fails.
+    waiter: Waiter<'a, GenericQueue<T, S>, Putting>,
+    /// `Some` until the item goes in; a refused item is dropped with the future.
     item: Option<T>,
-    key: Option<WaiterKey>,
 }
 
 impl<'a, T, S: QueueStorage<T>> Put<'a, T, S> {
     pub(super) fn new(queue: &'a GenericQueue<T, S>, item: T) -> Self {
         Put {
-            queue,
+            waiter: Waiter::new(queue),
             item: Some(item),
-            key: None,
         }
     }
 }
@@ -49,72 +48,90 @@ impl<T, S: QueueStorage<T>> Future for Put<'_, T, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let item = this.item.take().expect("`Put` polled after completion");
-        let mut wakers = Vec::new();
-        let mut state = this.queue.state.borrow_mut();
-        let result = match this.key {
-            None if state.shutdown != Shutdown::Open => Err((QueueShutDown, item)),
-            None if state.putters.is_empty() && state.has_room() => {
-                state.commit(item, &mut wakers);
-                Ok(())
-            }
-            None => {
-                // Rule 1: wait behind earlier putters, keeping the item.
-                this.key = Some(state.putters.push_back(cx.waker(), ()));
-                this.item = Some(item);
-                return Poll::Pending;
-            }
-            Some(key) => match state.putters.poll_grant(key, cx) {
-                None => {
-                    this.item = Some(item);
-                    return Poll::Pending;
-                }
-                Some(grant) => {
-                    this.key = None;
-                    match grant {
-                        Ok(()) => {
-                            state.reserved -= 1;
-                            if state.shutdown == Shutdown::Open {
-                                state.commit(item, &mut wakers);
-                                Ok(())
-                            } else {
-                                Err((QueueShutDown, item))
-                            }
-                        }
-                        Err(e) => Err((e, item)),
-                    }
-                }
-            },
-        };
-        drop(state);
-        crate::sync::wake_all(wakers);
+        let result = std::task::ready!(this.waiter.poll(cx, &mut this.item));
         // A refused item is dropped here, outside the borrow.
-        Poll::Ready(result.map_err(|(e, _item)| e))
-    }
-}
-
-impl<T, S: QueueStorage<T>> Drop for Put<'_, T, S> {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let mut wakers = Vec::new();
-        {
-            let mut state = self.queue.state.borrow_mut();
-            if let WaiterState::Granted(Ok(())) = state.putters.remove(key) {
-                // Rule 2: room was reserved for us; offer it to the next putter.
-                state.reserved -= 1;
-                state.grant_putters(&mut wakers);
-            }
-        }
-        crate::sync::wake_all(wakers);
+        this.item = None;
+        Poll::Ready(result)
     }
 }
 
 impl<T, S: QueueStorage<T>> fmt::Debug for Put<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Put")
-            .field("queued", &self.key.is_some())
-            .finish_non_exhaustive()
+        self.waiter.fmt(f)
     }
+}
+
+/// The putters' list: each putter keeps its item (its carry) until room is
+/// reserved for it; the grant is that room, or the news of a shutdown.
+pub(crate) struct Putting;
+
+impl<T, S: QueueStorage<T>> WaitQueue<Putting> for GenericQueue<T, S> {
+    const FUTURE: &'static str = "Put";
+    type State = State<T, S>;
+    type Data = ();
+    type Grant = Result<(), QueueShutDown>;
+    type Carry = Option<T>;
+    type Done = Result<(), QueueShutDown>;
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut Self::State) -> R) -> R {
+        f(&mut self.state.borrow_mut())
+    }
+
+    fn list(state: &mut Self::State) -> &mut WaitList<(), Self::Grant> {
+        &mut state.putters
+    }
+
+    fn try_now(
+        &self,
+        state: &mut Self::State,
+        item: &mut Option<T>,
+        wakers: &mut Wakers,
+    ) -> Result<Self::Done, ()> {
+        if state.shutdown != Shutdown::Open {
+            Ok(Err(QueueShutDown))
+        } else if state.putters.is_empty() && state.has_room() {
+            state.commit(take_item(item), wakers);
+            Ok(Ok(()))
+        } else {
+            // Rule 1: wait behind earlier putters, keeping the item.
+            Err(())
+        }
+    }
+
+    fn granted(
+        &self,
+        state: &mut Self::State,
+        grant: Self::Grant,
+        item: &mut Option<T>,
+        wakers: &mut Wakers,
+    ) -> Self::Done {
+        grant?;
+        state.reserved -= 1;
+        if state.shutdown != Shutdown::Open {
+            return Err(QueueShutDown);
+        }
+        state.commit(take_item(item), wakers);
+        Ok(())
+    }
+
+    fn cancelled(
+        &self,
+        state: &mut Self::State,
+        last: WaiterState<(), Self::Grant>,
+        wakers: &mut Wakers,
+    ) -> Option<Self::Grant> {
+        if let WaiterState::Granted(Ok(())) = last {
+            // Rule 2: room was reserved for us; offer it to the next putter.
+            state.reserved -= 1;
+            state.grant_putters(wakers);
+        }
+        None
+    }
+}
+
+/// The item a put brings, which it holds until it goes in.
+fn take_item<T>(item: &mut Option<T>) -> T {
+    item.take().expect("a put holds its item until it goes in")
 }
 
 /// Future of [`GenericQueue::get`].
@@ -122,7 +139,7 @@ impl<T, S: QueueStorage<T>> fmt::Debug for Put<'_, T, S> {
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{FifoStorage, Get, Queue};
+/// use ringio::sync::queue::{FifoStorage, Get, Queue};
 ///
 /// ringio::run(async {
 ///     let q = Queue::new(0);
@@ -133,17 +150,13 @@ impl<T, S: QueueStorage<T>> fmt::Debug for Put<'_, T, S> {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Get<'a, T, S: QueueStorage<T>> {
-    queue: &'a GenericQueue<T, S>,
-    key: Option<WaiterKey>,
-    done: bool,
+    waiter: Waiter<'a, GenericQueue<T, S>, Getting>,
 }
 
 impl<'a, T, S: QueueStorage<T>> Get<'a, T, S> {
     pub(super) fn new(queue: &'a GenericQueue<T, S>) -> Self {
         Get {
-            queue,
-            key: None,
-            done: false,
+            waiter: Waiter::new(queue),
         }
     }
 }
@@ -152,77 +165,96 @@ impl<T, S: QueueStorage<T>> Future for Get<'_, T, S> {
     type Output = Result<T, QueueShutDown>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        assert!(!this.done, "`Get` polled after completion");
-        let mut wakers = Vec::new();
-        let mut state = this.queue.state.borrow_mut();
-        let result = match this.key {
-            // Getters only queue while the store is empty, so taking an item
-            // here never overtakes one (rule 1).
-            None => match state.take_item(&mut wakers) {
-                Some(item) => Ok(item),
-                None if state.shutdown != Shutdown::Open => Err(QueueShutDown),
-                None => {
-                    this.key = Some(state.getters.push_back(cx.waker(), ()));
-                    return Poll::Pending;
-                }
-            },
-            Some(key) => match state.getters.poll_grant(key, cx) {
-                None => return Poll::Pending,
-                Some(grant) => {
-                    this.key = None;
-                    if grant.is_ok() {
-                        // The item's slot is free now that it is really ours.
-                        state.handed -= 1;
-                        state.grant_putters(&mut wakers);
-                    }
-                    grant
-                }
-            },
-        };
-        drop(state);
-        crate::sync::wake_all(wakers);
-        this.done = true;
-        Poll::Ready(result)
-    }
-}
-
-impl<T, S: QueueStorage<T>> Drop for Get<'_, T, S> {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let mut wakers = Vec::new();
-        let mut discarded = None;
-        {
-            let mut state = self.queue.state.borrow_mut();
-            if let WaiterState::Granted(Ok(item)) = state.getters.remove(key) {
-                // Rule 2: the item was ours; hand it on, never lose it.
-                state.handed -= 1;
-                match state.getters.grant_front(Ok(item)) {
-                    Ok(((), waker)) => {
-                        state.handed += 1;
-                        wakers.push(waker);
-                    }
-                    Err(Ok(item)) if state.shutdown == Shutdown::Immediate => {
-                        // Discarded like the items the shutdown found queued.
-                        discarded = Some(item);
-                        state.mark_done(1, &mut wakers);
-                    }
-                    // Its slot was still counted as taken: no overflow.
-                    Err(Ok(item)) => state.items.push_next(item),
-                    Err(Err(QueueShutDown)) => unreachable!("granted Ok above"),
-                }
-            }
-        }
-        drop(discarded);
-        crate::sync::wake_all(wakers);
+        self.get_mut().waiter.poll(cx, &mut ())
     }
 }
 
 impl<T, S: QueueStorage<T>> fmt::Debug for Get<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Get")
-            .field("queued", &self.key.is_some())
-            .finish_non_exhaustive()
+        self.waiter.fmt(f)
+    }
+}
+
+/// The getters' list: a getter queues only while the store is empty, and is
+/// granted an item straight from a put, or the news of a shutdown.
+pub(crate) struct Getting;
+
+impl<T, S: QueueStorage<T>> WaitQueue<Getting> for GenericQueue<T, S> {
+    const FUTURE: &'static str = "Get";
+    type State = State<T, S>;
+    type Data = ();
+    type Grant = Result<T, QueueShutDown>;
+    type Carry = ();
+    type Done = Result<T, QueueShutDown>;
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut Self::State) -> R) -> R {
+        f(&mut self.state.borrow_mut())
+    }
+
+    fn list(state: &mut Self::State) -> &mut WaitList<(), Self::Grant> {
+        &mut state.getters
+    }
+
+    fn try_now(
+        &self,
+        state: &mut Self::State,
+        _: &mut (),
+        wakers: &mut Wakers,
+    ) -> Result<Self::Done, ()> {
+        // Getters only queue while the store is empty, so taking an item
+        // here never overtakes one (rule 1).
+        match state.take_item(wakers) {
+            Some(item) => Ok(Ok(item)),
+            None if state.shutdown != Shutdown::Open => Ok(Err(QueueShutDown)),
+            None => Err(()),
+        }
+    }
+
+    fn granted(
+        &self,
+        state: &mut Self::State,
+        grant: Self::Grant,
+        _: &mut (),
+        wakers: &mut Wakers,
+    ) -> Self::Done {
+        if grant.is_ok() {
+            // The item's slot is free now that it is really ours.
+            state.handed -= 1;
+            state.grant_putters(wakers);
+        }
+        grant
+    }
+
+    fn cancelled(
+        &self,
+        state: &mut Self::State,
+        last: WaiterState<(), Self::Grant>,
+        wakers: &mut Wakers,
+    ) -> Option<Self::Grant> {
+        let WaiterState::Granted(Ok(item)) = last else {
+            return None;
+        };
+        // Rule 2: the item was ours; hand it on, never lose it.
+        state.handed -= 1;
+        match state.getters.grant_front(Ok(item)) {
+            Ok(((), waker)) => {
+                state.handed += 1;
+                wakers.push(waker);
+                None
+            }
+            Err(Ok(item)) if state.shutdown == Shutdown::Immediate => {
+                // Discarded like the items the shutdown found queued, and
+                // dropped once the borrow is released.
+                state.mark_done(1, wakers);
+                Some(Ok(item))
+            }
+            // Its slot was still counted as taken: no overflow.
+            Err(Ok(item)) => {
+                state.items.push_next(item);
+                None
+            }
+            Err(Err(QueueShutDown)) => unreachable!("granted Ok above"),
+        }
     }
 }
 
@@ -231,7 +263,7 @@ impl<T, S: QueueStorage<T>> fmt::Debug for Get<'_, T, S> {
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{FifoStorage, Queue, QueueJoin};
+/// use ringio::sync::queue::{FifoStorage, Queue, QueueJoin};
 ///
 /// ringio::run(async {
 ///     let q = Queue::<u8>::new(0);
@@ -241,17 +273,13 @@ impl<T, S: QueueStorage<T>> fmt::Debug for Get<'_, T, S> {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct QueueJoin<'a, T, S: QueueStorage<T>> {
-    queue: &'a GenericQueue<T, S>,
-    key: Option<WaiterKey>,
-    done: bool,
+    waiter: Waiter<'a, GenericQueue<T, S>, Joining>,
 }
 
 impl<'a, T, S: QueueStorage<T>> QueueJoin<'a, T, S> {
     pub(super) fn new(queue: &'a GenericQueue<T, S>) -> Self {
         QueueJoin {
-            queue,
-            key: None,
-            done: false,
+            waiter: Waiter::new(queue),
         }
     }
 }
@@ -260,37 +288,47 @@ impl<T, S: QueueStorage<T>> Future for QueueJoin<'_, T, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        assert!(!this.done, "`QueueJoin` polled after completion");
-        let mut state = this.queue.state.borrow_mut();
-        match this.key {
-            None if state.unfinished == 0 => {}
-            None => {
-                this.key = Some(state.joiners.push_back(cx.waker(), ()));
-                return Poll::Pending;
-            }
-            Some(key) => match state.joiners.poll_grant(key, cx) {
-                Some(()) => this.key = None,
-                None => return Poll::Pending,
-            },
-        }
-        this.done = true;
-        Poll::Ready(())
-    }
-}
-
-impl<T, S: QueueStorage<T>> Drop for QueueJoin<'_, T, S> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.queue.state.borrow_mut().joiners.remove(key);
-        }
+        self.get_mut().waiter.poll(cx, &mut ())
     }
 }
 
 impl<T, S: QueueStorage<T>> fmt::Debug for QueueJoin<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QueueJoin")
-            .field("queued", &self.key.is_some())
-            .finish_non_exhaustive()
+        self.waiter.fmt(f)
+    }
+}
+
+/// The joiners' list: released all at once when the last item is done, so
+/// a dropped joiner has nothing to pass on.
+pub(crate) struct Joining;
+
+impl<T, S: QueueStorage<T>> WaitQueue<Joining> for GenericQueue<T, S> {
+    const FUTURE: &'static str = "QueueJoin";
+    type State = State<T, S>;
+    type Data = ();
+    type Grant = ();
+    type Carry = ();
+    type Done = ();
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut Self::State) -> R) -> R {
+        f(&mut self.state.borrow_mut())
+    }
+
+    fn list(state: &mut Self::State) -> &mut WaitList<(), ()> {
+        &mut state.joiners
+    }
+
+    fn try_now(&self, state: &mut Self::State, _: &mut (), _: &mut Wakers) -> Result<(), ()> {
+        if state.unfinished == 0 {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    fn granted(&self, _: &mut Self::State, (): (), _: &mut (), _: &mut Wakers) {}
+
+    fn cancelled(&self, _: &mut Self::State, _: WaiterState<(), ()>, _: &mut Wakers) -> Option<()> {
+        None
     }
 }

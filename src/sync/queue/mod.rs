@@ -1,15 +1,36 @@
-//! [`Queue`], [`PriorityQueue`] and [`LifoQueue`]: one queue, three orders.
+//! Async queues shaped like asyncio's: [`Queue`], [`PriorityQueue`] and
+//! [`LifoQueue`] (one queue, three orders), with their errors and futures.
 //!
-//! All three are [`GenericQueue`] over a different [`QueueStorage`]; the
-//! waiting, fairness, cancellation, `join` and shutdown logic exists once.
-//! `storage.rs` holds the orders, `futures.rs` the `put`/`get`/`join`
-//! futures, `error.rs` the error types.
+//! | asyncio | ringio |
+//! |---|---|
+//! | `Queue(maxsize)`, `PriorityQueue`, `LifoQueue` | [`Queue::new(maxsize)`](GenericQueue::new), [`PriorityQueue`], [`LifoQueue`] (also at [`sync`](crate::sync)) |
+//! | `put`, `get`, `put_nowait`, `get_nowait` | [`put`](GenericQueue::put), [`get`](GenericQueue::get), [`try_put`](GenericQueue::try_put), [`try_get`](GenericQueue::try_get) |
+//! | `task_done`, `join`, `shutdown` | [`task_done`](GenericQueue::task_done), [`join`](GenericQueue::join), [`shutdown`](GenericQueue::shutdown) |
+//! | `QueueFull`, `QueueEmpty`, `QueueShutDown` | [`QueueFull`], [`QueueEmpty`], [`QueueShutDown`]; `try_*` return [`TryPutError`] / [`TryGetError`] |
+//!
+//! All three are [`GenericQueue`] over a different [`QueueStorage`] (sealed:
+//! [`FifoStorage`], [`PriorityStorage`], [`LifoStorage`]), so the waiting,
+//! fairness, cancellation, `join` and shutdown logic exists once; a user
+//! never needs to name the storage. The rules of the [`sync`](crate::sync)
+//! module docs hold for putters, getters and joiners alike.
+//!
+//! # Examples
+//!
+//! ```
+//! use ringio::sync::queue::{Queue, TryGetError};
+//!
+//! ringio::run(async {
+//!     let q = Queue::new(2);
+//!     q.put("a").await.unwrap();
+//!     assert_eq!(q.get().await, Ok("a"));
+//!     assert_eq!(q.try_get(), Err(TryGetError::Empty));
+//! });
+//! ```
 
 use std::cell::RefCell;
 use std::fmt;
-use std::task::Waker;
 
-use crate::wait_list::WaitList;
+use crate::wait_list::{WaitList, Wakers};
 
 mod error;
 mod futures;
@@ -138,7 +159,7 @@ enum Shutdown {
     Immediate,
 }
 
-struct State<T, S> {
+pub(crate) struct State<T, S> {
     items: S,
     maxsize: usize,
     /// Slots granted to putters that have not run yet.
@@ -162,7 +183,7 @@ impl<T, S: QueueStorage<T>> State<T, S> {
 
     /// Adds a put item: straight to the oldest getter if one waits (rule 1),
     /// otherwise into the store.
-    fn commit(&mut self, item: T, wakers: &mut Vec<Waker>) {
+    fn commit(&mut self, item: T, wakers: &mut Wakers) {
         self.unfinished += 1;
         match self.getters.grant_front(Ok(item)) {
             Ok(((), waker)) => {
@@ -175,14 +196,14 @@ impl<T, S: QueueStorage<T>> State<T, S> {
     }
 
     /// Takes the next item out of the store and offers its slot to putters.
-    fn take_item(&mut self, wakers: &mut Vec<Waker>) -> Option<T> {
+    fn take_item(&mut self, wakers: &mut Wakers) -> Option<T> {
         let item = self.items.pop()?;
         self.grant_putters(wakers);
         Some(item)
     }
 
     /// Reserves free slots for waiting putters, oldest first.
-    fn grant_putters(&mut self, wakers: &mut Vec<Waker>) {
+    fn grant_putters(&mut self, wakers: &mut Wakers) {
         while self.shutdown == Shutdown::Open && !self.putters.is_empty() && self.has_room() {
             self.reserved += 1;
             match self.putters.grant_front(Ok(())) {
@@ -193,7 +214,7 @@ impl<T, S: QueueStorage<T>> State<T, S> {
     }
 
     /// Marks `n` items done (never below zero) and releases joiners at zero.
-    fn mark_done(&mut self, n: usize, wakers: &mut Vec<Waker>) {
+    fn mark_done(&mut self, n: usize, wakers: &mut Wakers) {
         self.unfinished = self.unfinished.saturating_sub(n);
         if self.unfinished == 0 {
             self.joiners.grant_all(|| (), wakers);
@@ -346,7 +367,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     /// # Examples
     ///
     /// ```
-    /// use ringio::sync::{Queue, TryPutError};
+    /// use ringio::sync::queue::{Queue, TryPutError};
     ///
     /// let q = Queue::new(1);
     /// assert_eq!(q.try_put(1), Ok(()));
@@ -355,7 +376,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     #[doc(alias = "asyncio.Queue.put_nowait")]
     #[doc(alias = "put_nowait")]
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         {
             let mut state = self.state.borrow_mut();
             if state.shutdown != Shutdown::Open {
@@ -366,7 +387,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
             }
             state.commit(item, &mut wakers);
         }
-        super::wake_all(wakers);
+        wakers.wake_all();
         Ok(())
     }
 
@@ -414,7 +435,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     /// # Examples
     ///
     /// ```
-    /// use ringio::sync::{Queue, TryGetError};
+    /// use ringio::sync::queue::{Queue, TryGetError};
     ///
     /// let q = Queue::new(0);
     /// q.try_put(5).unwrap();
@@ -424,7 +445,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     #[doc(alias = "asyncio.Queue.get_nowait")]
     #[doc(alias = "get_nowait")]
     pub fn try_get(&self) -> Result<T, TryGetError> {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         let result = {
             let mut state = self.state.borrow_mut();
             match state.take_item(&mut wakers) {
@@ -433,7 +454,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
                 None => Err(TryGetError::Empty),
             }
         };
-        super::wake_all(wakers);
+        wakers.wake_all();
         result
     }
 
@@ -457,7 +478,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     /// ```
     #[doc(alias = "asyncio.Queue.task_done")]
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         {
             let mut state = self.state.borrow_mut();
             if state.unfinished == 0 {
@@ -465,7 +486,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
             }
             state.mark_done(1, &mut wakers);
         }
-        super::wake_all(wakers);
+        wakers.wake_all();
         Ok(())
     }
 
@@ -504,7 +525,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     /// # Examples
     ///
     /// ```
-    /// use ringio::sync::{Queue, TryGetError};
+    /// use ringio::sync::queue::{Queue, TryGetError};
     ///
     /// let q = Queue::new(0);
     /// q.try_put(1).unwrap();
@@ -514,7 +535,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     /// ```
     #[doc(alias = "asyncio.Queue.shutdown")]
     pub fn shutdown(&self, immediate: bool) {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         let mut discarded = Vec::new();
         {
             let mut state = self.state.borrow_mut();
@@ -535,7 +556,7 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
         }
         // Items are dropped outside the borrow: their `Drop` may use the queue.
         drop(discarded);
-        super::wake_all(wakers);
+        wakers.wake_all();
     }
 
     #[cfg(test)]

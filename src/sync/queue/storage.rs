@@ -8,7 +8,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// The order in which a [`GenericQueue`](crate::sync::GenericQueue) hands out its items.
+/// The order in which a [`GenericQueue`](crate::sync::queue::GenericQueue) hands out its items.
 ///
 /// Sealed: the implementations are [`FifoStorage`] ([`Queue`](crate::sync::Queue)),
 /// [`PriorityStorage`] ([`PriorityQueue`](crate::sync::PriorityQueue)) and [`LifoStorage`] ([`LifoQueue`](crate::sync::LifoQueue)).
@@ -16,7 +16,7 @@ mod sealed {
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{FifoStorage, GenericQueue, Queue};
+/// use ringio::sync::queue::{FifoStorage, GenericQueue, Queue};
 ///
 /// let q: GenericQueue<u8, FifoStorage<u8>> = Queue::new(0);
 /// assert!(q.is_empty());
@@ -44,7 +44,7 @@ pub trait QueueStorage<T>: sealed::Sealed {
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{FifoStorage, GenericQueue};
+/// use ringio::sync::queue::{FifoStorage, GenericQueue};
 ///
 /// let q = GenericQueue::<u8, FifoStorage<u8>>::new(0);
 /// q.try_put(1).unwrap();
@@ -79,7 +79,7 @@ impl<T> QueueStorage<T> for FifoStorage<T> {
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{GenericQueue, LifoStorage};
+/// use ringio::sync::queue::{GenericQueue, LifoStorage};
 ///
 /// let q = GenericQueue::<u8, LifoStorage<u8>>::new(0);
 /// q.try_put(1).unwrap();
@@ -116,7 +116,7 @@ impl<T> QueueStorage<T> for LifoStorage<T> {
 /// # Examples
 ///
 /// ```
-/// use ringio::sync::{GenericQueue, PriorityStorage};
+/// use ringio::sync::queue::{GenericQueue, PriorityStorage};
 ///
 /// let q = GenericQueue::<u8, PriorityStorage<u8>>::new(0);
 /// q.try_put(2).unwrap();

@@ -4,9 +4,9 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use crate::wait_list::{WaitList, WaiterKey, WaiterState};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
 
 /// A counting semaphore: a pool of permits that tasks wait for in FIFO order.
 ///
@@ -15,6 +15,25 @@ use crate::wait_list::{WaitList, WaiterKey, WaiterState};
 /// order (rule 1 in the [module docs](crate::sync)): while anyone is queued,
 /// [`try_acquire`](Semaphore::try_acquire) fails even if permits are free, and
 /// a waiter asking for many permits holds back later waiters asking for fewer.
+///
+/// # Acquiring
+///
+/// - [`acquire`](Semaphore::acquire) is asyncio's: it waits and returns the
+///   [`Permit`] itself.
+/// - [`acquire_or_closed`](Semaphore::acquire_or_closed) is the one way to wait
+///   and learn that the semaphore was [closed](Semaphore::close) (an `Err`);
+///   a plain `acquire` panics then. [`is_closed`](Semaphore::is_closed) says
+///   so without waiting.
+/// - [`try_acquire`](Semaphore::try_acquire) takes a permit only if one is
+///   free now and nobody is queued.
+/// - [`acquire_many`](Semaphore::acquire_many) and
+///   [`try_acquire_many`](Semaphore::try_acquire_many) take several permits at
+///   once, in the same line (a weighted semaphore).
+///
+/// A [`Permit`] borrows its semaphore, so it stays inside the task that
+/// acquired it. To bound how many spawned tasks do some work at once, share
+/// the semaphore through an [`Rc`](std::rc::Rc) and acquire inside each task,
+/// as the [module example](crate::sync#examples) does.
 ///
 /// # Examples
 ///
@@ -34,24 +53,24 @@ pub struct Semaphore {
     state: RefCell<State>,
 }
 
-struct State {
+pub(crate) struct State {
     permits: usize,
     closed: bool,
-    /// Each waiter brings the number of permits it needs; the grant says
-    /// whether it got them or the semaphore was closed.
-    waiters: WaitList<usize, Result<(), AcquireError>>,
+    /// Each waiter brings the number of permits it needs; the grant is those
+    /// permits, or the news that the semaphore was closed.
+    waiters: WaitList<usize, Result<usize, AcquireError>>,
 }
 
 impl State {
     /// Serves queued waiters in order while the front one can be satisfied
     /// (rule 1: a waiter needing more than is free blocks those behind it).
-    fn grant_waiters(&mut self, wakers: &mut Vec<Waker>) {
+    fn grant_waiters(&mut self, wakers: &mut Wakers) {
         while let Some(&need) = self.waiters.front() {
             if need > self.permits {
                 break;
             }
             self.permits -= need;
-            match self.waiters.grant_front(Ok(())) {
+            match self.waiters.grant_front(Ok(need)) {
                 Ok((_, waker)) => wakers.push(waker),
                 Err(_) => unreachable!("front() just saw a queued waiter"),
             }
@@ -137,12 +156,15 @@ impl Semaphore {
     /// });
     /// ```
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
-        Acquire {
-            inner: AcquireInner::new(self, n),
-        }
+        Acquire::new(self, n)
     }
 
     /// Waits for one permit, or fails if the semaphore is (or gets) closed.
+    ///
+    /// This is the one way to wait and learn that the semaphore was closed;
+    /// use it where closing is part of the protocol (a pool shutting down).
+    /// Where the semaphore is never closed, [`acquire`](Semaphore::acquire)
+    /// returns the permit without a `Result` to unwrap.
     ///
     /// # Errors
     ///
@@ -165,33 +187,8 @@ impl Semaphore {
     /// });
     /// ```
     pub fn acquire_or_closed(&self) -> AcquireOrClosed<'_> {
-        self.acquire_many_or_closed(1)
-    }
-
-    /// Waits for `n` permits at once, or fails if the semaphore is closed.
-    ///
-    /// # Errors
-    ///
-    /// [`AcquireError`] if the semaphore was closed before the permits were granted.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe, as [`acquire_many`](Semaphore::acquire_many).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ringio::sync::Semaphore;
-    ///
-    /// ringio::run(async {
-    ///     let sem = Semaphore::new(4);
-    ///     let permit = sem.acquire_many_or_closed(4).await.unwrap();
-    ///     assert_eq!(permit.num_permits(), 4);
-    /// });
-    /// ```
-    pub fn acquire_many_or_closed(&self, n: usize) -> AcquireOrClosed<'_> {
         AcquireOrClosed {
-            inner: AcquireInner::new(self, n),
+            inner: Acquire::new(self, 1),
         }
     }
 
@@ -287,7 +284,7 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_none());
     /// ```
     pub fn close(&self) {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         {
             let mut state = self.state.borrow_mut();
             state.closed = true;
@@ -295,7 +292,7 @@ impl Semaphore {
                 .waiters
                 .grant_all(|| Err(AcquireError(())), &mut wakers);
         }
-        super::wake_all(wakers);
+        wakers.wake_all();
     }
 
     /// True once [`close`](Semaphore::close) was called.
@@ -312,7 +309,7 @@ impl Semaphore {
 
     /// Returns `n` permits to the pool and serves the queue.
     fn release(&self, n: usize) {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakers::new();
         {
             let mut state = self.state.borrow_mut();
             state.permits = state
@@ -321,7 +318,7 @@ impl Semaphore {
                 .expect("Semaphore permit count overflowed usize");
             state.grant_waiters(&mut wakers);
         }
-        super::wake_all(wakers);
+        wakers.wake_all();
     }
 
     #[cfg(test)]
@@ -432,6 +429,11 @@ impl std::error::Error for AcquireError {}
 
 /// Future of [`Semaphore::acquire`] and [`Semaphore::acquire_many`].
 ///
+/// # Panics
+///
+/// If the semaphore is closed before the permits are granted (see
+/// [`Semaphore::acquire_or_closed`]).
+///
 /// # Examples
 ///
 /// ```
@@ -446,14 +448,34 @@ impl std::error::Error for AcquireError {}
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct Acquire<'a> {
-    inner: AcquireInner<'a>,
+    waiter: Waiter<'a, Semaphore>,
+    /// How many permits this future asks for.
+    permits: usize,
+}
+
+impl<'a> Acquire<'a> {
+    fn new(semaphore: &'a Semaphore, permits: usize) -> Self {
+        Acquire {
+            waiter: Waiter::new(semaphore),
+            permits,
+        }
+    }
+
+    /// The shared step of both acquire futures.
+    fn poll_permit(&mut self, cx: &Context<'_>) -> Poll<Result<Permit<'a>, AcquireError>> {
+        let result = std::task::ready!(self.waiter.poll(cx, &mut self.permits));
+        Poll::Ready(result.map(|()| Permit {
+            semaphore: self.waiter.owner(),
+            permits: self.permits,
+        }))
+    }
 }
 
 impl<'a> Future for Acquire<'a> {
     type Output = Permit<'a>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Permit<'a>> {
-        match self.get_mut().inner.poll(cx) {
+        match self.get_mut().poll_permit(cx) {
             Poll::Ready(Ok(permit)) => Poll::Ready(permit),
             Poll::Ready(Err(AcquireError(()))) => {
                 panic!("Semaphore::acquire on a closed semaphore; use acquire_or_closed")
@@ -463,8 +485,7 @@ impl<'a> Future for Acquire<'a> {
     }
 }
 
-/// Future of [`Semaphore::acquire_or_closed`] and
-/// [`Semaphore::acquire_many_or_closed`].
+/// Future of [`Semaphore::acquire_or_closed`].
 ///
 /// # Examples
 ///
@@ -480,86 +501,78 @@ impl<'a> Future for Acquire<'a> {
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct AcquireOrClosed<'a> {
-    inner: AcquireInner<'a>,
+    inner: Acquire<'a>,
 }
 
 impl<'a> Future for AcquireOrClosed<'a> {
     type Output = Result<Permit<'a>, AcquireError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().inner.poll(cx)
+        self.get_mut().inner.poll_permit(cx)
     }
 }
 
-/// The state machine both acquire futures share.
-#[derive(Debug)]
-struct AcquireInner<'a> {
-    semaphore: &'a Semaphore,
-    permits: usize,
-    /// Our place in line, once queued.
-    key: Option<WaiterKey>,
-    done: bool,
-}
+/// How an acquire future waits: it brings the number of permits it needs
+/// (its carry) and is granted exactly those, or the news of a close.
+impl WaitQueue for Semaphore {
+    const FUTURE: &'static str = "Acquire";
+    type State = State;
+    type Data = usize;
+    type Grant = Result<usize, AcquireError>;
+    type Carry = usize;
+    type Done = Result<(), AcquireError>;
 
-impl<'a> AcquireInner<'a> {
-    fn new(semaphore: &'a Semaphore, permits: usize) -> Self {
-        AcquireInner {
-            semaphore,
-            permits,
-            key: None,
-            done: false,
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.borrow_mut())
+    }
+
+    fn list(state: &mut State) -> &mut WaitList<usize, Self::Grant> {
+        &mut state.waiters
+    }
+
+    fn try_now(
+        &self,
+        state: &mut State,
+        permits: &mut usize,
+        _: &mut Wakers,
+    ) -> Result<Self::Done, usize> {
+        if state.closed {
+            Ok(Err(AcquireError(())))
+        } else if state.waiters.is_empty() && state.permits >= *permits {
+            state.permits -= *permits;
+            Ok(Ok(()))
+        } else {
+            // Rule 1: join the back of the line, even if permits are free.
+            Err(*permits)
         }
     }
 
-    fn poll(&mut self, cx: &Context<'_>) -> Poll<Result<Permit<'a>, AcquireError>> {
-        assert!(!self.done, "acquire future polled after completion");
-        let mut state = self.semaphore.state.borrow_mut();
-        let result = match self.key {
-            None => {
-                if state.closed {
-                    Err(AcquireError(()))
-                } else if state.waiters.is_empty() && state.permits >= self.permits {
-                    state.permits -= self.permits;
-                    Ok(())
-                } else {
-                    // Rule 1: join the back of the line, even if permits are free.
-                    self.key = Some(state.waiters.push_back(cx.waker(), self.permits));
-                    return Poll::Pending;
-                }
-            }
-            Some(key) => match state.waiters.poll_grant(key, cx) {
-                Some(grant) => {
-                    self.key = None;
-                    grant
-                }
-                None => return Poll::Pending,
-            },
-        };
-        self.done = true;
-        Poll::Ready(result.map(|()| Permit {
-            semaphore: self.semaphore,
-            permits: self.permits,
-        }))
+    fn granted(
+        &self,
+        _: &mut State,
+        grant: Self::Grant,
+        _: &mut usize,
+        _: &mut Wakers,
+    ) -> Self::Done {
+        grant.map(|_| ())
     }
-}
 
-impl Drop for AcquireInner<'_> {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let mut wakers = Vec::new();
-        {
-            let mut state = self.semaphore.state.borrow_mut();
-            match state.waiters.remove(key) {
-                // Rule 2: the permits were ours; give them to the next in line.
-                WaiterState::Granted(Ok(())) => state.permits += self.permits,
-                WaiterState::Granted(Err(_)) => return,
-                // Rule 3: we left the line. If we were at its front asking for
-                // more than was free, those behind us may now be served.
-                WaiterState::Waiting { .. } => {}
-            }
-            state.grant_waiters(&mut wakers);
+    fn cancelled(
+        &self,
+        state: &mut State,
+        last: WaiterState<usize, Self::Grant>,
+        wakers: &mut Wakers,
+    ) -> Option<Self::Grant> {
+        match last {
+            // Rule 2: the permits were ours; give them to the next in line.
+            WaiterState::Granted(Ok(permits)) => state.permits += permits,
+            WaiterState::Granted(Err(_)) => return None,
+            // Rule 3: we left the line. If we were at its front asking for
+            // more than was free, those behind us may now be served.
+            WaiterState::Waiting { .. } => {}
         }
-        super::wake_all(wakers);
+        state.grant_waiters(wakers);
+        None
     }
 }
 

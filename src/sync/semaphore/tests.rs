@@ -196,10 +196,10 @@ fn random_drops_conserve_permits() {
             let granted_n: usize = pending
                 .iter()
                 .filter(|f| {
-                    let key = f.inner.key.expect("pending futures are queued");
+                    let key = f.waiter.key().expect("pending futures are queued");
                     sem.state.borrow().waiters.is_granted(key)
                 })
-                .map(|f| f.inner.permits)
+                .map(|f| f.permits)
                 .sum();
             assert_eq!(
                 sem.available_permits() + held_n + granted_n,
