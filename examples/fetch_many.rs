@@ -14,6 +14,9 @@
 //! Flags: `--count` (requests, default 1000), `--limit` (in flight, default 100),
 //! `--missing-every` (every Nth path does not exist and gets a 404; 0 = none, default 0).
 
+#[path = "common/rlimit.rs"]
+mod rlimit;
+
 use clap::Parser;
 use ringio::io::{AsyncWriteExt, BufReader};
 use ringio::net::{TcpListener, TcpStream};
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     // Each fetch holds a socket at both ends; make sure `--limit` of them fit.
-    let _ = ringio::raise_nofile_limit();
+    let _ = rlimit::raise_nofile_limit();
     ringio::run(async move {
         match fetch_all(&args).await {
             Ok(true) => ExitCode::SUCCESS,

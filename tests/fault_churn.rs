@@ -19,10 +19,10 @@
 
 mod support;
 
+use ringio::Runtime;
 use ringio::net::TcpStream;
 use ringio::sync::Semaphore;
 use ringio::time::{sleep, timeout};
-use ringio::{Runtime, raise_nofile_limit};
 use std::cell::Cell;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -30,6 +30,7 @@ use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use support::alloc::live_bytes;
+use support::rlimit::raise_nofile_limit;
 use support::server::{Server, bump, client_cpus, pin_current_thread};
 use support::{Rng, fd_count};
 

@@ -206,7 +206,7 @@ fn prepare(name: &'static str) -> (std::sync::MutexGuard<'static, ()>, usize) {
     let guard = serial();
     warm_up_unwinding();
     support::watchdog(name, Duration::from_secs(120));
-    ringio::raise_nofile_limit().unwrap();
+    support::rlimit::raise_nofile_limit().unwrap();
     (guard, fd_count())
 }
 

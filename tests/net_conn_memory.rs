@@ -275,7 +275,7 @@ fn grown_sizes(before: &[isize], after: &[isize]) -> Vec<(usize, isize)> {
 fn idle_connection_heap_cost_per_recv_mode() {
     let _serial = support::serial();
     support::watchdog("conn_memory", Duration::from_secs(120));
-    let fds = ringio::raise_nofile_limit().unwrap();
+    let fds = support::rlimit::raise_nofile_limit().unwrap();
     assert!(
         fds >= 2 * N as u64 + 64,
         "RLIMIT_NOFILE is {fds}; this test needs {} descriptors",

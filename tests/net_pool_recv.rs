@@ -460,7 +460,7 @@ fn two_thousand_connections_one_worker_every_byte_verified() {
     // Both ends of every connection live in this process, plus the ring, the listener
     // and the test harness's own descriptors: 500 to spare.
     const NOFILE_NEEDED: u64 = 2 * CONNS as u64 + 500;
-    let limit = ringio::raise_nofile_limit().unwrap();
+    let limit = support::rlimit::raise_nofile_limit().unwrap();
     assert!(
         limit >= NOFILE_NEEDED,
         "cannot run: RLIMIT_NOFILE is {limit} even after raising the soft limit to the \

@@ -219,7 +219,7 @@ fn blocking_panic_is_a_join_error() {
 #[test]
 fn reuseport_echo_server_spreads_2000_connections_over_two_cores() {
     support::watchdog("reuseport_echo", Duration::from_secs(120));
-    ringio::raise_nofile_limit().unwrap();
+    support::rlimit::raise_nofile_limit().unwrap();
     const CONNS: usize = 2000;
     // Reserve a port, then let each core bind its own SO_REUSEPORT listener on it.
     let port = free_port();

@@ -18,7 +18,7 @@ fn two_cores() -> ringio::Runtime {
 fn shutdown_with_pending_work_on_two_cores_is_quick_and_leaks_nothing() {
     let _serial = support::serial();
     support::watchdog("two_core_shutdown", Duration::from_secs(60));
-    ringio::raise_nofile_limit().unwrap();
+    support::rlimit::raise_nofile_limit().unwrap();
     let baseline = fd_count();
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = std_listener.local_addr().unwrap();

@@ -43,7 +43,7 @@ fn echo_round_trip() {
 #[test]
 fn thousand_connections_each_echo_hundred_messages() {
     support::watchdog("thousand_connections", Duration::from_secs(120));
-    ringio::raise_nofile_limit().unwrap();
+    support::rlimit::raise_nofile_limit().unwrap();
     const CONNS: usize = 1000;
     const MESSAGES: usize = 100;
     let start = Instant::now();

@@ -1,4 +1,5 @@
-//! `timeout`, `timeout_at` and `wait_for`: who wins at the deadline, and what is dropped when.
+//! `timeout` (asyncio's `wait_for`) and `timeout_at`: who wins at the deadline, and what
+//! is dropped when.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ringio::time::{Elapsed, Instant, sleep, sleep_until, timeout, timeout_at, wait_for};
+use ringio::time::{Elapsed, Instant, sleep, sleep_until, timeout, timeout_at};
 
 #[test]
 fn expiry_drops_the_inner_future_before_returning() {
@@ -73,7 +74,7 @@ fn completion_before_the_deadline_returns_the_output_and_frees_the_timer() {
             42
         };
         {
-            let mut guarded = pin!(wait_for(Duration::from_secs(3600), inner));
+            let mut guarded = pin!(timeout(Duration::from_secs(3600), inner));
             assert_eq!(poll_fn(|cx| guarded.as_mut().poll(cx)).await, Ok(42));
             assert!(
                 dropped.get(),

@@ -12,8 +12,9 @@
 //! - [`report`]: the summary (text and JSON) and the error kinds.
 //! - [`tally`]: one client core's counts and their merge.
 //!
-//! Everything here is loopback-only test tooling; the thread-pinning helper below and
-//! `procfs::clock_ticks_per_s` are the places that call libc directly.
+//! Everything here is loopback-only test tooling; the thread-pinning helper below,
+//! `procfs::clock_ticks_per_s` and `rlimit.rs` (shared with `fetch_many`) are the places
+//! that call libc directly.
 
 #[path = "echo/client.rs"]
 pub mod client;
@@ -27,6 +28,8 @@ pub mod payload;
 pub mod procfs;
 #[path = "echo/report.rs"]
 pub mod report;
+#[path = "rlimit.rs"]
+mod rlimit;
 #[path = "echo/server.rs"]
 pub mod server;
 #[path = "echo/tally.rs"]
@@ -67,7 +70,7 @@ pub fn one_core_runtime() -> io::Result<ringio::Runtime> {
 ///
 /// If getrlimit/setrlimit fail; the message says what to do.
 pub fn raise_fd_limit() -> io::Result<u64> {
-    ringio::raise_nofile_limit().map_err(|e| {
+    rlimit::raise_nofile_limit().map_err(|e| {
         io::Error::new(
             e.kind(),
             format!("cannot raise RLIMIT_NOFILE ({e}); try `ulimit -n` with a larger value"),

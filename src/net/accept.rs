@@ -2,8 +2,8 @@
 //! listener across calls, and a back-off after running out of descriptors.
 
 use super::is_fd_exhaustion;
-use crate::fd::SharedFd;
 use crate::op::{AcceptMulti, MultiOp, Op};
+use crate::sys::fd::SharedFd;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;

@@ -8,7 +8,7 @@
 
 use super::{Completable, MultiOp, Op};
 use crate::driver::Completion;
-use crate::fd::{SharedFd, owned_from_raw};
+use crate::sys::fd::{SharedFd, owned_from_raw};
 use io_uring::{opcode, types};
 use std::io;
 use std::os::fd::OwnedFd;

@@ -17,6 +17,7 @@ mod fsync;
 mod ftruncate;
 mod mkdirat;
 mod multishot;
+#[cfg(test)]
 mod nop;
 mod openat;
 mod outgoing;
@@ -40,14 +41,13 @@ pub(crate) use recv_pooled::{PooledRecv, pool, pool_fallback};
 pub(crate) use recvmsg::RecvMeta;
 
 use crate::driver::{Completion, Orphan};
-use crate::runtime::context::{self, Core};
+use crate::runtime::handle::DriverHandle;
 use io_uring::squeue;
 use std::any::Any;
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 /// The owned state of one operation and how its CQE becomes a result.
@@ -85,16 +85,17 @@ impl<T: Completable> Orphan for Orphaned<T> {
 
 /// A submitted operation; awaiting it gives `T::Output`.
 ///
-/// The op keeps its core alive: even a future that outlives its `Runtime` (moved out of
-/// `block_on`) still finds the ring that holds its slot when it is dropped.
+/// The op keeps its core alive ([`DriverHandle`]): even a future that outlives its
+/// `Runtime` (moved out of `block_on`) still finds the ring that holds its slot when it is
+/// dropped.
 pub(crate) struct Op<T: Completable> {
-    core: Rc<Core>,
+    core: DriverHandle,
     key: usize,
     data: Option<T>,
     /// `cancel` was called: one async-cancel is enough.
     cancel_sent: bool,
-    /// Ops belong to the thread whose ring holds their slot (`Rc` already makes this
-    /// `!Send`; the marker says so on purpose).
+    /// Ops belong to the thread whose ring holds their slot (the handle's `Rc` already
+    /// makes this `!Send`; the marker says so on purpose).
     _not_send: PhantomData<*const ()>,
 }
 
@@ -111,10 +112,10 @@ impl<T: Completable> Op<T> {
     /// If the submission queue cannot take the SQE (see `Driver::push`); `data` comes
     /// back, since the kernel never saw the SQE.
     pub(crate) unsafe fn submit(data: T, sqe: squeue::Entry) -> Result<Op<T>, (io::Error, T)> {
-        let core = context::current();
+        let core = DriverHandle::current();
         // SAFETY: the caller's promise plus rule 2: `data` lives in the returned Op, or in
         // the slot once the Op is dropped, until the CQE.
-        let key = match unsafe { core.driver.borrow_mut().push(sqe) } {
+        let key = match unsafe { core.driver().push(sqe) } {
             Ok(key) => key,
             Err(e) => return Err((e, data)),
         };
@@ -132,7 +133,7 @@ impl<T: Completable> Op<T> {
     pub(crate) fn cancel(&mut self) {
         if self.data.is_some() && !self.cancel_sent {
             self.cancel_sent = true;
-            self.core.driver.borrow_mut().cancel_slot(self.key);
+            self.core.driver().cancel_slot(self.key);
         }
     }
 }
@@ -146,7 +147,7 @@ impl<T: Completable> Future for Op<T> {
         // Checked first: after completion the key may already belong to another op.
         assert!(self.data.is_some(), "op polled after it completed");
         let key = self.key;
-        let completion = std::task::ready!(self.core.driver.borrow_mut().poll_slot(key, cx));
+        let completion = std::task::ready!(self.core.driver().poll_slot(key, cx));
         let data = self.data.take().expect("checked above");
         Poll::Ready(data.complete(completion))
     }
@@ -158,7 +159,7 @@ impl<T: Completable> Drop for Op<T> {
             return; // completed and taken: the slot is already free
         };
         let mut data = Some(data);
-        let done = self.core.driver.borrow_mut().abandon(
+        let done = self.core.driver().abandon(
             self.key,
             || Box::new(Orphaned(data.take().expect("taken once"))),
             T::CANCEL_ON_DROP,
@@ -174,7 +175,7 @@ impl<T: Completable> Drop for Op<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fd::{SharedFd, owned_from_raw};
+    use crate::sys::fd::{SharedFd, owned_from_raw};
     use std::os::fd::OwnedFd;
 
     fn pipe() -> (OwnedFd, OwnedFd) {

@@ -2,12 +2,11 @@
 //! (`driver::slot` rule 4).
 
 use crate::driver::{Completion, Orphan};
-use crate::runtime::context::{self, Core};
+use crate::runtime::handle::DriverHandle;
 use io_uring::squeue;
 use std::any::Any;
 use std::io;
 use std::marker::PhantomData;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 /// The owned state of a multishot op and how each CQE becomes an item.
@@ -43,7 +42,7 @@ impl<T: MultiCompletable> Orphan for MultiOrphaned<T> {
 /// while armed cancels it; CQEs that still come are discarded (their fds closed, their
 /// buffers given back).
 pub(crate) struct MultiOp<T: MultiCompletable> {
-    core: Rc<Core>,
+    core: DriverHandle,
     key: usize,
     /// `None` once the last CQE was taken.
     data: Option<T>,
@@ -67,10 +66,10 @@ impl<T: MultiCompletable> MultiOp<T> {
         sqe: squeue::Entry,
         limit: usize,
     ) -> Result<MultiOp<T>, (io::Error, T)> {
-        let core = context::current();
+        let core = DriverHandle::current();
         // SAFETY: the caller's promise; `data` lives in this op, or in the slot once the
         // op is dropped, until the last CQE.
-        let key = match unsafe { core.driver.borrow_mut().push_multi(sqe, limit) } {
+        let key = match unsafe { core.driver().push_multi(sqe, limit) } {
             Ok(key) => key,
             Err(e) => return Err((e, data)),
         };
@@ -97,7 +96,7 @@ impl<T: MultiCompletable> MultiOp<T> {
             .data
             .as_mut()
             .expect("multishot op polled after its end");
-        let c = std::task::ready!(self.core.driver.borrow_mut().poll_multi(self.key, cx));
+        let c = std::task::ready!(self.core.driver().poll_multi(self.key, cx));
         let item = data.item(c);
         if !c.more() {
             self.data = None;
@@ -113,8 +112,7 @@ impl<T: MultiCompletable> Drop for MultiOp<T> {
         };
         let done = self
             .core
-            .driver
-            .borrow_mut()
+            .driver()
             .abandon_multi(self.key, Box::new(MultiOrphaned(data)));
         if let Some((orphan, c)) = done {
             orphan.complete(c);

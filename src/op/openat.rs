@@ -2,7 +2,7 @@
 
 use super::{Completable, Op};
 use crate::driver::Completion;
-use crate::fd::owned_from_raw;
+use crate::sys::fd::owned_from_raw;
 use io_uring::{opcode, types};
 use std::ffi::CString;
 use std::io;

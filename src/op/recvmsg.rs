@@ -3,7 +3,7 @@
 use super::{Completable, Op};
 use crate::buf::{BufResult, IoBufMut, kernel_write_target};
 use crate::driver::Completion;
-use crate::fd::SharedFd;
+use crate::sys::fd::SharedFd;
 use io_uring::{opcode, types};
 use socket2::{SockAddr, SockAddrStorage};
 use std::io;

@@ -2,7 +2,7 @@
 
 use super::{Completable, Op};
 use crate::driver::Completion;
-use crate::fd::SharedFd;
+use crate::sys::fd::SharedFd;
 use io_uring::{opcode, types};
 use std::ffi::CString;
 use std::io;

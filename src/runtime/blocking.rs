@@ -1,68 +1,89 @@
 //! The blocking pool: threads for work that would stall a core (`spawn_blocking`).
 //!
 //! Rules:
-//! 1. One pool per process, shared by every runtime: it grows by one thread when a job
-//!    finds no idle thread (up to [`MAX_THREADS`]), and a thread idle for [`IDLE_TIMEOUT`]
-//!    exits.
+//! 1. One pool per `Runtime`, shared by its cores (`spawn_blocking` outside any runtime
+//!    uses one process-wide pool with the default settings). It grows by one thread when
+//!    a job finds no idle thread, up to `Builder::max_blocking_threads`; a thread idle for
+//!    `Builder::blocking_keep_alive` exits, and so does every idle thread once the pool is
+//!    closed (its `Runtime` dropped). Queued jobs still run after the close.
 //! 2. A job is an ordinary task (one allocation, the same `JoinHandle`); its result wakes
 //!    the awaiting task through that task's own waker, i.e. the cross-core wake path.
+#![forbid(unsafe_code)]
 
-use super::join::JoinHandle;
-use super::task::{Runnable, spawn_task};
+use super::join::Runnable;
+use super::options::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-/// Most threads the pool runs at once; jobs beyond wait in its queue. Blocking work is
-/// mostly waiting (files, DNS, sleeps), so this is far above the core count, as in tokio.
-pub const MAX_THREADS: usize = 512;
-/// How long an idle pool thread waits for a job before it exits.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct State {
     jobs: VecDeque<Runnable>,
     threads: usize,
     idle: usize,
+    /// The runtime is gone: idle threads exit instead of waiting (rule 1).
+    closed: bool,
 }
 
-struct Pool {
+/// A pool of threads that run blocking jobs.
+pub(crate) struct BlockingPool {
     state: Mutex<State>,
     work: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
 }
 
-fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| Pool {
-        state: Mutex::new(State::default()),
-        work: Condvar::new(),
-    })
-}
+impl BlockingPool {
+    /// A pool that has no thread yet.
+    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> Arc<BlockingPool> {
+        Arc::new(BlockingPool {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            max_threads,
+            keep_alive,
+        })
+    }
 
-impl Pool {
+    /// The pool of `spawn_blocking` calls made outside any runtime (rule 1).
+    pub(crate) fn process_default() -> Arc<BlockingPool> {
+        static POOL: OnceLock<Arc<BlockingPool>> = OnceLock::new();
+        POOL.get_or_init(|| {
+            BlockingPool::new(DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_BLOCKING_KEEP_ALIVE)
+        })
+        .clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn schedule(&'static self, job: Runnable) {
+    /// Queues `job`, starting a thread for it if none is idle and the limit allows.
+    pub(crate) fn schedule(self: &Arc<Self>, job: Runnable) {
         let mut st = self.lock();
         st.jobs.push_back(job);
         if st.idle > 0 {
             self.work.notify_one();
-        } else if st.threads < MAX_THREADS {
+        } else if st.threads < self.max_threads {
             st.threads += 1;
             drop(st);
+            let pool = self.clone();
             let spawned = std::thread::Builder::new()
                 .name("ringio-blocking".into())
-                .spawn(move || self.worker());
+                .spawn(move || pool.worker());
             if spawned.is_err() {
                 // No thread now: the job waits for a running thread to pick it up.
                 self.lock().threads -= 1;
             }
         }
+    }
+
+    /// Lets idle threads exit now and busy ones once the queue is empty (rule 1).
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.work.notify_all();
     }
 
     fn worker(&self) {
@@ -74,10 +95,14 @@ impl Pool {
                 st = self.lock();
                 continue;
             }
+            if st.closed {
+                st.threads -= 1;
+                return;
+            }
             st.idle += 1;
             let (guard, timeout) = self
                 .work
-                .wait_timeout(st, IDLE_TIMEOUT)
+                .wait_timeout(st, self.keep_alive)
                 .unwrap_or_else(|e| e.into_inner());
             st = guard;
             st.idle -= 1;
@@ -90,7 +115,7 @@ impl Pool {
 }
 
 /// Runs the closure once, when the pool polls it.
-struct Blocking<F>(Option<F>);
+pub(crate) struct Blocking<F>(pub(crate) Option<F>);
 
 impl<F> Unpin for Blocking<F> {}
 
@@ -101,14 +126,4 @@ impl<F: FnOnce() -> T, T> Future for Blocking<F> {
         let f = self.0.take().expect("a blocking job runs once");
         Poll::Ready(f())
     }
-}
-
-/// See [`crate::spawn_blocking`].
-pub(crate) fn spawn<F, T>(f: F) -> JoinHandle<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    let pool = pool();
-    spawn_task(Blocking(Some(f)), move |job| pool.schedule(job))
 }

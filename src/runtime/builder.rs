@@ -1,16 +1,15 @@
-//! `Builder`: how many cores, pinned where, with how big a ring.
+//! `Builder`: how many cores, pinned where, with how big a ring and blocking pool; and
+//! the constructors of [`Runtime`] that use it.
+#![forbid(unsafe_code)]
 
 use super::launch::Runtime;
-pub use crate::buf::pool::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
+use super::options::Options;
 use crate::buf::pool::PoolConfig;
+pub use crate::buf::pool::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
 use crate::driver::RingSize;
 use std::fmt;
 use std::io;
-
-/// Default submission-queue size: SQEs queued in one loop turn beyond this are flushed
-/// early (one extra enter). 1,024 covers a loop turn of 128 tasks with several ops each,
-/// and costs 96 KiB of ring memory with its 2,048-entry CQ.
-pub const DEFAULT_RING_ENTRIES: u32 = 1024;
+use std::time::Duration;
 
 /// Options for a [`Runtime`].
 ///
@@ -21,23 +20,39 @@ pub const DEFAULT_RING_ENTRIES: u32 = 1024;
 /// let cores = rt.run_per_core(|core| async move { core });
 /// assert_eq!(cores, vec![0, 1]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Default)]
 #[doc(alias = "new_event_loop")]
 pub struct Builder {
-    pub(crate) workers: usize,
-    pub(crate) pin_cores: bool,
-    pub(crate) ring_entries: u32,
-    pub(crate) pool: PoolConfig,
+    options: Options,
 }
 
-impl Default for Builder {
-    fn default() -> Self {
-        Builder {
-            workers: available_cpus().len().max(1),
-            pin_cores: false,
-            ring_entries: DEFAULT_RING_ENTRIES,
-            pool: PoolConfig::default(),
-        }
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.options;
+        f.debug_struct("Builder")
+            .field("workers", &o.workers)
+            .field("pin_cores", &o.pin_cores)
+            .field("ring_entries", &o.ring_entries)
+            .field("pool", &o.pool)
+            .field("max_blocking_threads", &o.max_blocking_threads)
+            .field("blocking_keep_alive", &o.blocking_keep_alive)
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime with default options (one core per CPU this process may use).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
+    pub fn new() -> io::Result<Runtime> {
+        Builder::default().build()
+    }
+
+    /// Options for a runtime.
+    pub fn builder() -> Builder {
+        Builder::default()
     }
 }
 
@@ -46,22 +61,22 @@ impl Builder {
     /// Core 0 is the thread that calls `block_on`/`run_per_core`; the others are started
     /// for the call and joined before it returns. Default: the CPUs this process may use.
     pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n;
+        self.options.workers = n;
         self
     }
 
     /// Whether to pin core `i` to the `i`-th CPU this process may use (wrapping around if
     /// there are more cores than CPUs; `Debug` of the runtime says so). Default: no.
     pub fn pin_cores(mut self, pin: bool) -> Self {
-        self.pin_cores = pin;
+        self.options.pin_cores = pin;
         self
     }
 
     /// Submission-queue size of each ring (a power of two, 1..=32768; default
-    /// [`DEFAULT_RING_ENTRIES`]). A tiny ring still works: a full queue is flushed and
+    /// [`DEFAULT_RING_ENTRIES`](super::DEFAULT_RING_ENTRIES)). A tiny ring still works: a full queue is flushed and
     /// retried.
     pub fn ring_entries(mut self, n: u32) -> Self {
-        self.ring_entries = n;
+        self.options.ring_entries = n;
         self
     }
 
@@ -77,10 +92,49 @@ impl Builder {
     /// buffer of `buffer_size` instead (counted in `Metrics::pool_fallbacks`). A receive
     /// returns at most `buffer_size` bytes.
     pub fn buffer_pool(mut self, buffers: u16, buffer_size: usize) -> Self {
-        self.pool = PoolConfig {
+        self.options.pool = PoolConfig {
             buffers,
             buffer_size,
         };
+        self
+    }
+
+    /// The most threads the blocking pool of this runtime runs at once
+    /// ([`spawn_blocking`](crate::spawn_blocking)); jobs beyond wait in its queue.
+    /// Default 512: blocking work is mostly waiting (files, DNS, sleeps), so this is far
+    /// above the core count, as in tokio.
+    ///
+    /// The pool starts no thread until a job needs one, and grows by one thread when a
+    /// job finds none idle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = ringio::Runtime::builder().max_blocking_threads(4).build().unwrap();
+    /// let n = rt.block_on(async { ringio::spawn_blocking(|| 2 + 2).await.unwrap() });
+    /// assert_eq!(n, 4);
+    /// ```
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.options.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle thread of the blocking pool waits for a job before it exits.
+    /// Default 10 s. Idle threads also exit once the `Runtime` is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = ringio::Runtime::builder()
+    ///     .blocking_keep_alive(Duration::from_millis(500))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async { ringio::spawn_blocking(|| ()).await.unwrap() });
+    /// ```
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.options.blocking_keep_alive = keep_alive;
         self
     }
 
@@ -97,8 +151,8 @@ impl Builder {
     /// If io_uring cannot be used, an error that names the cause and the fix: kernel too
     /// old (ENOSYS), disabled by `kernel.io_uring_disabled` or denied by seccomp (EPERM),
     /// RLIMIT_MEMLOCK too low for `workers` rings of `ring_entries` (ENOMEM, with the
-    /// limit's value). `InvalidInput` if `workers` is 0 or the buffer pool's sizes are out
-    /// of range.
+    /// limit's value). `InvalidInput` if `workers`, `max_blocking_threads` or
+    /// `blocking_keep_alive` is 0, or the buffer pool's sizes are out of range.
     ///
     /// # Examples
     ///
@@ -110,68 +164,27 @@ impl Builder {
     /// }
     /// ```
     pub fn build(self) -> io::Result<Runtime> {
-        if self.workers == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "workers(0): a runtime needs at least one core",
-            ));
+        let o = self.options;
+        let invalid = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        if o.workers == 0 {
+            return invalid("workers(0): a runtime needs at least one core");
         }
-        self.pool.validate()?;
+        if o.max_blocking_threads == 0 {
+            return invalid(
+                "max_blocking_threads(0): spawn_blocking needs at least one thread to run on",
+            );
+        }
+        if o.blocking_keep_alive.is_zero() {
+            return invalid(
+                "blocking_keep_alive(0s): an idle blocking thread must wait for the next job a \
+                 little; give at least a millisecond",
+            );
+        }
+        o.pool.validate()?;
         let probe = crate::driver::probe(RingSize {
-            entries: self.ring_entries,
-            rings: self.workers,
+            entries: o.ring_entries,
+            rings: o.workers,
         })?;
-        Ok(Runtime::new_with(self, probe))
+        Ok(Runtime::new_with(o, probe))
     }
-
-    /// The CPU each core is pinned to, if pinning is on.
-    pub(crate) fn cpu_plan(&self) -> CpuPlan {
-        let cpus = available_cpus();
-        if !self.pin_cores || cpus.is_empty() {
-            return CpuPlan {
-                cpus: Vec::new(),
-                wrapped: false,
-            };
-        }
-        CpuPlan {
-            cpus: (0..self.workers).map(|i| cpus[i % cpus.len()]).collect(),
-            wrapped: self.workers > cpus.len(),
-        }
-    }
-}
-
-/// Which CPU each core runs on.
-#[derive(Clone, Default)]
-pub(crate) struct CpuPlan {
-    /// `cpus[i]` for core `i`; empty when not pinned.
-    pub(crate) cpus: Vec<usize>,
-    /// More cores than CPUs: some CPUs carry two cores.
-    pub(crate) wrapped: bool,
-}
-
-impl fmt::Debug for CpuPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.cpus.is_empty() {
-            return f.write_str("not pinned");
-        }
-        write!(f, "cores on CPUs {:?}", self.cpus)?;
-        if self.wrapped {
-            f.write_str(" (more cores than CPUs: wrapped around)")?;
-        }
-        Ok(())
-    }
-}
-
-/// The CPUs this thread may run on (its affinity mask), in order: what `workers` and
-/// `pin_cores` count by default.
-///
-/// # Examples
-///
-/// ```
-/// assert!(!ringio::runtime::available_cpus().is_empty());
-/// ```
-pub fn available_cpus() -> Vec<usize> {
-    crate::fd::allowed_cpus().unwrap_or_else(|_| {
-        (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
-    })
 }

@@ -4,6 +4,7 @@
 //! 1. `CURRENT` is set while a core runs on this thread (from its start to the end of
 //!    its shutdown), and only then; nesting `block_on` is refused.
 //! 2. Borrows of `CURRENT` are shared and short; only entering and leaving change it.
+#![forbid(unsafe_code)]
 
 pub(crate) use super::core::Core;
 

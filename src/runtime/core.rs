@@ -7,13 +7,15 @@
 //! 4. one `io_uring_enter`: submit everything queued and, if nothing is ready, sleep until
 //!    a CQE, a remote wake (eventfd) or the next timer deadline;
 //! 5. reap the CQEs and wake their tasks.
+#![forbid(unsafe_code)]
 
+use super::blocking::BlockingPool;
+use super::join::Runnable;
 use super::metrics::Metrics;
 use super::shared::Shared;
-use super::task::Runnable;
+use super::wheel::TimerWheel;
 use crate::buf::pool::{Pool, PoolConfig};
 use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, RingSize};
-use crate::time::wheel::TimerWheel;
 use slab::Slab;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -68,6 +70,8 @@ pub(crate) struct Core {
     tasks_spawned: Cell<u64>,
     /// Reused buffers for what reaping produced.
     reaped: RefCell<Reaped>,
+    /// The runtime's blocking pool, for `spawn_blocking` from this core.
+    pub(crate) blocking: Arc<BlockingPool>,
     /// The buffer pool; dropped before the driver, which holds its ring until unregistered.
     pub(crate) pool: Pool,
     pub(crate) driver: RefCell<Driver>,
@@ -81,6 +85,7 @@ impl Core {
         index: usize,
         ring_entries: u32,
         pool: PoolConfig,
+        blocking: Arc<BlockingPool>,
     ) -> io::Result<Rc<Core>> {
         let shared = peers[index].clone();
         let size = RingSize {
@@ -98,6 +103,7 @@ impl Core {
             timers: RefCell::new(TimerWheel::new()),
             tasks_spawned: Cell::new(0),
             reaped: RefCell::new((Vec::new(), Vec::new())),
+            blocking,
             pool: Pool::new(pool),
             driver: RefCell::new(driver),
         }))

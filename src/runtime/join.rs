@@ -1,12 +1,55 @@
-//! `JoinHandle` and `JoinError`: awaiting, cancelling and detaching a task.
+//! `JoinHandle` and `JoinError`: awaiting, cancelling and detaching a task; and what a
+//! handle shares with its task ([`TaskMeta`]), under the task rules of `task.rs`.
 
-use super::task::TaskMeta;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Context, Poll};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
+
+/// What a `JoinHandle` shares with its task, kept inside the task's one allocation.
+#[derive(Default)]
+pub(crate) struct TaskMeta {
+    cancelled: AtomicBool,
+    /// The task's own waker, so `cancel` can wake it. Cleared when the future is dropped,
+    /// which breaks the reference cycle task → meta → waker → task.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl TaskMeta {
+    pub(crate) fn set_waker(&self, waker: Waker) {
+        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
+    }
+
+    /// Forgets the task's waker once its future is dropped (breaks the cycle above).
+    pub(crate) fn clear_waker(&self) {
+        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Asks the task to stop at its next poll and wakes it so that poll comes.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        if let Some(w) = self
+            .waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            w.wake_by_ref();
+        }
+    }
+}
+
+/// A task ready to be polled once, as queues hold it.
+pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
 /// A handle to a spawned task; awaiting it gives the task's output.
 ///
@@ -23,7 +66,7 @@ use std::task::{Context, Poll};
 #[doc(alias = "Task")]
 pub struct JoinHandle<T> {
     task: Option<async_task::FallibleTask<Result<T, JoinError>, TaskMeta>>,
-    /// Points into the task allocation, kept alive by `task` (task rule 3).
+    /// Points into the task allocation, kept alive by `task` (task rule 4).
     meta: NonNull<TaskMeta>,
 }
 
@@ -41,7 +84,7 @@ impl<T> JoinHandle<T> {
     }
 
     fn meta(&self) -> &TaskMeta {
-        // SAFETY: task rule 3: the allocation lives while `self.task` does, and `self.task`
+        // SAFETY: task rule 4: the allocation lives while `self.task` does, and `self.task`
         // is only taken in `Drop`.
         unsafe { self.meta.as_ref() }
     }

@@ -15,11 +15,13 @@
 //!    shuts down as in rule 3 (tasks dropped, ring drained), then tells the others to
 //!    stop, which drop their unfinished main futures and shut down too. Only then does
 //!    the call resume the first panic (core 0's, else the lowest core's).
+#![forbid(unsafe_code)]
 
-use super::builder::{Builder, CpuPlan};
+use super::blocking::BlockingPool;
 use super::context;
 use super::core::Core;
 use super::metrics::Metrics;
+use super::options::{CpuPlan, Options};
 use super::shared::Shared;
 use crate::driver::Probe;
 use std::any::Any;
@@ -44,8 +46,10 @@ use std::sync::{Arc, Condvar, Mutex};
 /// assert_eq!(n, 42);
 /// ```
 pub struct Runtime {
-    options: Builder,
+    options: Options,
     plan: CpuPlan,
+    /// This runtime's blocking pool, shared by its cores and closed when it drops.
+    blocking: Arc<BlockingPool>,
     /// What `build` found when it made a ring for every core on its thread.
     probe: Probe,
     /// Each core's counters at the end of the last call.
@@ -53,27 +57,14 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub(crate) fn new_with(options: Builder, probe: Probe) -> Runtime {
+    pub(crate) fn new_with(options: Options, probe: Probe) -> Runtime {
         Runtime {
             plan: options.cpu_plan(),
+            blocking: BlockingPool::new(options.max_blocking_threads, options.blocking_keep_alive),
             probe,
             options,
             last: Mutex::new(Vec::new()),
         }
-    }
-
-    /// A runtime with default options (one core per CPU this process may use).
-    ///
-    /// # Errors
-    ///
-    /// As [`Builder::build`].
-    pub fn new() -> std::io::Result<Runtime> {
-        Builder::default().build()
-    }
-
-    /// Options for a runtime.
-    pub fn builder() -> Builder {
-        Builder::default()
     }
 
     /// Runs `fut` on core 0 (this thread) until it completes, with the other cores
@@ -84,7 +75,7 @@ impl Runtime {
     ///
     /// If called from inside a running ringio runtime, if `fut` panics (then every core
     /// shuts down as if `fut` had returned, and the panic goes on once they have), or if
-    /// a core cannot build its ring although [`Builder::build`] could: the message is
+    /// a core cannot build its ring although [`Builder::build`](crate::Builder::build) could: the message is
     /// [`try_block_on`](Self::try_block_on)'s error.
     #[doc(alias = "run_until_complete")]
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
@@ -100,7 +91,7 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// As [`Builder::build`]: the first core's error, naming the cause and the fix (for
+    /// As [`Builder::build`](crate::Builder::build): the first core's error, naming the cause and the fix (for
     /// example RLIMIT_MEMLOCK and its value), or that a core's thread could not start.
     ///
     /// # Panics
@@ -217,9 +208,10 @@ impl Runtime {
         let (out0, outs, panic) = std::thread::scope(|scope| {
             let workers: Vec<_> = (1..n)
                 .map(|i| {
-                    let (peers, plan, worker_main, finish, stop, gate) = (
+                    let (peers, plan, blocking, worker_main, finish, stop, gate) = (
                         peers.clone(),
                         &self.plan,
+                        &self.blocking,
                         &worker_main,
                         &finish,
                         &stop,
@@ -233,15 +225,16 @@ impl Runtime {
                             // them waiting for it (rule 5).
                             let _stop_on_panic = StopOnUnwind(stop);
                             if let Some(&cpu) = plan.cpus.get(i) {
-                                let _ = crate::fd::pin_current_thread(cpu);
+                                let _ = crate::sys::affinity::pin_current_thread(cpu);
                             }
-                            let ran = run_core(ticket, peers, i, (entries, pool), async move {
-                                let v = worker_main(i).await;
-                                if i < counted {
-                                    finish();
-                                }
-                                v
-                            });
+                            let ran =
+                                run_core(ticket, peers, i, (entries, pool, blocking), async move {
+                                    let v = worker_main(i).await;
+                                    if i < counted {
+                                        finish();
+                                    }
+                                    v
+                                });
                             if matches!(ran, Some((Err(_), _))) {
                                 stop.stop();
                             }
@@ -257,20 +250,26 @@ impl Runtime {
                 .collect();
             let _stop_on_panic = StopOnUnwind(&stop);
             let restore = self.plan.cpus.first().map(|&cpu| {
-                let before = crate::fd::allowed_cpus().ok();
-                let _ = crate::fd::pin_current_thread(cpu);
+                let before = crate::sys::affinity::allowed_cpus().ok();
+                let _ = crate::sys::affinity::pin_current_thread(cpu);
                 before
             });
-            let ran0 = run_core(gate.ticket(0), peers.clone(), 0, (entries, pool), async {
-                let v = main0.await;
-                finish();
-                v
-            });
+            let ran0 = run_core(
+                gate.ticket(0),
+                peers.clone(),
+                0,
+                (entries, pool, &self.blocking),
+                async {
+                    let v = main0.await;
+                    finish();
+                    v
+                },
+            );
             if matches!(ran0, Some((Err(_), _))) {
                 stop.stop();
             }
             if let Some(Some(before)) = restore {
-                let _ = crate::fd::set_allowed_cpus(&before);
+                let _ = crate::sys::affinity::set_allowed_cpus(&before);
             }
             let mut panic = None;
             let mut out0 = None;
@@ -318,14 +317,14 @@ impl Runtime {
     /// The counters of every core, summed, as they stood at the end of the last
     /// `block_on`/`run_per_core` (all zero before the first). `ring_flags` and
     /// `ring_fd_registered` are what every core's ring had in that call, or before the
-    /// first call what [`Builder::build`] got for this runtime's rings. Inside a running
+    /// first call what [`Builder::build`](crate::Builder::build) got for this runtime's rings. Inside a running
     /// runtime, [`ringio::metrics`](crate::metrics) gives the current core's live figures.
     ///
     /// # Examples
     ///
     /// ```
     /// let rt = ringio::Runtime::builder().workers(2).build().unwrap();
-    /// rt.block_on(async { ringio::runtime::nop().await.unwrap() });
+    /// rt.block_on(async { ringio::fs::metadata("/").await.unwrap() }); // one statx
     /// let m = rt.metrics();
     /// assert_eq!(m.ops_submitted, 1);
     /// println!("ring flags of both cores: {}", m.ring_flags);
@@ -357,10 +356,10 @@ fn run_core<F: Future>(
     ticket: Ticket<'_>,
     peers: Arc<[Arc<Shared>]>,
     index: usize,
-    (entries, pool): (u32, crate::buf::pool::PoolConfig),
+    (entries, pool, blocking): (u32, crate::buf::pool::PoolConfig, &Arc<BlockingPool>),
     main: F,
 ) -> Option<(MainResult<F::Output>, Metrics)> {
-    let core = match Core::new(peers, index, entries, pool) {
+    let core = match Core::new(peers, index, entries, pool, blocking.clone()) {
         Ok(core) => core,
         Err(e) => {
             ticket.failed(e);
@@ -509,6 +508,13 @@ impl Drop for StopOnUnwind<'_, '_> {
         if std::thread::panicking() {
             self.0.stop();
         }
+    }
+}
+
+impl Drop for Runtime {
+    /// Lets the blocking pool's threads exit once its queued jobs are done.
+    fn drop(&mut self) {
+        self.blocking.close();
     }
 }
 

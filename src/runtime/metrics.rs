@@ -1,4 +1,5 @@
 //! Counters that show what a core has done and what it still holds.
+#![forbid(unsafe_code)]
 
 pub use crate::driver::RingFlags;
 

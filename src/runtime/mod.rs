@@ -6,23 +6,26 @@
 //! queue is FIFO and [`spawn`] is lazy, like asyncio's `create_task`: a new task first
 //! runs when the spawner yields.
 
-pub mod blocking;
+mod blocking;
 mod builder;
 pub(crate) mod context;
 mod core;
+pub(crate) mod handle;
 mod join;
 mod launch;
 mod metrics;
+mod options;
 mod shared;
 mod task;
+mod wheel;
 
-pub use builder::{
-    Builder, DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS, DEFAULT_RING_ENTRIES, available_cpus,
-};
+pub use builder::{Builder, DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
 pub use join::{JoinError, JoinHandle};
 pub use launch::Runtime;
 pub use metrics::{Metrics, RingFlags};
+pub use options::{DEFAULT_RING_ENTRIES, available_cpus};
 
+use blocking::{Blocking, BlockingPool};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -114,9 +117,12 @@ where
 /// Runs `f` on the blocking pool, a set of threads for work that would stall a core
 /// (blocking syscalls, CPU-heavy work); awaiting the handle gives its result.
 ///
-/// The pool grows on demand up to [`blocking::MAX_THREADS`] threads; idle threads exit
-/// after [`blocking::IDLE_TIMEOUT`]. A panic in `f` becomes a [`JoinError`].
-/// `JoinHandle::cancel` only helps before `f` starts.
+/// Each runtime has its own pool. It grows on demand up to
+/// [`Builder::max_blocking_threads`] threads (512 by default); a thread idle for
+/// [`Builder::blocking_keep_alive`] (10 s by default) exits, and idle threads exit when the
+/// `Runtime` is dropped. Called outside any runtime, `f` runs on a process-wide pool with
+/// the default settings. A panic in `f` becomes a [`JoinError`]. `JoinHandle::cancel`
+/// only helps before `f` starts.
 ///
 /// # Examples
 ///
@@ -133,7 +139,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    blocking::spawn(f)
+    let pool = context::try_with_core(|core| core.blocking.clone())
+        .unwrap_or_else(BlockingPool::process_default);
+    task::spawn_task(Blocking(Some(f)), move |job| pool.schedule(job))
 }
 
 /// The number of the core this code runs on (0 is the thread that called `block_on`).
@@ -222,24 +230,4 @@ impl Future for YieldNow {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
-}
-
-/// One round trip through the ring that does nothing (IORING_OP_NOP): the cost of the
-/// op path itself, for benchmarks and health checks.
-///
-/// # Errors
-///
-/// If the submission queue cannot take the SQE.
-///
-/// # Panics
-///
-/// Outside a runtime.
-///
-/// # Examples
-///
-/// ```
-/// ringio::run(async { ringio::runtime::nop().await.unwrap() });
-/// ```
-pub async fn nop() -> std::io::Result<()> {
-    crate::op::Op::nop()?.await
 }

@@ -8,9 +8,9 @@
 //!    `sleeping`, fences, then re-checks the queue before it waits; the waker pushes,
 //!    fences, then reads `sleeping`. One of the two always sees the other, so no wake-up
 //!    is lost and an awake core costs no syscall.
+#![forbid(unsafe_code)]
 
-use super::context;
-use super::task::Runnable;
+use super::join::Runnable;
 use crossbeam_queue::SegQueue;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -39,7 +39,7 @@ impl Shared {
             remote: SegQueue::new(),
             sleeping: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            wake_fd: crate::fd::eventfd()?,
+            wake_fd: crate::sys::fd::eventfd()?,
         })
     }
 
@@ -47,19 +47,11 @@ impl Shared {
         self.wake_fd.as_raw_fd()
     }
 
-    /// Queues a woken task on its core (rules 1 and 2).
-    pub(crate) fn schedule(&self, runnable: Runnable) {
-        let mut runnable = Some(runnable);
-        context::try_with_core(|core| {
-            if core.id == self.id {
-                let r = runnable.take().expect("taken once");
-                core.run_queue.borrow_mut().push_back(r);
-            }
-        });
-        if let Some(r) = runnable {
-            self.remote.push(r);
-            self.unpark();
-        }
+    /// Queues a task woken away from its core and wakes the core if it sleeps (rule 2;
+    /// rule 1's local push is the task's own, `task::schedule`).
+    pub(crate) fn push_remote(&self, runnable: Runnable) {
+        self.remote.push(runnable);
+        self.unpark();
     }
 
     pub(crate) fn pop_remote(&self) -> Option<Runnable> {
@@ -76,7 +68,7 @@ impl Shared {
     pub(crate) fn unpark(&self) {
         fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
-            crate::fd::eventfd_signal(&self.wake_fd);
+            crate::sys::fd::eventfd_signal(&self.wake_fd);
         }
     }
 

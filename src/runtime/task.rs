@@ -18,45 +18,14 @@
 //!    and shutdown, which may run while a panic of a main future waits, goes on.
 
 use super::context;
-use super::join::{JoinError, JoinHandle};
+use super::join::{JoinError, JoinHandle, Runnable, TaskMeta};
 use super::shared::Shared;
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
-
-/// What a `JoinHandle` shares with its task, kept inside the task's one allocation.
-#[derive(Default)]
-pub(crate) struct TaskMeta {
-    cancelled: AtomicBool,
-    /// The task's own waker, so `cancel` can wake it. Cleared when the future is dropped,
-    /// which breaks the reference cycle task → meta → waker → task.
-    waker: Mutex<Option<Waker>>,
-}
-
-impl TaskMeta {
-    pub(crate) fn set_waker(&self, waker: Waker) {
-        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
-    }
-
-    /// Asks the task to stop at its next poll and wakes it so that poll comes.
-    pub(crate) fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Release);
-        if let Some(w) = self
-            .waker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            w.wake_by_ref();
-        }
-    }
-}
-
-pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// Spawns `fut` with `home` as its core (rule 1); the task first runs when `home` next
 /// gets to its queue. `fut` must be `Send` unless the caller runs on `home` (rule 2);
@@ -88,7 +57,7 @@ where
     F::Output: 'static,
 {
     let home = context::with_core(|core| core.shared.clone());
-    spawn_task(fut, move |r| home.schedule(r))
+    spawn_task(fut, move |r| schedule(&home, r))
 }
 
 /// Spawns the future `make` builds on core `home`, from any thread.
@@ -98,7 +67,22 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    spawn_task(Lazy::Make { make: Some(make) }, move |r| home.schedule(r))
+    spawn_task(Lazy::Make { make: Some(make) }, move |r| schedule(&home, r))
+}
+
+/// Queues a woken task on its home core: the local queue when woken there (`shared`
+/// rule 1), else the remote queue (`shared` rule 2).
+fn schedule(home: &Shared, runnable: Runnable) {
+    let mut runnable = Some(runnable);
+    context::try_with_core(|core| {
+        if core.id == home.id {
+            let r = runnable.take().expect("taken once");
+            core.run_queue.borrow_mut().push_back(r);
+        }
+    });
+    if let Some(r) = runnable {
+        home.push_remote(r);
+    }
 }
 
 pin_project! {
@@ -140,7 +124,7 @@ pin_project! {
     impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            *this.meta.waker.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            this.meta.clear_waker();
             if let Some((core_id, key)) = *this.registered {
                 context::try_with_core(|core| {
                     if core.id == core_id {
@@ -182,7 +166,7 @@ impl<F: Future> Future for TaskFuture<'_, F> {
             });
             this.meta.set_waker(cx.waker().clone());
         }
-        if this.meta.cancelled.load(Ordering::Acquire) {
+        if this.meta.is_cancelled() {
             return Poll::Ready(Err(JoinError::cancelled()));
         }
         let mut inner = this

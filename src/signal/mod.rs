@@ -1,9 +1,16 @@
 //! Signals: wait for Ctrl-C.
+//!
+//! The safe API over `sys::signal`, which holds the process's SIGINT handler and the
+//! eventfds it writes to; each waiter claims one of them (`Slot`) and reads it through
+//! its ring.
 #![forbid(unsafe_code)]
 
-use crate::fd::SharedFd;
-use crate::fd::sigint;
+mod slot;
+
 use crate::op::Op;
+use crate::sys::fd::SharedFd;
+use crate::sys::signal as sigint;
+use slot::Slot;
 use std::io;
 
 /// Completes when the process receives SIGINT (Ctrl-C).
@@ -35,7 +42,7 @@ use std::io;
 pub async fn ctrl_c() -> io::Result<()> {
     sigint::install()?;
     let seen = sigint::generation();
-    let (_slot, fd) = sigint::Slot::claim()?;
+    let (_slot, fd) = Slot::claim()?;
     let fd = SharedFd::new(fd);
     let mut buf = vec![0u8; 8];
     // A read can return a count left by an earlier signal (before this wait began):

@@ -1,14 +1,15 @@
 //! Timers: `sleep`, `timeout` (asyncio's `wait_for`), `interval`, and the runtime's clock.
 //!
-//! Each core owns one timer wheel. A `Sleep` registers with it when first polled; the
-//! event loop fires expired timers once per turn and bounds its single `io_uring_enter`
-//! wait by the earliest deadline, so sleeping tasks cost no syscall each and no timeout
-//! SQE. This module never touches the ring.
+//! Each core owns one timer wheel (part of the runtime's loop, `runtime/wheel.rs`). A
+//! `Sleep` registers with it when first polled, through the runtime's one narrow timer
+//! handle; the event loop fires expired timers once per turn and bounds its single
+//! `io_uring_enter` wait by the earliest deadline, so sleeping tasks cost no syscall each
+//! and no timeout SQE. This module never touches the ring.
 //!
 //! | asyncio | ringio |
 //! |---|---|
 //! | `await asyncio.sleep(s)` | [`sleep(d)`](sleep())`.await`, [`sleep_until(t)`](sleep_until) |
-//! | `await asyncio.wait_for(aw, s)`, `async with asyncio.timeout(s)` | [`timeout(d, fut)`](timeout())`.await` (alias [`wait_for`]) |
+//! | `await asyncio.wait_for(aw, s)`, `async with asyncio.timeout(s)` | [`timeout(d, fut)`](timeout())`.await` (doc alias `wait_for`) |
 //! | `async with asyncio.timeout_at(when)` | [`timeout_at(t, fut)`](timeout_at) |
 //! | `TimeoutError` | [`Elapsed`] |
 //! | `loop.time()` | [`Instant::now()`](Instant::now) |
@@ -67,12 +68,16 @@ mod instant;
 mod interval;
 mod sleep;
 mod timeout;
-pub(crate) mod wheel;
 
 pub use instant::Instant;
 pub use interval::{Interval, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
-pub use timeout::{Elapsed, Timeout, timeout, timeout_at, wait_for};
+pub use timeout::{Elapsed, Timeout, timeout_at};
+// The aliases sit on the path the docs show, so rustdoc's search finds `timeout` by them.
+#[doc(alias = "wait_for")]
+#[doc(alias = "asyncio.wait_for")]
+#[doc(alias = "asyncio.timeout")]
+pub use timeout::timeout;
 
 /// Stand-in for a deadline that overflows `Instant`: 30 years outlives any process yet
 /// stays far from the representable limit, so arithmetic on it cannot overflow.

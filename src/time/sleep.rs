@@ -6,8 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::runtime::context::{try_with_core, with_core};
-use crate::time::wheel::TimerKey;
+use crate::runtime::handle::{TimerKey, try_with_timers, with_timers};
 use crate::time::{Instant, after};
 
 /// Waits until `duration` has passed.
@@ -154,8 +153,8 @@ impl Sleep {
         self.deadline = deadline;
         self.done = false;
         if let Some(key) = self.key {
-            let moved = try_with_core(|core| {
-                let mut timers = core.timers.borrow_mut();
+            let moved = try_with_timers(|timers| {
+                let mut timers = timers.borrow_mut();
                 timers.owns(key) && timers.reset(key, deadline.into_std())
             });
             if moved != Some(true) {
@@ -174,8 +173,8 @@ impl Future for Sleep {
         if this.done {
             return Poll::Ready(());
         }
-        let poll = with_core(|core| {
-            let mut timers = core.timers.borrow_mut();
+        let poll = with_timers(|timers| {
+            let mut timers = timers.borrow_mut();
             match this.key {
                 Some(key) if timers.owns(key) => timers.poll_timer(key, cx.waker()),
                 // A deadline already passed completes at once: no timer, no extra loop turn
@@ -205,8 +204,8 @@ impl Drop for Sleep {
         // Outside the runtime or during thread-local teardown the wheel is already gone.
         // If the wheel is borrowed (a waker dropped its task inside `fire_expired`) the
         // entry is left to fire; it then only wakes a task that no longer exists.
-        let waker = try_with_core(|core| {
-            let mut timers = core.timers.try_borrow_mut().ok()?;
+        let waker = try_with_timers(|timers| {
+            let mut timers = timers.try_borrow_mut().ok()?;
             timers.remove(key)
         });
         // Dropping a waker can run a task's teardown: do it with the wheel released.

@@ -1,4 +1,4 @@
-//! `timeout`, `timeout_at`, `wait_for` and the `Elapsed` error.
+//! `timeout` (asyncio's `wait_for`), `timeout_at` and the `Elapsed` error.
 
 use std::error::Error;
 use std::fmt;
@@ -84,38 +84,8 @@ pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::Int
     }
 }
 
-/// asyncio's name for [`timeout`]: runs `future` for at most `duration`.
-///
-/// Identical to [`timeout`] in every respect.
-///
-/// # Panics
-///
-/// Polling the returned future outside a ringio runtime panics, and so does polling it
-/// again after it has completed.
-///
-/// # Cancel safety
-///
-/// As cancel safe as `future`: dropping the `Timeout` drops `future` and its timer.
-///
-/// # Examples
-///
-/// ```
-/// use ringio::time::wait_for;
-/// use std::future::pending;
-/// use std::time::Duration;
-///
-/// ringio::run(async {
-///     let result = wait_for(Duration::from_millis(5), pending::<()>()).await;
-///     assert!(result.is_err());
-/// });
-/// ```
-#[doc(alias = "asyncio.wait_for")]
-pub fn wait_for<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
-    timeout(duration, future)
-}
-
 pin_project! {
-    /// Future returned by [`timeout`], [`timeout_at`] and [`wait_for`].
+    /// Future returned by [`timeout`] and [`timeout_at`].
     ///
     /// Resolves to `Ok(output)` if the inner future completes first, `Err(Elapsed)` once
     /// the deadline passes; the inner future is dropped as soon as either happens.

@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod poll;
+pub mod rlimit;
 pub mod rng;
 pub mod server;
 

@@ -1,5 +1,5 @@
 //! Executor micro-benchmarks, ringio beside tokio's current-thread runtime: spawn + join
-//! of a trivial task, `yield_now`, a no-op io_uring round trip, timer insert + cancel.
+//! of a trivial task, `yield_now`, a 1-byte read through io_uring, timer insert + cancel.
 //!
 //! Run: `cargo bench -p ringio-compare --bench runtime`
 
@@ -88,19 +88,26 @@ fn yield_now(c: &mut Criterion) {
     g.finish();
 }
 
-/// tokio has no io_uring and no no-op I/O operation, so its figure here is
-/// `tokio::task::yield_now`: one trip back through the scheduler with nothing done. The
-/// ringio figure adds what a real op costs on top of that: an SQE pushed, a submit
-/// (io_uring_enter) and a CQE reaped before the task is woken.
-fn nop_round_trip(c: &mut Criterion) {
-    let mut g = c.benchmark_group("nop_round_trip");
+/// One 1-byte read of `/dev/zero` through the ring: the smallest real operation, which
+/// the kernel completes at once, so the figure is the op path itself (SQE pushed, one
+/// io_uring_enter, CQE reaped, task woken). tokio has no io_uring, and its file reads go
+/// through its blocking pool, so its figure here is `tokio::task::yield_now`: one trip
+/// back through the scheduler with nothing done.
+fn read_round_trip(c: &mut Criterion) {
+    let mut g = c.benchmark_group("read_round_trip");
     let rt = ringio_rt();
     g.bench_function("ringio", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
+                let zero = ringio::fs::File::open("/dev/zero")
+                    .await
+                    .expect("open /dev/zero");
+                let mut buf = vec![0u8; 1];
                 let start = Instant::now();
                 for _ in 0..iters {
-                    ringio::runtime::nop().await.expect("IORING_OP_NOP");
+                    let (res, b) = zero.read_at(buf, 0).await;
+                    res.expect("read /dev/zero");
+                    buf = b;
                 }
                 start.elapsed()
             })
@@ -155,7 +162,7 @@ criterion_group!(
     benches,
     spawn_join,
     yield_now,
-    nop_round_trip,
+    read_round_trip,
     timer_insert_cancel
 );
 criterion_main!(benches);

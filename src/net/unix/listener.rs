@@ -2,7 +2,7 @@
 
 use super::super::accept::Acceptor;
 use super::{UnixStream, abstract_addr, path_addr, std_addr, with_addr};
-use crate::fd::SharedFd;
+use crate::sys::fd::SharedFd;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::io;
 use std::os::unix::net::SocketAddr;

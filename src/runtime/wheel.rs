@@ -1,5 +1,8 @@
 //! The per-core hierarchical timing wheel behind every `Sleep`, `Timeout` and `Interval`.
 //!
+//! It belongs to the loop: each turn fires what expired and bounds its wait by the next
+//! deadline (`core.rs`). `time` reaches it only through `handle::with_timers`.
+//!
 //! Pure bookkeeping: no clock reads, no syscalls. The runtime hands in `now`, the wheel
 //! answers which timers expired and when the next one is due. Deadlines are kept in
 //! whole ticks counted from `origin`, rounded up, so a timer never fires early (rule 1
@@ -12,6 +15,7 @@
 //! start is reached its entries cascade down. Each slot is an intrusive doubly linked
 //! list through a `Slab`, so insert and remove are O(1), and one `u64` bitmap per level
 //! finds the next occupied slot with a single `trailing_zeros`.
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Poll, Waker};

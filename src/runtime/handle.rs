@@ -1,0 +1,52 @@
+//! The two narrow doors into the current core for the modules the runtime does not own:
+//! `op` reaches the ring through a [`DriverHandle`], `time` the timer wheel through
+//! [`with_timers`] and [`try_with_timers`]. Neither sees the rest of the core, and the
+//! runtime uses neither module, so no import loop runs between them.
+#![forbid(unsafe_code)]
+
+use super::context::{self, Core};
+use super::wheel::TimerWheel;
+use crate::driver::Driver;
+use std::cell::{RefCell, RefMut};
+use std::rc::Rc;
+
+pub(crate) use super::wheel::TimerKey;
+
+/// The current core's driver, as an operation holds it from submission to completion.
+///
+/// It keeps the whole core alive, not just the driver: a future that outlives its
+/// `Runtime` (moved out of `block_on`) still finds the ring that holds its slot when it
+/// is dropped, and the core's fields drop in the order that keeps the ring last.
+#[derive(Clone)]
+pub(crate) struct DriverHandle(Rc<Core>);
+
+impl DriverHandle {
+    /// The driver of the core running on this thread.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    pub(crate) fn current() -> DriverHandle {
+        DriverHandle(context::current())
+    }
+
+    /// Borrows the driver. Never held across a call that could reach user code.
+    pub(crate) fn driver(&self) -> RefMut<'_, Driver> {
+        self.0.driver.borrow_mut()
+    }
+}
+
+/// Runs `f` with the current core's timer wheel.
+///
+/// # Panics
+///
+/// Outside a runtime.
+pub(crate) fn with_timers<R>(f: impl FnOnce(&RefCell<TimerWheel>) -> R) -> R {
+    context::with_core(|core| f(&core.timers))
+}
+
+/// As [`with_timers`], or `None` outside a runtime or while the thread's locals are being
+/// torn down (for use in `Drop`).
+pub(crate) fn try_with_timers<R>(f: impl FnOnce(&RefCell<TimerWheel>) -> R) -> Option<R> {
+    context::try_with_core(|core| f(&core.timers))
+}

@@ -1,0 +1,13 @@
+//! Raw syscalls, each wrapped in a safe function: the one place outside `driver`, `op` and
+//! `buf` that calls libc.
+//!
+//! - [`fd`]: descriptors: the shared descriptor ops hold, eventfds.
+//! - [`rlimit`]: resource limits, for error messages.
+//! - [`affinity`]: which CPUs a thread may run on, and pinning.
+//! - [`signal`]: the process's SIGINT handler and the eventfds it writes to, under
+//!   `crate::signal`'s safe `ctrl_c`.
+
+pub(crate) mod affinity;
+pub(crate) mod fd;
+pub(crate) mod rlimit;
+pub(crate) mod signal;
