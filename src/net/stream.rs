@@ -90,7 +90,7 @@ impl TcpStream {
 
     /// Receives into a buffer of the core's pool, which the kernel picks only when data
     /// arrives: a connection waiting here holds no buffer, so 10,000 idle connections
-    /// cost no receive memory. Drop the [`PooledBuf`](crate::buf::PooledBuf) (or let
+    /// cost no receive memory. Drop the [`PooledBuf`] (or let
     /// `write_all` consume it) to give the buffer back; an empty one means the peer
     /// closed its side.
     ///

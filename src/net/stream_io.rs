@@ -1,13 +1,13 @@
-//! What the stream sockets share: [`TcpStream`](super::TcpStream),
-//! [`UnixStream`](super::UnixStream) and their halves are each a [`StreamIo`] (the
-//! descriptor and the `Unread` stash) with one copy of the reads, writes and error rules,
-//! and the `io` traits come from here for all of them.
+//! What the stream sockets share: [`TcpStream`], [`UnixStream`] and their halves are
+//! each a [`StreamIo`] (the descriptor and the `Unread` stash) with one copy of the reads,
+//! writes and error rules, and the `io` traits come from here for all of them.
 
+use super::unread::{Unread, receive};
 use super::{ReadHalf, RecvStream, TcpStream, UnixStream, WriteHalf};
 use crate::buf::{BufResult, IoBuf, IoBufMut, PooledBuf};
 use crate::io::{AsyncRead, AsyncWrite, loops};
+use crate::op::Op;
 use crate::op::result::finish;
-use crate::op::{Op, Unread, receive};
 use crate::sys::fd::SharedFd;
 use socket2::SockRef;
 use std::io;
