@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, Wakers};
 
 /// Lets `n` tasks wait until all of them have reached the same point.
 ///
@@ -222,12 +222,9 @@ impl WaitQueue for Barrier {
     fn granted(&self, _: &mut Self::State, (): (), _: &mut (), _: &mut Wakers) -> bool {
         false
     }
-
-    /// Still waiting: removing the entry took our arrival back. Already
-    /// released: the release belongs to the whole group, nothing to pass on.
-    fn cancelled(&self, _: &mut Self::State, _: WaiterState<(), ()>, _: &mut Wakers) -> Option<()> {
-        None
-    }
+    // `cancelled` keeps its default: still waiting, removing the entry took
+    // our arrival back; already released, the release belongs to the whole
+    // group and there is nothing to pass on.
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
+use crate::wait_list::{WaitList, WaitQueue, Waiter, Wakers};
 
 /// A flag, initially clear: [`wait`](Event::wait) returns once it is set.
 ///
@@ -182,7 +182,8 @@ impl Future for EventWait<'_> {
     }
 }
 
-/// How a wait on an event waits: `set` grants the whole list at once.
+/// How a wait on an event waits: `set` grants the whole list at once, so a
+/// dropped waiter has nothing to pass on (`cancelled` keeps its default).
 impl WaitQueue for Event {
     const FUTURE: &'static str = "EventWait";
     type State = State;
@@ -204,11 +205,6 @@ impl WaitQueue for Event {
     }
 
     fn granted(&self, _: &mut State, (): (), _: &mut (), _: &mut Wakers) {}
-
-    /// A wake-up from `set` is shared by every waiter: nothing to pass on.
-    fn cancelled(&self, _: &mut State, _: WaiterState<(), ()>, _: &mut Wakers) -> Option<()> {
-        None
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! into the result by the primitive. Dropped while it holds a place, the
 //! waiter frees it, and the primitive passes on a grant it received but did
 //! not use (rule 2) or lets those behind it move up (rule 3). Every waker a
-//! step gathers is called after the primitive's state is released.
+//! step gathers is called after the primitive's state is released. (The
+//! `channel` docs state the same rules for `mpsc` senders as rules 2 to 4.)
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -63,12 +64,18 @@ pub(crate) trait WaitQueue<Side = ()> {
     /// The future was dropped while it held a place: `last` says whether it
     /// was still queued (rule 3) or had been granted (rule 2: pass it on).
     /// What it returns is dropped once the state is released.
+    ///
+    /// By default nothing more happens: right for lists whose grant is shared
+    /// by everyone served at once (an event's `set`, a barrier's release).
     fn cancelled(
         &self,
         state: &mut Self::State,
         last: WaiterState<Self::Data, Self::Grant>,
         wakers: &mut Wakers,
-    ) -> Option<Self::Grant>;
+    ) -> Option<Self::Grant> {
+        let _ = (state, last, wakers);
+        None
+    }
 }
 
 /// A place in the `Side` wait list of primitive `O`, held by a future from

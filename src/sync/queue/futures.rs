@@ -327,8 +327,4 @@ impl<T, S: QueueStorage<T>> WaitQueue<Joining> for GenericQueue<T, S> {
     }
 
     fn granted(&self, _: &mut Self::State, (): (), _: &mut (), _: &mut Wakers) {}
-
-    fn cancelled(&self, _: &mut Self::State, _: WaiterState<(), ()>, _: &mut Wakers) -> Option<()> {
-        None
-    }
 }
