@@ -6,54 +6,15 @@
 //! accept, an [`Op<AcceptMulti>`] a single-shot one. A listener keeps either armed across
 //! its `accept` calls, so a connection the kernel takes while no caller waits stays there.
 
-use super::{Completable, MultiOp, Op};
-use crate::driver::Completion;
-use crate::sys::fd::{SharedFd, owned_from_raw};
+use super::new_fd::NewFd;
+use super::{MultiOp, Op};
+use crate::sys::fd::SharedFd;
 use io_uring::{opcode, types};
 use std::io;
-use std::os::fd::OwnedFd;
 
 /// An accept on a listening socket: holds the socket until the last CQE. Named for its
 /// first use, the multishot accept; the single-shot fallback uses it too.
-pub(crate) struct AcceptMulti {
-    _fd: SharedFd,
-}
-
-/// Nobody will own the connection a CQE carries: close it (op rule 3); the client sees a
-/// reset.
-fn close_accepted(c: Completion) {
-    if c.result >= 0 {
-        drop(owned_from_raw(c.result));
-    }
-}
-
-impl super::MultiCompletable for AcceptMulti {
-    type Item = io::Result<OwnedFd>;
-
-    fn item(&mut self, c: Completion) -> Self::Item {
-        Ok(owned_from_raw(c.into_result()? as i32))
-    }
-
-    fn discard(&mut self, c: Completion) {
-        close_accepted(c);
-    }
-}
-
-impl Completable for AcceptMulti {
-    type Output = io::Result<OwnedFd>;
-    // An accept waits until a client comes, possibly forever.
-    const CANCEL_ON_DROP: bool = true;
-
-    fn complete(self, c: Completion) -> Self::Output {
-        Ok(owned_from_raw(c.into_result()? as i32))
-    }
-
-    /// Reached only when the listener itself is dropped: while it lives it keeps the op
-    /// (see the module docs).
-    fn complete_orphan(self, c: Completion) {
-        close_accepted(c);
-    }
-}
+pub(crate) type AcceptMulti = NewFd<SharedFd>;
 
 impl MultiOp<AcceptMulti> {
     /// Arms a multishot accept (Linux 5.19) on the listening socket `fd`. The driver
@@ -63,7 +24,7 @@ impl MultiOp<AcceptMulti> {
         let sqe = opcode::AcceptMulti::new(types::Fd(fd.raw()))
             .flags(libc::SOCK_CLOEXEC)
             .build();
-        let data = AcceptMulti { _fd: fd.clone() };
+        let data = NewFd::new(fd.clone());
         // SAFETY: a multishot accept passes no address buffer; the SQE points to nothing.
         unsafe { MultiOp::submit(data, sqe, limit) }.map_err(|(e, _)| e)
     }
@@ -80,7 +41,7 @@ impl Op<AcceptMulti> {
         )
         .flags(libc::SOCK_CLOEXEC)
         .build();
-        let data = AcceptMulti { _fd: fd.clone() };
+        let data = NewFd::new(fd.clone());
         // SAFETY: no address buffer (accept(2) allows NULL addr and addrlen); the SQE
         // points to nothing.
         unsafe { Op::submit(data, sqe) }.map_err(|(e, _)| e)

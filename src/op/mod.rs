@@ -17,6 +17,7 @@ mod fsync;
 mod ftruncate;
 mod mkdirat;
 mod multishot;
+mod new_fd;
 #[cfg(test)]
 mod nop;
 mod openat;
