@@ -315,7 +315,7 @@ fn bump(c: &Cell<u64>) {
 }
 
 fn child_server() {
-    support::watchdog("accept_emfile child", CHILD_LIMIT);
+    support::watchdog("net_accept EMFILE child", CHILD_LIMIT);
     // The parent closing our stdin (or dying) ends the child.
     std::thread::spawn(|| {
         let _ = io::copy(&mut io::stdin(), &mut io::sink());
