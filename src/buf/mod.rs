@@ -109,6 +109,25 @@ pub(crate) fn kernel_write_target<B: IoBufMut>(buf: &mut B) -> *mut u8 {
     ptr
 }
 
+/// Copies `front` then `back` into the start of `buf`, as much of them as it holds, and
+/// marks what was copied as initialised; returns how many bytes that was. (Two slices, so
+/// a `VecDeque`'s two halves go in one call.)
+pub(crate) fn copy_into<B: IoBufMut>(buf: &mut B, front: &[u8], back: &[u8]) -> usize {
+    let n = (front.len() + back.len()).min(buf.bytes_total());
+    let front = &front[..front.len().min(n)];
+    let back = &back[..n - front.len()];
+    let dst = buf.stable_mut_ptr();
+    // SAFETY: n <= bytes_total, so both copies stay inside the buffer's writable storage
+    // (rule 2), and they write exactly its first n bytes; the sources are the caller's
+    // own memory, not `buf`'s storage, which only its owner touches (rule 3).
+    unsafe {
+        std::ptr::copy_nonoverlapping(front.as_ptr(), dst, front.len());
+        std::ptr::copy_nonoverlapping(back.as_ptr(), dst.add(front.len()), back.len());
+        buf.set_init(n);
+    }
+    n
+}
+
 // SAFETY: a Vec's heap storage does not move when the Vec is moved (rule 1); len <= capacity.
 unsafe impl IoBuf for Vec<u8> {
     fn stable_ptr(&self) -> *const u8 {

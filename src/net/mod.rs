@@ -12,14 +12,16 @@
 mod accept;
 mod listener;
 mod recv_pool;
+mod recv_stream;
 mod split;
 mod stream;
 mod stream_io;
 mod udp;
 mod unix;
+mod unread;
 
 pub use listener::{Incoming, TcpListener};
-pub use recv_pool::{RECV_STREAM_QUEUE, RecvStream};
+pub use recv_stream::{RECV_STREAM_QUEUE, RecvStream};
 pub use split::{ReadHalf, TcpReadHalf, TcpWriteHalf, UnixReadHalf, UnixWriteHalf, WriteHalf};
 pub use stream::TcpStream;
 pub use udp::{RecvMeta, UdpSocket};

@@ -37,7 +37,7 @@ mod write;
 
 pub(crate) use accept::AcceptMulti;
 pub(crate) use multishot::{MultiCompletable, MultiOp};
-pub(crate) use recv::{Unread, receive};
+pub(crate) use recv::Stash;
 pub(crate) use recv_pooled::{PooledRecv, pool, pool_fallback};
 pub(crate) use recvmsg::RecvMeta;
 

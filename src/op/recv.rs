@@ -3,252 +3,49 @@
 use super::{Completable, Op};
 use crate::buf::{BufResult, IoBufMut, kernel_write_target};
 use crate::driver::Completion;
-use crate::fd::SharedFd;
+use crate::sys::fd::SharedFd;
 use io_uring::{opcode, types};
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::future::Future;
+use std::io;
 use std::rc::Rc;
-use std::task::Waker;
 
-/// Bytes the kernel delivered to a recv whose future was already dropped.
+/// Where a stream socket keeps what its receives took but nobody awaited (net's
+/// `Unread`): a cancel can lose the race, and the receive completes with data just as its
+/// future is dropped (io_uring_prep_cancel(3)). Its bytes are kept for the next read, in
+/// the order the stream's receives were queued (their tickets), not the order their CQEs
+/// are handled.
 ///
-/// A cancel can lose the race: the recv completes with data just as its future is dropped
-/// (io_uring_prep_cancel(3): the cancel then answers -EALREADY or -ENOENT and the target's
-/// CQE carries its real result). Those bytes are kept here and the next read on the same
-/// stream returns them first, so a read cancelled by a timeout never loses data.
-///
-/// A read already waiting in the kernel when bytes are kept here would not see them until
-/// new data came (a peer waiting for an answer would wait forever), so the waiting reader
-/// is woken ([`Unread::watch`]) and cancels its receive to return the kept bytes first.
-/// An error that came behind kept bytes (a reset, say) is kept too, and returned once they
-/// are read: the socket reports it only once.
-///
-/// Kept bytes are ordered by the [`ticket`](Unread::ticket) of the receive that took
-/// them, not by when its CQE is handled. The kernel attempts SQEs in the order they were
-/// queued (io_uring(7)), and a dropped receive's cancel, queued before the next receive,
-/// runs synchronously at submission (io_uring_prep_cancel(3)): the older receive has
-/// taken its bytes or been removed before the newer one starts. So a stream's receives
-/// take the socket's bytes in ticket order (unless the cancel answers -EALREADY: the older
-/// receive is already running, and the two may overlap). Their CQEs need not be handled
-/// in that order: completions carry no ordering promise (io_uring(7)), and the driver
-/// hands a dropped multishot receive's CQEs to it while reaping but finishes a dropped
-/// single-shot receive after the reap, so a later receive's bytes could be kept first.
-#[derive(Debug, Default)]
-pub(crate) struct Unread {
-    /// What cancelled receives left behind; `None`, with nothing allocated, while nothing
-    /// is kept, which is how nearly every connection spends its life (an idle connection's
-    /// heap cost is bounded in tests/net_conn_memory.rs).
-    kept: RefCell<Option<Box<Kept>>>,
-    next_ticket: Cell<u64>,
-    reader: RefCell<Option<Waker>>,
-}
-
-/// The kept bytes and error of an [`Unread`]; it exists only while one of them does.
-#[derive(Debug, Default)]
-struct Kept {
-    bytes: VecDeque<u8>,
-    /// Who took `bytes`, front to back: runs of (ticket, length), tickets ascending.
-    runs: VecDeque<(u64, usize)>,
-    error: Option<std::io::Error>,
-}
-
-impl Kept {
-    /// Forgets the runs of the first `n` kept bytes, which were just taken.
-    fn consumed(&mut self, mut n: usize) {
-        while n > 0 {
-            let front = self.runs.front_mut().expect("a run for every kept byte");
-            let k = front.1.min(n);
-            front.1 -= k;
-            n -= k;
-            if front.1 == 0 {
-                self.runs.pop_front();
-            }
-        }
-    }
-}
-
-/// Frees the kept state once it holds neither bytes nor an error.
-fn tidy(kept: &mut Option<Box<Kept>>) {
-    if kept
-        .as_ref()
-        .is_some_and(|k| k.bytes.is_empty() && k.error.is_none())
-    {
-        *kept = None;
-    }
-}
-
-impl Unread {
-    /// Whether bytes are kept (an error alone does not count: it waits behind them).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.kept
-            .borrow()
-            .as_ref()
-            .is_none_or(|k| k.bytes.is_empty())
-    }
-
-    /// Whether a read should return from here rather than receive: bytes or an error.
-    pub(crate) fn has_any(&self) -> bool {
-        self.kept.borrow().is_some()
-    }
-
+/// A receive that completes while something is kept went behind it: it keeps its own
+/// result too and returns the kept bytes first (`Recv` and `PooledRecv` do this in
+/// `complete`).
+pub(crate) trait Stash: 'static {
     /// A receive's place in the stream's order, taken as its SQE is queued.
-    pub(crate) fn ticket(&self) -> u64 {
-        let t = self.next_ticket.get();
-        self.next_ticket.set(t + 1);
-        t
-    }
+    fn ticket(&self) -> u64;
 
-    /// Keeps `bytes` taken by the receive holding `ticket`: after the bytes of receives
-    /// queued before it, before those of receives queued after it.
-    pub(crate) fn push(&self, ticket: u64, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
-        {
-            let mut slot = self.kept.borrow_mut();
-            let kept = slot.get_or_insert_default();
-            let runs = &mut kept.runs;
-            let (mut at, mut later) = (runs.len(), 0);
-            while at > 0 && runs[at - 1].0 > ticket {
-                at -= 1;
-                later += runs[at].1;
-            }
-            match at.checked_sub(1).map(|i| &mut runs[i]) {
-                Some((t, len)) if *t == ticket => *len += bytes.len(),
-                _ => runs.insert(at, (ticket, bytes.len())),
-            }
-            let split = kept.bytes.len() - later;
-            let behind = kept.bytes.split_off(split);
-            kept.bytes.extend(bytes);
-            kept.bytes.extend(behind);
-        }
-        self.wake_reader();
-    }
+    /// Whether bytes or an error are kept: a read returns them before its own result.
+    fn has_any(&self) -> bool;
 
-    /// Keeps the error of a receive whose bytes could not be returned yet; interruptions
-    /// and cancellations are not errors of the stream and are dropped.
-    pub(crate) fn push_error(&self, e: std::io::Error) {
-        let transient = matches!(
-            e.raw_os_error(),
-            Some(libc::ECANCELED | libc::ENOBUFS | libc::EINTR | libc::EAGAIN | libc::ETIME)
-        );
-        if transient {
-            return;
-        }
-        self.kept
-            .borrow_mut()
-            .get_or_insert_default()
-            .error
-            .get_or_insert(e);
-        self.wake_reader();
-    }
+    /// Keeps the result of the receive holding `ticket`: its bytes after those of
+    /// receives queued before it, before those of receives queued after it; or its error,
+    /// behind every kept byte.
+    fn keep(&self, ticket: u64, res: io::Result<&[u8]>);
 
-    /// The kept error, once no byte is kept any more.
-    pub(crate) fn take_error(&self) -> Option<std::io::Error> {
-        let mut slot = self.kept.borrow_mut();
-        let kept = slot.as_mut()?;
-        if !kept.bytes.is_empty() {
-            return None;
-        }
-        let e = kept.error.take();
-        tidy(&mut slot);
-        e
-    }
+    /// What a read returns from here: as many kept bytes as fit into the start of `buf`,
+    /// or, with no byte kept, the kept error. Call only when [`has_any`](Self::has_any).
+    fn take_into<B: IoBufMut>(&self, buf: &mut B) -> io::Result<usize>;
 
-    /// What a read returns from here instead of receiving: the kept bytes, else the kept
-    /// error, else nothing.
-    pub(crate) fn take_kept(&self) -> Option<std::io::Result<Vec<u8>>> {
-        if !self.is_empty() {
-            return Some(Ok(self.take_all()));
-        }
-        self.take_error().map(Err)
-    }
-
-    /// Every kept byte, in order.
-    pub(crate) fn take_all(&self) -> Vec<u8> {
-        let mut slot = self.kept.borrow_mut();
-        let Some(kept) = slot.as_mut() else {
-            return Vec::new();
-        };
-        kept.runs.clear();
-        let bytes = std::mem::take(&mut kept.bytes).into();
-        tidy(&mut slot);
-        bytes
-    }
-
-    /// Wakes `waker` when bytes or an error are kept here (one reader at a time).
-    pub(crate) fn watch(&self, waker: &Waker) {
-        let mut reader = self.reader.borrow_mut();
-        match &mut *reader {
-            Some(w) if w.will_wake(waker) => {}
-            r => *r = Some(waker.clone()),
-        }
-    }
-
-    fn wake_reader(&self) {
-        let reader = self.reader.borrow_mut().take();
-        if let Some(w) = reader {
-            w.wake();
-        }
-    }
-
-    /// Moves as many kept bytes as fit into `buf`, from its start; returns how many.
-    pub(crate) fn fill<B: IoBufMut>(&self, buf: &mut B) -> usize {
-        let mut slot = self.kept.borrow_mut();
-        let Some(kept) = slot.as_mut() else {
-            return 0;
-        };
-        let n = kept.bytes.len().min(buf.bytes_total());
-        let (a, b) = kept.bytes.as_slices();
-        let (a, b) = if a.len() >= n {
-            (&a[..n], &b[..0])
-        } else {
-            (a, &b[..n - a.len()])
-        };
-        let dst = buf.stable_mut_ptr();
-        // SAFETY: n <= bytes_total, so both copies stay inside the buffer's writable
-        // storage (IoBufMut rule 2); the sources are a separate allocation.
-        unsafe {
-            std::ptr::copy_nonoverlapping(a.as_ptr(), dst, a.len());
-            std::ptr::copy_nonoverlapping(b.as_ptr(), dst.add(a.len()), b.len());
-            buf.set_init(n);
-        }
-        kept.bytes.drain(..n);
-        kept.consumed(n);
-        tidy(&mut slot);
-        n
-    }
+    /// As [`take_into`](Self::take_into), every kept byte into a new `Vec`.
+    fn take_all(&self) -> io::Result<Vec<u8>>;
 }
 
-/// Awaits the receive `op` on a stream whose stash is `unread`. If a cancelled receive
-/// keeps bytes (or an error) there while `op` waits in the kernel, `op` is cancelled: its
-/// completion then returns the kept bytes first (`complete` merges them), instead of
-/// waiting for data that may never come.
-pub(crate) async fn receive<T: Completable>(mut op: Op<T>, unread: &Unread) -> T::Output {
-    std::future::poll_fn(|cx| {
-        if let std::task::Poll::Ready(out) = std::pin::Pin::new(&mut op).poll(cx) {
-            return std::task::Poll::Ready(out);
-        }
-        if unread.has_any() {
-            op.cancel();
-        } else {
-            unread.watch(cx.waker());
-        }
-        std::task::Poll::Pending
-    })
-    .await
-}
-
-pub(crate) struct Recv<B> {
+pub(crate) struct Recv<B, S> {
     _fd: SharedFd,
     buf: B,
-    unread: Option<Rc<Unread>>,
-    /// This receive's place among the stream's (`Unread::ticket`).
+    unread: Option<Rc<S>>,
+    /// This receive's place among the stream's (`Stash::ticket`).
     ticket: u64,
 }
 
-impl<B: IoBufMut> Recv<B> {
+impl<B: IoBufMut, S> Recv<B, S> {
     /// The first `n` bytes the kernel wrote.
     fn received(&mut self, n: usize) -> &[u8] {
         // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
@@ -259,7 +56,7 @@ impl<B: IoBufMut> Recv<B> {
     }
 }
 
-impl<B: IoBufMut> Completable for Recv<B> {
+impl<B: IoBufMut, S: Stash> Completable for Recv<B, S> {
     type Output = BufResult<usize, B>;
     // A recv waits until the peer sends, possibly forever.
     const CANCEL_ON_DROP: bool = true;
@@ -274,39 +71,28 @@ impl<B: IoBufMut> Completable for Recv<B> {
         };
         // An older, dropped recv completed after this one was submitted: its bytes came
         // first on the wire, so they go first; this one's result waits behind them.
-        match res {
-            Ok(n) => {
-                let bytes = self.received(n).to_vec();
-                unread.push(self.ticket, &bytes);
-            }
-            Err(e) => unread.push_error(e),
-        }
-        if unread.is_empty() {
-            let e = unread.take_error().expect("has_any: bytes or an error");
-            return (Err(e), self.buf);
-        }
-        let n = unread.fill(&mut self.buf);
-        (Ok(n), self.buf)
+        let ticket = self.ticket;
+        unread.keep(ticket, res.map(|n| self.received(n)));
+        let res = unread.take_into(&mut self.buf);
+        (res, self.buf)
     }
 
     fn complete_orphan(mut self, c: Completion) {
         let Some(unread) = self.unread.take() else {
             return;
         };
-        match c.into_result() {
-            Ok(n) => unread.push(self.ticket, self.received(n as usize)),
-            Err(e) => unread.push_error(e),
-        }
+        let ticket = self.ticket;
+        unread.keep(ticket, c.into_result().map(|n| self.received(n as usize)));
     }
 }
 
-impl<B: IoBufMut> Op<Recv<B>> {
-    /// Receives into `buf`; bytes of a cancelled recv go to `unread` (see [`Unread`]).
+impl<B: IoBufMut, S: Stash> Op<Recv<B, S>> {
+    /// Receives into `buf`; bytes of a cancelled recv go to `unread` (see [`Stash`]).
     pub(crate) fn recv(
         fd: &SharedFd,
         mut buf: B,
-        unread: Option<Rc<Unread>>,
-    ) -> Result<Op<Recv<B>>, (std::io::Error, B)> {
+        unread: Option<Rc<S>>,
+    ) -> Result<Op<Recv<B, S>>, (io::Error, B)> {
         let len = buf.bytes_total().min(u32::MAX as usize) as u32;
         let dst = kernel_write_target(&mut buf);
         let sqe = opcode::Recv::new(types::Fd(fd.raw()), dst, len).build();
@@ -319,40 +105,5 @@ impl<B: IoBufMut> Op<Recv<B>> {
         };
         // SAFETY: the SQE points into `buf`'s stable storage (IoBuf rule 1), owned by the op.
         unsafe { Op::submit(data, sqe) }.map_err(|(e, d)| (e, d.buf))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Unread;
-
-    #[test]
-    fn kept_bytes_follow_ticket_order_not_arrival_order() {
-        let u = Unread::default();
-        let (a, b, c) = (u.ticket(), u.ticket(), u.ticket());
-        // A multishot receive's CQEs handled first, then two single-shot ones.
-        u.push(b, b"B1");
-        u.push(b, b"B2");
-        u.push(c, b"C");
-        u.push(a, b"A");
-        assert_eq!(u.take_all(), b"AB1B2C");
-        assert!(u.is_empty());
-    }
-
-    #[test]
-    fn partly_read_bytes_keep_their_place() {
-        let u = Unread::default();
-        let (a, b) = (u.ticket(), u.ticket());
-        u.push(b, b"BBBB");
-        let mut buf = Vec::with_capacity(2);
-        assert_eq!(u.fill(&mut buf), 2);
-        assert_eq!(buf, b"BB");
-        // Later tickets go behind what is left; the run bookkeeping followed the read.
-        let c = u.ticket();
-        u.push(c, b"C");
-        u.push(b, b"b");
-        assert_eq!(u.take_all(), b"BBbC");
-        u.push(a, b"A");
-        assert_eq!(u.take_all(), b"A");
     }
 }

@@ -2,7 +2,7 @@
 //! from the core's pool only when data arrives, so a waiting connection holds none. Single
 //! shot ([`Op::recv_pooled`]) and multishot ([`MultiOp::recv_multi`]).
 
-use super::{Completable, MultiCompletable, MultiOp, Op, Unread};
+use super::{Completable, MultiCompletable, MultiOp, Op, Stash};
 use crate::buf::PooledBuf;
 use crate::buf::pool::{self, BufRing, POOL_GROUP};
 use crate::driver::Completion;
@@ -30,15 +30,15 @@ pub(crate) fn pool_fallback() -> usize {
 
 /// What both forms own: the socket, the pool the buffers come from, and the stream's
 /// stash for bytes nobody took.
-pub(crate) struct PooledRecv {
+pub(crate) struct PooledRecv<S> {
     _fd: SharedFd,
     ring: Rc<BufRing>,
-    unread: Rc<Unread>,
-    /// This receive's place among the stream's (`Unread::ticket`).
+    unread: Rc<S>,
+    /// This receive's place among the stream's (`Stash::ticket`).
     ticket: u64,
 }
 
-impl PooledRecv {
+impl<S: Stash> PooledRecv<S> {
     /// The CQE's buffer, if it names one. Every CQE with `IORING_CQE_F_BUFFER` hands a
     /// buffer to us, also with an error, so it is taken here and given back on drop.
     fn buffer(&self, c: Completion) -> Option<PooledBuf> {
@@ -60,9 +60,15 @@ impl PooledRecv {
     /// A CQE nobody will take: its bytes go to the stream's stash for the next read, and
     /// its buffer back to the pool.
     fn keep_for_next_read(&self, c: Completion) {
-        match self.received(c) {
-            Ok(buf) => self.unread.push(self.ticket, &buf),
-            Err(e) => self.unread.push_error(e),
+        self.keep(self.received(c));
+    }
+
+    /// Keeps this receive's result in the stream's stash, in its ticket's place; the
+    /// buffer goes back to the pool.
+    fn keep(&self, res: io::Result<PooledBuf>) {
+        match res {
+            Ok(buf) => self.unread.keep(self.ticket, Ok(&buf)),
+            Err(e) => self.unread.keep(self.ticket, Err(e)),
         }
     }
 
@@ -72,7 +78,7 @@ impl PooledRecv {
     }
 }
 
-impl Completable for PooledRecv {
+impl<S: Stash> Completable for PooledRecv<S> {
     type Output = io::Result<PooledBuf>;
     // A recv waits until the peer sends, possibly forever.
     const CANCEL_ON_DROP: bool = true;
@@ -84,14 +90,8 @@ impl Completable for PooledRecv {
         }
         // An older, dropped recv completed after this one was submitted: its bytes came
         // first on the wire, so they go first; this one's result waits behind them.
-        match buf {
-            Ok(buf) => self.unread.push(self.ticket, &buf),
-            Err(e) => self.unread.push_error(e),
-        }
-        match self.unread.take_error() {
-            Some(e) => Err(e),
-            None => Ok(PooledBuf::owned(self.unread.take_all())),
-        }
+        self.keep(buf);
+        self.unread.take_all().map(PooledBuf::owned)
     }
 
     fn complete_orphan(self, c: Completion) {
@@ -99,7 +99,7 @@ impl Completable for PooledRecv {
     }
 }
 
-impl MultiCompletable for PooledRecv {
+impl<S: Stash> MultiCompletable for PooledRecv<S> {
     type Item = io::Result<PooledBuf>;
 
     fn item(&mut self, c: Completion) -> Self::Item {
@@ -111,8 +111,8 @@ impl MultiCompletable for PooledRecv {
     }
 }
 
-impl PooledRecv {
-    fn new(fd: &SharedFd, ring: Rc<BufRing>, unread: &Rc<Unread>) -> PooledRecv {
+impl<S: Stash> PooledRecv<S> {
+    fn new(fd: &SharedFd, ring: Rc<BufRing>, unread: &Rc<S>) -> PooledRecv<S> {
         // Taken as the SQE is queued: the caller queues it next.
         PooledRecv {
             _fd: fd.clone(),
@@ -123,13 +123,13 @@ impl PooledRecv {
     }
 }
 
-impl Op<PooledRecv> {
+impl<S: Stash> Op<PooledRecv<S>> {
     /// One recv into a buffer the kernel picks from `ring` when data arrives.
     pub(crate) fn recv_pooled(
         fd: &SharedFd,
         ring: Rc<BufRing>,
-        unread: &Rc<Unread>,
-    ) -> io::Result<Op<PooledRecv>> {
+        unread: &Rc<S>,
+    ) -> io::Result<Op<PooledRecv<S>>> {
         let len = ring.buffer_size() as u32;
         let sqe = opcode::Recv::new(types::Fd(fd.raw()), std::ptr::null_mut(), len)
             .buf_group(POOL_GROUP)
@@ -141,16 +141,16 @@ impl Op<PooledRecv> {
     }
 }
 
-impl MultiOp<PooledRecv> {
+impl<S: Stash> MultiOp<PooledRecv<S>> {
     /// A multishot recv (Linux 6.0): a CQE with a pooled buffer each time data arrives.
     /// The driver cancels it once `limit` buffers wait unread, so a reader that falls
     /// behind holds at most that many buffers of the shared pool.
     pub(crate) fn recv_multi(
         fd: &SharedFd,
         ring: Rc<BufRing>,
-        unread: &Rc<Unread>,
+        unread: &Rc<S>,
         limit: usize,
-    ) -> io::Result<MultiOp<PooledRecv>> {
+    ) -> io::Result<MultiOp<PooledRecv<S>>> {
         let sqe = opcode::RecvMulti::new(types::Fd(fd.raw()), POOL_GROUP).build();
         // SAFETY: as for `recv_pooled`: the SQE points only into the registered pool.
         unsafe { MultiOp::submit(PooledRecv::new(fd, ring, unread), sqe, limit) }
