@@ -127,3 +127,43 @@ impl<F: FnOnce() -> T, T> Future for Blocking<F> {
         Poll::Ready(f())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::Runtime;
+    use std::sync::{Arc, Barrier};
+    use std::time::Duration;
+
+    #[test]
+    fn jobs_beyond_max_threads_wait_their_turn_and_all_run() {
+        let rt = Runtime::builder()
+            .workers(1)
+            .max_blocking_threads(2)
+            .build()
+            .unwrap();
+        let sum = rt.block_on(async {
+            // Two jobs hold both threads until both have started: a third thread would
+            // be over the limit, so the other jobs queue behind them.
+            let both = Arc::new(Barrier::new(2));
+            let handles: Vec<_> = (0..6u64)
+                .map(|i| {
+                    let both = both.clone();
+                    crate::spawn_blocking(move || {
+                        if i < 2 {
+                            both.wait();
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                        i
+                    })
+                })
+                .collect();
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+            sum
+        });
+        assert_eq!(sum, 15);
+        assert!(rt.blocking.lock().threads <= 2);
+    }
+}

@@ -188,3 +188,37 @@ impl Builder {
         Ok(Runtime::new_with(o, probe))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(b: Builder) -> String {
+        let e = b.build().expect_err("refused before any ring is made");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        e.to_string()
+    }
+
+    #[test]
+    fn zero_settings_are_refused_with_their_name() {
+        assert!(refused(Runtime::builder().workers(0)).starts_with("workers(0)"));
+        let e = refused(Runtime::builder().max_blocking_threads(0));
+        assert!(e.starts_with("max_blocking_threads(0)"), "{e}");
+        let e = refused(Runtime::builder().blocking_keep_alive(Duration::ZERO));
+        assert!(e.starts_with("blocking_keep_alive(0s)"), "{e}");
+    }
+
+    #[test]
+    fn blocking_settings_reach_the_options() {
+        let b = Runtime::builder()
+            .max_blocking_threads(3)
+            .blocking_keep_alive(Duration::from_millis(20));
+        assert_eq!(b.options.max_blocking_threads, 3);
+        assert_eq!(b.options.blocking_keep_alive, Duration::from_millis(20));
+        let d = Builder::default().options;
+        assert_eq!(
+            (d.max_blocking_threads, d.blocking_keep_alive.as_secs()),
+            (512, 10)
+        );
+    }
+}

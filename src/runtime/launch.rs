@@ -49,7 +49,7 @@ pub struct Runtime {
     options: Options,
     plan: CpuPlan,
     /// This runtime's blocking pool, shared by its cores and closed when it drops.
-    blocking: Arc<BlockingPool>,
+    pub(super) blocking: Arc<BlockingPool>,
     /// What `build` found when it made a ring for every core on its thread.
     probe: Probe,
     /// Each core's counters at the end of the last call.

@@ -1,6 +1,8 @@
 //! Counters that show what a core has done and what it still holds.
 #![forbid(unsafe_code)]
 
+// The one driver type in the public API: `Metrics::ring_flags` reports it, and a user
+// reads it to learn which ring features the kernel gave (its docs list them).
 pub use crate::driver::RingFlags;
 
 /// A snapshot of one core's counters.
