@@ -1,11 +1,13 @@
-//! The two narrow doors into the current core for the modules the runtime does not own:
-//! `op` reaches the ring through a [`DriverHandle`], `time` the timer wheel through
-//! [`with_timers`] and [`try_with_timers`]. Neither sees the rest of the core, and the
-//! runtime uses neither module, so no import loop runs between them.
+//! The narrow doors into the current core for the modules the runtime does not own:
+//! `op` reaches the ring through a [`DriverHandle`] (and the buffer pool through
+//! [`with_pool`]), `time` the timer wheel through [`with_timers`] and
+//! [`try_with_timers`]. Neither sees the rest of the core, and the runtime uses neither
+//! module, so no import loop runs between them.
 #![forbid(unsafe_code)]
 
 use super::context::{self, Core};
 use super::wheel::TimerWheel;
+use crate::buf::pool::Pool;
 use crate::driver::Driver;
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;

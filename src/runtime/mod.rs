@@ -8,7 +8,7 @@
 
 mod blocking;
 mod builder;
-pub(crate) mod context;
+mod context;
 mod core;
 pub(crate) mod handle;
 mod join;
