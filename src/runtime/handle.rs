@@ -52,3 +52,13 @@ pub(crate) fn with_timers<R>(f: impl FnOnce(&RefCell<TimerWheel>) -> R) -> R {
 pub(crate) fn try_with_timers<R>(f: impl FnOnce(&RefCell<TimerWheel>) -> R) -> Option<R> {
     context::try_with_core(|core| f(&core.timers))
 }
+
+/// Runs `f` with the current core's buffer pool and its driver (which registers the
+/// pool's ring with the kernel).
+///
+/// # Panics
+///
+/// Outside a runtime.
+pub(crate) fn with_pool<R>(f: impl FnOnce(&Pool, &RefCell<Driver>) -> R) -> R {
+    context::with_core(|core| f(&core.pool, &core.driver))
+}
