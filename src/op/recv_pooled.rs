@@ -6,7 +6,7 @@ use super::{Completable, MultiCompletable, MultiOp, Op, Stash};
 use crate::buf::PooledBuf;
 use crate::buf::pool::{self, BufRing, POOL_GROUP};
 use crate::driver::Completion;
-use crate::runtime::context;
+use crate::runtime::handle::with_pool;
 use crate::sys::fd::SharedFd;
 use io_uring::{opcode, squeue, types};
 use std::io;
@@ -15,9 +15,8 @@ use std::rc::Rc;
 /// The core's buffer pool, made and registered on first use; `None` if the kernel refused
 /// it (`runtime::pool_error` says why). Receives then use owned buffers.
 pub(crate) fn pool() -> Option<Rc<BufRing>> {
-    context::with_core(|core| {
-        core.pool
-            .ring(|ring| core.driver.borrow_mut().register_buf_ring(ring))
+    with_pool(|pool, driver| {
+        pool.ring(|ring| driver.borrow_mut().register_buf_ring(ring))
             .ok()
     })
 }
@@ -25,7 +24,7 @@ pub(crate) fn pool() -> Option<Rc<BufRing>> {
 /// Counts a receive that takes an owned buffer instead of a pooled one (the pool was
 /// refused, or found empty) and returns the size to give it: the pool's buffer size.
 pub(crate) fn pool_fallback() -> usize {
-    context::with_core(|core| core.pool.note_fallback())
+    with_pool(|pool, _| pool.note_fallback())
 }
 
 /// What both forms own: the socket, the pool the buffers come from, and the stream's
