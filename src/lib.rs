@@ -58,10 +58,10 @@ pub mod signal;
 pub mod sync;
 pub(crate) mod sys;
 pub mod task;
-pub mod time;
-pub(crate) mod wait_list;
 #[cfg(test)]
 pub(crate) mod test_util;
+pub mod time;
+pub(crate) mod wait_list;
 
 #[cfg(feature = "fault-injection")]
 pub use driver::fault;
