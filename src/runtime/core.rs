@@ -63,7 +63,7 @@ pub(crate) struct Core {
     /// Every core of this runtime, indexed by core number (`peers[i].index == i`).
     pub(crate) peers: Arc<[Arc<Shared>]>,
     pub(crate) run_queue: RefCell<VecDeque<Runnable>>,
-    /// The waker of every task whose future is alive (task rule 2).
+    /// The waker of every task whose future is alive (task rule 3).
     pub(crate) active: RefCell<Slab<Waker>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) timers: RefCell<TimerWheel>,
@@ -261,7 +261,7 @@ impl Core {
         }
     }
 
-    /// Cancels every task still alive and drops its future on this thread (task rule 2).
+    /// Cancels every task still alive and drops its future on this thread (task rules 2, 3).
     /// A future whose destructor panics cannot stop this: the task catches it (task
     /// rule 5), so shutdown also runs whole while a panic of the main future waits.
     pub(crate) fn shutdown_tasks(&self) {
