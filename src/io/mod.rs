@@ -1,10 +1,11 @@
 //! Streams: asyncio's `StreamReader` / `StreamWriter` vocabulary over owned buffers.
 //!
-//! [`AsyncRead`] and [`AsyncWrite`] are the byte-stream traits that [`TcpStream`], its
-//! halves and [`UnixStream`] implement; [`AsyncReadExt`] and [`AsyncWriteExt`] add the
-//! loops (`read_exact`, `read_to_end`, `write_all`) to every implementor. [`BufReader`]
-//! gives `readline` / `readuntil` / `readexactly`, [`BufWriter`] gives buffered writes
-//! with `drain`, and [`copy()`] pumps one stream into another.
+//! [`AsyncRead`] and [`AsyncWrite`] are the byte-stream traits that [`TcpStream`],
+//! [`UnixStream`] and their halves implement (the `net` module implements them);
+//! [`AsyncReadExt`] and [`AsyncWriteExt`] add the loops (`read_exact`, `read_to_end`,
+//! `write_all`) to every implementor. [`BufReader`] gives `readline` / `readuntil` /
+//! `readexactly`, [`BufWriter`] gives buffered writes with `drain`, and [`copy()`] pumps
+//! one stream into another.
 //!
 //! Rules the types here keep:
 //! 1. Buffers go to the kernel by value and come back with the result (the `buf` module

@@ -18,7 +18,30 @@ use std::net::Shutdown;
 ///
 /// # Examples
 ///
-/// See [`TcpStream::into_split`] and [`UnixStream::into_split`].
+/// The halves of either stream type implement the `io` traits, so code written against
+/// those serves both (more in [`TcpStream::into_split`] and [`UnixStream::into_split`]):
+///
+/// ```
+/// use ringio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+/// use ringio::net::UnixStream;
+///
+/// async fn answer(read: &impl AsyncRead, write: &impl AsyncWrite) {
+///     let (res, question) = read.read_exact(vec![0u8; 4]).await;
+///     res.unwrap();
+///     assert_eq!(question, b"ping");
+///     write.write_all(b"pong").await.0.unwrap();
+/// }
+///
+/// ringio::run(async {
+///     let (a, b) = UnixStream::pair().unwrap();
+///     let (read, write) = a.into_split();
+///     b.write_all(b"ping").await.0.unwrap();
+///     answer(&read, &write).await;
+///     let (res, reply) = b.read_exact(vec![0u8; 4]).await;
+///     res.unwrap();
+///     assert_eq!(reply, b"pong");
+/// });
+/// ```
 pub struct ReadHalf<S> {
     io: StreamIo,
     /// Which stream this half came from (it owns none: the halves share a [`StreamIo`]).
