@@ -31,6 +31,7 @@ fn is_enobufs(e: &io::Error) -> bool {
 /// One receive into an owned buffer of the pool's buffer size: the pool was refused, or
 /// found empty with bytes waiting.
 pub(super) async fn recv_owned(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
+    unread.settled().await;
     if let Some(kept) = take_kept(unread) {
         return kept;
     }
@@ -52,6 +53,7 @@ pub(super) fn take_kept(unread: &Unread) -> Option<io::Result<PooledBuf>> {
 /// One receive into a pooled buffer (see `TcpStream::recv_pooled`).
 pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
     loop {
+        unread.settled().await;
         if let Some(kept) = take_kept(unread) {
             return kept;
         }

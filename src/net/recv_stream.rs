@@ -98,6 +98,14 @@ impl<'a> RecvStream<'a> {
     /// receive must be re-armed, or the kernel refused the multishot form).
     async fn next_multishot(&mut self) -> Option<io::Result<PooledBuf>> {
         let unread = self.unread;
+        if self.op.is_none() {
+            // A receive this stream dropped may still take bytes: arm behind it, and
+            // return what it kept first (`Unread` docs).
+            unread.settled().await;
+            if unread.has_any() {
+                return None;
+            }
+        }
         let op = match self.armed() {
             Ok(Some(op)) => op,
             Ok(None) => return None,

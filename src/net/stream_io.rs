@@ -45,6 +45,7 @@ impl StreamIo {
     /// One recv; bytes (or an error) a cancelled recv left in `unread` come first.
     pub(super) async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
         let unread = &self.unread;
+        unread.settled().await;
         if !unread.is_empty() {
             let n = unread.fill(&mut buf);
             return (Ok(n), buf);

@@ -25,16 +25,20 @@ use std::task::{Poll, Waker};
 /// An error that came behind kept bytes (a reset, say) is kept too, and returned once they
 /// are read: the socket reports it only once.
 ///
+/// A dropped receive may still take bytes after its cancel: the cancel does not always
+/// find it (io_uring_prep_cancel(3): -ENOENT, -EALREADY). A receive that found the socket
+/// readable while arming its poll is queued to run as task work, where an async cancel
+/// does not look, and it runs after a newer receive of the same submission: on Linux 6.18
+/// the newer receive took the earlier bytes and the dropped one the next (caught by
+/// tests/net_pool_recv.rs `dropped_recv_pooled_loses_no_byte`). So a stream queues no
+/// receive while one it dropped is still in flight ([`Unread::settled`]): the dropped
+/// receive's last CQE comes first, and its bytes with it.
+///
 /// Kept bytes are ordered by the [`ticket`](Unread::ticket) of the receive that took
-/// them, not by when its CQE is handled. The kernel attempts SQEs in the order they were
-/// queued (io_uring(7)), and a dropped receive's cancel, queued before the next receive,
-/// runs synchronously at submission (io_uring_prep_cancel(3)): the older receive has
-/// taken its bytes or been removed before the newer one starts. So a stream's receives
-/// take the socket's bytes in ticket order (unless the cancel answers -EALREADY: the older
-/// receive is already running, and the two may overlap). Their CQEs need not be handled
-/// in that order: completions carry no ordering promise (io_uring(7)), and the driver
-/// hands a dropped multishot receive's CQEs to it while reaping but finishes a dropped
-/// single-shot receive after the reap, so a later receive's bytes could be kept first.
+/// them, not by when its CQE is handled: completions carry no ordering promise
+/// (io_uring(7)), and the driver hands a dropped multishot receive's CQEs to it while
+/// reaping but finishes a dropped single-shot receive after the reap, so a later receive's
+/// bytes could be kept first (two tasks reading one stream at once have such receives).
 #[derive(Debug, Default)]
 pub(crate) struct Unread {
     /// What cancelled receives left behind; `None`, with nothing allocated, while nothing
@@ -42,6 +46,8 @@ pub(crate) struct Unread {
     /// heap cost is bounded in tests/net_conn_memory.rs).
     kept: RefCell<Option<Box<Kept>>>,
     next_ticket: Cell<u64>,
+    /// Receives dropped in flight whose last CQE has not come ([`Unread::settled`]).
+    abandoned: Cell<u32>,
     reader: RefCell<Option<Waker>>,
 }
 
@@ -178,7 +184,21 @@ impl Unread {
         bytes
     }
 
-    /// Wakes `waker` when bytes or an error are kept here (one reader at a time).
+    /// Waits until no receive this stream dropped is in flight, so the next one cannot
+    /// take bytes before it (type docs). Ready at once on nearly every call.
+    pub(crate) async fn settled(&self) {
+        poll_fn(|cx| {
+            if self.abandoned.get() == 0 {
+                return Poll::Ready(());
+            }
+            self.watch(cx.waker());
+            Poll::Pending
+        })
+        .await;
+    }
+
+    /// Wakes `waker` when bytes or an error are kept here, or the last dropped receive
+    /// ended (one reader at a time).
     pub(crate) fn watch(&self, waker: &Waker) {
         let mut reader = self.reader.borrow_mut();
         match &mut *reader {
@@ -237,6 +257,18 @@ impl Stash for Unread {
         match self.take_error() {
             Some(e) => Err(e),
             None => Ok(Unread::take_all(self)),
+        }
+    }
+
+    fn abandoned(&self) {
+        self.abandoned.set(self.abandoned.get() + 1);
+    }
+
+    fn abandoned_done(&self) {
+        let left = self.abandoned.get() - 1;
+        self.abandoned.set(left);
+        if left == 0 {
+            self.wake_reader();
         }
     }
 }

@@ -63,6 +63,10 @@ pub(crate) trait Completable: 'static {
     /// Turns the CQE into the result, giving back owned buffers.
     fn complete(self, completion: Completion) -> Self::Output;
 
+    /// The op is being dropped before its result was taken; `complete_orphan` follows,
+    /// now or when the CQE comes (rule 3).
+    fn abandoned(&self) {}
+
     /// The CQE of a dropped op arrived: release anything it created. Dropping `self`
     /// releases the buffers.
     fn complete_orphan(self, completion: Completion)
@@ -159,6 +163,7 @@ impl<T: Completable> Drop for Op<T> {
         let Some(data) = self.data.take() else {
             return; // completed and taken: the slot is already free
         };
+        data.abandoned();
         let mut data = Some(data);
         let done = self.core.driver().abandon(
             self.key,

@@ -17,6 +17,10 @@ pub(crate) trait MultiCompletable: 'static {
     /// Turns one CQE into an item.
     fn item(&mut self, completion: Completion) -> Self::Item;
 
+    /// The op is being dropped before its last CQE was taken; `discard` gets every CQE
+    /// still to come, the last one without `IORING_CQE_F_MORE`.
+    fn abandoned(&self) {}
+
     /// A CQE nobody will take (the owner is gone): release what it produced, e.g. close
     /// an accepted fd or give back a provided buffer. Must not use the runtime: it may run
     /// while the driver is borrowed (`Orphan::more`).
@@ -110,6 +114,7 @@ impl<T: MultiCompletable> Drop for MultiOp<T> {
         let Some(data) = self.data.take() else {
             return; // the last CQE was taken: the slot is free
         };
+        data.abandoned();
         let done = self
             .core
             .driver()

@@ -35,6 +35,12 @@ pub(crate) trait Stash: 'static {
 
     /// As [`take_into`](Self::take_into), every kept byte into a new `Vec`.
     fn take_all(&self) -> io::Result<Vec<u8>>;
+
+    /// A receive of the stream was dropped while in flight: it may still take bytes.
+    fn abandoned(&self);
+
+    /// The last CQE of a receive given to [`abandoned`](Self::abandoned) was kept.
+    fn abandoned_done(&self);
 }
 
 pub(crate) struct Recv<B, S> {
@@ -77,12 +83,19 @@ impl<B: IoBufMut, S: Stash> Completable for Recv<B, S> {
         (res, self.buf)
     }
 
+    fn abandoned(&self) {
+        if let Some(unread) = &self.unread {
+            unread.abandoned();
+        }
+    }
+
     fn complete_orphan(mut self, c: Completion) {
         let Some(unread) = self.unread.take() else {
             return;
         };
         let ticket = self.ticket;
         unread.keep(ticket, c.into_result().map(|n| self.received(n as usize)));
+        unread.abandoned_done();
     }
 }
 

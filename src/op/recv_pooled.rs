@@ -93,8 +93,13 @@ impl<S: Stash> Completable for PooledRecv<S> {
         self.unread.take_all().map(PooledBuf::owned)
     }
 
+    fn abandoned(&self) {
+        self.unread.abandoned();
+    }
+
     fn complete_orphan(self, c: Completion) {
         self.keep_for_next_read(c);
+        self.unread.abandoned_done();
     }
 }
 
@@ -105,8 +110,15 @@ impl<S: Stash> MultiCompletable for PooledRecv<S> {
         self.received(c)
     }
 
+    fn abandoned(&self) {
+        self.unread.abandoned();
+    }
+
     fn discard(&mut self, c: Completion) {
         self.keep_for_next_read(c);
+        if !c.more() {
+            self.unread.abandoned_done();
+        }
     }
 }
 
