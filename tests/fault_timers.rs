@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use ringio::time::{Instant, Interval, interval, sleep_until, timeout_at};
 
-/// The wheel's resolution (`time/wheel.rs`, `TICK_MILLIS`).
+/// The wheel's resolution (`runtime/wheel.rs`, `TICK_MILLIS`).
 const TICK: Duration = Duration::from_millis(1);
 /// Timers created by the first test.
 const TIMERS: usize = 100_000;
@@ -295,10 +295,29 @@ fn hundred_thousand_timers_half_dropped_none_early_and_count_returns_to_zero() {
     let secs = env_secs("RINGIO_SOAK_TIMER_SECS", 10);
     support::watchdog(
         "hundred_thousand_timers_half_dropped_none_early_and_count_returns_to_zero",
-        Duration::from_secs(60.max(secs * 2 + 30)),
+        Duration::from_secs(120.max(secs * 3 + 60)),
     );
+    // A setup that outlasts its margin proves nothing either way (the first deadlines
+    // passed before their timers existed): that run stops there and the test runs again
+    // with three times the margin. Seen once: 7 s of setup at a load average of 9.
+    for margin in [SETUP_MARGIN, SETUP_MARGIN * 3] {
+        if hundred_thousand_timers_once(secs, margin) {
+            return;
+        }
+        eprintln!("setup took longer than {margin:?}: running again with a longer margin");
+    }
+    panic!(
+        "setup took longer than {:?}: the first deadlines passed before their timers were \
+         registered",
+        SETUP_MARGIN * 3
+    );
+}
+
+/// One run of the test above with `margin` for the setup; `false` if the setup took
+/// longer (nothing was checked).
+fn hundred_thousand_timers_once(secs: u64, margin: Duration) -> bool {
     let span = Duration::from_secs(secs);
-    let base = std::time::Instant::now() + SETUP_MARGIN;
+    let base = std::time::Instant::now() + margin;
     let end = base + span;
     let sampler = std::thread::spawn(move || sample_wakeups(base, end));
 
@@ -395,11 +414,10 @@ fn hundred_thousand_timers_half_dropped_none_early_and_count_returns_to_zero() {
             ringio::yield_now().await;
         }
         let setup = t0.elapsed();
-        assert!(
-            Instant::now() < base,
-            "setup took {setup:?}, longer than SETUP_MARGIN ({SETUP_MARGIN:?}): the first \
-             deadlines passed before their timers were registered"
-        );
+        if Instant::now() >= base {
+            // The sampler thread ends by itself at `end`; the runtime drops the tasks.
+            return false;
+        }
         assert_eq!(
             ringio::metrics().timers_pending,
             TIMERS + to_drop,
@@ -422,7 +440,8 @@ fn hundred_thousand_timers_half_dropped_none_early_and_count_returns_to_zero() {
             .into_inner();
         let sampled = sampler.join().expect("wake-up sampler");
         report_and_check(&log, to_drop, setup, &sampled);
-    });
+        true
+    })
 }
 
 fn report_and_check(log: &Log, to_drop: usize, setup: Duration, kernel: &[Duration]) {
