@@ -38,11 +38,13 @@ pub(crate) struct Wakers {
 
 impl Wakers {
     /// Nothing to wake yet.
+    #[inline]
     pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds `waker` to those called by [`wake_all`](Wakers::wake_all).
+    #[inline]
     pub(crate) fn push(&mut self, waker: Waker) {
         match self.first {
             None => self.first = Some(waker),
@@ -51,11 +53,13 @@ impl Wakers {
     }
 
     /// Calls every waker gathered, in the order they were pushed.
+    #[inline]
     pub(crate) fn wake_all(self) {
+        // `rest` only fills once `first` is taken, so no first means no wake.
         if let Some(first) = self.first {
             first.wake();
+            self.rest.into_iter().for_each(Waker::wake);
         }
-        self.rest.into_iter().for_each(Waker::wake);
     }
 }
 

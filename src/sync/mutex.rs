@@ -63,6 +63,7 @@ pub(crate) struct State {
 
 impl State {
     /// Releases the lock: hands it to the oldest waiter, or marks it free.
+    #[inline]
     fn unlock(&mut self, wakers: &mut Wakers) {
         match self.waiters.grant_front(()) {
             // The lock stays `locked`: ownership moves to the waiter.
@@ -182,6 +183,7 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Releases the lock: hands it to the oldest waiter, or marks it free.
+    #[inline]
     fn unlock(&self) {
         let mut wakers = Wakers::new();
         self.state.borrow_mut().unlock(&mut wakers);
@@ -348,6 +350,7 @@ impl<T: ?Sized> WaitQueue for Mutex<T> {
     type Carry = ();
     type Done = ();
 
+    #[inline]
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut self.state.borrow_mut())
     }
@@ -356,6 +359,7 @@ impl<T: ?Sized> WaitQueue for Mutex<T> {
         &mut state.waiters
     }
 
+    #[inline]
     fn try_now(&self, state: &mut State, _: &mut (), _: &mut Wakers) -> Result<(), ()> {
         if state.locked || !state.waiters.is_empty() {
             // Rule 1: wait our turn even if the lock looks free.

@@ -115,8 +115,11 @@ impl<'a, O: WaitQueue<Side> + ?Sized, Side> Waiter<'a, O, Side> {
     /// # Panics
     ///
     /// If called again after it returned `Ready`.
+    #[inline]
     pub(crate) fn poll(&mut self, cx: &Context<'_>, carry: &mut O::Carry) -> Poll<O::Done> {
-        assert!(!self.done, "`{}` polled after completion", O::FUTURE);
+        if self.done {
+            polled_after_completion(O::FUTURE);
+        }
         let owner = self.owner;
         let key = &mut self.key;
         let mut wakers = Wakers::new();
@@ -142,7 +145,15 @@ impl<'a, O: WaitQueue<Side> + ?Sized, Side> Waiter<'a, O, Side> {
     }
 }
 
+/// Kept out of line so the poll path stays small.
+#[cold]
+#[inline(never)]
+fn polled_after_completion(future: &str) -> ! {
+    panic!("`{future}` polled after completion")
+}
+
 impl<O: WaitQueue<Side> + ?Sized, Side> Drop for Waiter<'_, O, Side> {
+    #[inline]
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
         let owner = self.owner;

@@ -522,6 +522,7 @@ impl WaitQueue for Semaphore {
     type Carry = usize;
     type Done = Result<(), AcquireError>;
 
+    #[inline]
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut self.state.borrow_mut())
     }
@@ -530,6 +531,7 @@ impl WaitQueue for Semaphore {
         &mut state.waiters
     }
 
+    #[inline]
     fn try_now(
         &self,
         state: &mut State,
@@ -547,6 +549,7 @@ impl WaitQueue for Semaphore {
         }
     }
 
+    #[inline]
     fn granted(
         &self,
         _: &mut State,
