@@ -107,7 +107,7 @@ impl Mode {
 
     /// Upper bound on live heap bytes per idle connection. Measured in debug: stream 928,
     /// pooled 744, owned 4792 (a kept-bytes store allocated only while a cancelled read
-    /// left bytes behind keeps each connection's stash at 64 bytes); the bounds sit less
+    /// left bytes behind keeps each connection's stash at 72 bytes); the bounds sit less
     /// than 10 % above stream and pooled, so a field added to every connection shows.
     fn max_bytes(self) -> isize {
         match self {
