@@ -1,4 +1,5 @@
-//! The descriptor limit, shared by the examples that open many sockets.
+//! The descriptor limit, shared by the examples that open many sockets and by the tests
+//! (`tests/support/mod.rs`).
 //!
 //! Each example pulls it in with `#[path = "common/rlimit.rs"] mod rlimit;` (the echo
 //! examples through `common/echo.rs`).

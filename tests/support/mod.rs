@@ -6,6 +6,8 @@
 
 pub mod alloc;
 pub mod poll;
+/// The examples' descriptor-limit helper, one copy for both.
+#[path = "../../examples/common/rlimit.rs"]
 pub mod rlimit;
 pub mod rng;
 pub mod server;
