@@ -333,24 +333,16 @@ fn dropped_recv_pooled_loses_no_byte() {
     );
 }
 
-/// One receive of each kind, for `a_receive_waits_for_the_one_dropped_before_it`.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Read,
-    Pooled,
-    Stream,
-}
-
 /// Receives one chunk of `s` with a receive of `kind`.
-async fn receive_one(s: &TcpStream, kind: Kind) -> Vec<u8> {
+async fn receive_one(s: &TcpStream, kind: Recv) -> Vec<u8> {
     match kind {
-        Kind::Read => {
+        Recv::Read => {
             let (res, buf) = s.read(vec![0u8; 64]).await;
             let n = res.unwrap();
             buf[..n].to_vec()
         }
-        Kind::Pooled => s.recv_pooled().await.unwrap().to_vec(),
-        Kind::Stream => s.recv_stream().next().await.unwrap().unwrap().to_vec(),
+        Recv::Pooled => s.recv_pooled().await.unwrap().to_vec(),
+        Recv::Stream => s.recv_stream().next().await.unwrap().unwrap().to_vec(),
     }
 }
 
@@ -367,20 +359,12 @@ fn a_receive_waits_for_the_one_dropped_before_it() {
     let rt = one_core(8, 512);
     rt.block_on(async {
         let (s, mut peer) = pair_with_std_peer().await;
-        let kinds = [Kind::Read, Kind::Pooled, Kind::Stream];
+        let kinds = [Recv::Read, Recv::Pooled, Recv::Stream];
         let mut sent = 0u8;
         for dropped in kinds {
             for next in kinds {
                 assert!(settle(Duration::from_secs(5), || in_flight() == 0).await);
-                // Queued, then dropped before any submission: in flight, cancel queued.
-                match dropped {
-                    Kind::Read => poll_once_and_drop(s.read(vec![0u8; 64])),
-                    Kind::Pooled => poll_once_and_drop(s.recv_pooled()),
-                    Kind::Stream => poll_once_and_drop(async {
-                        let mut stream = s.recv_stream();
-                        stream.next().await
-                    }),
-                }
+                queue_and_drop(&s, dropped);
                 assert_eq!(in_flight(), 1, "{dropped:?} receive not in flight");
                 let mut waiting = std::pin::pin!(receive_one(&s, next));
                 assert!(poll_noop(waiting.as_mut()).is_pending());
@@ -994,12 +978,27 @@ fn each_core_has_its_own_pool() {
     }
 }
 
-/// How a receive is started or done in the cancellation-order tests.
+/// How a receive is started or done in the cancellation-order tests and
+/// `a_receive_waits_for_the_one_dropped_before_it`.
 #[derive(Clone, Copy, Debug)]
 enum Recv {
     Read,
     Pooled,
     Stream,
+}
+
+/// Queues a receive of `kind` on `s` (a 4-byte read, a pooled receive, or a multishot
+/// receive with its stream) and drops it before any submission: it is in flight with its
+/// cancel queued behind it.
+fn queue_and_drop(s: &TcpStream, kind: Recv) {
+    match kind {
+        Recv::Read => poll_once_and_drop(s.read(vec![0u8; 4])),
+        Recv::Pooled => poll_once_and_drop(s.recv_pooled()),
+        Recv::Stream => {
+            let mut rs = s.recv_stream();
+            poll_once_and_drop(rs.next());
+        }
+    }
 }
 
 /// The peer sends `sent` ("AAAA" or "AAAABBBB"). Receives of the kinds in `first` are
@@ -1013,15 +1012,8 @@ async fn cancelled_then_next(first: &[Recv], second: Recv, sent: &[u8]) -> Resul
     let (s, mut peer) = pair_with_std_peer().await;
     peer.write_all(sent).unwrap();
     sleep(Duration::from_millis(20)).await;
-    for first in first {
-        match first {
-            Recv::Read => poll_once_and_drop(s.read(vec![0u8; 4])),
-            Recv::Pooled => poll_once_and_drop(s.recv_pooled()),
-            Recv::Stream => {
-                let mut rs = s.recv_stream();
-                poll_once_and_drop(rs.next());
-            }
-        }
+    for &first in first {
+        queue_and_drop(&s, first);
     }
     let mut got = Vec::new();
     let mut rs = s.recv_stream();
