@@ -2,7 +2,7 @@
 //! and leak rather than free what it may still write.
 
 use super::slot::Lifecycle;
-use super::{Driver, POOL_GROUP, WAKE_TAG, setup};
+use super::{Driver, POOL_GROUP, Queue, WAKE_TAG, setup};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -91,10 +91,14 @@ impl Drop for Driver {
         }
         // Nothing is in flight any more, so the kernel no longer picks pooled buffers;
         // after unregistering it never will, and buffers still held may outlive the ring.
-        if self.buf_ring.take().is_some() {
-            let _ = self.ring.submitter().unregister_buf_ring(POOL_GROUP);
+        if self.buf_ring.take().is_some()
+            && let Queue::Ring(ring) = &self.queue
+        {
+            let _ = ring.submitter().unregister_buf_ring(POOL_GROUP);
         }
-        self.unregister_ring_fd();
-        setup::note_ring_dropped();
+        if let Queue::Ring(_) = self.queue {
+            self.unregister_ring_fd();
+            setup::note_ring_dropped();
+        }
     }
 }

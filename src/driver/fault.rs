@@ -55,6 +55,8 @@ mod enabled {
         RingFlags,
         /// Registered ring fds (Linux 5.18): the registration fails.
         RingFdRegistration,
+        /// `epoll_pwait2` (Linux 5.11): the epoll backend times its waits with a timerfd.
+        EpollPwait2,
     }
 
     impl Missing {
@@ -190,6 +192,7 @@ mod disabled {
     pub(crate) enum Missing {
         RingFlags,
         RingFdRegistration,
+        EpollPwait2,
     }
 
     #[inline(always)]

@@ -15,6 +15,7 @@
 //! it at drop, and counts a buffer out of the kernel's hands when a CQE names one.
 
 mod drain;
+mod epoll;
 mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
@@ -27,17 +28,22 @@ pub(crate) mod slot;
 mod submit;
 
 pub(crate) use drain::DRAIN_LIMIT;
+pub(crate) use epoll::fd_changed;
 pub use setup::RingFlags;
 pub(crate) use setup::{Probe, RingSize, probe};
 pub(crate) use slot::{Completion, Orphan};
 
 use crate::buf::pool::{BufRing, POOL_GROUP};
+use crate::runtime::Backend;
+use crate::runtime::blocking::BlockingPool;
+use epoll::Epoll;
 use io_uring::{IoUring, opcode};
 use slab::Slab;
 use slot::Lifecycle;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Waker;
 
 /// `user_data` of async-cancel SQEs: their own CQE carries nothing we need (the target
@@ -56,10 +62,19 @@ pub(crate) struct DriverStats {
     pub(crate) cq_backlogs: u64,
 }
 
+/// Where SQEs go and CQEs come from: the kernel's ring, or the epoll backend, which
+/// carries out the same SQEs itself (`epoll` module).
+enum Queue {
+    Ring(IoUring),
+    Epoll(Box<Epoll>),
+}
+
 /// One ring and everything in flight on it. Lives on one thread (`!Send`).
 pub(crate) struct Driver {
-    ring: IoUring,
+    queue: Queue,
     slots: Slab<Lifecycle>,
+    /// CQEs copied out of the queue by `reap`, kept for their memory.
+    batch: Vec<(u64, Completion)>,
     flags: RingFlags,
     stats: DriverStats,
     /// Wakers and orphans found while reaping; the runtime takes them and acts on them
@@ -90,9 +105,29 @@ impl Driver {
     /// `wake_fd` is an eventfd that other threads write to; it must outlive the driver.
     pub(crate) fn new(size: RingSize, wake_fd: RawFd) -> io::Result<Driver> {
         let (ring, flags) = setup::build_ring(size)?;
-        let mut driver = Driver {
-            ring,
+        let mut driver = Driver::with_queue(Queue::Ring(ring), flags, size, wake_fd);
+        driver.register_ring_fd();
+        driver.check_enter()?;
+        Ok(driver)
+    }
+
+    /// The epoll backend: same slots, same rules; file and path operations run on
+    /// `blocking` (`epoll` module, rule 3).
+    pub(crate) fn new_epoll(
+        size: RingSize,
+        wake_fd: RawFd,
+        blocking: &Arc<BlockingPool>,
+    ) -> io::Result<Driver> {
+        let epoll = Epoll::new(blocking.clone())?;
+        let flags = RingFlags::default();
+        Ok(Driver::with_queue(Queue::Epoll(Box::new(epoll)), flags, size, wake_fd))
+    }
+
+    fn with_queue(queue: Queue, flags: RingFlags, size: RingSize, wake_fd: RawFd) -> Driver {
+        Driver {
+            queue,
             slots: Slab::with_capacity(size.entries as usize),
+            batch: Vec::new(),
             flags,
             stats: DriverStats::default(),
             ready: Vec::new(),
@@ -105,10 +140,30 @@ impl Driver {
             buf_ring: None,
             #[cfg(feature = "fault-injection")]
             refused: Vec::new(),
-        };
-        driver.register_ring_fd();
-        driver.check_enter()?;
-        Ok(driver)
+        }
+    }
+
+    /// The ring, on paths only the io_uring backend takes.
+    fn ring(&self) -> &IoUring {
+        match &self.queue {
+            Queue::Ring(ring) => ring,
+            Queue::Epoll(_) => unreachable!("an io_uring-only path on the epoll backend"),
+        }
+    }
+
+    fn ring_mut(&mut self) -> &mut IoUring {
+        match &mut self.queue {
+            Queue::Ring(ring) => ring,
+            Queue::Epoll(_) => unreachable!("an io_uring-only path on the epoll backend"),
+        }
+    }
+
+    /// Which backend this driver runs.
+    pub(crate) fn backend(&self) -> Backend {
+        match self.queue {
+            Queue::Ring(_) => Backend::IoUring,
+            Queue::Epoll(_) => Backend::Epoll,
+        }
     }
 
     /// One NOP round trip, so a seccomp policy that allows `io_uring_setup` but denies
@@ -134,12 +189,14 @@ impl Driver {
             return Err(io::Error::from_raw_os_error(errno));
         }
         let (addr, entries) = ring.ring_addr();
-        // SAFETY: the ring mapping lives as long as any Rc<BufRing>, and the driver keeps
-        // one until it unregisters the ring (pool rule 1).
-        unsafe {
-            self.ring
-                .submitter()
-                .register_buf_ring_with_flags(addr, entries, POOL_GROUP, 0)?;
+        match &mut self.queue {
+            // SAFETY: the ring mapping lives as long as any Rc<BufRing>, and the driver
+            // keeps one until it unregisters the ring (pool rule 1).
+            Queue::Ring(r) => unsafe {
+                r.submitter()
+                    .register_buf_ring_with_flags(addr, entries, POOL_GROUP, 0)?;
+            },
+            Queue::Epoll(e) => e.set_buf_ring(ring.clone()),
         }
         self.buf_ring = Some(ring.clone());
         Ok(())
@@ -167,16 +224,24 @@ impl Driver {
     /// CQEs the kernel dropped because the CQ was full and it could not keep them
     /// (`IORING_FEAT_NODROP` keeps them unless memory runs out).
     pub(crate) fn cq_overflows(&mut self) -> u32 {
-        self.ring.completion().overflow()
+        match &mut self.queue {
+            Queue::Ring(r) => r.completion().overflow(),
+            Queue::Epoll(_) => 0,
+        }
     }
 }
 
 impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sq_entries = match &self.queue {
+            Queue::Ring(r) => r.params().sq_entries(),
+            Queue::Epoll(_) => 0,
+        };
         f.debug_struct("Driver")
+            .field("backend", &self.backend())
             .field("flags", &self.flags.to_string())
             .field("ring_fd_registered", &self.ring_index.is_some())
-            .field("sq_entries", &self.ring.params().sq_entries())
+            .field("sq_entries", &sq_entries)
             .field("in_flight", &self.slots.len())
             .field("stats", &self.stats)
             .finish()

@@ -3,7 +3,7 @@
 //! in [`super::slot`].
 
 use super::slot::{Completion, Lifecycle, MultiReaped, Orphan, Reaped};
-use super::{CANCEL_TAG, Driver, WAKE_TAG, fault};
+use super::{CANCEL_TAG, Driver, Queue, WAKE_TAG, fault};
 use std::task::{Context, Poll, Waker};
 
 impl Driver {
@@ -13,66 +13,77 @@ impl Driver {
         if fault::reaping_paused() {
             return;
         }
-        // CQEs that did not fit wait in the kernel (IORING_FEAT_NODROP, io_uring_setup(2))
-        // and come out on the next enter with GETEVENTS, which the loop always passes.
-        if self.ring.submission().cq_overflow() {
-            self.stats.cq_backlogs += 1;
-        }
-        let mut cq = self.ring.completion();
-        cq.sync();
-        for cqe in &mut cq {
-            #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
-            let mut completion = Completion {
-                result: cqe.result(),
-                flags: cqe.flags(),
-            };
-            #[cfg(feature = "fault-injection")]
-            if let Some(i) = self
-                .refused
-                .iter()
-                .position(|&k| k as u64 == cqe.user_data())
-            {
-                self.refused.swap_remove(i);
-                completion.result = -libc::EINVAL;
+        let mut batch = std::mem::take(&mut self.batch);
+        match &mut self.queue {
+            Queue::Ring(ring) => {
+                // CQEs that did not fit wait in the kernel (IORING_FEAT_NODROP,
+                // io_uring_setup(2)) and come out on the next enter with GETEVENTS, which
+                // the loop always passes.
+                if ring.submission().cq_overflow() {
+                    self.stats.cq_backlogs += 1;
+                }
+                let mut cq = ring.completion();
+                cq.sync();
+                batch.extend(cq.map(|cqe| {
+                    let c = Completion {
+                        result: cqe.result(),
+                        flags: cqe.flags(),
+                    };
+                    (cqe.user_data(), c)
+                }));
             }
-            match cqe.user_data() {
-                CANCEL_TAG => {}
-                WAKE_TAG => self.wake_armed = false,
-                key => {
-                    self.stats.completed += 1;
-                    // Only this core's pool has a buffer group on this ring.
-                    if completion.buffer().is_some()
-                        && let Some(ring) = &self.buf_ring
-                    {
-                        ring.note_taken();
-                    }
-                    let key = key as usize;
-                    let slot = self.slots.get_mut(key).expect("CQE for an unknown slot");
-                    if let Lifecycle::Multi(m) = slot {
-                        match m.push(completion, &mut self.ready) {
-                            MultiReaped::Kept => {}
-                            MultiReaped::Cancel => self.to_cancel.push(key),
-                            MultiReaped::Done(o) => {
-                                self.slots.remove(key);
-                                self.orphans.push((o, completion));
-                            }
-                        }
-                        continue;
-                    }
-                    match slot.complete(completion) {
-                        Reaped::Stored => {}
-                        Reaped::Wake(w) => self.ready.push(w),
-                        Reaped::Orphan(o) => {
+            Queue::Epoll(epoll) => epoll.take_done(&mut batch),
+        }
+        for (user_data, completion) in batch.drain(..) {
+            self.complete(user_data, completion);
+        }
+        self.batch = batch;
+        for key in std::mem::take(&mut self.to_cancel) {
+            self.push_cancel(key as u64);
+        }
+    }
+
+    /// Moves one CQE into its slot.
+    #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
+    fn complete(&mut self, user_data: u64, mut completion: Completion) {
+        #[cfg(feature = "fault-injection")]
+        if let Some(i) = self.refused.iter().position(|&k| k as u64 == user_data) {
+            self.refused.swap_remove(i);
+            completion.result = -libc::EINVAL;
+        }
+        match user_data {
+            CANCEL_TAG => {}
+            WAKE_TAG => self.wake_armed = false,
+            key => {
+                self.stats.completed += 1;
+                // Only this core's pool has a buffer group on this ring.
+                if completion.buffer().is_some()
+                    && let Some(ring) = &self.buf_ring
+                {
+                    ring.note_taken();
+                }
+                let key = key as usize;
+                let slot = self.slots.get_mut(key).expect("CQE for an unknown slot");
+                if let Lifecycle::Multi(m) = slot {
+                    match m.push(completion, &mut self.ready) {
+                        MultiReaped::Kept => {}
+                        MultiReaped::Cancel => self.to_cancel.push(key),
+                        MultiReaped::Done(o) => {
                             self.slots.remove(key);
                             self.orphans.push((o, completion));
                         }
                     }
+                    return;
+                }
+                match slot.complete(completion) {
+                    Reaped::Stored => {}
+                    Reaped::Wake(w) => self.ready.push(w),
+                    Reaped::Orphan(o) => {
+                        self.slots.remove(key);
+                        self.orphans.push((o, completion));
+                    }
                 }
             }
-        }
-        drop(cq);
-        for key in std::mem::take(&mut self.to_cancel) {
-            self.push_cancel(key as u64);
         }
     }
 

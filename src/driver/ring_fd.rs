@@ -37,7 +37,7 @@ impl Driver {
     ) -> io::Result<usize> {
         let (fd, flags) = match self.ring_index {
             Some(index) => (index as libc::c_int, flags | REGISTERED_RING),
-            None => (self.ring.as_raw_fd(), flags),
+            None => (self.ring().as_raw_fd(), flags),
         };
         // SAFETY: the fd (or registered index) names this live ring; the rest is the
         // caller's promise.
@@ -70,13 +70,13 @@ impl Driver {
         let mut update = RsrcUpdate {
             offset: u32::MAX, // any free slot
             resv: 0,
-            data: self.ring.as_raw_fd() as u64,
+            data: self.ring().as_raw_fd() as u64,
         };
         // SAFETY: one io_uring_rsrc_update, live for the call, as the opcode expects.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_io_uring_register,
-                self.ring.as_raw_fd(),
+                self.ring().as_raw_fd(),
                 IORING_REGISTER_RING_FDS,
                 &raw mut update,
                 1,
@@ -102,7 +102,7 @@ impl Driver {
         unsafe {
             libc::syscall(
                 libc::SYS_io_uring_register,
-                self.ring.as_raw_fd(),
+                self.ring().as_raw_fd(),
                 IORING_UNREGISTER_RING_FDS,
                 &raw mut update,
                 1,

@@ -3,6 +3,8 @@
 
 use super::error::{explain_setup_error, read_io_uring_disabled};
 use super::{Driver, fault};
+use crate::runtime::Backend;
+use crate::runtime::backend::intern;
 use io_uring::IoUring;
 use std::fmt;
 use std::io;
@@ -153,6 +155,11 @@ pub(crate) struct RingSize {
 /// flags this kernel accepts.
 pub(crate) fn build_ring(size: RingSize) -> io::Result<(IoUring, RingFlags)> {
     let entries = size.entries;
+    if fault::io_uring_disabled() == Some(Some(2)) {
+        // Injected `kernel.io_uring_disabled = 2`: the kernel refuses every ring with EPERM.
+        let e = io::Error::from_raw_os_error(libc::EPERM);
+        return Err(explain_setup_error(e, read_io_uring_disabled(), size));
+    }
     let mut last = None;
     for flags in ATTEMPTS {
         let mut b = IoUring::builder();
@@ -195,13 +202,54 @@ pub(crate) fn build_ring(size: RingSize) -> io::Result<(IoUring, RingFlags)> {
     Err(explain_setup_error(e, read_io_uring_disabled(), size))
 }
 
-/// What a runtime's start-up check found: the rings this kernel gives this thread.
+/// What a runtime's start-up check found: the backend its cores run and, for io_uring,
+/// the rings this kernel gives this thread.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Probe {
+    /// `IoUring` or `Epoll`, never `Auto`.
+    pub(crate) backend: Backend,
+    /// Why `Auto` fell back to epoll: the io_uring error's text.
+    pub(crate) fallback: Option<&'static str>,
     /// The ring flags the kernel accepted.
     pub(crate) flags: RingFlags,
     /// Whether the ring fd could be registered (IORING_REGISTER_RING_FDS).
     pub(crate) ring_fd_registered: bool,
+}
+
+/// Picks the backend for `choice` (see [`Backend`]): io_uring if asked for, or if `Auto`
+/// and [`probe_rings`] passes; epoll if asked for, or if `Auto` and io_uring is not
+/// available here ([`unavailable`]).
+///
+/// # Errors
+///
+/// With `IoUring`, or with `Auto` for a failure that does not mean "unavailable", the
+/// io_uring error (a message that names the cause and the fix).
+pub(crate) fn probe(size: RingSize, choice: Backend) -> io::Result<Probe> {
+    let epoll = |fallback| Probe {
+        backend: Backend::Epoll,
+        fallback,
+        ..Probe::default()
+    };
+    match choice {
+        Backend::Epoll => Ok(epoll(None)),
+        Backend::IoUring => probe_rings(size),
+        Backend::Auto => match probe_rings(size) {
+            Err(e) if unavailable(&e) => Ok(epoll(Some(intern(e.to_string())))),
+            res => res,
+        },
+    }
+}
+
+/// Whether an io_uring start-up error means "io_uring is not available here", which
+/// `Auto` answers with epoll: ENOSYS (no io_uring in this kernel), EPERM (seccomp, as in
+/// Docker's default profile since 25.0, or `kernel.io_uring_disabled`), a kernel older
+/// than 5.11 (`Unsupported`), or ENOMEM (the memlock limit refuses a ring). EINVAL or
+/// EMFILE are reported: epoll would not cure them.
+pub(crate) fn unavailable(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied | io::ErrorKind::OutOfMemory
+    )
 }
 
 /// Builds `size.rings` rings of `size.entries` entries, all alive at once, the first with
@@ -213,10 +261,12 @@ pub(crate) struct Probe {
 /// # Errors
 ///
 /// As [`Driver::new`]: a message that names the cause and the fix.
-pub(crate) fn probe(size: RingSize) -> io::Result<Probe> {
+fn probe_rings(size: RingSize) -> io::Result<Probe> {
     let wake = crate::sys::fd::eventfd()?;
     let first = Driver::new(size, wake.as_raw_fd())?;
     let probe = Probe {
+        backend: Backend::IoUring,
+        fallback: None,
         flags: first.flags(),
         ring_fd_registered: first.ring_fd_registered(),
     };

@@ -2,7 +2,7 @@
 //! wake-up read, and the loop's one `io_uring_enter`.
 
 use super::slot::{Lifecycle, Multishot};
-use super::{CANCEL_TAG, Driver, WAKE_TAG, fault};
+use super::{CANCEL_TAG, Driver, Queue, WAKE_TAG, fault};
 use io_uring::types::{SubmitArgs, Timespec};
 use io_uring::{EnterFlags, opcode, squeue, types};
 use std::io;
@@ -89,6 +89,11 @@ impl Driver {
             return Err(e);
         }
         self.stats.submitted += 1;
+        if let Queue::Epoll(_) = self.queue {
+            // The epoll backend may have finished the op already: its slot learns so now,
+            // and its first poll is ready.
+            self.reap();
+        }
         Ok(key)
     }
 
@@ -98,9 +103,13 @@ impl Driver {
     ///
     /// As [`Driver::push`].
     pub(super) unsafe fn push_raw(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
+        if let Queue::Epoll(epoll) = &mut self.queue {
+            epoll.push(sqe);
+            return Ok(());
+        }
         for _ in 0..PUSH_RETRIES {
             // SAFETY: the caller keeps what the SQE points to alive until its CQE.
-            if unsafe { self.ring.submission().push(sqe) }.is_ok() {
+            if unsafe { self.ring_mut().submission().push(sqe) }.is_ok() {
                 return Ok(());
             }
             // SQ full: hand the batch to the kernel and retry. EBUSY/EAGAIN mean the
@@ -124,6 +133,10 @@ impl Driver {
         // SAFETY: an async-cancel points to no memory. If the push fails the op simply
         // runs to completion, which is still safe: its slot waits for the CQE.
         let _ = unsafe { self.push_raw(&sqe) };
+        if let Queue::Epoll(_) = self.queue {
+            // The epoll backend ends a parked op at once: its CQE goes to its slot now.
+            self.reap();
+        }
     }
 
     /// Keeps one read armed on the wake eventfd, so a write from another thread ends a wait.
@@ -147,7 +160,10 @@ impl Driver {
 
     /// Whether an enter would do anything: SQEs to submit or CQEs to expect.
     pub(crate) fn has_work(&mut self) -> bool {
-        !self.ring.submission().is_empty() || !self.slots.is_empty()
+        match &mut self.queue {
+            Queue::Ring(ring) => !ring.submission().is_empty() || !self.slots.is_empty(),
+            Queue::Epoll(_) => !self.slots.is_empty(),
+        }
     }
 
     /// The loop's one syscall: submits every queued SQE and, with `wait`, sleeps until
@@ -155,8 +171,11 @@ impl Driver {
     /// costs no timeout SQE). EINTR, ETIME and EBUSY are not errors here: the caller
     /// reaps and comes back.
     pub(crate) fn enter(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
-        let to_submit = self.ring.submission().len() as u32;
         self.stats.enters += 1;
+        let to_submit = match &mut self.queue {
+            Queue::Ring(ring) => ring.submission().len() as u32,
+            Queue::Epoll(epoll) => return epoll.wait(wait),
+        };
         if let Some(e) = self.injected_enter_error(to_submit) {
             return settle_enter(Err(e));
         }
@@ -189,7 +208,7 @@ impl Driver {
 
     /// Submits the queued SQEs without waiting (a full SQ's flush).
     pub(super) fn submit(&mut self) -> io::Result<()> {
-        let to_submit = self.ring.submission().len() as u32;
+        let to_submit = self.ring_mut().submission().len() as u32;
         self.stats.enters += 1;
         if let Some(e) = self.injected_enter_error(to_submit) {
             return Err(e);

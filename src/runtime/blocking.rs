@@ -19,9 +19,27 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+/// One queued job: a task (`spawn_blocking`), or a call the epoll backend makes for an
+/// operation that would block its core (a regular file's read, an `open`).
+enum Job {
+    Task(Runnable),
+    Call(Box<dyn FnOnce() + Send>),
+}
+
+impl Job {
+    fn run(self) {
+        match self {
+            Job::Task(t) => {
+                t.run();
+            }
+            Job::Call(f) => f(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    jobs: VecDeque<Runnable>,
+    jobs: VecDeque<Job>,
     threads: usize,
     idle: usize,
     /// The runtime is gone: idle threads exit instead of waiting (rule 1).
@@ -60,8 +78,18 @@ impl BlockingPool {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `job`, starting a thread for it if none is idle and the limit allows.
+    /// Queues task `job` (rule 2).
     pub(crate) fn schedule(self: &Arc<Self>, job: Runnable) {
+        self.push(Job::Task(job));
+    }
+
+    /// Queues a plain call; whatever it produces it reports itself.
+    pub(crate) fn call(self: &Arc<Self>, f: Box<dyn FnOnce() + Send>) {
+        self.push(Job::Call(f));
+    }
+
+    /// Queues `job`, starting a thread for it if none is idle and the limit allows.
+    fn push(self: &Arc<Self>, job: Job) {
         let mut st = self.lock();
         st.jobs.push_back(job);
         if st.idle > 0 {

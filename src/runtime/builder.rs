@@ -2,6 +2,7 @@
 //! the constructors of [`Runtime`] that use it.
 #![forbid(unsafe_code)]
 
+use super::Backend;
 use super::launch::Runtime;
 use super::options::Options;
 use crate::buf::pool::PoolConfig;
@@ -36,6 +37,7 @@ impl fmt::Debug for Builder {
             .field("pool", &o.pool)
             .field("max_blocking_threads", &o.max_blocking_threads)
             .field("blocking_keep_alive", &o.blocking_keep_alive)
+            .field("backend", &o.backend)
             .finish()
     }
 }
@@ -138,6 +140,25 @@ impl Builder {
         self
     }
 
+    /// The I/O backend ([`Backend`]): `Auto` (the default) runs io_uring where it works
+    /// and epoll where it is denied; `IoUring` or `Epoll` force one. Without this call the
+    /// environment variable [`RINGIO_BACKEND`](crate::runtime::BACKEND_ENV) decides
+    /// (`auto`, `io_uring`, `epoll`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::runtime::Backend;
+    ///
+    /// let rt = ringio::Runtime::builder().backend(Backend::Epoll).build().unwrap();
+    /// let n = rt.block_on(async { ringio::fs::read("/proc/self/comm").await.unwrap().len() });
+    /// assert!(n > 0);
+    /// ```
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.options.backend = Some(backend);
+        self
+    }
+
     /// Checks that io_uring works here with these options, and returns the runtime.
     ///
     /// The check builds one ring per core, all at once (so a RLIMIT_MEMLOCK that fits one
@@ -148,10 +169,11 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// If io_uring cannot be used, an error that names the cause and the fix: kernel too
-    /// old (ENOSYS), disabled by `kernel.io_uring_disabled` or denied by seccomp (EPERM),
+    /// If io_uring cannot be used and the backend is `IoUring` (with `Auto` these causes
+    /// fall back to epoll), an error that names the cause and the fix: kernel too old
+    /// (ENOSYS), disabled by `kernel.io_uring_disabled` or denied by seccomp (EPERM),
     /// RLIMIT_MEMLOCK too low for `workers` rings of `ring_entries` (ENOMEM, with the
-    /// limit's value). `InvalidInput` if `workers`, `max_blocking_threads` or
+    /// limit's value). `InvalidInput` if `RINGIO_BACKEND` holds an unknown name. `InvalidInput` if `workers`, `max_blocking_threads` or
     /// `blocking_keep_alive` is 0, or the buffer pool's sizes are out of range.
     ///
     /// # Examples
@@ -181,10 +203,15 @@ impl Builder {
             );
         }
         o.pool.validate()?;
-        let probe = crate::driver::probe(RingSize {
+        let choice = match o.backend {
+            Some(b) => b,
+            None => Backend::from_env()?.unwrap_or_default(),
+        };
+        let size = RingSize {
             entries: o.ring_entries,
             rings: o.workers,
-        })?;
+        };
+        let probe = crate::driver::probe(size, choice)?;
         Ok(Runtime::new_with(o, probe))
     }
 }

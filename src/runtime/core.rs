@@ -15,7 +15,8 @@ use super::metrics::Metrics;
 use super::shared::Shared;
 use super::wheel::TimerWheel;
 use crate::buf::pool::{Pool, PoolConfig};
-use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, RingSize};
+use super::Backend;
+use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, Probe, RingSize};
 use slab::Slab;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -55,6 +56,15 @@ impl Wake for MainWaker {
     }
 }
 
+/// What every core of a runtime is built with.
+#[derive(Clone, Copy)]
+pub(crate) struct CoreSetup {
+    pub(crate) entries: u32,
+    pub(crate) pool: PoolConfig,
+    /// The backend `build` picked, the same for every core.
+    pub(crate) probe: Probe,
+}
+
 /// Everything one core owns. Fields drop in order: the ring goes last, after every task
 /// and timer that could point into it.
 pub(crate) struct Core {
@@ -74,6 +84,8 @@ pub(crate) struct Core {
     pub(crate) blocking: Arc<BlockingPool>,
     /// The buffer pool; dropped before the driver, which holds its ring until unregistered.
     pub(crate) pool: Pool,
+    /// Why `Auto` runs epoll here, if it does.
+    fallback: Option<&'static str>,
     pub(crate) driver: RefCell<Driver>,
 }
 
@@ -83,16 +95,18 @@ impl Core {
     pub(crate) fn new(
         peers: Arc<[Arc<Shared>]>,
         index: usize,
-        ring_entries: u32,
-        pool: PoolConfig,
+        setup: CoreSetup,
         blocking: Arc<BlockingPool>,
     ) -> io::Result<Rc<Core>> {
         let shared = peers[index].clone();
         let size = RingSize {
-            entries: ring_entries,
+            entries: setup.entries,
             rings: peers.len(),
         };
-        let driver = Driver::new(size, shared.wake_fd())?;
+        let driver = match setup.probe.backend {
+            Backend::Epoll => Driver::new_epoll(size, shared.wake_fd(), &blocking)?,
+            _ => Driver::new(size, shared.wake_fd())?,
+        };
         Ok(Rc::new_cyclic(|me| Core {
             id: shared.id,
             me: me.clone(),
@@ -104,7 +118,8 @@ impl Core {
             tasks_spawned: Cell::new(0),
             reaped: RefCell::new((Vec::new(), Vec::new())),
             blocking,
-            pool: Pool::new(pool),
+            pool: Pool::new(setup.pool),
+            fallback: setup.probe.fallback,
             driver: RefCell::new(driver),
         }))
     }
@@ -309,6 +324,8 @@ impl Core {
             cq_overflows: u64::from(driver.cq_overflows()),
             cq_backlogs: stats.cq_backlogs,
             timers_pending: self.timers.borrow().len(),
+            backend: driver.backend(),
+            fallback_reason: self.fallback,
             ring_flags: driver.flags(),
             ring_fd_registered: driver.ring_fd_registered(),
         }

@@ -19,7 +19,7 @@
 
 use super::blocking::BlockingPool;
 use super::context;
-use super::core::Core;
+use super::core::{Core, CoreSetup};
 use super::metrics::Metrics;
 use super::options::{CpuPlan, Options};
 use super::shared::Shared;
@@ -202,8 +202,11 @@ impl Runtime {
             }
         };
         let gate = StartGate::new(n);
-        let entries = self.options.ring_entries;
-        let pool = self.options.pool;
+        let setup = CoreSetup {
+            entries: self.options.ring_entries,
+            pool: self.options.pool,
+            probe: self.probe,
+        };
         let mut metrics = vec![Metrics::default(); n];
         let (out0, outs, panic) = std::thread::scope(|scope| {
             let workers: Vec<_> = (1..n)
@@ -228,7 +231,7 @@ impl Runtime {
                                 let _ = crate::sys::affinity::pin_current_thread(cpu);
                             }
                             let ran =
-                                run_core(ticket, peers, i, (entries, pool, blocking), async move {
+                                run_core(ticket, peers, i, (setup, blocking), async move {
                                     let v = worker_main(i).await;
                                     if i < counted {
                                         finish();
@@ -258,7 +261,7 @@ impl Runtime {
                 gate.ticket(0),
                 peers.clone(),
                 0,
-                (entries, pool, &self.blocking),
+                (setup, &self.blocking),
                 async {
                     let v = main0.await;
                     finish();
@@ -332,6 +335,8 @@ impl Runtime {
     pub fn metrics(&self) -> Metrics {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         Metrics::total(&last).unwrap_or_else(|| Metrics {
+            backend: self.probe.backend,
+            fallback_reason: self.probe.fallback,
             ring_flags: self.probe.flags,
             ring_fd_registered: self.probe.ring_fd_registered,
             ..Metrics::default()
@@ -356,10 +361,10 @@ fn run_core<F: Future>(
     ticket: Ticket<'_>,
     peers: Arc<[Arc<Shared>]>,
     index: usize,
-    (entries, pool, blocking): (u32, crate::buf::pool::PoolConfig, &Arc<BlockingPool>),
+    (setup, blocking): (CoreSetup, &Arc<BlockingPool>),
     main: F,
 ) -> Option<(MainResult<F::Output>, Metrics)> {
-    let core = match Core::new(peers, index, entries, pool, blocking.clone()) {
+    let core = match Core::new(peers, index, setup, blocking.clone()) {
         Ok(core) => core,
         Err(e) => {
             ticket.failed(e);
@@ -526,6 +531,8 @@ impl fmt::Debug for Runtime {
             .field("ring_entries", &self.options.ring_entries)
             .field("buffer_pool", &self.options.pool)
             .field("cpus", &self.plan)
+            .field("backend", &m.backend)
+            .field("fallback_reason", &m.fallback_reason)
             .field("flags", &m.ring_flags.to_string())
             .field("ring_fd_registered", &m.ring_fd_registered)
             .finish()

@@ -4,6 +4,7 @@
 // The one driver type in the public API: `Metrics::ring_flags` reports it, and a user
 // reads it to learn which ring features the kernel gave (its docs list them).
 pub use crate::driver::RingFlags;
+use super::Backend;
 
 /// A snapshot of one core's counters.
 ///
@@ -22,6 +23,13 @@ pub use crate::driver::RingFlags;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
+    /// The I/O backend this core runs: [`Backend::IoUring`] or [`Backend::Epoll`], never
+    /// `Auto` (which picks one of them at `build`).
+    pub backend: Backend,
+    /// Why [`Backend::Auto`] runs epoll: the text of the io_uring start-up error (e.g.
+    /// "io_uring_setup was denied (EPERM): a seccomp filter ..."). `None` on io_uring, or
+    /// when epoll was asked for.
+    pub fallback_reason: Option<&'static str>,
     /// Tasks spawned on this core since it started.
     pub tasks_spawned: u64,
     /// Tasks whose future is still alive.
@@ -32,7 +40,7 @@ pub struct Metrics {
     pub ops_completed: u64,
     /// Operations whose CQE has not been taken by their owner yet.
     pub ops_in_flight: usize,
-    /// `io_uring_enter` calls made.
+    /// `io_uring_enter` calls made (on epoll: `epoll_pwait2` calls).
     pub enters: u64,
     /// CQEs the kernel dropped because the completion queue was full. With
     /// `IORING_FEAT_NODROP` (required) it keeps them instead, so this stays 0 unless the
@@ -79,6 +87,8 @@ impl Metrics {
 
     fn plus(&self, other: &Metrics) -> Metrics {
         Metrics {
+            backend: self.backend,
+            fallback_reason: self.fallback_reason,
             tasks_spawned: self.tasks_spawned + other.tasks_spawned,
             tasks_alive: self.tasks_alive + other.tasks_alive,
             ops_submitted: self.ops_submitted + other.ops_submitted,

@@ -6,7 +6,8 @@
 //! queue is FIFO and [`spawn`] is lazy, like asyncio's `create_task`: a new task first
 //! runs when the spawner yields.
 
-mod blocking;
+pub(crate) mod backend;
+pub(crate) mod blocking;
 mod builder;
 mod context;
 mod core;
@@ -19,6 +20,7 @@ mod shared;
 mod task;
 mod wheel;
 
+pub use backend::{BACKEND_ENV, Backend};
 pub use builder::{Builder, DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
 pub use join::{JoinError, JoinHandle};
 pub use launch::Runtime;

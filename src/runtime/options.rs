@@ -28,6 +28,8 @@ pub(crate) struct Options {
     pub(crate) pool: PoolConfig,
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
+    /// `None`: [`BACKEND_ENV`](super::BACKEND_ENV), else `Auto`.
+    pub(crate) backend: Option<super::Backend>,
 }
 
 impl Default for Options {
@@ -39,6 +41,7 @@ impl Default for Options {
             pool: PoolConfig::default(),
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
+            backend: None,
         }
     }
 }

@@ -15,6 +15,8 @@ pub(crate) struct SharedFd(Rc<OwnedFd>);
 
 impl SharedFd {
     pub(crate) fn new(fd: OwnedFd) -> Self {
+        // A number the epoll backend may know from a closed descriptor (its rule 5).
+        crate::driver::fd_changed(fd.as_raw_fd());
         SharedFd(Rc::new(fd))
     }
 
@@ -29,7 +31,21 @@ impl SharedFd {
     /// The descriptor itself if no op holds a clone any more (`File::close` closes it
     /// through the ring); otherwise the handle back.
     pub(crate) fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
-        Rc::try_unwrap(self.0).map_err(SharedFd)
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the Rc is moved out once.
+        let rc = unsafe { std::ptr::read(&this.0) };
+        let fd = Rc::try_unwrap(rc).map_err(SharedFd)?;
+        crate::driver::fd_changed(fd.as_raw_fd());
+        Ok(fd)
+    }
+}
+
+impl Drop for SharedFd {
+    fn drop(&mut self) {
+        if Rc::strong_count(&self.0) == 1 {
+            // The number is about to be closed (the epoll backend's rule 5).
+            crate::driver::fd_changed(self.0.as_raw_fd());
+        }
     }
 }
 

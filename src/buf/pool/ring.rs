@@ -68,6 +68,10 @@ pub(crate) struct BufRing {
     config: PoolConfig,
     /// Our copy of the ring tail (the kernel only reads the shared one).
     tail: Cell<u16>,
+    /// The consumer's head when no kernel consumes the ring: the epoll backend takes
+    /// buffers itself ([`peek_published`](Self::peek_published)). Unused with io_uring,
+    /// whose head is the kernel's own.
+    head: Cell<u16>,
     /// Buffers out of the kernel's hands: named by a reaped CQE and not given back yet,
     /// whether the application holds them or they wait unread in a queue. Counted at
     /// reap (`note_taken`), so it says truly whether the kernel has any left.
@@ -89,6 +93,7 @@ impl BufRing {
             buffers,
             config,
             tail: Cell::new(0),
+            head: Cell::new(0),
             in_use: Cell::new(0),
             exhausted: Cell::new(0),
         };
@@ -172,6 +177,36 @@ impl BufRing {
         unsafe {
             AtomicU16::from_ptr(&raw mut (*base).resv).store(tail, Ordering::Release);
         }
+    }
+
+    /// The next published buffer, as the kernel would pick it (id, address, size),
+    /// without taking it. For a consumer in user space: the epoll backend.
+    pub(crate) fn peek_published(&self) -> Option<(u16, *mut u8, u32)> {
+        let head = self.head.get();
+        if head == self.tail.get() {
+            return None;
+        }
+        let base: *const RingEntry = self.entries.ptr.cast();
+        let mask = self.config.buffers - 1;
+        // SAFETY: `head & mask` < count: inside the mapping; the entry was written by
+        // `push_entry` on this thread before the tail passed it, and is not rewritten until
+        // the buffer comes back after being consumed.
+        let (addr, len, bid) = unsafe {
+            let entry = base.add(usize::from(head & mask));
+            (
+                (&raw const (*entry).addr).read(),
+                (&raw const (*entry).len).read(),
+                (&raw const (*entry).bid).read(),
+            )
+        };
+        Some((bid, addr as *mut u8, len))
+    }
+
+    /// Takes the buffer [`peek_published`](Self::peek_published) named; a CQE naming it
+    /// follows (`note_taken` counts it at reap, as for the kernel's).
+    pub(crate) fn consume_published(&self) {
+        debug_assert_ne!(self.head.get(), self.tail.get(), "nothing published");
+        self.head.set(self.head.get().wrapping_add(1));
     }
 
     /// Whether any buffer is in the kernel's hands now.

@@ -1,0 +1,246 @@
+//! Carrying out one SQE with ordinary syscalls: at once and without blocking for
+//! sockets, pipes and eventfds ([`attempt`]), or on a blocking-pool thread for regular
+//! files and path operations ([`blocking`]).
+//!
+//! Every pointer an SQE holds stays valid until its completion is reaped (slot rule 2),
+//! exactly as when the kernel's io_uring reads it, so these calls may use them for as long
+//! as the op is parked or running on the pool.
+
+use super::sqe::{BUFFER_SELECT, Sqe};
+use crate::buf::pool::{BufRing, POOL_GROUP};
+use crate::driver::Completion;
+use io_uring::opcode;
+use std::io;
+
+/// `IORING_CQE_F_BUFFER` and the shift of the buffer id in a CQE's flags (io_uring.h).
+const CQE_F_BUFFER: u32 = 1;
+const CQE_BUFFER_SHIFT: u32 = 16;
+/// `IORING_FSYNC_DATASYNC` (io_uring.h).
+const FSYNC_DATASYNC: u32 = 1;
+
+/// A syscall's return value as a CQE's `res`: the value, or `-errno`.
+fn res(r: isize) -> i32 {
+    if r < 0 { -errno() } else { r as i32 }
+}
+
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+fn done(result: i32) -> Completion {
+    Completion { result, flags: 0 }
+}
+
+/// Runs `f` again while it fails with EINTR.
+fn retry_eintr(mut f: impl FnMut() -> isize) -> isize {
+    loop {
+        let r = f();
+        if r >= 0 || errno() != libc::EINTR {
+            return r;
+        }
+    }
+}
+
+/// The offset of a read or write, or -1 for "the file position" (`u64::MAX` in an SQE,
+/// io_uring_prep_read(3)).
+fn offset(sqe: &Sqe) -> Option<i64> {
+    (sqe.off != u64::MAX).then_some(sqe.off as i64)
+}
+
+/// Tries `sqe` without blocking. `None`: the descriptor is not ready (EAGAIN), so the op
+/// waits for epoll to report it. `started` is the op's own state across attempts (a
+/// connect in progress).
+pub(super) fn attempt(sqe: &Sqe, started: &mut bool, pool: Option<&BufRing>) -> Option<Completion> {
+    let fd = sqe.fd;
+    let dontwait = libc::MSG_DONTWAIT;
+    // SAFETY (all calls below): the SQE's pointers and lengths describe memory the op owns
+    // until its completion is reaped (module docs), the same memory the kernel would use.
+    let r = match sqe.opcode {
+        opcode::Recv::CODE if sqe.flags & BUFFER_SELECT != 0 => return recv_pooled(sqe, pool),
+        opcode::Recv::CODE => retry_eintr(|| unsafe {
+            libc::recv(fd, sqe.addr as *mut _, sqe.len as usize, sqe.op_flags as i32 | dontwait)
+        }),
+        opcode::Send::CODE => retry_eintr(|| unsafe {
+            libc::send(fd, sqe.addr as *const _, sqe.len as usize, sqe.op_flags as i32 | dontwait)
+        }),
+        opcode::RecvMsg::CODE => retry_eintr(|| unsafe {
+            libc::recvmsg(fd, sqe.addr as *mut libc::msghdr, sqe.op_flags as i32 | dontwait)
+        }),
+        opcode::SendMsg::CODE => retry_eintr(|| unsafe {
+            libc::sendmsg(fd, sqe.addr as *const libc::msghdr, sqe.op_flags as i32 | dontwait)
+        }),
+        // The socket is nonblocking (registered), and so is every accepted one.
+        opcode::Accept::CODE => retry_eintr(|| unsafe {
+            libc::accept4(
+                fd,
+                sqe.addr as *mut libc::sockaddr,
+                sqe.off as *mut libc::socklen_t,
+                sqe.op_flags as i32 | libc::SOCK_NONBLOCK,
+            ) as isize
+        }),
+        opcode::Connect::CODE => return connect(sqe, started),
+        opcode::Read::CODE => retry_eintr(|| unsafe {
+            match offset(sqe) {
+                None => libc::read(fd, sqe.addr as *mut _, sqe.len as usize),
+                Some(off) => libc::pread(fd, sqe.addr as *mut _, sqe.len as usize, off),
+            }
+        }),
+        opcode::Write::CODE => retry_eintr(|| unsafe {
+            match offset(sqe) {
+                None => libc::write(fd, sqe.addr as *const _, sqe.len as usize),
+                Some(off) => libc::pwrite(fd, sqe.addr as *const _, sqe.len as usize, off),
+            }
+        }),
+        _ => unreachable!("opcode {} is not a readiness op", sqe.opcode),
+    };
+    would_block(r)
+}
+
+fn would_block(r: isize) -> Option<Completion> {
+    if r < 0 && matches!(errno(), libc::EAGAIN | libc::EINPROGRESS) {
+        None
+    } else {
+        Some(done(res(r)))
+    }
+}
+
+/// A receive into a buffer of the core's pool, taken only once bytes are there, as the
+/// kernel does with `IOSQE_BUFFER_SELECT`: an idle connection holds no buffer. With the
+/// pool empty, a one-byte peek tells "nothing to read yet" (wait) from -ENOBUFS.
+fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<Completion> {
+    // The core's pool is the only buffer group (as on its ring).
+    let pool = pool.filter(|_| sqe.buf_group == POOL_GROUP);
+    let flags = sqe.op_flags as i32 | libc::MSG_DONTWAIT;
+    let Some((bid, ptr, cap)) = pool.and_then(BufRing::peek_published) else {
+        let mut byte = 0u8;
+        // SAFETY: a one-byte peek into a live local.
+        let r = retry_eintr(|| unsafe {
+            libc::recv(sqe.fd, (&raw mut byte).cast(), 1, flags | libc::MSG_PEEK)
+        });
+        return would_block(r).map(|c| if c.result < 0 { c } else { done(-libc::ENOBUFS) });
+    };
+    let len = if sqe.len == 0 { cap } else { sqe.len.min(cap) };
+    // SAFETY: the buffer is published and not consumed, so nothing else uses it; `len`
+    // is within its size.
+    let r = retry_eintr(|| unsafe { libc::recv(sqe.fd, ptr.cast(), len as usize, flags) });
+    let c = would_block(r)?;
+    if c.result <= 0 {
+        // An error or end of stream: no bytes, so no buffer is handed out.
+        return Some(c);
+    }
+    let ring = pool.expect("a buffer came from it");
+    ring.consume_published();
+    Some(Completion {
+        result: c.result,
+        flags: CQE_F_BUFFER | (u32::from(bid) << CQE_BUFFER_SHIFT),
+    })
+}
+
+/// A nonblocking connect: the first attempt starts it; once epoll reports the socket
+/// writable, `SO_ERROR` gives the outcome (calling connect again after a failure would
+/// start a new attempt) and `getpeername` tells a finished connect from a spurious wake.
+fn connect(sqe: &Sqe, started: &mut bool) -> Option<Completion> {
+    let fd = sqe.fd;
+    if !*started {
+        // SAFETY: the address and its length are the op's (module docs).
+        let r = retry_eintr(|| unsafe {
+            libc::connect(fd, sqe.addr as *const libc::sockaddr, sqe.off as libc::socklen_t) as isize
+        });
+        if r == 0 {
+            return Some(done(0));
+        }
+        return match errno() {
+            libc::EINPROGRESS | libc::EALREADY => {
+                *started = true;
+                None
+            }
+            e => Some(done(-e)),
+        };
+    }
+    let mut err: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: writes an int and its length into live locals.
+    let r = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut err).cast(), &mut len)
+    };
+    if r < 0 {
+        return Some(done(-errno()));
+    }
+    if err != 0 {
+        return Some(done(-err));
+    }
+    // SAFETY: an all-zero sockaddr_storage is valid; the kernel writes at most `len` bytes.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: as above.
+    let r = unsafe { libc::getpeername(fd, (&raw mut addr).cast(), &mut len) };
+    match (r, errno()) {
+        (0, _) => Some(done(0)),
+        (_, libc::ENOTCONN) => None,
+        (_, e) => Some(done(-e)),
+    }
+}
+
+/// A buffered read that the page cache can serve at once (`preadv2` with `RWF_NOWAIT`,
+/// Linux 4.14), so a cached file read costs no pool round trip. `None`: it would block
+/// (or the file cannot say), so the read goes to the pool.
+pub(super) fn read_cached(sqe: &Sqe) -> Option<Completion> {
+    let iov = libc::iovec {
+        iov_base: sqe.addr as *mut _,
+        iov_len: sqe.len as usize,
+    };
+    // SAFETY: the iovec describes the op's buffer (module docs).
+    let r = retry_eintr(|| unsafe {
+        libc::preadv2(sqe.fd, &iov, 1, offset(sqe).unwrap_or(-1), libc::RWF_NOWAIT) as isize
+    });
+    if r < 0 && matches!(errno(), libc::EAGAIN | libc::EOPNOTSUPP | libc::EINVAL) {
+        return None;
+    }
+    Some(done(res(r)))
+}
+
+/// Carries out `sqe` with a blocking syscall (on a blocking-pool thread) and returns the
+/// CQE's `res`.
+pub(super) fn blocking(sqe: &Sqe) -> i32 {
+    let fd = sqe.fd;
+    let path = sqe.addr as *const libc::c_char;
+    // SAFETY (all calls below): the SQE's pointers (paths, buffers, the statx result) are
+    // the op's and outlive its completion (module docs).
+    let r = retry_eintr(|| unsafe {
+        match sqe.opcode {
+            opcode::Read::CODE => match offset(sqe) {
+                None => libc::read(fd, sqe.addr as *mut _, sqe.len as usize),
+                Some(off) => libc::pread(fd, sqe.addr as *mut _, sqe.len as usize, off),
+            },
+            opcode::Write::CODE => match offset(sqe) {
+                None => libc::write(fd, sqe.addr as *const _, sqe.len as usize),
+                Some(off) => libc::pwrite(fd, sqe.addr as *const _, sqe.len as usize, off),
+            },
+            opcode::OpenAt::CODE => {
+                libc::openat(fd, path, sqe.op_flags as i32, sqe.len as libc::mode_t) as isize
+            }
+            opcode::Statx::CODE => libc::statx(
+                fd,
+                path,
+                sqe.op_flags as i32,
+                sqe.len,
+                sqe.off as *mut libc::statx,
+            ) as isize,
+            opcode::UnlinkAt::CODE => libc::unlinkat(fd, path, sqe.op_flags as i32) as isize,
+            opcode::RenameAt::CODE => libc::syscall(
+                libc::SYS_renameat2,
+                fd,
+                path,
+                sqe.len as i32,
+                sqe.off as *const libc::c_char,
+                sqe.op_flags,
+            ) as isize,
+            opcode::MkDirAt::CODE => libc::mkdirat(fd, path, sqe.len as libc::mode_t) as isize,
+            opcode::Fsync::CODE if sqe.op_flags & FSYNC_DATASYNC != 0 => libc::fdatasync(fd) as isize,
+            opcode::Fsync::CODE => libc::fsync(fd) as isize,
+            opcode::Ftruncate::CODE => libc::ftruncate(fd, sqe.off as libc::off_t) as isize,
+            op => unreachable!("opcode {op} does not run on the pool"),
+        }
+    });
+    res(r)
+}

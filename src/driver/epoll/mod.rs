@@ -1,0 +1,550 @@
+//! The epoll backend: the same SQEs as the ring, carried out with ordinary syscalls,
+//! their results posted as CQEs to the same slots. Everything above the driver (ops,
+//! their ownership and cancel rules, the loop) is one code for both backends.
+//!
+//! Rules:
+//! 1. An op on a socket, pipe or eventfd is tried at once, without blocking. If the kernel
+//!    says EAGAIN it is parked on its descriptor, and tried again when epoll reports the
+//!    descriptor ready. Descriptors are registered once, edge-triggered
+//!    (`EPOLLET`, epoll(7)), and made `O_NONBLOCK`: an edge comes whenever new data or
+//!    space arrives after an attempt saw EAGAIN, so a parked op is never stranded.
+//! 2. Ops parked on one descriptor run in the order they came, per direction; a new op
+//!    waits behind parked ones rather than overtaking them, so bytes keep their order.
+//! 3. Regular files cannot be polled (epoll_ctl(2): EPERM), so their reads and writes and
+//!    the path operations run on the runtime's blocking pool; their result comes back
+//!    through a mutex-guarded list and an eventfd in the epoll set. A buffered read the
+//!    page cache can serve without blocking is done at once (`RWF_NOWAIT`).
+//! 4. A cancel ends a parked op at once with -ECANCELED (its CQE, as io_uring's). An op
+//!    running on the pool cannot be stopped; its CQE comes when it is done, as for a
+//!    regular file on io_uring, and until then the slot keeps its memory (slot rule 2).
+//! 5. The table of registered descriptors is keyed by number. A number that ringio
+//!    closes, hands out (`into_raw_fd`) or takes in anew is forgotten before the next op
+//!    is pushed ([`fd_changed`]), so a reused number is registered again, never mistaken
+//!    for the closed one.
+//! 6. Multishot ops are answered -EINVAL, as by a kernel without them; the op layer then
+//!    uses its single-shot forms for good.
+
+mod exec;
+mod sqe;
+
+use super::Completion;
+use crate::buf::pool::BufRing;
+use crate::runtime::blocking::BlockingPool;
+use io_uring::{opcode, squeue};
+use sqe::Sqe;
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// epoll tokens of the backend's own descriptors; any other token is a descriptor number.
+const OFFLOAD_TOKEN: u64 = u64::MAX;
+const TIMER_TOKEN: u64 = u64::MAX - 1;
+/// Events taken per wait.
+const EVENTS: usize = 1024;
+
+thread_local! {
+    /// Epoll backends alive on this thread: only then are descriptor changes recorded.
+    static BACKENDS: Cell<usize> = const { Cell::new(0) };
+    /// Descriptor numbers to forget before the next push (rule 5).
+    static CHANGED: RefCell<Vec<RawFd>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Descriptor number `fd` was closed, handed out, or newly taken in by ringio (rule 5).
+/// Costs one thread-local read when no epoll backend runs on this thread.
+pub(crate) fn fd_changed(fd: RawFd) {
+    let _ = BACKENDS.try_with(|n| {
+        if n.get() > 0 {
+            let _ = CHANGED.try_with(|c| c.borrow_mut().push(fd));
+        }
+    });
+}
+
+/// What the table knows of one descriptor number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Kind {
+    /// Not seen since it was (re)opened.
+    #[default]
+    Unknown,
+    /// In the epoll set, `O_NONBLOCK`.
+    Polled,
+    /// A regular file or anything else epoll refuses: reads and writes go to the pool.
+    Blocking,
+}
+
+#[derive(Debug, Default)]
+struct FdState {
+    kind: Kind,
+    /// Keys of parked ops, oldest first (rule 2).
+    readers: Vec<u64>,
+    writers: Vec<u64>,
+}
+
+impl FdState {
+    fn idle(&self) -> bool {
+        self.readers.is_empty() && self.writers.is_empty()
+    }
+}
+
+/// An op waiting for its descriptor.
+struct Parked {
+    sqe: Sqe,
+    fd: RawFd,
+    write: bool,
+    /// A connect that was started (exec::attempt).
+    started: bool,
+}
+
+/// Results of ops that ran on the blocking pool (rule 3).
+struct Offload {
+    results: Mutex<Vec<(u64, i32)>>,
+    /// In the epoll set: written after each result is pushed.
+    event: OwnedFd,
+}
+
+impl Offload {
+    fn finish(&self, user_data: u64, res: i32) {
+        self.results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((user_data, res));
+        crate::sys::fd::eventfd_signal(&self.event);
+    }
+}
+
+/// One core's epoll set and the ops it carries.
+pub(crate) struct Epoll {
+    epfd: OwnedFd,
+    /// By descriptor number.
+    fds: Vec<FdState>,
+    /// By [`park_index`] of the op's key.
+    parked: Vec<Option<Parked>>,
+    /// CQEs ready for the driver's reap.
+    done: Vec<(u64, Completion)>,
+    events: Vec<libc::epoll_event>,
+    offload: Arc<Offload>,
+    /// Ops on the pool whose result has not been collected.
+    offloaded: usize,
+    pool: Arc<BlockingPool>,
+    buf_ring: Option<Rc<BufRing>>,
+    /// A timerfd for timed waits where `epoll_pwait2` (Linux 5.11) is missing.
+    timer: Option<OwnedFd>,
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+}
+
+/// The index of key `user_data` in `parked`: slab keys are small; the wake-up read's
+/// tag (`WAKE_TAG`) takes index 0.
+fn park_index(user_data: u64) -> usize {
+    if user_data == super::WAKE_TAG { 0 } else { user_data as usize + 1 }
+}
+
+impl Epoll {
+    pub(crate) fn new(pool: Arc<BlockingPool>) -> io::Result<Epoll> {
+        // SAFETY: plain syscalls; the results are checked and owned at once.
+        let epfd = crate::sys::fd::owned_from_raw(cvt(unsafe {
+            libc::epoll_create1(libc::EPOLL_CLOEXEC)
+        })?);
+        let event = crate::sys::fd::owned_from_raw(cvt(unsafe {
+            libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)
+        })?);
+        let mut epoll = Epoll {
+            epfd,
+            fds: Vec::new(),
+            parked: Vec::new(),
+            done: Vec::new(),
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS],
+            offload: Arc::new(Offload {
+                results: Mutex::new(Vec::new()),
+                event,
+            }),
+            offloaded: 0,
+            pool,
+            buf_ring: None,
+            timer: None,
+        };
+        let event_fd = epoll.offload.event.as_raw_fd();
+        epoll.ctl_add(event_fd, libc::EPOLLIN as u32, OFFLOAD_TOKEN)?;
+        if !pwait2_works(&epoll.epfd) {
+            // SAFETY: as above.
+            let timer = crate::sys::fd::owned_from_raw(cvt(unsafe {
+                libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
+            })?);
+            epoll.ctl_add(timer.as_raw_fd(), libc::EPOLLIN as u32, TIMER_TOKEN)?;
+            epoll.timer = Some(timer);
+        }
+        BACKENDS.with(|n| n.set(n.get() + 1));
+        Ok(epoll)
+    }
+
+    fn ctl_add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: `ev` is a live local the kernel copies.
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })
+            .map(drop)
+    }
+
+    /// Pool buffers are taken by this backend itself (`BufRing::peek_published`).
+    pub(crate) fn set_buf_ring(&mut self, ring: Rc<BufRing>) {
+        self.buf_ring = Some(ring);
+    }
+
+    /// Carries out or parks one SQE; its CQE goes to [`Epoll::take_done`] (at once, if
+    /// the op could finish without waiting).
+    pub(crate) fn push(&mut self, entry: &squeue::Entry) {
+        self.forget_changed();
+        let sqe = Sqe::read(entry);
+        match sqe.opcode {
+            opcode::Nop::CODE => self.finish(sqe.user_data, 0),
+            opcode::AsyncCancel::CODE => self.cancel(sqe.addr),
+            opcode::Close::CODE => {
+                self.forget(sqe.fd);
+                // SAFETY: the op owns the descriptor it closes (op/close.rs).
+                let r = unsafe { libc::close(sqe.fd) };
+                self.finish(sqe.user_data, if r < 0 { -exec_errno() } else { 0 });
+            }
+            opcode::Recv::CODE | opcode::RecvMsg::CODE | opcode::Accept::CODE => {
+                self.socket_op(sqe, false)
+            }
+            opcode::Send::CODE | opcode::SendMsg::CODE | opcode::Connect::CODE => {
+                self.socket_op(sqe, true)
+            }
+            opcode::Read::CODE | opcode::Write::CODE => self.file_op(sqe),
+            opcode::OpenAt::CODE
+            | opcode::Statx::CODE
+            | opcode::UnlinkAt::CODE
+            | opcode::RenameAt::CODE
+            | opcode::MkDirAt::CODE
+            | opcode::Fsync::CODE
+            | opcode::Ftruncate::CODE => self.offload(sqe),
+            // Multishot forms and anything else: what a kernel without them answers (rule 6).
+            _ => self.finish(sqe.user_data, -libc::EINVAL),
+        }
+    }
+
+    fn finish(&mut self, user_data: u64, result: i32) {
+        self.finish_with(user_data, Completion { result, flags: 0 });
+    }
+
+    fn finish_with(&mut self, user_data: u64, c: Completion) {
+        self.done.push((user_data, c));
+    }
+
+    /// The CQEs produced so far, in the order the ops finished.
+    pub(crate) fn take_done(&mut self, into: &mut Vec<(u64, Completion)>) {
+        into.append(&mut self.done);
+    }
+
+    fn state(&mut self, fd: RawFd) -> &mut FdState {
+        let i = fd as usize;
+        if self.fds.len() <= i {
+            self.fds.resize_with(i + 1, FdState::default);
+        }
+        &mut self.fds[i]
+    }
+
+    /// Adds `fd` to the epoll set, edge-triggered, and makes it nonblocking (rule 1).
+    fn register(&mut self, fd: RawFd) -> io::Result<()> {
+        let events = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+        match self.ctl_add(fd, events, fd as u64) {
+            Ok(()) => {}
+            // Still registered from before it was forgotten (same file, same number).
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        // SAFETY: fcntl on a descriptor the op holds; results checked.
+        let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+        if flags & libc::O_NONBLOCK == 0 {
+            // SAFETY: as above.
+            cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+        }
+        self.state(fd).kind = Kind::Polled;
+        Ok(())
+    }
+
+    /// A receive, send, accept or connect: always a socket.
+    fn socket_op(&mut self, sqe: Sqe, write: bool) {
+        if sqe.fd < 0 {
+            return self.finish(sqe.user_data, -libc::EBADF);
+        }
+        if self.state(sqe.fd).kind != Kind::Polled
+            && let Err(e) = self.register(sqe.fd)
+        {
+            return self.finish(sqe.user_data, -e.raw_os_error().unwrap_or(libc::EIO));
+        }
+        self.ready_op(sqe, write);
+    }
+
+    /// A read or write: polled if the descriptor can be (pipe, socket, eventfd, tty),
+    /// else on the pool (rule 3).
+    fn file_op(&mut self, sqe: Sqe) {
+        if sqe.fd < 0 {
+            return self.finish(sqe.user_data, -libc::EBADF);
+        }
+        if self.state(sqe.fd).kind == Kind::Unknown {
+            let kind = if is_seekable_file(sqe.fd) {
+                Kind::Blocking
+            } else {
+                match self.register(sqe.fd) {
+                    Ok(()) => Kind::Polled,
+                    Err(_) => Kind::Blocking,
+                }
+            };
+            self.state(sqe.fd).kind = kind;
+        }
+        match self.state(sqe.fd).kind {
+            Kind::Polled => self.ready_op(sqe, sqe.opcode == opcode::Write::CODE),
+            _ if sqe.opcode == opcode::Read::CODE => match exec::read_cached(&sqe) {
+                Some(c) => self.finish_with(sqe.user_data, c),
+                None => self.offload(sqe),
+            },
+            _ => self.offload(sqe),
+        }
+    }
+
+    /// Tries a readiness op now unless others wait before it (rule 2); parks it if the
+    /// descriptor is not ready.
+    fn ready_op(&mut self, sqe: Sqe, write: bool) {
+        let mut parked = Parked {
+            sqe,
+            fd: sqe.fd,
+            write,
+            started: false,
+        };
+        let state = &self.fds[sqe.fd as usize];
+        let queue = if write { &state.writers } else { &state.readers };
+        if queue.is_empty()
+            && let Some(c) = exec::attempt(&sqe, &mut parked.started, self.buf_ring.as_deref())
+        {
+            return self.finish_with(sqe.user_data, c);
+        }
+        let state = &mut self.fds[sqe.fd as usize];
+        let queue = if write { &mut state.writers } else { &mut state.readers };
+        if queue.capacity() == 0 {
+            // Most descriptors have one op waiting per direction.
+            queue.reserve_exact(1);
+        }
+        queue.push(sqe.user_data);
+        let i = park_index(sqe.user_data);
+        if self.parked.len() <= i {
+            self.parked.resize_with(i + 1, || None);
+        }
+        self.parked[i] = Some(parked);
+    }
+
+    /// Retries the ops parked on `fd` in one direction until one would block (rule 1).
+    fn retry(&mut self, fd: RawFd, write: bool) {
+        let Some(state) = self.fds.get_mut(fd as usize) else {
+            return;
+        };
+        let queue = if write { &mut state.writers } else { &mut state.readers };
+        while let Some(&key) = queue.first() {
+            let slot = &mut self.parked[park_index(key)];
+            let p = slot.as_mut().expect("a queued key is parked");
+            let Some(c) = exec::attempt(&p.sqe, &mut p.started, self.buf_ring.as_deref()) else {
+                break;
+            };
+            *slot = None;
+            queue.remove(0);
+            self.done.push((key, c));
+        }
+    }
+
+    /// Ends parked op `target` with -ECANCELED (rule 4). An op already done, or running
+    /// on the pool, is left to post its own CQE.
+    fn cancel(&mut self, target: u64) {
+        let Some(p) = self
+            .parked
+            .get_mut(park_index(target))
+            .and_then(Option::take)
+        else {
+            return;
+        };
+        let state = &mut self.fds[p.fd as usize];
+        let queue = if p.write { &mut state.writers } else { &mut state.readers };
+        queue.retain(|&k| k != target);
+        self.finish(target, -libc::ECANCELED);
+    }
+
+    /// Sends `sqe` to the blocking pool (rule 3).
+    fn offload(&mut self, sqe: Sqe) {
+        self.offloaded += 1;
+        let offload = self.offload.clone();
+        self.pool.call(Box::new(move || {
+            let res = exec::blocking(&sqe);
+            offload.finish(sqe.user_data, res);
+        }));
+    }
+
+    fn collect_offloaded(&mut self) {
+        if self.offloaded == 0 {
+            return;
+        }
+        let mut results = self.offload.results.lock().unwrap_or_else(|e| e.into_inner());
+        self.offloaded -= results.len();
+        for (user_data, result) in results.drain(..) {
+            self.done.push((user_data, Completion { result, flags: 0 }));
+        }
+    }
+
+    /// Drops what the table knows of `fd` (rule 5); ops parked on it keep it.
+    fn forget(&mut self, fd: RawFd) {
+        if let Some(state) = self.fds.get_mut(fd as usize)
+            && state.idle()
+        {
+            *state = FdState::default();
+        }
+    }
+
+    fn forget_changed(&mut self) {
+        let changed = CHANGED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        for fd in changed {
+            self.forget(fd);
+        }
+    }
+
+    /// The loop's wait: collects ready descriptors and pool results, sleeping up to
+    /// `wait` as `Driver::enter` describes (`None`: do not sleep; `Some(None)`: until
+    /// something happens).
+    pub(crate) fn wait(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
+        self.forget_changed();
+        self.collect_offloaded();
+        let timeout = match wait {
+            _ if !self.done.is_empty() => Some(Duration::ZERO),
+            None => Some(Duration::ZERO),
+            Some(t) => t,
+        };
+        let n = match self.epoll_wait(timeout) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => 0,
+            Err(e) => return Err(e),
+        };
+        for i in 0..n {
+            let ev = self.events[i];
+            let (token, bits) = (ev.u64, ev.events);
+            match token {
+                OFFLOAD_TOKEN => drain_counter(&self.offload.event),
+                TIMER_TOKEN => {
+                    if let Some(t) = &self.timer {
+                        drain_counter(t);
+                    }
+                }
+                fd => {
+                    let fd = fd as RawFd;
+                    let (read, write) = (
+                        (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32,
+                        (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32,
+                    );
+                    if bits & read != 0 {
+                        self.retry(fd, false);
+                    }
+                    if bits & write != 0 {
+                        self.retry(fd, true);
+                    }
+                }
+            }
+        }
+        self.collect_offloaded();
+        Ok(())
+    }
+
+    /// One `epoll_pwait2` (nanosecond timeout), or a timerfd and `epoll_wait` before 5.11.
+    fn epoll_wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        let (epfd, events, cap) = (
+            self.epfd.as_raw_fd(),
+            self.events.as_mut_ptr(),
+            self.events.len() as libc::c_int,
+        );
+        let n = match &self.timer {
+            None => {
+                let ts = timeout.map(timespec);
+                let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+                // SAFETY: `events` has `cap` entries for the kernel to fill; `ts` outlives
+                // the call; no signal mask is passed.
+                unsafe {
+                    libc::syscall(libc::SYS_epoll_pwait2, epfd, events, cap, ts_ptr, 0usize, 8usize)
+                }
+            }
+            Some(timer) => {
+                let ms = match timeout {
+                    None => -1,
+                    Some(d) if d.is_zero() => 0,
+                    Some(d) => {
+                        arm_timer(timer, d)?;
+                        -1
+                    }
+                };
+                // SAFETY: as above.
+                unsafe { libc::epoll_wait(epfd, events, cap, ms) as libc::c_long }
+            }
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        let _ = BACKENDS.try_with(|n| n.set(n.get() - 1));
+    }
+}
+
+fn exec_errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    }
+}
+
+/// Whether `epoll_pwait2` exists here (Linux 5.11+).
+fn pwait2_works(epfd: &OwnedFd) -> bool {
+    if crate::driver::fault::is_missing(crate::driver::fault::Missing::EpollPwait2) {
+        return false;
+    }
+    let ts = timespec(Duration::ZERO);
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: one event slot and a zero timeout, both live locals.
+    let r = unsafe {
+        libc::syscall(libc::SYS_epoll_pwait2, epfd.as_raw_fd(), &mut ev, 1, &ts, 0usize, 8usize)
+    };
+    r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
+}
+
+/// Arms `timer` to fire once after `d` (a zero `it_value` would disarm it).
+fn arm_timer(timer: &OwnedFd, d: Duration) -> io::Result<()> {
+    let spec = libc::itimerspec {
+        it_interval: timespec(Duration::ZERO),
+        it_value: timespec(d.max(Duration::from_nanos(1))),
+    };
+    // SAFETY: `spec` is a live local; no old value is asked for.
+    cvt(unsafe { libc::timerfd_settime(timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) })
+        .map(drop)
+}
+
+/// Reads an eventfd's or timerfd's counter back to zero (both are nonblocking).
+fn drain_counter(fd: &OwnedFd) {
+    let mut n = 0u64;
+    // SAFETY: reads 8 bytes into a live local.
+    let _ = unsafe { libc::read(fd.as_raw_fd(), (&raw mut n).cast(), 8) };
+}
+
+/// Whether `fd` is a regular file, block device or directory: never pollable (rule 3).
+fn is_seekable_file(fd: RawFd) -> bool {
+    // SAFETY: an all-zero stat is valid; fstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a live local.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return false;
+    }
+    matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK | libc::S_IFDIR)
+}
