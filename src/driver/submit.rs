@@ -51,6 +51,9 @@ impl Driver {
     #[cfg(feature = "fault-injection")]
     pub(super) fn refuse_multishot(&mut self, sqe: &squeue::Entry, limit: usize) -> Option<usize> {
         use fault::{Missing, is_missing};
+        if let Queue::Epoll(_) = self.queue {
+            return None; // epoll answers every multishot SQE -EINVAL already
+        }
         let missing = match sqe.get_opcode() as u8 {
             opcode::AcceptMulti::CODE => is_missing(Missing::MultishotAccept),
             opcode::RecvMulti::CODE => is_missing(Missing::MultishotRecv),

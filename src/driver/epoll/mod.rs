@@ -21,8 +21,11 @@
 //!    closes, hands out (`into_raw_fd`) or takes in anew is forgotten before the next op
 //!    is pushed ([`fd_changed`]), so a reused number is registered again, never mistaken
 //!    for the closed one.
-//! 6. Multishot ops are answered -EINVAL, as by a kernel without them; the op layer then
-//!    uses its single-shot forms for good.
+//! 6. A multishot receive or accept stays parked after each result: it is tried again
+//!    until the descriptor would block, each result posted with `IORING_CQE_F_MORE`, and
+//!    ends (a CQE without it) on an error, end of stream, an empty pool, or a cancel, as
+//!    the kernel's does (io_uring_enter(2), "multishot"). Other opcodes this backend does
+//!    not know are answered -EINVAL, as by a kernel without them.
 
 mod exec;
 mod sqe;
@@ -221,7 +224,7 @@ impl Epoll {
             | opcode::MkDirAt::CODE
             | opcode::Fsync::CODE
             | opcode::Ftruncate::CODE => self.offload(sqe),
-            // Multishot forms and anything else: what a kernel without them answers (rule 6).
+            // What a kernel without the opcode answers (rule 6).
             _ => self.finish(sqe.user_data, -libc::EINVAL),
         }
     }
@@ -317,10 +320,8 @@ impl Epoll {
         };
         let state = &self.fds[sqe.fd as usize];
         let queue = if write { &state.writers } else { &state.readers };
-        if queue.is_empty()
-            && let Some(c) = exec::attempt(&sqe, &mut parked.started, self.buf_ring.as_deref())
-        {
-            return self.finish_with(sqe.user_data, c);
+        if queue.is_empty() && !drive(&mut parked, self.buf_ring.as_deref(), &mut self.done) {
+            return;
         }
         let state = &mut self.fds[sqe.fd as usize];
         let queue = if write { &mut state.writers } else { &mut state.readers };
@@ -345,12 +346,11 @@ impl Epoll {
         while let Some(&key) = queue.first() {
             let slot = &mut self.parked[park_index(key)];
             let p = slot.as_mut().expect("a queued key is parked");
-            let Some(c) = exec::attempt(&p.sqe, &mut p.started, self.buf_ring.as_deref()) else {
+            if drive(p, self.buf_ring.as_deref(), &mut self.done) {
                 break;
-            };
+            }
             *slot = None;
             queue.remove(0);
-            self.done.push((key, c));
         }
     }
 
@@ -486,6 +486,32 @@ impl Epoll {
             return Err(io::Error::last_os_error());
         }
         Ok(n as usize)
+    }
+}
+
+/// Tries op `p` until it would block or is done, posting its CQEs to `done`. Returns
+/// whether it still waits (stays parked). A multishot op posts each result with
+/// `IORING_CQE_F_MORE` and goes on (rule 6).
+fn drive(p: &mut Parked, pool: Option<&BufRing>, done: &mut Vec<(u64, Completion)>) -> bool {
+    /// `IORING_CQE_F_MORE` (io_uring.h).
+    const CQE_F_MORE: u32 = 1 << 1;
+    let multishot = p.sqe.multishot();
+    loop {
+        let Some(c) = exec::attempt(&p.sqe, &mut p.started, pool) else {
+            return true;
+        };
+        // A byte count or a new fd; a receive's 0 is end of stream, which ends it.
+        let accepted = p.sqe.opcode == opcode::Accept::CODE && c.result >= 0;
+        if multishot && (c.result > 0 || accepted) {
+            let more = Completion {
+                flags: c.flags | CQE_F_MORE,
+                ..c
+            };
+            done.push((p.sqe.user_data, more));
+            continue;
+        }
+        done.push((p.sqe.user_data, c));
+        return false;
     }
 }
 

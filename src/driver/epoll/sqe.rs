@@ -12,6 +12,8 @@ pub(super) struct Sqe {
     pub(super) opcode: u8,
     /// `IOSQE_*` flags.
     pub(super) flags: u8,
+    /// For recv and accept: `IORING_RECV_MULTISHOT`, `IORING_ACCEPT_MULTISHOT`.
+    pub(super) ioprio: u16,
     pub(super) fd: i32,
     /// `off`, or `addr2` (accept's addrlen pointer, statx's buffer, rename's new path).
     pub(super) off: u64,
@@ -25,10 +27,24 @@ pub(super) struct Sqe {
 
 /// `IOSQE_BUFFER_SELECT` (io_uring.h: bit 5 of the SQE flags).
 pub(super) const BUFFER_SELECT: u8 = 1 << 5;
+/// `IORING_RECV_MULTISHOT` and `IORING_ACCEPT_MULTISHOT`, in `ioprio` (io_uring.h).
+const RECV_MULTISHOT: u16 = 1 << 1;
+const ACCEPT_MULTISHOT: u16 = 1 << 0;
 
 const _: () = assert!(std::mem::size_of::<squeue::Entry>() == 64);
 
 impl Sqe {
+    /// A multishot receive or accept (same opcodes as the single-shot forms; the flag is
+    /// in `ioprio`).
+    pub(super) fn multishot(&self) -> bool {
+        use io_uring::opcode::{Accept, Recv};
+        match self.opcode {
+            Recv::CODE => self.ioprio & RECV_MULTISHOT != 0,
+            Accept::CODE => self.ioprio & ACCEPT_MULTISHOT != 0,
+            _ => false,
+        }
+    }
+
     pub(super) fn read(entry: &squeue::Entry) -> Sqe {
         // SAFETY: `squeue::Entry` is `#[repr(C)]` around `struct io_uring_sqe`: 64 bytes
         // (checked above) of plain integers with no padding, built from zeroed memory by
@@ -40,6 +56,7 @@ impl Sqe {
         Sqe {
             opcode: b[0],
             flags: b[1],
+            ioprio: u16_at(2),
             fd: u32_at(4) as i32,
             off: u64_at(8),
             addr: u64_at(16),
@@ -82,5 +99,8 @@ mod tests {
         let s = Sqe::read(&e);
         assert_eq!(s.off, (&raw mut len) as u64);
         assert_eq!(s.op_flags, libc::SOCK_CLOEXEC as u32);
+        assert!(!s.multishot());
+        assert!(Sqe::read(&opcode::AcceptMulti::new(types::Fd(5)).build()).multishot());
+        assert!(Sqe::read(&opcode::RecvMulti::new(types::Fd(5), 0).build()).multishot());
     }
 }
