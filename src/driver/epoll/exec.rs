@@ -79,17 +79,13 @@ pub(super) fn attempt(sqe: &Sqe, started: &mut bool, pool: Option<&BufRing>) -> 
             ) as isize
         }),
         opcode::Connect::CODE => return connect(sqe, started),
+        // Polled descriptors are streams (pipe, socket, eventfd, tty): the offset means
+        // nothing, as io_uring ignores it for them (io_uring_prep_read(3)).
         opcode::Read::CODE => retry_eintr(|| unsafe {
-            match offset(sqe) {
-                None => libc::read(fd, sqe.addr as *mut _, sqe.len as usize),
-                Some(off) => libc::pread(fd, sqe.addr as *mut _, sqe.len as usize, off),
-            }
+            libc::read(fd, sqe.addr as *mut _, sqe.len as usize)
         }),
         opcode::Write::CODE => retry_eintr(|| unsafe {
-            match offset(sqe) {
-                None => libc::write(fd, sqe.addr as *const _, sqe.len as usize),
-                Some(off) => libc::pwrite(fd, sqe.addr as *const _, sqe.len as usize, off),
-            }
+            libc::write(fd, sqe.addr as *const _, sqe.len as usize)
         }),
         _ => unreachable!("opcode {} is not a readiness op", sqe.opcode),
     };
