@@ -216,9 +216,11 @@ impl Driver {
         self.stats
     }
 
-    /// Operations whose CQE has not been taken by their owner yet.
+    /// Operations whose CQE has not been taken by their owner yet, counting dropped ops
+    /// whose late CQE came but whose resources are not released yet (the epoll backend
+    /// can complete a cancel inside the drop that asked for it).
     pub(crate) fn in_flight(&self) -> usize {
-        self.slots.len()
+        self.slots.len() + self.orphans.len()
     }
 
     /// CQEs the kernel dropped because the CQ was full and it could not keep them

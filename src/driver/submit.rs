@@ -51,9 +51,6 @@ impl Driver {
     #[cfg(feature = "fault-injection")]
     pub(super) fn refuse_multishot(&mut self, sqe: &squeue::Entry, limit: usize) -> Option<usize> {
         use fault::{Missing, is_missing};
-        if let Queue::Epoll(_) = self.queue {
-            return None; // epoll answers every multishot SQE -EINVAL already
-        }
         let missing = match sqe.get_opcode() as u8 {
             opcode::AcceptMulti::CODE => is_missing(Missing::MultishotAccept),
             opcode::RecvMulti::CODE => is_missing(Missing::MultishotRecv),
@@ -63,9 +60,20 @@ impl Driver {
             return None;
         }
         let state = Lifecycle::Multi(Box::new(Multishot::new(limit)));
-        // SAFETY: a NOP points to no memory.
-        let key = unsafe { self.push_slot(opcode::Nop::new().build(), state) }.ok()?;
+        // Marked refused before the NOP is pushed: the epoll backend completes it at once.
+        let key = self.slots.insert(state);
         self.refused.push(key);
+        let nop = opcode::Nop::new().build().user_data(key as u64);
+        // SAFETY: a NOP points to no memory.
+        if unsafe { self.push_raw(&nop) }.is_err() {
+            self.refused.pop();
+            self.slots.remove(key);
+            return None;
+        }
+        self.stats.submitted += 1;
+        if let Queue::Epoll(_) = self.queue {
+            self.reap();
+        }
         Some(key)
     }
 

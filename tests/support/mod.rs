@@ -19,6 +19,36 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// The backend a default runtime runs here (`RINGIO_BACKEND`, else io_uring where it
+/// works): what the suite is testing in this run.
+pub fn backend() -> ringio::runtime::Backend {
+    static BACKEND: std::sync::OnceLock<ringio::runtime::Backend> = std::sync::OnceLock::new();
+    *BACKEND.get_or_init(|| {
+        ringio::Runtime::builder()
+            .workers(1)
+            .build()
+            .expect("a default runtime starts")
+            .metrics()
+            .backend
+    })
+}
+
+/// Whether this run tests the epoll backend.
+pub fn on_epoll() -> bool {
+    backend() == ringio::runtime::Backend::Epoll
+}
+
+/// For a test of something only io_uring has (ring flags, a registered ring fd, CQ
+/// overflow, injected enter failures, ...): on epoll, prints why the test is skipped and
+/// returns `true`, and the test returns at once.
+pub fn skip_on_epoll(why: &str) -> bool {
+    if on_epoll() {
+        eprintln!("SKIPPED on epoll: {why}");
+        return true;
+    }
+    false
+}
+
 /// Open descriptors of this process.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")

@@ -115,7 +115,7 @@ fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<Completion> {
         });
         return would_block(r).map(|c| if c.result < 0 { c } else { done(-libc::ENOBUFS) });
     };
-    let len = if sqe.len == 0 { cap } else { sqe.len.min(cap) };
+    let len = recv_len(sqe, cap);
     // SAFETY: the buffer is published and not consumed, so nothing else uses it; `len`
     // is within its size.
     let r = retry_eintr(|| unsafe { libc::recv(sqe.fd, ptr.cast(), len as usize, flags) });
@@ -130,6 +130,22 @@ fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<Completion> {
         result: c.result,
         flags: CQE_F_BUFFER | (u32::from(bid) << CQE_BUFFER_SHIFT),
     })
+}
+
+/// How many bytes a receive into a pool buffer of `cap` bytes asks for: the SQE's
+/// length if it gives one (io_uring_prep_recv(3)), else the whole buffer.
+fn recv_len(sqe: &Sqe, cap: u32) -> u32 {
+    if sqe.len == 0 { cap } else { sqe.len.min(cap) }
+}
+
+/// How many bytes a receive asked for (with a pooled buffer: what the pool's buffers
+/// hold); a result this big may have left more bytes in the socket.
+pub(super) fn recv_capacity(sqe: &Sqe, pool: Option<&BufRing>) -> u32 {
+    if sqe.flags & BUFFER_SELECT == 0 {
+        return sqe.len;
+    }
+    let cap = pool.map_or(0, |p| p.buffer_size() as u32);
+    recv_len(sqe, cap)
 }
 
 /// A nonblocking connect: the first attempt starts it; once epoll reports the socket

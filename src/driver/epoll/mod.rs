@@ -21,10 +21,12 @@
 //!    closes, hands out (`into_raw_fd`) or takes in anew is forgotten before the next op
 //!    is pushed ([`fd_changed`]), so a reused number is registered again, never mistaken
 //!    for the closed one.
-//! 6. A multishot receive or accept stays parked after each result: it is tried again
-//!    until the descriptor would block, each result posted with `IORING_CQE_F_MORE`, and
-//!    ends (a CQE without it) on an error, end of stream, an empty pool, or a cancel, as
-//!    the kernel's does (io_uring_enter(2), "multishot"). Other opcodes this backend does
+//! 6. A multishot receive or accept stays parked after each result, posted with
+//!    `IORING_CQE_F_MORE`, and ends (a CQE without it) on an error, end of stream, an
+//!    empty pool, or a cancel, as the kernel's does (io_uring_enter(2), "multishot"). It
+//!    posts one result per loop turn while its descriptor may hold more (a full buffer,
+//!    or an accept), so the driver sees its queue fill and can stop it (slot rule 4),
+//!    and is tried again at the next wait without waiting for an edge. Other opcodes this backend does
 //!    not know are answered -EINVAL, as by a kernel without them.
 
 mod exec;
@@ -134,6 +136,9 @@ pub(crate) struct Epoll {
     buf_ring: Option<Rc<BufRing>>,
     /// A timerfd for timed waits where `epoll_pwait2` (Linux 5.11) is missing.
     timer: Option<OwnedFd>,
+    /// Descriptors (and direction) whose first parked op is a multishot op that may have
+    /// more at once: tried again at the next wait (rule 6).
+    again: Vec<(RawFd, bool)>,
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -169,6 +174,7 @@ impl Epoll {
             pool,
             buf_ring: None,
             timer: None,
+            again: Vec::new(),
         };
         let event_fd = epoll.offload.event.as_raw_fd();
         epoll.ctl_add(event_fd, libc::EPOLLIN as u32, OFFLOAD_TOKEN)?;
@@ -320,8 +326,12 @@ impl Epoll {
         };
         let state = &self.fds[sqe.fd as usize];
         let queue = if write { &state.writers } else { &state.readers };
-        if queue.is_empty() && !drive(&mut parked, self.buf_ring.as_deref(), &mut self.done) {
-            return;
+        if queue.is_empty() {
+            match drive(&mut parked, self.buf_ring.as_deref(), &mut self.done) {
+                Drive::Done => return,
+                Drive::Again => self.again.push((sqe.fd, write)),
+                Drive::Wait => {}
+            }
         }
         let state = &mut self.fds[sqe.fd as usize];
         let queue = if write { &mut state.writers } else { &mut state.readers };
@@ -346,11 +356,17 @@ impl Epoll {
         while let Some(&key) = queue.first() {
             let slot = &mut self.parked[park_index(key)];
             let p = slot.as_mut().expect("a queued key is parked");
-            if drive(p, self.buf_ring.as_deref(), &mut self.done) {
-                break;
+            match drive(p, self.buf_ring.as_deref(), &mut self.done) {
+                Drive::Wait => break,
+                Drive::Again => {
+                    self.again.push((fd, write));
+                    break;
+                }
+                Drive::Done => {
+                    *slot = None;
+                    queue.remove(0);
+                }
             }
-            *slot = None;
-            queue.remove(0);
         }
     }
 
@@ -414,7 +430,7 @@ impl Epoll {
         self.forget_changed();
         self.collect_offloaded();
         let timeout = match wait {
-            _ if !self.done.is_empty() => Some(Duration::ZERO),
+            _ if !self.done.is_empty() || !self.again.is_empty() => Some(Duration::ZERO),
             None => Some(Duration::ZERO),
             Some(t) => t,
         };
@@ -447,6 +463,9 @@ impl Epoll {
                     }
                 }
             }
+        }
+        for (fd, write) in std::mem::take(&mut self.again) {
+            self.retry(fd, write);
         }
         self.collect_offloaded();
         Ok(())
@@ -489,30 +508,42 @@ impl Epoll {
     }
 }
 
-/// Tries op `p` until it would block or is done, posting its CQEs to `done`. Returns
-/// whether it still waits (stays parked). A multishot op posts each result with
-/// `IORING_CQE_F_MORE` and goes on (rule 6).
-fn drive(p: &mut Parked, pool: Option<&BufRing>, done: &mut Vec<(u64, Completion)>) -> bool {
+/// What [`drive`] left an op in.
+enum Drive {
+    /// Parked until its descriptor is reported ready.
+    Wait,
+    /// A multishot op that posted a result and may have more now (rule 6).
+    Again,
+    /// Its last CQE is posted.
+    Done,
+}
+
+/// Tries op `p` once, posting its CQE to `done`.
+fn drive(p: &mut Parked, pool: Option<&BufRing>, done: &mut Vec<(u64, Completion)>) -> Drive {
     /// `IORING_CQE_F_MORE` (io_uring.h).
     const CQE_F_MORE: u32 = 1 << 1;
-    let multishot = p.sqe.multishot();
-    loop {
-        let Some(c) = exec::attempt(&p.sqe, &mut p.started, pool) else {
-            return true;
-        };
-        // A byte count or a new fd; a receive's 0 is end of stream, which ends it.
-        let accepted = p.sqe.opcode == opcode::Accept::CODE && c.result >= 0;
-        if multishot && (c.result > 0 || accepted) {
-            let more = Completion {
-                flags: c.flags | CQE_F_MORE,
-                ..c
-            };
-            done.push((p.sqe.user_data, more));
-            continue;
-        }
+    let Some(c) = exec::attempt(&p.sqe, &mut p.started, pool) else {
+        return Drive::Wait;
+    };
+    if !p.sqe.multishot() {
         done.push((p.sqe.user_data, c));
-        return false;
+        return Drive::Done;
     }
+    // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
+    let accept = p.sqe.opcode == opcode::Accept::CODE;
+    if c.result > 0 || (accept && c.result >= 0) {
+        let more = Completion {
+            flags: c.flags | CQE_F_MORE,
+            ..c
+        };
+        done.push((p.sqe.user_data, more));
+        // A receive that did not fill its buffer drained the socket: the next bytes
+        // bring an edge. A full one, or an accept, may have more waiting now.
+        let drained = !accept && (c.result as u32) < exec::recv_capacity(&p.sqe, pool);
+        return if drained { Drive::Wait } else { Drive::Again };
+    }
+    done.push((p.sqe.user_data, c));
+    Drive::Done
 }
 
 impl Drop for Epoll {
