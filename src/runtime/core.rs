@@ -259,6 +259,8 @@ impl Core {
     /// nothing in flight (shutdown; tasks are gone by now).
     pub(crate) fn drain_ops(&self) {
         self.driver.borrow_mut().cancel_all();
+        // The epoll backend ends parked ops inside the cancel: release what they held.
+        self.finish_reaped();
         let start = Instant::now();
         while self.driver.borrow().owed() {
             let mut driver = self.driver.borrow_mut();

@@ -85,6 +85,9 @@ struct FdState {
     /// Keys of parked ops, oldest first (rule 2).
     readers: Vec<u64>,
     writers: Vec<u64>,
+    /// epoll reported the peer's end (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`): reads end
+    /// in EOF or an error without another edge, so a short read does not mean "wait".
+    closed: bool,
 }
 
 impl FdState {
@@ -327,7 +330,8 @@ impl Epoll {
         let state = &self.fds[sqe.fd as usize];
         let queue = if write { &state.writers } else { &state.readers };
         if queue.is_empty() {
-            match drive(&mut parked, self.buf_ring.as_deref(), &mut self.done) {
+            let closed = state.closed;
+            match drive(&mut parked, self.buf_ring.as_deref(), closed, &mut self.done) {
                 Drive::Done => return,
                 Drive::Again => self.again.push((sqe.fd, write)),
                 Drive::Wait => {}
@@ -352,11 +356,12 @@ impl Epoll {
         let Some(state) = self.fds.get_mut(fd as usize) else {
             return;
         };
+        let closed = state.closed;
         let queue = if write { &mut state.writers } else { &mut state.readers };
         while let Some(&key) = queue.first() {
             let slot = &mut self.parked[park_index(key)];
             let p = slot.as_mut().expect("a queued key is parked");
-            match drive(p, self.buf_ring.as_deref(), &mut self.done) {
+            match drive(p, self.buf_ring.as_deref(), closed, &mut self.done) {
                 Drive::Wait => break,
                 Drive::Again => {
                     self.again.push((fd, write));
@@ -455,6 +460,12 @@ impl Epoll {
                         (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32,
                         (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32,
                     );
+                    let hup = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+                    if bits & hup != 0
+                        && let Some(state) = self.fds.get_mut(fd as usize)
+                    {
+                        state.closed = true;
+                    }
                     if bits & read != 0 {
                         self.retry(fd, false);
                     }
@@ -518,8 +529,14 @@ enum Drive {
     Done,
 }
 
-/// Tries op `p` once, posting its CQE to `done`.
-fn drive(p: &mut Parked, pool: Option<&BufRing>, done: &mut Vec<(u64, Completion)>) -> Drive {
+/// Tries op `p` once, posting its CQE to `done`. `closed`: the descriptor's
+/// `FdState::closed`.
+fn drive(
+    p: &mut Parked,
+    pool: Option<&BufRing>,
+    closed: bool,
+    done: &mut Vec<(u64, Completion)>,
+) -> Drive {
     /// `IORING_CQE_F_MORE` (io_uring.h).
     const CQE_F_MORE: u32 = 1 << 1;
     let Some(c) = exec::attempt(&p.sqe, &mut p.started, pool) else {
@@ -538,8 +555,10 @@ fn drive(p: &mut Parked, pool: Option<&BufRing>, done: &mut Vec<(u64, Completion
         };
         done.push((p.sqe.user_data, more));
         // A receive that did not fill its buffer drained the socket: the next bytes
-        // bring an edge. A full one, or an accept, may have more waiting now.
-        let drained = !accept && (c.result as u32) < exec::recv_capacity(&p.sqe, pool);
+        // bring an edge, unless the peer's end already came (its edge is spent and EOF or
+        // the error is still to be read). A full one, or an accept, may have more now.
+        let short = (c.result as u32) < exec::recv_capacity(&p.sqe, pool);
+        let drained = !accept && short && !closed;
         return if drained { Drive::Wait } else { Drive::Again };
     }
     done.push((p.sqe.user_data, c));
