@@ -8,6 +8,13 @@
 //! CAP_IPC_LOCK, since root is exempt from the limit; each child asserts what it expects
 //! and the parent requires the child's success line. Some children count descriptors and
 //! threads, so every test of this binary runs alone (`support::serial`).
+//!
+//! On the epoll backend the forced fallbacks of multishot accept and receive and of the
+//! buffer pool, and the echo server with every optional feature missing, are tested as on
+//! io_uring; what only a ring has (its flags, a registered ring fd, memory pinned against
+//! RLIMIT_MEMLOCK) is skipped. A real-limit test skips in the parent, so a child, which
+//! runs only when its parent did not skip, does not ask again (asking builds a runtime
+//! before the child's own checks).
 
 mod support;
 
@@ -159,6 +166,9 @@ fn without_buffer_rings_pooled_receives_use_owned_buffers() {
 #[test]
 fn without_ring_flags_a_plain_ring_serves_io_and_timers() {
     let _serial = support::serial();
+    if support::skip_on_epoll("ring flags are an io_uring feature") {
+        return;
+    }
     support::watchdog("no_ring_flags", Duration::from_secs(60));
     // A runtime with every flag first, so a report of anything but this runtime's own
     // rings would show up below.
@@ -184,6 +194,9 @@ fn without_ring_flags_a_plain_ring_serves_io_and_timers() {
 #[test]
 fn runtime_reports_its_own_rings_before_and_after_a_call() {
     let _serial = support::serial();
+    if support::skip_on_epoll("ring flags are an io_uring feature") {
+        return;
+    }
     support::watchdog("own_rings", Duration::from_secs(60));
     // Built with every flag missing on this thread: `build`'s rings and core 0's are
     // plain, core 1's (another thread) are not.
@@ -211,6 +224,9 @@ fn runtime_reports_its_own_rings_before_and_after_a_call() {
 #[test]
 fn ring_fd_is_registered_when_the_kernel_allows_it() {
     let _serial = support::serial();
+    if support::skip_on_epoll("a registered ring fd is an io_uring feature") {
+        return;
+    }
     support::watchdog("ring_fd_registration", Duration::from_secs(60));
     let (inside, rt) = with_missing(&[], async || {
         echo_check(Recv::Stream).await;
@@ -360,7 +376,8 @@ fn assert_memlock_start_error(e: &io::Error, limit: u64, fix: &str) {
 /// The tag a child prints last, once every check of its own passed.
 const CHILD_OK: &str = "CHILD-OK";
 
-/// Runs this test binary's `test` in a child with `RINGIO_MEMLOCK_CHILD` set and requires
+/// Runs this test binary's `test` in a child with `RINGIO_MEMLOCK_CHILD` set and default
+/// runtimes on io_uring only (`RINGIO_BACKEND=io_uring`), and requires
 /// that it passed; shows its report (what it printed after [`CHILD_OK`]).
 fn memlock_child(test: &str) {
     // The kernel charges locked memory per user, not per process, so a child of another
@@ -370,6 +387,9 @@ fn memlock_child(test: &str) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env("RINGIO_MEMLOCK_CHILD", "1")
+        // io_uring itself: under `Backend::Auto` a ring the limit refuses is no start
+        // error but a fallback to epoll, which the limit does not charge.
+        .env(ringio::runtime::BACKEND_ENV, "io_uring")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -431,6 +451,11 @@ impl MachineLock {
 #[test]
 fn real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock() {
     let _serial = support::serial();
+    if !is_child()
+        && support::skip_on_epoll("only io_uring pins the pool's ring against RLIMIT_MEMLOCK")
+    {
+        return;
+    }
     if !runs_as_child("real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock") {
         return;
     }
@@ -457,6 +482,9 @@ fn real_memlock_limit_too_low_for_the_pool_falls_back_and_names_memlock() {
 #[test]
 fn real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic() {
     let _serial = support::serial();
+    if !is_child() && support::skip_on_epoll("rings are what RLIMIT_MEMLOCK charges") {
+        return;
+    }
     if !runs_as_child("real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic") {
         return;
     }
@@ -474,7 +502,19 @@ fn real_memlock_limit_too_low_for_the_ring_is_a_start_error_not_a_panic() {
         .expect_err("ringio::run must panic when no ring fits");
     let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("RLIMIT_MEMLOCK"), "panic message: {msg:?}");
-    println!("{CHILD_OK} {e}");
+    // `Backend::Auto` falls back to epoll instead, says why, and serves.
+    let rt = ringio::Runtime::builder()
+        .backend(ringio::runtime::Backend::Auto)
+        .workers(1)
+        .ring_entries(SMALL_RING)
+        .build()
+        .expect("Auto falls back to epoll when no ring fits");
+    let m = rt.metrics();
+    assert_eq!(m.backend, ringio::runtime::Backend::Epoll, "{m:?}");
+    let why = m.fallback_reason.expect("the fallback says why");
+    assert!(why.contains("RLIMIT_MEMLOCK"), "{why}");
+    rt.block_on(echo_check(Recv::Stream));
+    println!("{CHILD_OK} {e}; Auto fell back to epoll and echoed");
 }
 
 #[test]
@@ -483,6 +523,9 @@ fn memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped()
     // kernel worker some time after they are dropped; the core's ring must not fail (or
     // panic in `block_on`) meanwhile.
     let _serial = support::serial();
+    if !is_child() && support::skip_on_epoll("rings are what RLIMIT_MEMLOCK charges") {
+        return;
+    }
     if !runs_as_child("memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped")
     {
         return;
@@ -504,6 +547,9 @@ fn memlock_limit_that_fits_one_ring_starts_despite_the_probe_ring_just_dropped()
 #[test]
 fn memlock_limit_for_fewer_rings_than_cores_is_a_build_error_not_a_panic() {
     let _serial = support::serial();
+    if !is_child() && support::skip_on_epoll("rings are what RLIMIT_MEMLOCK charges") {
+        return;
+    }
     if !runs_as_child("memlock_limit_for_fewer_rings_than_cores_is_a_build_error_not_a_panic") {
         return;
     }
@@ -551,6 +597,9 @@ fn core_that_cannot_build_its_ring_after_build_is_an_error_and_runs_nothing() {
     // call, and `try_block_on` returns that, with no main future polled and nothing
     // left behind; the runtime works again once the limit is back.
     let _serial = support::serial();
+    if !is_child() && support::skip_on_epoll("rings are what RLIMIT_MEMLOCK charges") {
+        return;
+    }
     if !runs_as_child("core_that_cannot_build_its_ring_after_build_is_an_error_and_runs_nothing") {
         return;
     }

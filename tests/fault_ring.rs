@@ -4,7 +4,8 @@
 //! kernel may write it (the quarantine allocator checks, on for the whole of each test),
 //! nothing is left behind (descriptors back to their baseline) and nothing is left
 //! spinning (the core idles afterwards). Both tests take `support::serial()`: they share
-//! the process's quarantine and count its descriptors.
+//! the process's quarantine and count its descriptors. The epoll backend has neither an
+//! `io_uring_enter` to fail nor a completion queue: both tests are io_uring's only.
 
 mod support;
 
@@ -101,6 +102,9 @@ async fn traffic_under_failing_enters(errno: i32, addr: std::net::SocketAddr) ->
 #[test]
 fn failing_enters_lose_no_op_and_free_nothing_early() {
     let _serial = support::serial();
+    if support::skip_on_epoll("enter failures are injected into io_uring_enter") {
+        return;
+    }
     support::watchdog("failing_enters", Duration::from_secs(120));
     let baseline_fds = support::fd_count();
     let watch = alloc::watch();
@@ -149,6 +153,9 @@ fn failing_enters_lose_no_op_and_free_nothing_early() {
 #[test]
 fn overflowing_completion_queue_completes_each_op_exactly_once() {
     let _serial = support::serial();
+    if support::skip_on_epoll("no CQ on epoll") {
+        return;
+    }
     support::watchdog("cq_overflow", Duration::from_secs(60));
     const OPS: usize = 1000;
     const READS: usize = 200;
