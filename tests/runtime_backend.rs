@@ -71,7 +71,7 @@ fn median_lateness(rt: &ringio::Runtime) -> Duration {
         let mut rng = support::Rng::new(7);
         let mut late = Vec::with_capacity(SAMPLES);
         for _ in 0..SAMPLES {
-            let phase = Duration::from_micros(rng.below(1_000) as u64);
+            let phase = Duration::from_micros(rng.below(1_000));
             let spin = Instant::now();
             while spin.elapsed() < phase {}
             let start = Instant::now();

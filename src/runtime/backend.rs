@@ -74,11 +74,10 @@ impl Backend {
     pub(crate) fn from_env() -> io::Result<Option<Backend>> {
         match std::env::var(BACKEND_ENV) {
             Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(v)) => Err(bad_name(BACKEND_ENV, &v.to_string_lossy())),
-            Ok(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| bad_name(BACKEND_ENV, &v)),
+            Err(std::env::VarError::NotUnicode(v)) => {
+                Err(bad_name(BACKEND_ENV, &v.to_string_lossy()))
+            }
+            Ok(v) => v.parse().map(Some).map_err(|_| bad_name(BACKEND_ENV, &v)),
         }
     }
 }

@@ -9,13 +9,13 @@
 //! 5. reap the CQEs and wake their tasks.
 #![forbid(unsafe_code)]
 
+use super::Backend;
 use super::blocking::BlockingPool;
 use super::join::Runnable;
 use super::metrics::Metrics;
 use super::shared::Shared;
 use super::wheel::TimerWheel;
 use crate::buf::pool::{Pool, PoolConfig};
-use super::Backend;
 use crate::driver::{Completion, DRAIN_LIMIT, Driver, Orphan, Probe, RingSize};
 use slab::Slab;
 use std::cell::{Cell, RefCell};

@@ -230,14 +230,13 @@ impl Runtime {
                             if let Some(&cpu) = plan.cpus.get(i) {
                                 let _ = crate::sys::affinity::pin_current_thread(cpu);
                             }
-                            let ran =
-                                run_core(ticket, peers, i, (setup, blocking), async move {
-                                    let v = worker_main(i).await;
-                                    if i < counted {
-                                        finish();
-                                    }
-                                    v
-                                });
+                            let ran = run_core(ticket, peers, i, (setup, blocking), async move {
+                                let v = worker_main(i).await;
+                                if i < counted {
+                                    finish();
+                                }
+                                v
+                            });
                             if matches!(ran, Some((Err(_), _))) {
                                 stop.stop();
                             }

@@ -3,8 +3,8 @@
 
 // The one driver type in the public API: `Metrics::ring_flags` reports it, and a user
 // reads it to learn which ring features the kernel gave (its docs list them).
-pub use crate::driver::RingFlags;
 use super::Backend;
+pub use crate::driver::RingFlags;
 
 /// A snapshot of one core's counters.
 ///

@@ -24,7 +24,9 @@ fn res(r: isize) -> i32 {
 }
 
 fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn done(result: i32) -> Completion {
@@ -53,23 +55,46 @@ fn offset(sqe: &Sqe) -> Option<i64> {
 pub(super) fn attempt(sqe: &Sqe, started: &mut bool, pool: Option<&BufRing>) -> Option<Completion> {
     let fd = sqe.fd;
     let dontwait = libc::MSG_DONTWAIT;
-    // SAFETY (all calls below): the SQE's pointers and lengths describe memory the op owns
-    // until its completion is reaped (module docs), the same memory the kernel would use.
+    // Each call below uses the SQE's pointers and lengths, which describe memory the op
+    // owns until its completion is reaped (module docs): the memory the kernel would use.
     let r = match sqe.opcode {
         opcode::Recv::CODE if sqe.flags & BUFFER_SELECT != 0 => return recv_pooled(sqe, pool),
+        // SAFETY: the op's buffer or message header (module docs).
         opcode::Recv::CODE => retry_eintr(|| unsafe {
-            libc::recv(fd, sqe.addr as *mut _, sqe.len as usize, sqe.op_flags as i32 | dontwait)
+            libc::recv(
+                fd,
+                sqe.addr as *mut _,
+                sqe.len as usize,
+                sqe.op_flags as i32 | dontwait,
+            )
         }),
+        // SAFETY: the op's buffer or message header (module docs).
         opcode::Send::CODE => retry_eintr(|| unsafe {
-            libc::send(fd, sqe.addr as *const _, sqe.len as usize, sqe.op_flags as i32 | dontwait)
+            libc::send(
+                fd,
+                sqe.addr as *const _,
+                sqe.len as usize,
+                sqe.op_flags as i32 | dontwait,
+            )
         }),
+        // SAFETY: the op's buffer or message header (module docs).
         opcode::RecvMsg::CODE => retry_eintr(|| unsafe {
-            libc::recvmsg(fd, sqe.addr as *mut libc::msghdr, sqe.op_flags as i32 | dontwait)
+            libc::recvmsg(
+                fd,
+                sqe.addr as *mut libc::msghdr,
+                sqe.op_flags as i32 | dontwait,
+            )
         }),
+        // SAFETY: the op's buffer or message header (module docs).
         opcode::SendMsg::CODE => retry_eintr(|| unsafe {
-            libc::sendmsg(fd, sqe.addr as *const libc::msghdr, sqe.op_flags as i32 | dontwait)
+            libc::sendmsg(
+                fd,
+                sqe.addr as *const libc::msghdr,
+                sqe.op_flags as i32 | dontwait,
+            )
         }),
         // The socket is nonblocking (registered), and so is every accepted one.
+        // SAFETY: the op's address buffer and its length (module docs).
         opcode::Accept::CODE => retry_eintr(|| unsafe {
             libc::accept4(
                 fd,
@@ -81,12 +106,14 @@ pub(super) fn attempt(sqe: &Sqe, started: &mut bool, pool: Option<&BufRing>) -> 
         opcode::Connect::CODE => return connect(sqe, started),
         // Polled descriptors are streams (pipe, socket, eventfd, tty): the offset means
         // nothing, as io_uring ignores it for them (io_uring_prep_read(3)).
-        opcode::Read::CODE => retry_eintr(|| unsafe {
-            libc::read(fd, sqe.addr as *mut _, sqe.len as usize)
-        }),
-        opcode::Write::CODE => retry_eintr(|| unsafe {
-            libc::write(fd, sqe.addr as *const _, sqe.len as usize)
-        }),
+        // SAFETY: the op's buffer or message header (module docs).
+        opcode::Read::CODE => {
+            retry_eintr(|| unsafe { libc::read(fd, sqe.addr as *mut _, sqe.len as usize) })
+        }
+        // SAFETY: the op's buffer or message header (module docs).
+        opcode::Write::CODE => {
+            retry_eintr(|| unsafe { libc::write(fd, sqe.addr as *const _, sqe.len as usize) })
+        }
         _ => unreachable!("opcode {} is not a readiness op", sqe.opcode),
     };
     would_block(r)
@@ -113,7 +140,13 @@ fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<Completion> {
         let r = retry_eintr(|| unsafe {
             libc::recv(sqe.fd, (&raw mut byte).cast(), 1, flags | libc::MSG_PEEK)
         });
-        return would_block(r).map(|c| if c.result < 0 { c } else { done(-libc::ENOBUFS) });
+        return would_block(r).map(|c| {
+            if c.result < 0 {
+                c
+            } else {
+                done(-libc::ENOBUFS)
+            }
+        });
     };
     let len = recv_len(sqe, cap);
     // SAFETY: the buffer is published and not consumed, so nothing else uses it; `len`
@@ -156,7 +189,11 @@ fn connect(sqe: &Sqe, started: &mut bool) -> Option<Completion> {
     if !*started {
         // SAFETY: the address and its length are the op's (module docs).
         let r = retry_eintr(|| unsafe {
-            libc::connect(fd, sqe.addr as *const libc::sockaddr, sqe.off as libc::socklen_t) as isize
+            libc::connect(
+                fd,
+                sqe.addr as *const libc::sockaddr,
+                sqe.off as libc::socklen_t,
+            ) as isize
         });
         if r == 0 {
             return Some(done(0));
@@ -173,7 +210,13 @@ fn connect(sqe: &Sqe, started: &mut bool) -> Option<Completion> {
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: writes an int and its length into live locals.
     let r = unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut err).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut err).cast(),
+            &mut len,
+        )
     };
     if r < 0 {
         return Some(done(-errno()));
@@ -216,8 +259,8 @@ pub(super) fn read_cached(sqe: &Sqe) -> Option<Completion> {
 pub(super) fn blocking(sqe: &Sqe) -> i32 {
     let fd = sqe.fd;
     let path = sqe.addr as *const libc::c_char;
-    // SAFETY (all calls below): the SQE's pointers (paths, buffers, the statx result) are
-    // the op's and outlive its completion (module docs).
+    // SAFETY: the SQE's pointers (paths, buffers, the statx result) are the op's and
+    // outlive its completion (module docs).
     let r = retry_eintr(|| unsafe {
         match sqe.opcode {
             opcode::Read::CODE => match offset(sqe) {
@@ -248,7 +291,9 @@ pub(super) fn blocking(sqe: &Sqe) -> i32 {
                 sqe.op_flags,
             ) as isize,
             opcode::MkDirAt::CODE => libc::mkdirat(fd, path, sqe.len as libc::mode_t) as isize,
-            opcode::Fsync::CODE if sqe.op_flags & FSYNC_DATASYNC != 0 => libc::fdatasync(fd) as isize,
+            opcode::Fsync::CODE if sqe.op_flags & FSYNC_DATASYNC != 0 => {
+                libc::fdatasync(fd) as isize
+            }
             opcode::Fsync::CODE => libc::fsync(fd) as isize,
             opcode::Ftruncate::CODE => libc::ftruncate(fd, sqe.off as libc::off_t) as isize,
             op => unreachable!("opcode {op} does not run on the pool"),

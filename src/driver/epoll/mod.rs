@@ -145,13 +145,21 @@ pub(crate) struct Epoll {
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
 }
 
 /// The index of key `user_data` in `parked`: slab keys are small; the wake-up read's
 /// tag (`WAKE_TAG`) takes index 0.
 fn park_index(user_data: u64) -> usize {
-    if user_data == super::WAKE_TAG { 0 } else { user_data as usize + 1 }
+    if user_data == super::WAKE_TAG {
+        0
+    } else {
+        user_data as usize + 1
+    }
 }
 
 impl Epoll {
@@ -160,6 +168,7 @@ impl Epoll {
         let epfd = crate::sys::fd::owned_from_raw(cvt(unsafe {
             libc::epoll_create1(libc::EPOLL_CLOEXEC)
         })?);
+        // SAFETY: as above.
         let event = crate::sys::fd::owned_from_raw(cvt(unsafe {
             libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)
         })?);
@@ -184,7 +193,10 @@ impl Epoll {
         if !pwait2_works(&epoll.epfd) {
             // SAFETY: as above.
             let timer = crate::sys::fd::owned_from_raw(cvt(unsafe {
-                libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
+                libc::timerfd_create(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+                )
             })?);
             epoll.ctl_add(timer.as_raw_fd(), libc::EPOLLIN as u32, TIMER_TOKEN)?;
             epoll.timer = Some(timer);
@@ -328,17 +340,30 @@ impl Epoll {
             started: false,
         };
         let state = &self.fds[sqe.fd as usize];
-        let queue = if write { &state.writers } else { &state.readers };
+        let queue = if write {
+            &state.writers
+        } else {
+            &state.readers
+        };
         if queue.is_empty() {
             let closed = state.closed;
-            match drive(&mut parked, self.buf_ring.as_deref(), closed, &mut self.done) {
+            match drive(
+                &mut parked,
+                self.buf_ring.as_deref(),
+                closed,
+                &mut self.done,
+            ) {
                 Drive::Done => return,
                 Drive::Again => self.again.push((sqe.fd, write)),
                 Drive::Wait => {}
             }
         }
         let state = &mut self.fds[sqe.fd as usize];
-        let queue = if write { &mut state.writers } else { &mut state.readers };
+        let queue = if write {
+            &mut state.writers
+        } else {
+            &mut state.readers
+        };
         if queue.capacity() == 0 {
             // Most descriptors have one op waiting per direction.
             queue.reserve_exact(1);
@@ -357,7 +382,11 @@ impl Epoll {
             return;
         };
         let closed = state.closed;
-        let queue = if write { &mut state.writers } else { &mut state.readers };
+        let queue = if write {
+            &mut state.writers
+        } else {
+            &mut state.readers
+        };
         while let Some(&key) = queue.first() {
             let slot = &mut self.parked[park_index(key)];
             let p = slot.as_mut().expect("a queued key is parked");
@@ -386,7 +415,11 @@ impl Epoll {
             return;
         };
         let state = &mut self.fds[p.fd as usize];
-        let queue = if p.write { &mut state.writers } else { &mut state.readers };
+        let queue = if p.write {
+            &mut state.writers
+        } else {
+            &mut state.readers
+        };
         queue.retain(|&k| k != target);
         self.finish(target, -libc::ECANCELED);
     }
@@ -405,7 +438,11 @@ impl Epoll {
         if self.offloaded == 0 {
             return;
         }
-        let mut results = self.offload.results.lock().unwrap_or_else(|e| e.into_inner());
+        let mut results = self
+            .offload
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         self.offloaded -= results.len();
         for (user_data, result) in results.drain(..) {
             self.done.push((user_data, Completion { result, flags: 0 }));
@@ -496,7 +533,15 @@ impl Epoll {
                 // SAFETY: `events` has `cap` entries for the kernel to fill; `ts` outlives
                 // the call; no signal mask is passed.
                 unsafe {
-                    libc::syscall(libc::SYS_epoll_pwait2, epfd, events, cap, ts_ptr, 0usize, 8usize)
+                    libc::syscall(
+                        libc::SYS_epoll_pwait2,
+                        epfd,
+                        events,
+                        cap,
+                        ts_ptr,
+                        0usize,
+                        8usize,
+                    )
                 }
             }
             Some(timer) => {
@@ -572,7 +617,9 @@ impl Drop for Epoll {
 }
 
 fn exec_errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn timespec(d: Duration) -> libc::timespec {
@@ -591,7 +638,15 @@ fn pwait2_works(epfd: &OwnedFd) -> bool {
     let mut ev = libc::epoll_event { events: 0, u64: 0 };
     // SAFETY: one event slot and a zero timeout, both live locals.
     let r = unsafe {
-        libc::syscall(libc::SYS_epoll_pwait2, epfd.as_raw_fd(), &mut ev, 1, &ts, 0usize, 8usize)
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            epfd.as_raw_fd(),
+            &mut ev,
+            1,
+            &ts,
+            0usize,
+            8usize,
+        )
     };
     r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
 }
@@ -622,5 +677,8 @@ fn is_seekable_file(fd: RawFd) -> bool {
     if unsafe { libc::fstat(fd, &mut st) } < 0 {
         return false;
     }
-    matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK | libc::S_IFDIR)
+    matches!(
+        st.st_mode & libc::S_IFMT,
+        libc::S_IFREG | libc::S_IFBLK | libc::S_IFDIR
+    )
 }
