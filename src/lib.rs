@@ -1,7 +1,8 @@
 //! ringio: an io_uring async runtime for Linux with an API that reads like Python's asyncio.
 //!
-//! A completion-based proactor submits socket operations to io_uring; one executor per
-//! core drives `!Send` futures; [`time`], [`sync`], [`task`] and [`channel`] give the
+//! A completion-based proactor submits socket operations to io_uring (or, where io_uring
+//! is denied, carries the same operations out on epoll: [`runtime::Backend`]); one
+//! executor per core drives `!Send` futures; [`time`], [`sync`], [`task`] and [`channel`] give the
 //! asyncio vocabulary (`sleep`, `timeout` for `wait_for`, `Semaphore`, `Queue`, `gather`,
 //! `TaskGroup`, ...).
 //!
@@ -29,7 +30,7 @@
 //! # Layers
 //!
 //! `net`, `fs`, `signal` → `op` → `driver` → kernel. Only `driver` pushes SQEs and reaps
-//! CQEs; `time`, `sync`, `task` and `channel` are plain futures and never see the ring.
+//! CQEs (to the ring, or to its epoll backend, which carries the same SQEs out itself); `time`, `sync`, `task` and `channel` are plain futures and never see the ring.
 //! `runtime` owns each core's loop, its run queues and its timer wheel; `op` reaches the
 //! current core's driver, and `time` its wheel, through one narrow handle each
 //! (`runtime::handle`), and the runtime uses neither. `sys` wraps the raw syscalls that

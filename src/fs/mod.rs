@@ -20,6 +20,12 @@
 //! Files are always read and written at explicit offsets (`pread`/`pwrite` style): there
 //! is no shared cursor to race on when many operations are in flight.
 //!
+//! On the epoll backend ([`Backend::Epoll`](crate::runtime::Backend), where io_uring is
+//! denied) regular files cannot be polled, so each of these operations runs on the
+//! runtime's blocking pool ([`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads))
+//! and the core goes on meanwhile, as in tokio; a read the page cache can serve at once
+//! is done on the core (`preadv2` with `RWF_NOWAIT`). The rules above hold unchanged.
+//!
 //! # Examples
 //!
 //! ```
