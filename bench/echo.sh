@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The echo comparison: ringio's echo server beside tokio (current-thread and
-# multi-thread), monoio and a raw io_uring floor, all driven by ringio's echo_client.
+# The echo comparison: ringio's echo server (on io_uring, and on its epoll backend)
+# beside tokio (current-thread and multi-thread), monoio and a raw io_uring floor, all
+# driven by ringio's echo_client.
 #
 #   bash bench/echo.sh                 # full matrix, 3 interleaved rounds
 #   bash bench/echo.sh --quick         # smoke run: 1 round, short, few configurations
@@ -8,11 +9,14 @@
 #
 # ringio's server receives into its buffer pool with multishot receives (the default);
 # `--servers "ringio ringio-pooled ringio-owned ..."` adds its other two receive paths.
+# `ringio-epoll` is the same server on the epoll backend (--backend epoll), as it runs
+# where io_uring is denied; `ringio` is pinned to --backend io_uring, so neither row
+# depends on RINGIO_BACKEND. The client always runs with --backend io_uring.
 # Server on CPU 0, one core (ringio --workers 1, monoio --workers 1, tokio-mt with one
 # worker thread); client on CPU 1 (--workers 1). Loopback only. Each server is started,
 # waited for (its `listening on` line), measured, and killed; the servers take turns
-# within each configuration and round (ringio raw monoio tokio-ct tokio-mt, then again),
-# so slow drift of the machine hits every server alike.
+# within each configuration and round (ringio ringio-epoll raw monoio tokio-ct tokio-mt,
+# then again), so slow drift of the machine hits every server alike.
 #
 # Measures: closed loop at 50, 1,000, 10,000 connections × 64 and 1,024 bytes (req/s,
 # p50/p99/p99.9); a fixed-rate run (--rate 25000, 1,000 connections) for server CPU µs
@@ -30,14 +34,15 @@ ROUNDS=3
 DURATION=5
 WARMUP=2
 QUICK=0
-SERVERS="ringio raw monoio tokio-ct tokio-mt"
+SERVERS="ringio ringio-epoll raw monoio tokio-ct tokio-mt"
 RATE=25000
 IDLE_CONNS=10000
 SVG=docs/echo-bench.svg
 
 usage() {
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
-    echo "flags: --quick --rounds N --duration S --warmup S --rate R --servers \"ringio raw ...\" --svg FILE"
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+    echo "flags: --quick --rounds N --duration S --warmup S --rate R --servers \"ringio ringio-epoll raw ...\" --svg FILE"
+    echo "servers: ringio ringio-epoll ringio-pooled ringio-owned raw monoio tokio-ct tokio-mt"
 }
 
 while [ $# -gt 0 ]; do
@@ -122,9 +127,10 @@ PORT=$((17000 + RANDOM % 20000))
 
 server_cmd() {
     case "$1" in
-        ringio) echo "$BIN/examples/echo_server --workers 1" ;;
-        ringio-pooled) echo "$BIN/examples/echo_server --workers 1 --recv pooled" ;;
-        ringio-owned) echo "$BIN/examples/echo_server --workers 1 --recv owned" ;;
+        ringio) echo "$BIN/examples/echo_server --backend io_uring --workers 1" ;;
+        ringio-epoll) echo "$BIN/examples/echo_server --backend epoll --workers 1" ;;
+        ringio-pooled) echo "$BIN/examples/echo_server --backend io_uring --workers 1 --recv pooled" ;;
+        ringio-owned) echo "$BIN/examples/echo_server --backend io_uring --workers 1 --recv owned" ;;
         raw) echo "$BIN/peer-raw" ;;
         monoio) echo "$BIN/peer-monoio --workers 1" ;;
         tokio-ct) echo "$BIN/peer-tokio-ct" ;;
@@ -187,6 +193,7 @@ run_client() {
     local args=(--addr "$ADDR" --conns "$conns" --size "$size" --duration "$DURATION" --warmup "$warm" --json)
     has_flag "--workers" && args+=(--workers 1)
     has_flag "--cpus" && args+=(--cpus 1)
+    has_flag "--backend" && args+=(--backend io_uring)
     if [ "$rate" != 0 ]; then
         has_flag "--rate" && args+=(--rate "$rate")
     fi
@@ -225,7 +232,7 @@ run_client() {
         fi
     fi
     echo "$server,$config,$conns,$size,$round,$req_s,$p50,$p99,$p999,$cpu,,,$errs" >>"$CSV"
-    printf '  %-9s %-6s c=%-5s s=%-4s req/s=%-9s p50=%-6s p99=%-6s p99.9=%-6s cpu/req=%-6s errors=%s\n' \
+    printf '  %-12s %-6s c=%-5s s=%-4s req/s=%-9s p50=%-6s p99=%-6s p99.9=%-6s cpu/req=%-6s errors=%s\n' \
         "$server" "$config" "$conns" "$size" "$req_s" "$p50" "$p99" "$p999" "${cpu:--}" "$errs" >&2
 }
 
@@ -260,7 +267,7 @@ run_idle() {
     echo "$server,idle,$IDLE_CONNS,1,$round,,,,,,$base,$rss,$errs" >>"$CSV"
     local per=""
     [ -n "$rss" ] && per=$(( (rss - base) * 1024 / IDLE_CONNS ))
-    printf '  %-9s idle   c=%-5s RSS %s -> %s KiB (%s B/conn)\n' "$server" "$IDLE_CONNS" "$base" "${rss:--}" "${per:--}" >&2
+    printf '  %-12s idle   c=%-5s RSS %s -> %s KiB (%s B/conn)\n' "$server" "$IDLE_CONNS" "$base" "${rss:--}" "${per:--}" >&2
 }
 
 # One measurement of one server: start, measure, stop.
@@ -280,8 +287,8 @@ measure() {
 
 {
     echo "ringio echo benchmark, $STAMP, $(uname -r), $(nproc --all) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-    echo "server on CPU 0 (taskset -c 0): ringio --workers 1, raw (1 thread), monoio --workers 1, tokio-ct, tokio-mt with 1 worker thread"
-    echo "client on CPU 1 (taskset -c 1, --workers 1): $CLIENT"
+    echo "server on CPU 0 (taskset -c 0): ringio --workers 1 (io_uring; ringio-epoll: --backend epoll), raw (1 thread), monoio --workers 1, tokio-ct, tokio-mt with 1 worker thread"
+    echo "client on CPU 1 (taskset -c 1, --workers 1, --backend io_uring): $CLIENT"
     echo "rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s (${WARMUP_10K}s at 10,000 conns) closed=[$CLOSED_CONFIGS] rate=$RATE idle=$IDLE_CONNS"
     has_flag "--rate" || echo "NOTE: this echo_client has no --rate: the 'rate' row is a closed-loop run at 1,000 connections"
     has_flag "--server-pid" || echo "NOTE: this echo_client has no --server-pid: CPU/req = server schedstat CPU over the whole client run / requests_total"

@@ -17,8 +17,13 @@
 //! cargo run --release --example echo_bench -- --rate 100000
 //! ```
 //!
-//! Server figures (io_uring_enter calls per request, ops per enter) are the difference
-//! of the server runtime's `metrics()` between the edges of the measured window.
+//! `--backend auto|io_uring|epoll` picks the I/O backend of both runtimes, the server's
+//! and the load generator's (default: `RINGIO_BACKEND`, else auto); the summary names
+//! the backend each ran and, if auto fell back to epoll, why.
+//!
+//! Server figures (io_uring_enter calls per request, or epoll_pwait2 calls on epoll; ops
+//! per enter) are the difference of the server runtime's `metrics()` between the edges of
+//! the measured window.
 //! Exit code: 0 if no error, 1 if any request failed, 2 if the arguments cannot work.
 
 #[allow(dead_code)] // shared by the three echo examples; each uses part of it
@@ -30,6 +35,7 @@ use echo::client::{Phase, run_load};
 use echo::limits::{check_fd_budget, check_load_args, check_workers};
 use echo::report::{ServerFigures, format_json, format_text};
 use ringio::net::TcpListener;
+use ringio::runtime::Backend;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -59,6 +65,13 @@ struct Args {
     /// receive per message (pooled), or into each connection's own buffer (owned).
     #[arg(long, value_enum, default_value_t = echo::server::RecvMode::Stream)]
     recv: echo::server::RecvMode,
+    /// I/O backend of both the server and the load generator: auto (io_uring where it
+    /// works, else epoll), io_uring or epoll. Default: what RINGIO_BACKEND says, else
+    /// auto. One flag for both ends, as the environment variable also sets both: a run
+    /// measures one backend, not a mix (to pair them otherwise, run echo_server and
+    /// echo_client, each with its own --backend).
+    #[arg(long, value_name = "auto|io_uring|epoll")]
+    backend: Option<Backend>,
 }
 
 fn main() -> ExitCode {
@@ -129,10 +142,10 @@ fn main() -> ExitCode {
     let (addr_tx, addr_rx) = mpsc::channel();
     let server = {
         let phase = phase.clone();
-        let recv = args.recv;
+        let (recv, backend) = (args.recv, args.backend);
         std::thread::Builder::new()
             .name("echo-server".into())
-            .spawn(move || run_server(server_cpu, client_cpu, recv, &phase, addr_tx))
+            .spawn(move || run_server(server_cpu, client_cpu, recv, backend, &phase, addr_tx))
             .expect("spawning a thread at start-up does not fail")
     };
     let addr: SocketAddr = match addr_rx.recv() {
@@ -185,12 +198,13 @@ fn run_server(
     cpu: usize,
     client_cpu: usize,
     recv: echo::server::RecvMode,
+    backend: Option<Backend>,
     phase: &AtomicU8,
     addr_tx: mpsc::Sender<Result<SocketAddr, String>>,
 ) -> Result<ServerFigures, String> {
     let started = (|| {
         echo::pin_current_thread(cpu)?;
-        let rt = echo::one_core_runtime()?;
+        let rt = echo::one_core_runtime(backend)?;
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         Ok::<_, std::io::Error>((rt, listener, addr))
@@ -220,6 +234,8 @@ fn run_server(
             ops_submitted: end.ops_submitted - start.ops_submitted,
             ring_flags: end.ring_flags.to_string(),
             cpus: (cpu, client_cpu),
+            backend: end.backend,
+            fallback_reason: end.fallback_reason,
         })
     })
 }
@@ -238,7 +254,7 @@ fn run_client(
     addr: SocketAddr,
     phase: &AtomicU8,
 ) -> Result<echo::report::Report, String> {
-    let cfg = args.load.config(addr, cpus);
+    let cfg = args.load.config(addr, cpus, args.backend);
     run_load(&cfg, |p| {
         let next = match p {
             Phase::Measuring => MEASURING,

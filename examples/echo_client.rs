@@ -12,7 +12,9 @@
 //!
 //! `--workers N` spreads the connections over N client cores (pinned to `--cpus a,b,..`
 //! if given, else left to the scheduler); `--server-pid` adds the server's CPU time per
-//! request and its RSS, read from `/proc`.
+//! request and its RSS, read from `/proc`; `--backend auto|io_uring|epoll` picks the
+//! client runtime's I/O backend (default: `RINGIO_BACKEND`, else auto), which the
+//! summary names (with the reason, if auto fell back to epoll).
 //!
 //! ```text
 //! cargo run --release --example echo_server
@@ -32,6 +34,7 @@ use echo::client::{Phase, run_load};
 use echo::limits::{check_fd_budget, check_load_args, check_workers};
 use echo::procfs::{ServerUsage, clock_ticks_per_s, read_cpu_ticks, read_rss_kib};
 use echo::report::{format_json, format_text};
+use ringio::runtime::Backend;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -51,6 +54,10 @@ struct Args {
     /// The server's process id: report its CPU time per request and its RSS.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// I/O backend of the client cores: auto (io_uring where it works, else epoll),
+    /// io_uring or epoll. Default: what RINGIO_BACKEND says, else auto.
+    #[arg(long, value_name = "auto|io_uring|epoll")]
+    backend: Option<Backend>,
 }
 
 fn main() -> ExitCode {
@@ -97,7 +104,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let cfg = args.load.config(args.addr, args.cpus.clone());
+    let cfg = args.load.config(args.addr, args.cpus.clone(), args.backend);
     if args.cpus.is_empty() && args.load.workers > 1 {
         eprintln!("client cores not pinned (give --cpus to pin them)");
     }

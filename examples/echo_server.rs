@@ -18,7 +18,10 @@
 //! stream: multishot receives into the core's buffer pool; see `common/echo/server.rs`),
 //! `--buf` (read buffer bytes with `--recv owned`, default 4096), `--pool-buffers` and
 //! `--pool-buffer-size` (each core's receive pool, default 1,024 × 4,096), `--workers`
-//! (cores, each pinned to its own CPU; default: every CPU this process may use).
+//! (cores, each pinned to its own CPU; default: every CPU this process may use),
+//! `--backend auto|io_uring|epoll` (default: `RINGIO_BACKEND`, else auto: io_uring where
+//! it works, epoll where it is denied). The `listening on` line names the backend that
+//! runs and, if auto fell back to epoll, why.
 
 #[allow(dead_code)] // shared by the three echo examples; each uses part of it
 #[path = "common/echo.rs"]
@@ -26,6 +29,7 @@ mod echo;
 
 use clap::Parser;
 use ringio::net::TcpListener;
+use ringio::runtime::Backend;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -55,6 +59,10 @@ struct Args {
     /// Bytes per pool buffer: the most one receive returns.
     #[arg(long, default_value_t = ringio::runtime::DEFAULT_POOL_BUFFER_SIZE)]
     pool_buffer_size: usize,
+    /// I/O backend: auto (io_uring where it works, else epoll), io_uring or epoll.
+    /// Default: what RINGIO_BACKEND says, else auto.
+    #[arg(long, value_name = "auto|io_uring|epoll")]
+    backend: Option<Backend>,
 }
 
 fn main() -> ExitCode {
@@ -73,12 +81,11 @@ fn main() -> ExitCode {
     let workers = args
         .workers
         .unwrap_or_else(|| ringio::runtime::available_cpus().len().max(1));
-    let rt = match ringio::Runtime::builder()
+    let builder = ringio::Runtime::builder()
         .workers(workers)
         .pin_cores(true)
-        .buffer_pool(args.pool_buffers, args.pool_buffer_size)
-        .build()
-    {
+        .buffer_pool(args.pool_buffers, args.pool_buffer_size);
+    let rt = match echo::with_backend(builder, args.backend).build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{e}");
@@ -111,12 +118,11 @@ fn main() -> ExitCode {
             };
             if core == 0 {
                 let local = listener.local_addr().unwrap_or(addr);
-                println!("listening on {local} ({workers} cores)");
+                let m = ringio::metrics();
+                let backend = echo::backend_summary(m.backend, m.fallback_reason);
+                println!("listening on {local} ({workers} cores, backend {backend})");
                 let _ = std::io::stdout().flush();
-                eprintln!(
-                    "fd limit {limit}; ring flags {}",
-                    ringio::metrics().ring_flags
-                );
+                eprintln!("fd limit {limit}; ring flags {}", m.ring_flags);
                 let _ = bound.set(Ok(local));
             }
             echo::server::serve(listener, recv, buf).await;

@@ -1,6 +1,6 @@
 //! The echo examples end to end: the one-command benchmark runs clean, the load
-//! generator catches a server that corrupts its replies, and its open loop offers the
-//! rate it was asked for.
+//! generator catches a server that corrupts its replies, its open loop offers the
+//! rate it was asked for, and `--backend` picks the backend (or refuses a bad name).
 //!
 //! Examples have no `CARGO_BIN_EXE_*`, so each test runs them through `cargo run` (the
 //! same profile as this test), with a deadline, and reads the one-line JSON summary.
@@ -155,6 +155,11 @@ fn echo_bench_smoke_run_has_no_errors() {
     assert!(field(json, "requests") > 0, "{json}");
     assert_eq!(field(json, "conns_up"), 200, "{json}");
     assert!(field(json, "enters") > 0, "server figures missing: {json}");
+    // Without --backend the builder is not told: RINGIO_BACKEND or Auto decide, as for
+    // this test's own default runtime.
+    let backend = format!("\"backend\":\"{}\"", support::backend());
+    assert!(json.starts_with(&format!("{{{backend},")), "{json}");
+    assert!(json.contains(&format!("\"server\":{{{backend},")), "{json}");
 }
 
 /// An echo server that flips one bit of every reply's first byte.
@@ -222,6 +227,8 @@ fn client_reports_a_corrupting_server() {
 struct ExampleServer {
     child: Child,
     addr: SocketAddr,
+    /// Its `listening on ...` line.
+    banner: String,
 }
 
 impl Drop for ExampleServer {
@@ -231,12 +238,13 @@ impl Drop for ExampleServer {
     }
 }
 
-/// Starts `echo_server --addr 127.0.0.1:0 --workers 1` and waits (building it first if
-/// need be, within [`RUN_DEADLINE`]) for its `listening on <addr>` line. `cargo run`
-/// execs the example in place, so the child's pid is the server's.
-fn start_example_server() -> ExampleServer {
+/// Starts `echo_server --addr 127.0.0.1:0 --workers 1 <extra>` and waits (building it
+/// first if need be, within [`RUN_DEADLINE`]) for its `listening on <addr>` line. `cargo
+/// run` execs the example in place, so the child's pid is the server's.
+fn start_example_server(extra: &[&str]) -> ExampleServer {
     let mut child = cargo_example("echo_server")
         .args(["--", "--addr", "127.0.0.1:0", "--workers", "1"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -249,7 +257,7 @@ fn start_example_server() -> ExampleServer {
             let Ok(line) = line else { return };
             if let Some(rest) = line.strip_prefix("listening on ") {
                 let addr = rest.split_whitespace().next().unwrap_or_default();
-                let _ = tx.send(addr.parse::<SocketAddr>());
+                let _ = tx.send(addr.parse::<SocketAddr>().map(|a| (a, line.clone())));
             }
         }
     });
@@ -257,9 +265,10 @@ fn start_example_server() -> ExampleServer {
     let mut server = ExampleServer {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        banner: String::new(),
     };
-    server.addr = match rx.recv_timeout(RUN_DEADLINE) {
-        Ok(Ok(addr)) => addr,
+    (server.addr, server.banner) = match rx.recv_timeout(RUN_DEADLINE) {
+        Ok(Ok(found)) => found,
         Ok(Err(e)) => panic!("echo_server printed an address that does not parse: {e}"),
         Err(_) => panic!("echo_server did not say where it listens within {RUN_DEADLINE:?}"),
     };
@@ -288,7 +297,7 @@ fn client_open_loop_rate_is_met() {
     // catch up during the warm-up, which is long enough to keep that out of the window.
     const WARMUP_S: u64 = 2;
     let _serial = support::serial();
-    let server = start_example_server();
+    let server = start_example_server(&[]);
     let addr = server.addr.to_string();
     let pid = server.child.id().to_string();
     let run = cargo_run_example(
@@ -352,4 +361,64 @@ fn client_open_loop_rate_is_met() {
          {SERVER_CPU_US_PER_REQ_LIMIT}): {json}"
     );
     assert!(field(json, "server_peak_rss_kib") > 0, "{json}");
+}
+
+#[test]
+fn server_on_epoll_serves_the_client() {
+    let _serial = support::serial();
+    // Asked for by flag, so also where io_uring works and RINGIO_BACKEND is unset.
+    let server = start_example_server(&["--backend", "epoll"]);
+    assert!(
+        server.banner.ends_with("backend epoll)"),
+        "the banner does not say epoll: {}",
+        server.banner
+    );
+    let addr = server.addr.to_string();
+    let run = cargo_run_example(
+        "echo_client",
+        &[
+            "--addr",
+            &addr,
+            "--conns",
+            "20",
+            "--duration",
+            "1",
+            "--warmup",
+            "1",
+            "--backend",
+            "epoll",
+            "--json",
+        ],
+    );
+    drop(server);
+    assert!(run.success, "exit {:?}; stderr:\n{}", run.code, run.stderr);
+    let json = summary(&run);
+    assert_eq!(field(json, "errors"), 0, "{json}");
+    assert_eq!(field(json, "conns_up"), 20, "{json}");
+    assert!(field(json, "requests") > 0, "{json}");
+    assert!(
+        json.starts_with("{\"backend\":\"epoll\","),
+        "the client's --backend epoll is not what ran: {json}"
+    );
+}
+
+#[test]
+fn unknown_backend_is_refused_naming_the_accepted_values() {
+    let _serial = support::serial();
+    for example in ["echo_server", "echo_client", "echo_bench"] {
+        let run = cargo_run_example(example, &["--backend", "bogus"]);
+        // clap's usage error: exit 2, before any runtime or socket is set up.
+        assert_eq!(
+            run.code,
+            Some(2),
+            "{example} --backend bogus; stdout:\n{}\nstderr:\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("bogus") && run.stderr.contains("auto, io_uring, epoll"),
+            "{example}: the error does not name the accepted values:\n{}",
+            run.stderr
+        );
+    }
 }

@@ -35,6 +35,7 @@ pub mod server;
 #[path = "echo/tally.rs"]
 pub mod tally;
 
+use ringio::runtime::Backend;
 use std::io;
 
 /// Descriptors kept back for everything that is not a connection (stdio, the ring, its
@@ -56,12 +57,31 @@ pub const DEFAULT_SERVER_BUF: usize = 4096;
 
 /// A runtime of exactly one core, on the calling thread: each echo role is one core,
 /// and the builder's default (one core per CPU) would start idle extra threads.
+/// `backend`: as `--backend` said; `None` leaves the choice to `RINGIO_BACKEND` or Auto.
 ///
 /// # Errors
 ///
-/// If io_uring cannot be used here (the message names the cause and the fix).
-pub fn one_core_runtime() -> io::Result<ringio::Runtime> {
-    ringio::Runtime::builder().workers(1).build()
+/// If the backend cannot be used here (the message names the cause and the fix).
+pub fn one_core_runtime(backend: Option<Backend>) -> io::Result<ringio::Runtime> {
+    with_backend(ringio::Runtime::builder().workers(1), backend).build()
+}
+
+/// `builder` told to use `backend`, or left as it is (`RINGIO_BACKEND` or Auto decide)
+/// when `--backend` was not given.
+pub fn with_backend(builder: ringio::Builder, backend: Option<Backend>) -> ringio::Builder {
+    match backend {
+        Some(b) => builder.backend(b),
+        None => builder,
+    }
+}
+
+/// The backend a runtime runs, and why Auto fell back if it did: `io_uring`, `epoll`, or
+/// `epoll (io_uring unavailable: <reason>)`.
+pub fn backend_summary(backend: Backend, fallback_reason: Option<&str>) -> String {
+    match fallback_reason {
+        Some(why) => format!("{backend} (io_uring unavailable: {why})"),
+        None => backend.to_string(),
+    }
 }
 
 /// Raises RLIMIT_NOFILE to the hard limit and returns the limit now in force.
@@ -183,11 +203,17 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
-    /// The load generator's settings for these flags, against `addr`, on `cpus`, with
-    /// live progress.
-    pub fn config(&self, addr: std::net::SocketAddr, cpus: Vec<usize>) -> client::LoadConfig {
+    /// The load generator's settings for these flags, against `addr`, on `cpus`, on
+    /// `backend` (`None`: `RINGIO_BACKEND` or Auto decide), with live progress.
+    pub fn config(
+        &self,
+        addr: std::net::SocketAddr,
+        cpus: Vec<usize>,
+        backend: Option<Backend>,
+    ) -> client::LoadConfig {
         client::LoadConfig {
             addr,
+            backend,
             conns: self.conns,
             size: self.size,
             duration: std::time::Duration::from_secs(self.duration),

@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 use ringio::JoinHandle;
 use ringio::buf::IoBuf;
 use ringio::net::TcpStream;
+use ringio::runtime::Backend;
 use ringio::sync::{Event, Semaphore};
 use ringio::time::{interval, sleep_until, timeout, timeout_at};
 use std::cell::{Cell, RefCell};
@@ -42,6 +43,8 @@ const MAX_ERROR_LINES: u64 = 10;
 pub struct LoadConfig {
     /// The echo server.
     pub addr: SocketAddr,
+    /// The client runtime's I/O backend; `None`: `RINGIO_BACKEND` or Auto decide.
+    pub backend: Option<Backend>,
     /// Connections to open, over all client cores.
     pub conns: usize,
     /// Bytes per request (and per reply).
@@ -194,8 +197,7 @@ fn micros(d: Duration) -> u64 {
 ///
 /// If the runtime cannot start or a client core cannot be pinned to its CPU.
 pub fn run_load(cfg: &LoadConfig, on_phase: impl Fn(Phase) + Sync) -> Result<Report, String> {
-    let rt = ringio::Runtime::builder()
-        .workers(cfg.workers)
+    let rt = super::with_backend(ringio::Runtime::builder().workers(cfg.workers), cfg.backend)
         .build()
         .map_err(|e| e.to_string())?;
     let live: Arc<LiveBoard> = (0..cfg.workers).map(|_| LiveSlot::default()).collect();
@@ -227,7 +229,10 @@ pub fn run_load(cfg: &LoadConfig, on_phase: impl Fn(Phase) + Sync) -> Result<Rep
             total.conns_up_peak, cfg.conns
         );
     }
-    Ok(total.report(cfg, measured))
+    let mut report = total.report(cfg, measured);
+    let m = rt.metrics();
+    (report.backend, report.fallback_reason) = (m.backend, m.fallback_reason);
+    Ok(report)
 }
 
 /// One client core: opens its share of the connections (ids `core`, `core + workers`,

@@ -2,6 +2,7 @@
 
 use super::procfs::ServerUsage;
 use hdrhistogram::Histogram;
+use ringio::runtime::Backend;
 use std::fmt::Write as _;
 use std::io;
 use std::time::Duration;
@@ -147,6 +148,10 @@ pub struct Report {
     pub errors: ErrorCounts,
     /// The server's CPU and memory over the window (with `--server-pid`).
     pub server_usage: Option<ServerUsage>,
+    /// The I/O backend the load generator's runtime ran.
+    pub backend: Backend,
+    /// Why that runtime's Auto choice fell back to epoll, if it did.
+    pub fallback_reason: Option<&'static str>,
 }
 
 impl Report {
@@ -159,26 +164,65 @@ impl Report {
 /// The echo server's own counters over the measured window (from its runtime's metrics).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServerFigures {
-    /// `io_uring_enter` calls.
+    /// `io_uring_enter` calls (epoll: `epoll_pwait2` calls).
     pub enters: u64,
     /// Operation SQEs submitted.
     pub ops_submitted: u64,
     /// The ring flags the kernel accepted.
     pub ring_flags: String,
+    /// The I/O backend the server's runtime ran.
+    pub backend: Backend,
+    /// Why the server runtime's Auto choice fell back to epoll, if it did.
+    pub fallback_reason: Option<&'static str>,
     /// The CPUs the server and the client ran on.
     pub cpus: (usize, usize),
 }
 
 impl ServerFigures {
-    /// io_uring_enter calls per echoed request.
+    /// The system call [`enters`](ServerFigures::enters) counts on this backend.
+    pub fn enter_call(&self) -> &'static str {
+        match self.backend {
+            Backend::Epoll => "epoll_pwait2",
+            _ => "io_uring_enter",
+        }
+    }
+
+    /// io_uring_enter (epoll: epoll_pwait2) calls per echoed request.
     pub fn enters_per_request(&self, requests: u64) -> f64 {
         ratio(self.enters as f64, requests as f64)
     }
 
-    /// Operations submitted per io_uring_enter call: how well the server batches.
+    /// Operations submitted per enter: how well the server batches.
     pub fn ops_per_enter(&self) -> f64 {
         ratio(self.ops_submitted as f64, self.enters as f64)
     }
+}
+
+/// `s` as a JSON string, quotes included.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `"backend":"<name>"`, and `,"fallback_reason":"<text>"` after a fallback.
+fn json_backend(backend: Backend, fallback_reason: Option<&str>) -> String {
+    let mut s = format!("\"backend\":{}", json_str(&backend.to_string()));
+    if let Some(why) = fallback_reason {
+        let _ = write!(s, ",\"fallback_reason\":{}", json_str(why));
+    }
+    s
 }
 
 /// `a / b`, or 0 when `b` is 0 (so JSON never gets NaN or inf).
@@ -194,6 +238,11 @@ pub fn format_text(r: &Report, server: Option<&ServerFigures>) -> String {
     let _ = writeln!(s, "connections     {} ({} up)", r.conns, r.conns_up);
     let _ = writeln!(s, "message size    {} bytes", r.size);
     let _ = writeln!(s, "client cores    {}", r.workers);
+    let _ = writeln!(
+        s,
+        "client backend  {}",
+        super::backend_summary(r.backend, r.fallback_reason)
+    );
     if r.rate == 0 {
         let _ = writeln!(
             s,
@@ -258,8 +307,14 @@ pub fn format_text(r: &Report, server: Option<&ServerFigures>) -> String {
         );
         let _ = writeln!(
             s,
-            "server enters   {:.3} io_uring_enter per request ({} enters in the window)",
+            "server backend  {}",
+            super::backend_summary(f.backend, f.fallback_reason)
+        );
+        let _ = writeln!(
+            s,
+            "server enters   {:.3} {} per request ({} enters in the window)",
             f.enters_per_request(r.requests),
+            f.enter_call(),
             f.enters
         );
         let _ = writeln!(
@@ -278,8 +333,9 @@ pub fn format_json(r: &Report, server: Option<&ServerFigures>) -> String {
     let mut s = String::from("{");
     let _ = write!(
         s,
-        "\"connections\":{},\"conns_up\":{},\"size\":{},\"workers\":{},\"rate\":{},\
+        "{},\"connections\":{},\"conns_up\":{},\"size\":{},\"workers\":{},\"rate\":{},\
          \"warmup_s\":{:.3},\"duration_s\":{:.3},",
+        json_backend(r.backend, r.fallback_reason),
         r.conns,
         r.conns_up,
         r.size,
@@ -332,8 +388,9 @@ pub fn format_json(r: &Report, server: Option<&ServerFigures>) -> String {
     if let Some(f) = server {
         let _ = write!(
             s,
-            ",\"server\":{{\"cpu\":{},\"client_cpu\":{},\"ring_flags\":\"{}\",\"enters\":{},\
+            ",\"server\":{{{},\"cpu\":{},\"client_cpu\":{},\"ring_flags\":\"{}\",\"enters\":{},\
              \"ops_submitted\":{},\"enters_per_request\":{:.4},\"ops_per_enter\":{:.2}}}",
+            json_backend(f.backend, f.fallback_reason),
             f.cpus.0,
             f.cpus.1,
             f.ring_flags,
@@ -376,6 +433,8 @@ mod tests {
             bytes_verified: 960_000,
             errors,
             server_usage: None,
+            backend: Backend::IoUring,
+            fallback_reason: None,
         }
     }
 
@@ -422,6 +481,8 @@ mod tests {
             ops_submitted: 24_690,
             ring_flags: "SINGLE_ISSUER".into(),
             cpus: (0, 1),
+            backend: Backend::IoUring,
+            fallback_reason: None,
         };
         let j = format_json(&sample(), Some(&f));
         assert!(
@@ -437,9 +498,46 @@ mod tests {
             "\"verify\":2,",
             "\"enters_per_request\":0.0810,",
             "\"ops_per_enter\":24.69}",
+            "{\"backend\":\"io_uring\",\"connections\":4,",
+            "\"server\":{\"backend\":\"io_uring\",\"cpu\":0,",
         ] {
             assert!(j.contains(field), "{field} missing in {j}");
         }
+    }
+
+    #[test]
+    fn backend_and_fallback_reason_are_reported() {
+        let mut r = sample();
+        r.backend = Backend::Epoll;
+        r.fallback_reason = Some("io_uring_setup was denied (EPERM): \"seccomp\"\n");
+        let f = ServerFigures {
+            enters: 10,
+            backend: Backend::Epoll,
+            ..ServerFigures::default()
+        };
+        let t = format_text(&r, Some(&f));
+        assert!(
+            t.contains(
+                "client backend  epoll (io_uring unavailable: io_uring_setup was denied \
+                 (EPERM): \"seccomp\"\n)"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("server backend  epoll\n"), "{t}");
+        assert!(t.contains(" epoll_pwait2 per request "), "{t}");
+        let j = format_json(&r, Some(&f));
+        assert!(
+            j.starts_with(
+                "{\"backend\":\"epoll\",\"fallback_reason\":\"io_uring_setup was denied \
+                 (EPERM): \\\"seccomp\\\"\\u000a\",\"connections\":4,"
+            ),
+            "{j}"
+        );
+        assert!(
+            j.contains("\"server\":{\"backend\":\"epoll\",\"cpu\":"),
+            "{j}"
+        );
+        assert!(!j.contains('\n'), "{j}");
     }
 
     #[test]

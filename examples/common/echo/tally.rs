@@ -8,6 +8,7 @@
 use super::client::LoadConfig;
 use super::report::{ErrorCounts, Latency, Report};
 use hdrhistogram::Histogram;
+use ringio::runtime::Backend;
 use std::time::Duration;
 
 /// Highest latency the histograms tell apart: 60 s, far past any sane echo; slower
@@ -98,6 +99,9 @@ impl CoreTally {
             bytes_verified: self.bytes_verified,
             errors: self.errors,
             server_usage: None,
+            // The runtime's, filled in by `run_load`.
+            backend: Backend::default(),
+            fallback_reason: None,
         }
     }
 }
