@@ -85,6 +85,9 @@ pub(crate) fn start_error(why: String, source: io::Error) -> io::Error {
     io::Error::new(source.kind(), SetupError { why, source })
 }
 
+/// How every start error's text begins.
+pub(crate) const START_PREFIX: &str = "ringio cannot start: ";
+
 /// The reason a ring could not be built, with the kernel's own error as `source`.
 #[derive(Debug)]
 struct SetupError {
@@ -94,7 +97,7 @@ struct SetupError {
 
 impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ringio cannot start: {} ({})", self.why, self.source)
+        write!(f, "{START_PREFIX}{} ({})", self.why, self.source)
     }
 }
 

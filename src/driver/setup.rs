@@ -234,9 +234,19 @@ pub(crate) fn probe(size: RingSize, choice: Backend) -> io::Result<Probe> {
         Backend::Epoll => Ok(epoll(None)),
         Backend::IoUring => probe_rings(size),
         Backend::Auto => match probe_rings(size) {
-            Err(e) if unavailable(&e) => Ok(epoll(Some(intern(e.to_string())))),
+            Err(e) if unavailable(&e) => Ok(epoll(Some(intern(fallback_reason(&e))))),
             res => res,
         },
+    }
+}
+
+/// The text of io_uring's start-up error, as the reason `Auto` runs epoll: the error
+/// without its "ringio cannot start: " lead-in, since the runtime did start.
+fn fallback_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.strip_prefix(super::error::START_PREFIX) {
+        Some(why) => why.to_string(),
+        None => text,
     }
 }
 
