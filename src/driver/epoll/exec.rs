@@ -106,14 +106,14 @@ pub(super) fn attempt(sqe: &Sqe, started: &mut bool, pool: Option<&BufRing>) -> 
         opcode::Connect::CODE => return connect(sqe, started),
         // Polled descriptors are streams (pipe, socket, eventfd, tty): the offset means
         // nothing, as io_uring ignores it for them (io_uring_prep_read(3)).
-        // SAFETY: the op's buffer or message header (module docs).
-        opcode::Read::CODE => {
-            retry_eintr(|| unsafe { libc::read(fd, sqe.addr as *mut _, sqe.len as usize) })
-        }
-        // SAFETY: the op's buffer or message header (module docs).
-        opcode::Write::CODE => {
-            retry_eintr(|| unsafe { libc::write(fd, sqe.addr as *const _, sqe.len as usize) })
-        }
+        opcode::Read::CODE => retry_eintr(|| {
+            // SAFETY: the op's buffer (module docs).
+            unsafe { libc::read(fd, sqe.addr as *mut _, sqe.len as usize) }
+        }),
+        opcode::Write::CODE => retry_eintr(|| {
+            // SAFETY: the op's buffer (module docs).
+            unsafe { libc::write(fd, sqe.addr as *const _, sqe.len as usize) }
+        }),
         _ => unreachable!("opcode {} is not a readiness op", sqe.opcode),
     };
     would_block(r)

@@ -14,9 +14,11 @@ use std::fmt::Write as _;
 
 const USAGE: &str = "echo-plot --csv FILE [--svg docs/echo-bench.svg] [--title TEXT]";
 /// Column order of the servers in tables and charts; ringio first, ratios are to it.
-/// `ringio-pooled` and `ringio-owned` are ringio's server on its other receive paths.
-const SERVERS: [&str; 7] = [
+/// `ringio-pooled` and `ringio-owned` are ringio's server on its other receive paths,
+/// `ringio-epoll` its server on the epoll backend.
+const SERVERS: [&str; 8] = [
     "ringio",
+    "ringio-epoll",
     "ringio-pooled",
     "ringio-owned",
     "raw",
@@ -24,8 +26,9 @@ const SERVERS: [&str; 7] = [
     "tokio-ct",
     "tokio-mt",
 ];
-const COLORS: [RGBColor; 7] = [
+const COLORS: [RGBColor; 8] = [
     RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
     RGBColor(227, 119, 194),
     RGBColor(140, 86, 75),
     RGBColor(80, 80, 80),
