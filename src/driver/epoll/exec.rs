@@ -50,9 +50,9 @@ fn offset(sqe: &Sqe) -> Option<i64> {
 }
 
 /// Tries `sqe` without blocking. `None`: the descriptor is not ready (EAGAIN), so the op
-/// waits for epoll to report it. `started` is the op's own state across attempts (a
-/// connect in progress).
-pub(super) fn attempt(sqe: &Sqe, started: &mut bool, pool: Option<&BufRing>) -> Option<Completion> {
+/// waits for epoll to report it. `sqe.started` keeps a connect's progress across
+/// attempts.
+pub(super) fn attempt(sqe: &mut Sqe, pool: Option<&BufRing>) -> Option<Completion> {
     let fd = sqe.fd;
     let dontwait = libc::MSG_DONTWAIT;
     // Each call below uses the SQE's pointers and lengths, which describe memory the op
@@ -103,7 +103,7 @@ pub(super) fn attempt(sqe: &Sqe, started: &mut bool, pool: Option<&BufRing>) -> 
                 sqe.op_flags as i32 | libc::SOCK_NONBLOCK,
             ) as isize
         }),
-        opcode::Connect::CODE => return connect(sqe, started),
+        opcode::Connect::CODE => return connect(sqe),
         // Polled descriptors are streams (pipe, socket, eventfd, tty): the offset means
         // nothing, as io_uring ignores it for them (io_uring_prep_read(3)).
         opcode::Read::CODE => retry_eintr(|| {
@@ -184,9 +184,9 @@ pub(super) fn recv_capacity(sqe: &Sqe, pool: Option<&BufRing>) -> u32 {
 /// A nonblocking connect: the first attempt starts it; once epoll reports the socket
 /// writable, `SO_ERROR` gives the outcome (calling connect again after a failure would
 /// start a new attempt) and `getpeername` tells a finished connect from a spurious wake.
-fn connect(sqe: &Sqe, started: &mut bool) -> Option<Completion> {
+fn connect(sqe: &mut Sqe) -> Option<Completion> {
     let fd = sqe.fd;
-    if !*started {
+    if !sqe.started {
         // SAFETY: the address and its length are the op's (module docs).
         let r = retry_eintr(|| unsafe {
             libc::connect(
@@ -200,7 +200,7 @@ fn connect(sqe: &Sqe, started: &mut bool) -> Option<Completion> {
         }
         return match errno() {
             libc::EINPROGRESS | libc::EALREADY => {
-                *started = true;
+                sqe.started = true;
                 None
             }
             e => Some(done(-e)),

@@ -31,6 +31,7 @@
 
 mod exec;
 mod sqe;
+mod waiters;
 
 use super::Completion;
 use crate::buf::pool::BufRing;
@@ -43,6 +44,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use waiters::Waiters;
 
 /// epoll tokens of the backend's own descriptors; any other token is a descriptor number.
 const OFFLOAD_TOKEN: u64 = u64::MAX;
@@ -82,28 +84,31 @@ enum Kind {
 #[derive(Debug, Default)]
 struct FdState {
     kind: Kind,
-    /// Keys of parked ops, oldest first (rule 2).
-    readers: Vec<u64>,
-    writers: Vec<u64>,
     /// epoll reported the peer's end (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`): reads end
     /// in EOF or an error without another edge, so a short read does not mean "wait".
     closed: bool,
+    /// Parked ops, oldest first (rule 2).
+    readers: Waiters,
+    writers: Waiters,
 }
 
 impl FdState {
     fn idle(&self) -> bool {
         self.readers.is_empty() && self.writers.is_empty()
     }
+
+    fn waiters(&mut self, write: bool) -> &mut Waiters {
+        if write {
+            &mut self.writers
+        } else {
+            &mut self.readers
+        }
+    }
 }
 
-/// An op waiting for its descriptor.
-struct Parked {
-    sqe: Sqe,
-    fd: RawFd,
-    write: bool,
-    /// A connect that was started (exec::attempt).
-    started: bool,
-}
+/// An op waiting for its descriptor: its SQE, which also carries its progress (a
+/// connect that was started).
+type Parked = Sqe;
 
 /// Results of ops that ran on the blocking pool (rule 3).
 struct Offload {
@@ -231,12 +236,12 @@ impl Epoll {
                 let r = unsafe { libc::close(sqe.fd) };
                 self.finish(sqe.user_data, if r < 0 { -exec_errno() } else { 0 });
             }
-            opcode::Recv::CODE | opcode::RecvMsg::CODE | opcode::Accept::CODE => {
-                self.socket_op(sqe, false)
-            }
-            opcode::Send::CODE | opcode::SendMsg::CODE | opcode::Connect::CODE => {
-                self.socket_op(sqe, true)
-            }
+            opcode::Recv::CODE
+            | opcode::RecvMsg::CODE
+            | opcode::Accept::CODE
+            | opcode::Send::CODE
+            | opcode::SendMsg::CODE
+            | opcode::Connect::CODE => self.socket_op(sqe),
             opcode::Read::CODE | opcode::Write::CODE => self.file_op(sqe),
             opcode::OpenAt::CODE
             | opcode::Statx::CODE
@@ -291,7 +296,7 @@ impl Epoll {
     }
 
     /// A receive, send, accept or connect: always a socket.
-    fn socket_op(&mut self, sqe: Sqe, write: bool) {
+    fn socket_op(&mut self, sqe: Sqe) {
         if sqe.fd < 0 {
             return self.finish(sqe.user_data, -libc::EBADF);
         }
@@ -300,7 +305,7 @@ impl Epoll {
         {
             return self.finish(sqe.user_data, -e.raw_os_error().unwrap_or(libc::EIO));
         }
-        self.ready_op(sqe, write);
+        self.ready_op(sqe);
     }
 
     /// A read or write: polled if the descriptor can be (pipe, socket, eventfd, tty),
@@ -321,7 +326,7 @@ impl Epoll {
             self.state(sqe.fd).kind = kind;
         }
         match self.state(sqe.fd).kind {
-            Kind::Polled => self.ready_op(sqe, sqe.opcode == opcode::Write::CODE),
+            Kind::Polled => self.ready_op(sqe),
             _ if sqe.opcode == opcode::Read::CODE => match exec::read_cached(&sqe) {
                 Some(c) => self.finish_with(sqe.user_data, c),
                 None => self.offload(sqe),
@@ -332,20 +337,11 @@ impl Epoll {
 
     /// Tries a readiness op now unless others wait before it (rule 2); parks it if the
     /// descriptor is not ready.
-    fn ready_op(&mut self, sqe: Sqe, write: bool) {
-        let mut parked = Parked {
-            sqe,
-            fd: sqe.fd,
-            write,
-            started: false,
-        };
-        let state = &self.fds[sqe.fd as usize];
-        let queue = if write {
-            &state.writers
-        } else {
-            &state.readers
-        };
-        if queue.is_empty() {
+    fn ready_op(&mut self, sqe: Sqe) {
+        let write = sqe.writes();
+        let mut parked: Parked = sqe;
+        let state = &mut self.fds[sqe.fd as usize];
+        if state.waiters(write).is_empty() {
             let closed = state.closed;
             match drive(
                 &mut parked,
@@ -358,17 +354,7 @@ impl Epoll {
                 Drive::Wait => {}
             }
         }
-        let state = &mut self.fds[sqe.fd as usize];
-        let queue = if write {
-            &mut state.writers
-        } else {
-            &mut state.readers
-        };
-        if queue.capacity() == 0 {
-            // Most descriptors have one op waiting per direction.
-            queue.reserve_exact(1);
-        }
-        queue.push(sqe.user_data);
+        self.fds[sqe.fd as usize].waiters(write).push(sqe.user_data);
         let i = park_index(sqe.user_data);
         if self.parked.len() <= i {
             self.parked.resize_with(i + 1, || None);
@@ -382,12 +368,8 @@ impl Epoll {
             return;
         };
         let closed = state.closed;
-        let queue = if write {
-            &mut state.writers
-        } else {
-            &mut state.readers
-        };
-        while let Some(&key) = queue.first() {
+        let queue = state.waiters(write);
+        while let Some(key) = queue.first() {
             let slot = &mut self.parked[park_index(key)];
             let p = slot.as_mut().expect("a queued key is parked");
             match drive(p, self.buf_ring.as_deref(), closed, &mut self.done) {
@@ -398,7 +380,7 @@ impl Epoll {
                 }
                 Drive::Done => {
                     *slot = None;
-                    queue.remove(0);
+                    queue.pop_front();
                 }
             }
         }
@@ -414,13 +396,7 @@ impl Epoll {
         else {
             return;
         };
-        let state = &mut self.fds[p.fd as usize];
-        let queue = if p.write {
-            &mut state.writers
-        } else {
-            &mut state.readers
-        };
-        queue.retain(|&k| k != target);
+        self.fds[p.fd as usize].waiters(p.writes()).remove(target);
         self.finish(target, -libc::ECANCELED);
     }
 
@@ -584,29 +560,29 @@ fn drive(
 ) -> Drive {
     /// `IORING_CQE_F_MORE` (io_uring.h).
     const CQE_F_MORE: u32 = 1 << 1;
-    let Some(c) = exec::attempt(&p.sqe, &mut p.started, pool) else {
+    let Some(c) = exec::attempt(p, pool) else {
         return Drive::Wait;
     };
-    if !p.sqe.multishot() {
-        done.push((p.sqe.user_data, c));
+    if !p.multishot() {
+        done.push((p.user_data, c));
         return Drive::Done;
     }
     // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
-    let accept = p.sqe.opcode == opcode::Accept::CODE;
+    let accept = p.opcode == opcode::Accept::CODE;
     if c.result > 0 || (accept && c.result >= 0) {
         let more = Completion {
             flags: c.flags | CQE_F_MORE,
             ..c
         };
-        done.push((p.sqe.user_data, more));
+        done.push((p.user_data, more));
         // A receive that did not fill its buffer drained the socket: the next bytes
         // bring an edge, unless the peer's end already came (its edge is spent and EOF or
         // the error is still to be read). A full one, or an accept, may have more now.
-        let short = (c.result as u32) < exec::recv_capacity(&p.sqe, pool);
+        let short = (c.result as u32) < exec::recv_capacity(p, pool);
         let drained = !accept && short && !closed;
         return if drained { Drive::Wait } else { Drive::Again };
     }
-    done.push((p.sqe.user_data, c));
+    done.push((p.user_data, c));
     Drive::Done
 }
 

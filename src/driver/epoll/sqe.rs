@@ -23,6 +23,8 @@ pub(super) struct Sqe {
     pub(super) op_flags: u32,
     pub(super) user_data: u64,
     pub(super) buf_group: u16,
+    /// Not from the SQE: the backend's note that this op's connect was started.
+    pub(super) started: bool,
 }
 
 /// `IOSQE_BUFFER_SELECT` (io_uring.h: bit 5 of the SQE flags).
@@ -45,6 +47,15 @@ impl Sqe {
         }
     }
 
+    /// Whether the op waits for room to write (else for something to read).
+    pub(super) fn writes(&self) -> bool {
+        use io_uring::opcode::{Connect, Send, SendMsg, Write};
+        matches!(
+            self.opcode,
+            Send::CODE | SendMsg::CODE | Connect::CODE | Write::CODE
+        )
+    }
+
     pub(super) fn read(entry: &squeue::Entry) -> Sqe {
         // SAFETY: `squeue::Entry` is `#[repr(C)]` around `struct io_uring_sqe`: 64 bytes
         // (checked above) of plain integers with no padding, built from zeroed memory by
@@ -64,6 +75,7 @@ impl Sqe {
             op_flags: u32_at(28),
             user_data: u64_at(32),
             buf_group: u16_at(40),
+            started: false,
         }
     }
 }
@@ -99,7 +111,8 @@ mod tests {
         let s = Sqe::read(&e);
         assert_eq!(s.off, (&raw mut len) as u64);
         assert_eq!(s.op_flags, libc::SOCK_CLOEXEC as u32);
-        assert!(!s.multishot());
+        assert!(!s.multishot() && !s.writes());
+        assert_eq!(std::mem::size_of::<Sqe>(), 48, "a parked op costs one Sqe");
         assert!(Sqe::read(&opcode::AcceptMulti::new(types::Fd(5)).build()).multishot());
         assert!(Sqe::read(&opcode::RecvMulti::new(types::Fd(5), 0).build()).multishot());
     }
