@@ -24,7 +24,11 @@ pub const BACKEND_ENV: &str = "RINGIO_BACKEND";
 ///   tokio; a buffered read that the page cache can serve without blocking is done on the
 ///   core (`preadv2(RWF_NOWAIT)`). Multishot receives and accepts are not available, so
 ///   each receive and accept is one attempt (the API is unchanged). Timers keep
-///   nanosecond waits (`epoll_pwait2`, or a timerfd before Linux 5.11).
+///   nanosecond waits (`epoll_pwait2`, or a timerfd before Linux 5.11). Descriptors a
+///   runtime uses are switched to `O_NONBLOCK` (the file description's flag, shared by
+///   its `dup`s), as tokio does. A child made by `fork(2)` shares its parent's epoll
+///   sets (epoll(7)): it must build its own runtime, as with io_uring, and leave the
+///   parent's alone.
 /// - [`Auto`](Backend::Auto), the default: io_uring when the start-up check passes, and
 ///   epoll when it fails for a reason that means "io_uring is not available here":
 ///   `ENOSYS` (kernel without io_uring), `EPERM` (a seccomp filter, as Docker's and
