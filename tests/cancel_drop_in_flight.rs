@@ -101,12 +101,20 @@ fn accept_dropped_after_completion_keeps_the_connection_for_the_next() {
     ringio::run(async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let client = std::net::TcpStream::connect(addr).unwrap();
+        let client;
         {
             let mut accept = pin!(listener.accept());
+            // Polled while no client is there: pending on both backends (on epoll an op
+            // whose descriptor is ready would complete at this first poll).
             assert!(poll_noop(accept.as_mut()).is_pending());
+            client = std::net::TcpStream::connect(addr).unwrap();
             // Let the CQE (carrying the new fd) arrive, then drop without polling again.
+            let before = ringio::metrics().ops_completed;
             sleep(Duration::from_millis(20)).await;
+            assert!(
+                ringio::metrics().ops_completed > before,
+                "the accept did not complete before its drop"
+            );
         }
         // The connection waited in the listener: the next accept gets that very one.
         let (s, peer) = timeout(Duration::from_secs(5), listener.accept())

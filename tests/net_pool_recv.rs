@@ -11,11 +11,13 @@ use ringio::Runtime;
 use ringio::buf::PooledBuf;
 use ringio::net::{TcpListener, TcpStream};
 use ringio::time::{sleep, timeout};
+use std::future::Future;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use support::{Rng, fd_count, in_flight, poll_noop, poll_once_and_drop, serial, settle};
+use support::{Rng, fd_count, in_flight, poll_noop, serial, settle};
 
 fn pool_in_use() -> usize {
     ringio::metrics().pool_in_use
@@ -987,34 +989,62 @@ enum Recv {
     Stream,
 }
 
-/// Queues a receive of `kind` on `s` (a 4-byte read, a pooled receive, or a multishot
-/// receive with its stream) and drops it before any submission: it is in flight with its
-/// cancel queued behind it.
-fn queue_and_drop(s: &TcpStream, kind: Recv) {
-    match kind {
-        Recv::Read => poll_once_and_drop(s.read(vec![0u8; 4])),
-        Recv::Pooled => poll_once_and_drop(s.recv_pooled()),
-        Recv::Stream => {
+/// Starts a receive of `kind` on `s` (a 4-byte read, a pooled receive, or a multishot
+/// receive with its stream) with one poll, which must find no data: the receive waits,
+/// its SQE queued (io_uring) or parked on the socket (epoll, where a receive that finds
+/// data completes at its first poll). Dropping the returned future drops the receive (and
+/// the stream), so it is dropped in flight.
+fn queue_receive<'a>(s: &'a TcpStream, kind: Recv) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+    let mut fut: Pin<Box<dyn Future<Output = ()> + 'a>> = match kind {
+        Recv::Read => Box::pin(async move { drop(s.read(vec![0u8; 4]).await) }),
+        Recv::Pooled => Box::pin(async move { drop(s.recv_pooled().await) }),
+        Recv::Stream => Box::pin(async move {
             let mut rs = s.recv_stream();
-            poll_once_and_drop(rs.next());
-        }
-    }
+            drop(rs.next().await);
+        }),
+    };
+    assert!(
+        poll_noop(fut.as_mut()).is_pending(),
+        "expected the {kind:?} receive to wait: was there data?"
+    );
+    fut
 }
 
-/// The peer sends `sent` ("AAAA" or "AAAABBBB"). Receives of the kinds in `first` are
-/// queued and dropped, in that order, before they reach the kernel: each still runs (its
-/// cancel is submitted after it) and takes what is there (a 4-byte read and a pooled
-/// receive with pool buffers of 4 bytes take "AAAA"; a multishot receive takes
-/// everything), which the stream must keep for the next read. Receives of kind `second`,
-/// the first submitted in the same batch, take the rest. Returns the bytes in the order
-/// the second kind delivers them, or how it hung (each receive given 1 s).
+/// Queues a receive of `kind` on `s` while no data is there ([`queue_receive`]) and drops
+/// it before the loop turns: on io_uring it is in flight with its cancel queued behind it.
+fn queue_and_drop(s: &TcpStream, kind: Recv) {
+    drop(queue_receive(s, kind));
+}
+
+/// Receives of the kinds in `first` are queued, in that order, while no data is there
+/// (so they wait on both backends), then the peer sends `sent` ("AAAA" or "AAAABBBB") and
+/// they are dropped, in the same order, without being polled again. Each takes what is
+/// there (a 4-byte read and a pooled receive with pool buffers of 4 bytes take "AAAA"; a
+/// multishot receive takes everything), which the stream must keep for the next read:
+/// on io_uring they are dropped before they reach the kernel and still run (each cancel is
+/// submitted after its receive); on epoll a dropped receive still parked is ended by its
+/// cancel at once, so a loop turn first lets epoll report the bytes and the receives take
+/// them, and they are dropped with their CQEs reaped. Receives of kind `second`, the first
+/// submitted in the same batch as the cancels on io_uring, take the rest. Returns the
+/// bytes in the order the second kind delivers them, or how it hung (each receive given
+/// 1 s).
 async fn cancelled_then_next(first: &[Recv], second: Recv, sent: &[u8]) -> Result<Vec<u8>, String> {
     let (s, mut peer) = pair_with_std_peer().await;
+    let queued: Vec<_> = first.iter().map(|&kind| queue_receive(&s, kind)).collect();
     peer.write_all(sent).unwrap();
-    sleep(Duration::from_millis(20)).await;
-    for &first in first {
-        queue_and_drop(&s, first);
+    // The bytes reach the socket while the loop does not turn: on io_uring the receives
+    // are still unsubmitted.
+    std::thread::sleep(Duration::from_millis(20));
+    if support::on_epoll() {
+        let before = ringio::metrics().ops_completed;
+        sleep(Duration::from_millis(20)).await;
+        let posted = ringio::metrics().ops_completed - before;
+        assert!(
+            posted >= first.len() as u64,
+            "{first:?}: the receives took no bytes before their drop ({posted} CQEs)"
+        );
     }
+    drop(queued); // front to back: in the order they were queued
     let mut got = Vec::new();
     let mut rs = s.recv_stream();
     while got.len() < sent.len() {

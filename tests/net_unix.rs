@@ -239,11 +239,19 @@ fn accept_dropped_after_completion_leaves_the_connection_to_the_next() {
     ringio::run(async {
         let listener = UnixListener::bind(&path).unwrap();
         let baseline = fd_count();
-        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let mut client;
         {
             let mut accept = pin!(listener.accept());
+            // Polled while no client is there: pending on both backends (on epoll an op
+            // whose descriptor is ready would complete at this first poll).
             assert!(poll_noop(accept.as_mut()).is_pending());
+            client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            let before = ringio::metrics().ops_completed;
             sleep(Duration::from_millis(20)).await; // the CQE carrying the fd arrives
+            assert!(
+                ringio::metrics().ops_completed > before,
+                "the accept did not complete before its drop"
+            );
         }
         let (server, _) = timeout(Duration::from_secs(5), listener.accept())
             .await
