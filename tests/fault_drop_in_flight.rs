@@ -28,6 +28,10 @@ static ALLOC: alloc::Guard = alloc::Guard;
 const DEFAULT_DROPS: usize = 2_000;
 /// Share of drops that must hit an op whose SQE was pushed and whose CQE was not reaped.
 const MIN_IN_FLIGHT: f64 = 0.25;
+/// The same on epoll, where an op that finds its socket ready finishes at its first poll
+/// and is never in flight: writes measured 30-36 % there (io_uring: 41-47 %), so the
+/// floor leaves room for a loaded machine and still means 300 in-flight drops of 2,000.
+const MIN_IN_FLIGHT_EPOLL: f64 = 0.15;
 /// Share of drops each point a kind names (queued, in the kernel, ...) must get at least:
 /// a change that stops the storm reaching one fails instead of passing unseen. The shares
 /// follow the machine's timing: opens dropped with their CQE reaped but untaken came to
@@ -172,8 +176,13 @@ impl Tally {
                 self.get(point)
             );
         }
+        let min_in_flight = if support::on_epoll() {
+            MIN_IN_FLIGHT_EPOLL
+        } else {
+            MIN_IN_FLIGHT
+        };
         assert!(
-            self.in_flight() as f64 >= MIN_IN_FLIGHT * total as f64,
+            self.in_flight() as f64 >= min_in_flight * total as f64,
             "{kind}: only {} of {total} drops hit an op in flight",
             self.in_flight()
         );
