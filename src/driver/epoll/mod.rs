@@ -23,10 +23,11 @@
 //!    for the closed one.
 //! 6. A multishot receive or accept stays parked after each result, posted with
 //!    `IORING_CQE_F_MORE`, and ends (a CQE without it) on an error, end of stream, an
-//!    empty pool, or a cancel, as the kernel's does (io_uring_enter(2), "multishot"). It
-//!    posts one result per loop turn while its descriptor may hold more (a full buffer,
-//!    or an accept), so the driver sees its queue fill and can stop it (slot rule 4),
-//!    and is tried again at the next wait without waiting for an edge. Other opcodes this backend does
+//!    empty pool, or a cancel, as the kernel's does (io_uring_enter(2), "multishot"). A
+//!    multishot accept takes the whole backlog at once, as the kernel's does. A multishot
+//!    receive posts one result per loop turn while its socket may hold more (it filled a
+//!    buffer), so the driver sees its queue fill and can stop it (slot rule 4), and is
+//!    tried again at the next wait without waiting for an edge. Other opcodes this backend does
 //!    not know are answered -EINVAL, as by a kernel without them.
 
 mod exec;
@@ -560,30 +561,40 @@ fn drive(
 ) -> Drive {
     /// `IORING_CQE_F_MORE` (io_uring.h).
     const CQE_F_MORE: u32 = 1 << 1;
-    let Some(c) = exec::attempt(p, pool) else {
-        return Drive::Wait;
-    };
-    if !p.multishot() {
-        done.push((p.user_data, c));
-        return Drive::Done;
-    }
-    // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
     let accept = p.opcode == opcode::Accept::CODE;
-    if c.result > 0 || (accept && c.result >= 0) {
+    loop {
+        let Some(c) = exec::attempt(p, pool) else {
+            return Drive::Wait;
+        };
+        if !p.multishot() {
+            done.push((p.user_data, c));
+            return Drive::Done;
+        }
+        // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
+        if c.result <= 0 && !(accept && c.result == 0) {
+            done.push((p.user_data, c));
+            return Drive::Done;
+        }
         let more = Completion {
             flags: c.flags | CQE_F_MORE,
             ..c
         };
         done.push((p.user_data, more));
+        if accept {
+            // The backlog is taken whole, as one run of the kernel's multishot accept
+            // does; it is bounded by the listen backlog.
+            continue;
+        }
         // A receive that did not fill its buffer drained the socket: the next bytes
         // bring an edge, unless the peer's end already came (its edge is spent and EOF or
-        // the error is still to be read). A full one, or an accept, may have more now.
+        // the error is still to be read). A full one may have more now.
         let short = (c.result as u32) < exec::recv_capacity(p, pool);
-        let drained = !accept && short && !closed;
-        return if drained { Drive::Wait } else { Drive::Again };
+        return if short && !closed {
+            Drive::Wait
+        } else {
+            Drive::Again
+        };
     }
-    done.push((p.user_data, c));
-    Drive::Done
 }
 
 impl Drop for Epoll {
