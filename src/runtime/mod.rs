@@ -40,7 +40,8 @@ use std::task::{Context, Poll};
 /// # Panics
 ///
 /// If the runtime cannot start (the message names the cause and the fix, e.g. io_uring
-/// disabled by sysctl or denied by seccomp), or if called inside a running runtime.
+/// denied by seccomp with `RINGIO_BACKEND=io_uring`; by default such a host runs on
+/// epoll instead, [`Backend`]), or if called inside a running runtime.
 ///
 /// # Examples
 ///
