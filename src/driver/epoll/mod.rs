@@ -17,18 +17,18 @@
 //! 4. A cancel ends a parked op at once with -ECANCELED (its CQE, as io_uring's). An op
 //!    running on the pool cannot be stopped; its CQE comes when it is done, as for a
 //!    regular file on io_uring, and until then the slot keeps its memory (slot rule 2).
-//! 5. The table of registered descriptors is keyed by number. A number that ringio
-//!    closes, hands out (`into_raw_fd`) or takes in anew is forgotten before the next op
-//!    is pushed ([`fd_changed`]), so a reused number is registered again, never mistaken
-//!    for the closed one.
+//! 5. The table of registered descriptors is keyed by number. A number ringio takes in
+//!    (`SharedFd::new`), closes (its last `SharedFd` dropped, or a close op) or hands back
+//!    (`SharedFd::try_unwrap`) is forgotten before the next op is pushed ([`fd_changed`]),
+//!    so a reused number is registered again, never mistaken for the closed one.
 //! 6. A multishot receive or accept stays parked after each result, posted with
 //!    `IORING_CQE_F_MORE`, and ends (a CQE without it) on an error, end of stream, an
 //!    empty pool, or a cancel, as the kernel's does (io_uring_enter(2), "multishot"). A
 //!    multishot accept takes the whole backlog at once, as the kernel's does. A multishot
 //!    receive posts one result per loop turn while its socket may hold more (it filled a
 //!    buffer), so the driver sees its queue fill and can stop it (slot rule 4), and is
-//!    tried again at the next wait without waiting for an edge. Other opcodes this backend does
-//!    not know are answered -EINVAL, as by a kernel without them.
+//!    tried again at the next wait without waiting for an edge. Opcodes this backend
+//!    does not know are answered -EINVAL, as by a kernel without them.
 
 mod exec;
 mod sqe;
