@@ -112,6 +112,8 @@ fn epoll_sleeps_end_as_precisely_as_on_io_uring() {
     );
 }
 
+/// Needs the fault hooks to pretend `epoll_pwait2` is missing.
+#[cfg(feature = "fault-injection")]
 #[test]
 fn epoll_sleeps_keep_their_precision_with_a_timerfd_where_epoll_pwait2_is_missing() {
     let _serial = support::serial();
