@@ -31,20 +31,22 @@
 //!    does not know are answered -EINVAL, as by a kernel without them.
 
 mod exec;
+mod offload;
 mod sqe;
+mod wait;
 mod waiters;
 
 use super::Completion;
 use crate::buf::pool::BufRing;
 use crate::runtime::blocking::BlockingPool;
 use io_uring::{opcode, squeue};
+use offload::Offload;
 use sqe::Sqe;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use waiters::Waiters;
 
 /// epoll tokens of the backend's own descriptors; any other token is a descriptor number.
@@ -110,23 +112,6 @@ impl FdState {
 /// An op waiting for its descriptor: its SQE, which also carries its progress (a
 /// connect that was started).
 type Parked = Sqe;
-
-/// Results of ops that ran on the blocking pool (rule 3).
-struct Offload {
-    results: Mutex<Vec<(u64, i32)>>,
-    /// In the epoll set: written after each result is pushed.
-    event: OwnedFd,
-}
-
-impl Offload {
-    fn finish(&self, user_data: u64, res: i32) {
-        self.results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((user_data, res));
-        crate::sys::fd::eventfd_signal(&self.event);
-    }
-}
 
 /// One core's epoll set and the ops it carries.
 pub(crate) struct Epoll {
@@ -196,7 +181,7 @@ impl Epoll {
         };
         let event_fd = epoll.offload.event.as_raw_fd();
         epoll.ctl_add(event_fd, libc::EPOLLIN as u32, OFFLOAD_TOKEN)?;
-        if !pwait2_works(&epoll.epfd) {
+        if !wait::pwait2_works(&epoll.epfd) {
             // SAFETY: as above.
             let timer = crate::sys::fd::owned_from_raw(cvt(unsafe {
                 libc::timerfd_create(
@@ -401,31 +386,6 @@ impl Epoll {
         self.finish(target, -libc::ECANCELED);
     }
 
-    /// Sends `sqe` to the blocking pool (rule 3).
-    fn offload(&mut self, sqe: Sqe) {
-        self.offloaded += 1;
-        let offload = self.offload.clone();
-        self.pool.call(Box::new(move || {
-            let res = exec::blocking(&sqe);
-            offload.finish(sqe.user_data, res);
-        }));
-    }
-
-    fn collect_offloaded(&mut self) {
-        if self.offloaded == 0 {
-            return;
-        }
-        let mut results = self
-            .offload
-            .results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        self.offloaded -= results.len();
-        for (user_data, result) in results.drain(..) {
-            self.done.push((user_data, Completion { result, flags: 0 }));
-        }
-    }
-
     /// Drops what the table knows of `fd` (rule 5); ops parked on it keep it.
     fn forget(&mut self, fd: RawFd) {
         if let Some(state) = self.fds.get_mut(fd as usize)
@@ -440,104 +400,6 @@ impl Epoll {
         for fd in changed {
             self.forget(fd);
         }
-    }
-
-    /// The loop's wait: collects ready descriptors and pool results, sleeping up to
-    /// `wait` as `Driver::enter` describes (`None`: do not sleep; `Some(None)`: until
-    /// something happens).
-    pub(crate) fn wait(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
-        self.forget_changed();
-        self.collect_offloaded();
-        let timeout = match wait {
-            _ if !self.done.is_empty() || !self.again.is_empty() => Some(Duration::ZERO),
-            None => Some(Duration::ZERO),
-            Some(t) => t,
-        };
-        let n = match self.epoll_wait(timeout) {
-            Ok(n) => n,
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => 0,
-            Err(e) => return Err(e),
-        };
-        for i in 0..n {
-            let ev = self.events[i];
-            let (token, bits) = (ev.u64, ev.events);
-            match token {
-                OFFLOAD_TOKEN => drain_counter(&self.offload.event),
-                TIMER_TOKEN => {
-                    if let Some(t) = &self.timer {
-                        drain_counter(t);
-                    }
-                }
-                fd => {
-                    let fd = fd as RawFd;
-                    let (read, write) = (
-                        (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32,
-                        (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32,
-                    );
-                    let hup = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-                    if bits & hup != 0
-                        && let Some(state) = self.fds.get_mut(fd as usize)
-                    {
-                        state.closed = true;
-                    }
-                    if bits & read != 0 {
-                        self.retry(fd, false);
-                    }
-                    if bits & write != 0 {
-                        self.retry(fd, true);
-                    }
-                }
-            }
-        }
-        for (fd, write) in std::mem::take(&mut self.again) {
-            self.retry(fd, write);
-        }
-        self.collect_offloaded();
-        Ok(())
-    }
-
-    /// One `epoll_pwait2` (nanosecond timeout), or a timerfd and `epoll_wait` before 5.11.
-    fn epoll_wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
-        let (epfd, events, cap) = (
-            self.epfd.as_raw_fd(),
-            self.events.as_mut_ptr(),
-            self.events.len() as libc::c_int,
-        );
-        let n = match &self.timer {
-            None => {
-                let ts = timeout.map(timespec);
-                let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-                // SAFETY: `events` has `cap` entries for the kernel to fill; `ts` outlives
-                // the call; no signal mask is passed.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_epoll_pwait2,
-                        epfd,
-                        events,
-                        cap,
-                        ts_ptr,
-                        0usize,
-                        8usize,
-                    )
-                }
-            }
-            Some(timer) => {
-                let ms = match timeout {
-                    None => -1,
-                    Some(d) if d.is_zero() => 0,
-                    Some(d) => {
-                        arm_timer(timer, d)?;
-                        -1
-                    }
-                };
-                // SAFETY: as above.
-                unsafe { libc::epoll_wait(epfd, events, cap, ms) as libc::c_long }
-            }
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
     }
 }
 
@@ -607,53 +469,6 @@ fn exec_errno() -> i32 {
     io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
-}
-
-fn timespec(d: Duration) -> libc::timespec {
-    libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
-    }
-}
-
-/// Whether `epoll_pwait2` exists here (Linux 5.11+).
-fn pwait2_works(epfd: &OwnedFd) -> bool {
-    if crate::driver::fault::is_missing(crate::driver::fault::Missing::EpollPwait2) {
-        return false;
-    }
-    let ts = timespec(Duration::ZERO);
-    let mut ev = libc::epoll_event { events: 0, u64: 0 };
-    // SAFETY: one event slot and a zero timeout, both live locals.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_epoll_pwait2,
-            epfd.as_raw_fd(),
-            &mut ev,
-            1,
-            &ts,
-            0usize,
-            8usize,
-        )
-    };
-    r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
-}
-
-/// Arms `timer` to fire once after `d` (a zero `it_value` would disarm it).
-fn arm_timer(timer: &OwnedFd, d: Duration) -> io::Result<()> {
-    let spec = libc::itimerspec {
-        it_interval: timespec(Duration::ZERO),
-        it_value: timespec(d.max(Duration::from_nanos(1))),
-    };
-    // SAFETY: `spec` is a live local; no old value is asked for.
-    cvt(unsafe { libc::timerfd_settime(timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) })
-        .map(drop)
-}
-
-/// Reads an eventfd's or timerfd's counter back to zero (both are nonblocking).
-fn drain_counter(fd: &OwnedFd) {
-    let mut n = 0u64;
-    // SAFETY: reads 8 bytes into a live local.
-    let _ = unsafe { libc::read(fd.as_raw_fd(), (&raw mut n).cast(), 8) };
 }
 
 /// Whether `fd` is a regular file, block device or directory: never pollable (rule 3).
