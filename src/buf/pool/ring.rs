@@ -202,6 +202,11 @@ impl BufRing {
         Some((bid, addr as *mut u8, len))
     }
 
+    /// Buffers published and not yet taken by [`consume_published`](Self::consume_published).
+    pub(crate) fn published(&self) -> usize {
+        usize::from(self.tail.get().wrapping_sub(self.head.get()))
+    }
+
     /// Takes the buffer [`peek_published`](Self::peek_published) named; a CQE naming it
     /// follows (`note_taken` counts it at reap, as for the kernel's).
     pub(crate) fn consume_published(&self) {

@@ -29,6 +29,12 @@
 //!    buffer), so the driver sees its queue fill and can stop it (slot rule 4), and is
 //!    tried again at the next wait without waiting for an edge. Opcodes this backend
 //!    does not know are answered -EINVAL, as by a kernel without them.
+//! 7. A wait takes in no more ready descriptors than the pool has buffers to give (at
+//!    least [`MIN_EVENTS`]). Each ready multishot receive takes a buffer at once, while
+//!    tasks give theirs back only as they run, a batch a turn: taking in more would
+//!    empty the pool, and every receive past it would cost a peek, an ENOBUFS CQE and an
+//!    owned receive. Descriptors not taken stay on epoll's ready list until a later wait
+//!    reports them (an edge-triggered item leaves it only when reported, epoll(7)).
 
 mod exec;
 mod offload;
@@ -52,8 +58,11 @@ use waiters::Waiters;
 /// epoll tokens of the backend's own descriptors; any other token is a descriptor number.
 const OFFLOAD_TOKEN: u64 = u64::MAX;
 const TIMER_TOKEN: u64 = u64::MAX - 1;
-/// Events taken per wait.
+/// Events taken per wait, at most.
 const EVENTS: usize = 1024;
+/// Events taken per wait, at least, however few pool buffers are free (rule 7): enough
+/// that writes, accepts and connects go on while readers hold the whole pool.
+const MIN_EVENTS: usize = 64;
 
 thread_local! {
     /// Epoll backends alive on this thread: only then are descriptor changes recorded.

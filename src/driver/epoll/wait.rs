@@ -2,7 +2,7 @@
 //! before Linux 5.11), then the ready descriptors' parked ops (rule 1) and the pool's
 //! results (rule 3).
 
-use super::{Epoll, OFFLOAD_TOKEN, TIMER_TOKEN, cvt};
+use super::{EVENTS, Epoll, MIN_EVENTS, OFFLOAD_TOKEN, TIMER_TOKEN, cvt};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -62,12 +62,19 @@ impl Epoll {
         Ok(())
     }
 
+    /// How many events one wait takes (rule 7): what the pool can give, within
+    /// `MIN_EVENTS..=EVENTS`.
+    fn intake(&self) -> usize {
+        let free = self.buf_ring.as_ref().map_or(EVENTS, |r| r.published());
+        free.clamp(MIN_EVENTS, self.events.len())
+    }
+
     /// One `epoll_pwait2` (nanosecond timeout), or a timerfd and `epoll_wait` before 5.11.
     fn epoll_wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         let (epfd, events, cap) = (
             self.epfd.as_raw_fd(),
             self.events.as_mut_ptr(),
-            self.events.len() as libc::c_int,
+            self.intake() as libc::c_int,
         );
         let n = match &self.timer {
             None => {
