@@ -48,6 +48,8 @@
 
 pub mod buf;
 pub mod channel;
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+pub mod compat;
 pub(crate) mod driver;
 pub mod fs;
 pub mod io;

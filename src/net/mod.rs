@@ -27,6 +27,9 @@ pub use stream::TcpStream;
 pub use udp::{RecvMeta, UdpSocket};
 pub use unix::{UnixListener, UnixStream};
 
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+pub(crate) use stream_io::StreamIo;
+
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -85,6 +85,12 @@ pub(super) fn split<S>(io: StreamIo) -> (ReadHalf<S>, WriteHalf<S>) {
 }
 
 impl<S> ReadHalf<S> {
+    /// The descriptor and read stash the compat adapters drive.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    pub(crate) fn stream_io(&self) -> &StreamIo {
+        &self.io
+    }
+
     /// As the stream's `read` ([`TcpStream::read`], [`UnixStream::read`]).
     ///
     /// # Errors
@@ -162,6 +168,12 @@ impl ReadHalf<TcpStream> {
 }
 
 impl<S> WriteHalf<S> {
+    /// The descriptor and read stash the compat adapters drive.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    pub(crate) fn stream_io(&self) -> &StreamIo {
+        &self.io
+    }
+
     /// As the stream's `write` ([`TcpStream::write`], [`UnixStream::write`]).
     ///
     /// # Errors

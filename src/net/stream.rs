@@ -46,6 +46,12 @@ impl TcpStream {
         }
     }
 
+    /// The descriptor and read stash the compat adapters drive.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    pub(crate) fn stream_io(&self) -> &StreamIo {
+        &self.io
+    }
+
     /// Opens a connection to `addr`, trying each address it resolves to in turn.
     ///
     /// # Errors

@@ -21,7 +21,7 @@ use std::rc::Rc;
 /// Clones share both: the halves of a split stream are clones, so bytes a read dropped
 /// before the split are read by the read half after it.
 #[derive(Debug, Clone)]
-pub(super) struct StreamIo {
+pub(crate) struct StreamIo {
     fd: SharedFd,
     unread: Rc<Unread>,
 }

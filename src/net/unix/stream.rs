@@ -48,6 +48,12 @@ impl UnixStream {
         }
     }
 
+    /// The descriptor and read stash the compat adapters drive.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    pub(crate) fn stream_io(&self) -> &StreamIo {
+        &self.io
+    }
+
     /// Connects to the socket file `path` (a leading NUL byte names an abstract socket).
     ///
     /// # Examples
