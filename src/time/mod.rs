@@ -72,6 +72,8 @@ mod timeout;
 pub use instant::Instant;
 pub use interval::{Interval, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
+#[cfg(feature = "hyper")]
+pub(crate) use sleep::TimerEntry;
 pub use timeout::{Elapsed, Timeout, timeout_at};
 // The aliases sit on the path the docs show, so rustdoc's search finds `timeout` by them.
 #[doc(alias = "wait_for")]
@@ -84,7 +86,7 @@ pub use timeout::timeout;
 const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
 
 /// `start + duration`, or 30 years from `start` if that cannot be represented.
-fn after(start: Instant, duration: Duration) -> Instant {
+pub(crate) fn after(start: Instant, duration: Duration) -> Instant {
     start
         .checked_add(duration)
         .unwrap_or_else(|| start + FAR_FUTURE)

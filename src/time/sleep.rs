@@ -69,9 +69,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 #[doc(alias = "asyncio.sleep")]
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
-        deadline,
-        key: None,
-        done: false,
+        entry: TimerEntry::new(deadline),
         _per_core: PhantomData,
     }
 }
@@ -104,10 +102,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[derive(Debug)]
 pub struct Sleep {
-    deadline: Instant,
-    /// The wheel entry, from the first poll until completion or drop.
-    key: Option<TimerKey>,
-    done: bool,
+    entry: TimerEntry,
     /// `!Send` and `!Sync`: a registered timer lives in one core's wheel (rule 4).
     _per_core: PhantomData<*const ()>,
 }
@@ -126,7 +121,7 @@ impl Sleep {
     /// ```
     #[must_use]
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        self.entry.deadline()
     }
 
     /// Moves the deadline, even after the sleep has completed; the sleep then waits again.
@@ -150,6 +145,46 @@ impl Sleep {
     /// });
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
+        self.entry.reset(deadline);
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.entry.poll(cx)
+    }
+}
+
+/// A deadline and its entry in the core's timer wheel: what [`Sleep`] is, without its tie
+/// to one thread. The wheel key is plain data naming its wheel, so this is `Send + Sync`
+/// (what `compat::HyperTimer`'s sleeps need): polled on a thread whose wheel does not own
+/// the key, it registers there afresh; dropped there, it leaves the old entry to fire and
+/// wake a task that no longer waits (`TimerWheel::owns`).
+#[derive(Debug)]
+pub(crate) struct TimerEntry {
+    deadline: Instant,
+    /// The wheel entry, from the first poll until completion or drop.
+    key: Option<TimerKey>,
+    done: bool,
+}
+
+impl TimerEntry {
+    pub(crate) fn new(deadline: Instant) -> TimerEntry {
+        TimerEntry {
+            deadline,
+            key: None,
+            done: false,
+        }
+    }
+
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// As [`Sleep::reset`].
+    pub(crate) fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
         self.done = false;
         if let Some(key) = self.key {
@@ -163,40 +198,36 @@ impl Sleep {
             }
         }
     }
-}
 
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        if this.done {
+    /// Ready once the deadline passed; until then the wheel wakes `cx`'s waker.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done {
             return Poll::Ready(());
         }
         let poll = with_timers(|timers| {
             let mut timers = timers.borrow_mut();
-            match this.key {
+            match self.key {
                 Some(key) if timers.owns(key) => timers.poll_timer(key, cx.waker()),
                 // A deadline already passed completes at once: no timer, no extra loop turn
                 // (what makes `timeout(Duration::ZERO, op)` a cheap "only if ready now").
-                None if this.deadline.into_std() <= std::time::Instant::now() => Poll::Ready(()),
+                None if self.deadline.into_std() <= std::time::Instant::now() => Poll::Ready(()),
                 // First poll, or a key from an earlier runtime on this thread.
                 _ => {
-                    let key = timers.insert(this.deadline.into_std(), cx.waker().clone());
-                    this.key = Some(key);
+                    let key = timers.insert(self.deadline.into_std(), cx.waker().clone());
+                    self.key = Some(key);
                     Poll::Pending
                 }
             }
         });
         if poll.is_ready() {
-            this.key = None;
-            this.done = true;
+            self.key = None;
+            self.done = true;
         }
         poll
     }
 }
 
-impl Drop for Sleep {
+impl Drop for TimerEntry {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else {
             return;
