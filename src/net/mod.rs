@@ -7,10 +7,16 @@
 //! [`TcpStream`] and [`UnixStream`] share one implementation of their reads and writes,
 //! and `into_split` turns either into a [`ReadHalf`] and a [`WriteHalf`] of that stream
 //! type ([`TcpReadHalf`] is `ReadHalf<TcpStream>`, and so on).
+//!
+//! Host names never block a core: [`lookup_host`], [`TcpStream::connect`] and
+//! [`UdpSocket::send_to`] resolve them with getaddrinfo(3) on the runtime's blocking pool,
+//! and parse numeric addresses on the core. The synchronous `bind` calls resolve a name
+//! with a blocking lookup: bind numeric addresses.
 #![forbid(unsafe_code)]
 
 mod accept;
 mod listener;
+mod lookup;
 mod recv_pool;
 mod recv_stream;
 mod split;
@@ -21,6 +27,7 @@ mod unix;
 mod unread;
 
 pub use listener::{Incoming, TcpListener};
+pub use lookup::{ToSocketAddrs, lookup_host};
 pub use recv_stream::{RECV_STREAM_QUEUE, RecvStream};
 pub use split::{ReadHalf, TcpReadHalf, TcpWriteHalf, UnixReadHalf, UnixWriteHalf, WriteHalf};
 pub use stream::TcpStream;
@@ -32,11 +39,15 @@ pub(crate) use stream_io::StreamIo;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 /// Tries `f` on each address `addrs` resolves to; returns the first success or the last
 /// error.
-fn each_addr<A: ToSocketAddrs, T>(
+///
+/// A host name is resolved here by a blocking getaddrinfo(3) on the calling thread: only
+/// the synchronous `bind` calls use this. What connects resolves with `lookup::resolve`
+/// (off the core) or `lookup::numeric` (numbers only).
+fn each_addr<A: std::net::ToSocketAddrs, T>(
     addrs: A,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {

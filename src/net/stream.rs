@@ -1,13 +1,13 @@
 //! `TcpStream`: connect, read, write through the ring.
 
-use super::ip_addr;
 use super::split::{self, TcpReadHalf, TcpWriteHalf};
 use super::stream_io::StreamIo;
+use super::{ToSocketAddrs, ip_addr};
 use crate::buf::{BufResult, IoBuf, IoBufMut, PooledBuf};
 use crate::op::Op;
 use socket2::{Protocol, Type};
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::OwnedFd;
 
 /// A TCP connection.
@@ -54,16 +54,40 @@ impl TcpStream {
 
     /// Opens a connection to `addr`, trying each address it resolves to in turn.
     ///
+    /// A numeric address (a [`SocketAddr`], `"127.0.0.1:80"`, `("::1", 80)`) is used as
+    /// it is. A host name (`"example.com:80"`) is resolved by
+    /// [`lookup_host`](super::lookup_host) on the runtime's blocking pool, so a slow or
+    /// silent resolver delays this connect only, never the other tasks of the core.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::{TcpListener, TcpStream};
+    ///
+    /// ringio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let _by_addr = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let by_name = TcpStream::connect(("localhost", port)).await.unwrap();
+    ///     assert!(by_name.peer_addr().unwrap().ip().is_loopback());
+    /// });
+    /// ```
+    ///
     /// # Errors
     ///
-    /// The last address's error: refused, unreachable, timed out, ...
+    /// `InvalidInput` for a malformed address string; the resolver's error, naming the
+    /// host, if the name does not resolve (see [`lookup_host`](super::lookup_host));
+    /// `InvalidInput` if it resolves to no address; else the last address's error:
+    /// refused, unreachable, timed out, ...
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the connect and closes the socket; nothing leaks.
+    /// Dropping the future cancels the connect and closes the socket; nothing leaks. If it
+    /// is dropped during the name lookup, the lookup finishes on its pool thread and its
+    /// result is dropped (getaddrinfo cannot be interrupted).
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in super::lookup::resolve(&addr).await? {
             match Self::connect_one(addr).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),

@@ -6,14 +6,15 @@
 //! asyncio's `sock_recvfrom` do; [`UdpSocket::recv_msg`] says whether it happened and how
 //! long the datagram really was ([`RecvMeta::is_truncated`], [`RecvMeta::datagram_len`]).
 
-use super::{each_addr, ip_addr, ip_socket, resolved_to_nothing};
+use super::lookup::{numeric, resolve};
+use super::{ToSocketAddrs, each_addr, ip_addr, ip_socket, resolved_to_nothing};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::result::finish;
 use crate::op::{Op, RecvMeta as Received};
 use crate::sys::fd::SharedFd;
 use socket2::{Protocol, SockAddr, SockRef, Type};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 /// A UDP socket: send and receive datagrams, to and from any peer or a connected one.
 ///
@@ -102,6 +103,11 @@ impl UdpSocket {
     /// Unlike [`TcpListener::bind`](super::TcpListener::bind) it does not set
     /// SO_REUSEPORT: two sockets on one port would split the datagrams between them.
     ///
+    /// `bind` is synchronous, so a host name in `addr` (`"localhost:0"`) is resolved by a
+    /// blocking getaddrinfo(3) on the calling thread, which stalls the core for as long as
+    /// the resolver takes. Bind to a numeric address (`"0.0.0.0:0"`, `"[::]:0"`), or
+    /// resolve the name first with [`lookup_host`](super::lookup_host).
+    ///
     /// # Examples
     ///
     /// ```
@@ -113,7 +119,7 @@ impl UdpSocket {
     ///
     /// If no address can be bound: `AddrInUse`, `PermissionDenied`, `AddrNotAvailable`...
     #[doc(alias = "create_datagram_endpoint")]
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+    pub fn bind<A: std::net::ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         each_addr(addr, |addr| {
             let socket = ip_socket(addr, Type::DGRAM, Protocol::UDP)?;
             socket.bind(&addr.into())?;
@@ -126,6 +132,11 @@ impl UdpSocket {
     /// Sets the default peer: [`send`](Self::send) goes there and only its datagrams are
     /// received. A plain connect(2): no packet is sent, so it returns at once.
     ///
+    /// `addr` must be numeric (a [`SocketAddr`], `"127.0.0.1:53"`, `("::1", 53)`, a slice
+    /// of addresses tried in turn): this call is synchronous and a name lookup could stall
+    /// the core for seconds, so a host name is refused. Resolve it first with
+    /// [`lookup_host`](super::lookup_host), which does not block the core.
+    ///
     /// # Examples
     ///
     /// ```
@@ -136,20 +147,41 @@ impl UdpSocket {
     ///     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     ///     a.connect(b.local_addr().unwrap()).unwrap();
     ///     assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+    ///
+    ///     // A name: look it up first.
+    ///     let port = b.local_addr().unwrap().port();
+    ///     assert!(a.connect(("localhost", port)).is_err());
+    ///     let addrs: Vec<_> = ringio::net::lookup_host(("localhost", port))
+    ///         .await
+    ///         .unwrap()
+    ///         .collect();
+    ///     a.connect(&addrs[..]).unwrap();
     /// });
     /// ```
     ///
     /// # Errors
     ///
-    /// If no address `addr` resolves to is usable (e.g. an IPv6 peer for an IPv4 socket).
+    /// `InvalidInput` for a host name (the message names it and says to use
+    /// `lookup_host`) or a malformed address string; otherwise if no address is usable
+    /// (e.g. an IPv6 peer for an IPv4 socket): the last address's error.
     #[doc(alias = "remote_addr")]
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        each_addr(addr, |addr| self.sock().connect(&addr.into()))
+        let mut last = None;
+        for addr in numeric(&addr, "UdpSocket::connect")? {
+            match self.sock().connect(&addr.into()) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(resolved_to_nothing))
     }
 
     /// Sends the buffer's initialised bytes as one datagram to `addr` (the first address
-    /// it resolves to; a host name is resolved with a blocking lookup); returns the
-    /// number of bytes sent.
+    /// it resolves to); returns the number of bytes sent.
+    ///
+    /// A numeric address is used as it is; a host name is resolved by
+    /// [`lookup_host`](super::lookup_host) on the runtime's blocking pool, once per call
+    /// (resolve it once yourself to send many datagrams to one name).
     ///
     /// Uses MSG_NOSIGNAL.
     ///
@@ -168,13 +200,16 @@ impl UdpSocket {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `addr` resolves to nothing; EMSGSIZE (see `raw_os_error`) for a
+    /// `InvalidInput` if `addr` is malformed or resolves to nothing; the resolver's error,
+    /// naming the host, if a name does not resolve; EMSGSIZE (see `raw_os_error`) for a
     /// datagram larger than the protocol allows; what sendmsg(2) reports otherwise (e.g.
     /// `ConnectionRefused` from an earlier ICMP error).
     ///
     /// # Cancel safety
     ///
-    /// If the future is dropped the datagram may or may not have been sent.
+    /// If the future is dropped the datagram may or may not have been sent. Dropped
+    /// during the name lookup, it sends nothing; the lookup finishes on its pool thread
+    /// and its result is dropped.
     #[doc(alias = "sock_sendto")]
     #[doc(alias = "sendto")]
     pub async fn send_to<B: IoBuf, A: ToSocketAddrs>(
@@ -182,7 +217,7 @@ impl UdpSocket {
         buf: B,
         addr: A,
     ) -> BufResult<usize, B> {
-        let addr = match first_addr(addr) {
+        let addr = match resolve(&addr).await.and_then(first_addr) {
             Ok(a) => a,
             Err(e) => return (Err(e), buf),
         };
@@ -375,8 +410,7 @@ impl UdpSocket {
     }
 }
 
-fn first_addr<A: ToSocketAddrs>(addr: A) -> io::Result<SocketAddr> {
-    addr.to_socket_addrs()?
-        .next()
-        .ok_or_else(resolved_to_nothing)
+/// The first of `addrs`, where a datagram goes.
+fn first_addr(mut addrs: impl Iterator<Item = SocketAddr>) -> io::Result<SocketAddr> {
+    addrs.next().ok_or_else(resolved_to_nothing)
 }
