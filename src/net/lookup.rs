@@ -33,7 +33,12 @@ use std::vec;
 /// The addresses come in the resolver's order (the order [`TcpStream::connect`]
 /// tries them in); a name may resolve to none. The lookup runs on the pool of the runtime
 /// this runs on (outside any runtime, on the process-wide pool of
-/// [`spawn_blocking`](crate::spawn_blocking)), one pool thread per pending lookup.
+/// [`spawn_blocking`](crate::spawn_blocking)): each pending lookup holds a pool thread,
+/// up to [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads); more
+/// wait their turn.
+///
+/// The iterator holds nothing of the argument, but its type names the argument's type:
+/// for a borrowed argument (`&str`), collect the addresses if they must outlive it.
 ///
 /// [`TcpStream::connect`]: super::TcpStream::connect
 ///
@@ -64,7 +69,6 @@ use std::vec;
 /// Cancel-safe: nothing is lost by dropping the future. A lookup already handed to the
 /// pool cannot be stopped: it runs to its end on its pool thread and its result is
 /// dropped.
-///
 #[doc(alias = "getaddrinfo")]
 #[doc(alias = "loop.getaddrinfo")]
 pub async fn lookup_host<T: ToSocketAddrs>(
