@@ -81,6 +81,13 @@ skip[emfile_backs_off_and_recovers]="its server runs in a child process, outside
 # never finished before its own 120 s watchdog aborted it (2 of 2 runs, no memcheck error
 # reported before).
 skip[timed_out_read_lines_lose_no_line]="does not finish under the tool (see the note above)"
+# On epoll (RINGIO_BACKEND=epoll) an open runs on the blocking pool, and memcheck runs one
+# thread at a time, so the pool finishes most opens before the storm drops them: 15 of
+# 300 drops found one still running (the storm needs 10 %). Natively it passes there.
+if [ "${RINGIO_BACKEND:-}" = epoll ]; then
+    skip[dropped_opens_at_random_points_close_late_fds_and_leave_files_intact]="on epoll \
+the pool finishes opens before the storm can drop them under the tool (see the note above)"
+fi
 
 # Tests that usually pass under the tool but are known to stall in some runs; for them a
 # timeout is reported, not failed. Memcheck found nothing wrong in them before the stall.

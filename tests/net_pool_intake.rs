@@ -40,7 +40,7 @@ fn run_clients(addr: std::net::SocketAddr) {
             }));
         }
         for t in tasks {
-            t.await;
+            t.await.expect("a client task failed");
         }
     });
 }

@@ -883,8 +883,9 @@ fn receive_finding_the_pool_held_by_another_stream_neither_spins_nor_waits() {
         // A's receive stays armed; its peer sends more than the pool holds, so all four
         // buffers end up queued (unread) in A's stream.
         pa.write_all(&[7u8; 4 * 256 + 100]).unwrap();
-        sleep(Duration::from_millis(20)).await;
-        assert_eq!(ringio::metrics().pool_in_use, 4, "A holds the whole pool");
+        // On epoll the receive posts one buffer a loop turn (its rule 6): wait for all four.
+        settle(Duration::from_secs(5), || pool_in_use() == 4).await;
+        assert_eq!(pool_in_use(), 4, "A holds the whole pool");
         let before = ringio::metrics();
         pb.write_all(b"for b").unwrap();
         // B's receive finds the pool empty and takes its bytes into an owned buffer.
