@@ -115,7 +115,7 @@ async fn run(args: Args) -> std::io::Result<bool> {
     });
 
     let client = Rc::new(UdpSocket::bind((server_addr.ip(), 0))?);
-    client.connect(server_addr)?;
+    client.connect(server_addr).await?;
     let window = Rc::new(Semaphore::new(args.window));
     let states = Rc::new(RefCell::new(vec![State::Unsent; args.count as usize]));
     let counts = Rc::new(Counts::default());

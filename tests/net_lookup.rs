@@ -293,7 +293,7 @@ fn localhost_resolves_to_loopback_with_the_port() {
 }
 
 #[test]
-fn numeric_addresses_come_back_at_first_poll_and_names_go_to_the_pool() {
+fn numeric_addresses_come_back_at_first_poll() {
     let _serial = support::serial();
     ringio::run(async {
         let v4: SocketAddr = "127.0.0.1:80".parse().unwrap();
@@ -316,12 +316,10 @@ fn numeric_addresses_come_back_at_first_poll_and_names_go_to_the_pool() {
         let both = [v4, v6];
         at_first_poll!(&both[..], both);
 
-        let mut by_name = pin!(lookup_host("localhost:80"));
-        assert!(
-            support::poll_noop(by_name.as_mut()).is_pending(),
-            "a name must be looked up on the pool, not on the core"
-        );
-        assert!(by_name.await.unwrap().all(|a| a.ip().is_loopback()));
+        // A name goes to the pool; a hosts-file answer may come back before the first
+        // poll returns, so only the silent-resolver test can show that it never blocks.
+        let mut by_name = lookup_host("localhost:80").await.unwrap();
+        assert!(by_name.all(|a| a.ip().is_loopback()));
     });
 }
 
@@ -380,25 +378,22 @@ fn connect_and_send_to_by_name_reach_local_sockets() {
 }
 
 #[test]
-fn udp_connect_takes_numbers_and_refuses_names_pointing_to_lookup_host() {
+fn udp_connect_takes_numbers_and_names() {
     let _serial = support::serial();
     ringio::run(async {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = b.local_addr().unwrap().port();
-        let e = a.connect(("localhost", port)).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        let msg = e.to_string();
-        assert!(
-            msg.contains("\"localhost\"") && msg.contains("lookup_host"),
-            "{msg}"
-        );
-        assert!(a.peer_addr().is_err(), "a refused name must not connect");
+        a.connect(("localhost", port)).await.unwrap();
+        assert_eq!(a.peer_addr().unwrap().port(), port);
+        assert!(a.peer_addr().unwrap().ip().is_loopback());
 
-        a.connect(format!("127.0.0.1:{port}")).unwrap();
-        assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c_port = c.local_addr().unwrap().port();
+        a.connect(format!("127.0.0.1:{c_port}")).await.unwrap();
+        assert_eq!(a.peer_addr().unwrap(), c.local_addr().unwrap());
         let addrs: Vec<_> = lookup_host(("localhost", port)).await.unwrap().collect();
-        a.connect(&addrs[..]).unwrap();
+        a.connect(&addrs[..]).await.unwrap();
         assert_eq!(a.peer_addr().unwrap().port(), port);
     });
 }

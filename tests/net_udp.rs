@@ -140,8 +140,8 @@ fn connected_sockets_send_and_recv() {
         assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EDESTADDRREQ));
         assert!(a.peer_addr().is_err());
 
-        a.connect(ba).unwrap();
-        b.connect(aa).unwrap();
+        a.connect(ba).await.unwrap();
+        b.connect(aa).await.unwrap();
         assert_eq!(a.peer_addr().unwrap(), ba);
 
         // A connected socket only receives from its peer.
@@ -177,7 +177,7 @@ fn a_closed_peer_port_is_reported_on_a_connected_socket() {
         let gone_addr = gone.local_addr().unwrap();
         drop(gone);
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        a.connect(gone_addr).unwrap();
+        a.connect(gone_addr).await.unwrap();
         a.send(b"anyone?").await.0.unwrap();
         // The ICMP port-unreachable comes back as ECONNREFUSED on the next receive.
         let r = timeout(Duration::from_secs(2), a.recv(Vec::with_capacity(16))).await;

@@ -86,22 +86,6 @@ pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<A
     }
 }
 
-/// The addresses of `addr` if it is numeric; for a host name, an `InvalidInput` error
-/// saying that `what` (a synchronous call) does not look names up and how to do it.
-pub(crate) fn numeric<A: ToSocketAddrs + ?Sized>(addr: &A, what: &str) -> io::Result<Addrs> {
-    match addr.target()? {
-        Target::Addrs(addrs) => Ok(addrs),
-        Target::Name { host, port } => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{what} takes a numeric address, not the host name {host:?} (port {port}): \
-                 resolve it first with `ringio::net::lookup_host`, which does not block \
-                 the core, and pass one of its addresses"
-            ),
-        )),
-    }
-}
-
 /// Runs getaddrinfo for `host` on the blocking pool (rules 2 and 3).
 async fn resolve_name(host: String, port: u16) -> io::Result<Addrs> {
     let named = host.clone();
@@ -398,18 +382,6 @@ mod tests {
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
             assert!(e.to_string().contains(bad), "{bad}: {e}");
         }
-    }
-
-    #[test]
-    fn numeric_refuses_names_and_points_to_lookup_host() {
-        let e = numeric("localhost:80", "UdpSocket::connect").unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        let msg = e.to_string();
-        assert!(
-            msg.contains("\"localhost\"") && msg.contains("lookup_host"),
-            "{msg}"
-        );
-        assert_eq!(numeric("127.0.0.1:80", "x").unwrap().count(), 1);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! asyncio's `sock_recvfrom` do; [`UdpSocket::recv_msg`] says whether it happened and how
 //! long the datagram really was ([`RecvMeta::is_truncated`], [`RecvMeta::datagram_len`]).
 
-use super::lookup::{numeric, resolve};
+use super::lookup::resolve;
 use super::{ToSocketAddrs, each_addr, ip_addr, ip_socket, resolved_to_nothing};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::result::finish;
@@ -130,12 +130,12 @@ impl UdpSocket {
     }
 
     /// Sets the default peer: [`send`](Self::send) goes there and only its datagrams are
-    /// received. A plain connect(2): no packet is sent, so it returns at once.
+    /// received. A plain connect(2) to the first address `addr` resolves to that the
+    /// socket accepts: no packet is sent.
     ///
-    /// `addr` must be numeric (a [`SocketAddr`], `"127.0.0.1:53"`, `("::1", 53)`, a slice
-    /// of addresses tried in turn): this call is synchronous and a name lookup could stall
-    /// the core for seconds, so a host name is refused. Resolve it first with
-    /// [`lookup_host`](super::lookup_host), which does not block the core.
+    /// A numeric address is used as it is; a host name is resolved by
+    /// [`lookup_host`](super::lookup_host) on the runtime's blocking pool, so a slow
+    /// resolver delays this call only, never the other tasks of the core.
     ///
     /// # Examples
     ///
@@ -145,29 +145,29 @@ impl UdpSocket {
     /// ringio::run(async {
     ///     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     ///     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     a.connect(b.local_addr().unwrap()).unwrap();
+    ///     a.connect(b.local_addr().unwrap()).await.unwrap();
     ///     assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
     ///
-    ///     // A name: look it up first.
+    ///     // A name is looked up on the blocking pool.
     ///     let port = b.local_addr().unwrap().port();
-    ///     assert!(a.connect(("localhost", port)).is_err());
-    ///     let addrs: Vec<_> = ringio::net::lookup_host(("localhost", port))
-    ///         .await
-    ///         .unwrap()
-    ///         .collect();
-    ///     a.connect(&addrs[..]).unwrap();
+    ///     a.connect(("localhost", port)).await.unwrap();
     /// });
     /// ```
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for a host name (the message names it and says to use
-    /// `lookup_host`) or a malformed address string; otherwise if no address is usable
-    /// (e.g. an IPv6 peer for an IPv4 socket): the last address's error.
+    /// `InvalidInput` for a malformed address string; the resolver's error, naming the
+    /// host, if the name does not resolve; otherwise, if no address is usable (e.g. an
+    /// IPv6 peer for an IPv4 socket), the last address's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the connect(2) itself does not wait. Dropped during a name lookup, the
+    /// lookup finishes on its pool thread and its result is dropped.
     #[doc(alias = "remote_addr")]
-    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         let mut last = None;
-        for addr in numeric(&addr, "UdpSocket::connect")? {
+        for addr in resolve(&addr).await? {
             match self.sock().connect(&addr.into()) {
                 Ok(()) => return Ok(()),
                 Err(e) => last = Some(e),
@@ -301,8 +301,8 @@ impl UdpSocket {
     /// ringio::run(async {
     ///     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     ///     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     a.connect(b.local_addr().unwrap()).unwrap();
-    ///     b.connect(a.local_addr().unwrap()).unwrap();
+    ///     a.connect(b.local_addr().unwrap()).await.unwrap();
+    ///     b.connect(a.local_addr().unwrap()).await.unwrap();
     ///     a.send(b"hi").await.0.unwrap();
     ///     let (res, buf) = b.recv(vec![0u8; 8]).await;
     ///     assert_eq!(&buf[..res.unwrap()], b"hi");
