@@ -4,8 +4,14 @@ use super::accept::Acceptor;
 use super::{TcpStream, each_addr, ip_addr, ip_socket};
 use crate::sys::fd::SharedFd;
 use socket2::{Protocol, SockRef, Type};
+use std::cell::Cell;
+use std::fmt;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 
 /// Listen backlog: the kernel caps it at `net.core.somaxconn` (4096 by default), so ask
 /// for that much; bursts of thousands of connects then wait in the kernel, not in SYN retries.
@@ -112,7 +118,11 @@ impl TcpListener {
     /// });
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming {
+            listener: self,
+            accepting: None,
+            handoff: Rc::default(),
+        }
     }
 
     /// The address this listener is bound to (with the port the kernel chose for port 0).
@@ -125,14 +135,25 @@ impl TcpListener {
     }
 }
 
+/// One accepted connection, or the error accepting it: what [`Incoming`] yields.
+type Accepted = io::Result<(TcpStream, SocketAddr)>;
+
 /// The connections of a [`TcpListener`], from [`TcpListener::incoming`].
-#[derive(Debug)]
+///
+/// With the feature `futures-core` it is also a `futures_core::Stream` (see the impl).
 #[must_use = "call next().await to accept connections"]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
+    /// The accept loop, made on the first poll and kept until `Incoming` is dropped: it
+    /// holds the accept in flight (and its back-off pause) across polls, so a poll that
+    /// returned `Pending` and is never repeated loses no connection. One allocation per
+    /// `Incoming`, none per connection.
+    accepting: Option<Pin<Box<dyn Future<Output = ()> + 'a>>>,
+    /// Where the accept loop puts each connection; emptied in the same poll.
+    handoff: Rc<Cell<Option<Accepted>>>,
 }
 
-impl Incoming<'_> {
+impl<'a> Incoming<'a> {
     /// The next connection, or the error accepting it (never `None`: a listener has no
     /// end; the `Option` lets `while let` loops read naturally).
     ///
@@ -144,6 +165,127 @@ impl Incoming<'_> {
     ///
     /// Cancel-safe, as [`TcpListener::accept`].
     pub async fn next(&mut self) -> Option<io::Result<(TcpStream, SocketAddr)>> {
-        Some(self.listener.accept().await)
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// Polls for the next connection: what [`next`](Self::next) awaits, for hand-written
+    /// futures and streams. Never `Ready(None)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::accept`]; after an error the next poll accepts again.
+    ///
+    /// # Cancel safety
+    ///
+    /// A poll that returned `Pending` loses nothing if it is never repeated: the accept
+    /// stays in `Incoming`, and a connection it takes goes to the next poll (or, once
+    /// `Incoming` is dropped, waits in the listener for its next accept).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::{TcpListener, TcpStream};
+    /// use std::future::poll_fn;
+    ///
+    /// ringio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = ringio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+    ///     let mut incoming = listener.incoming();
+    ///     let (_stream, peer) = poll_fn(|cx| incoming.poll_next(cx)).await.unwrap().unwrap();
+    ///     assert_eq!(peer, client.await.unwrap().local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<(TcpStream, SocketAddr)>>> {
+        let (listener, handoff) = (self.listener, &self.handoff);
+        let accepting = self
+            .accepting
+            .get_or_insert_with(|| Box::pin(accept_loop(listener, handoff.clone())));
+        // The loop never ends; it is Pending after each connection it hands off.
+        let _ = accepting.as_mut().poll(cx);
+        match self.handoff.take() {
+            Some(accepted) => Poll::Ready(Some(accepted)),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Accepts on `listener` for ever, putting each result into `handoff` and then waiting
+/// one poll (`Incoming::poll_next` takes the result out in the poll that put it there).
+async fn accept_loop(listener: &TcpListener, handoff: Rc<Cell<Option<Accepted>>>) {
+    loop {
+        let accepted = listener.accept().await;
+        handoff.set(Some(accepted));
+        let mut handed_off = false;
+        // No wake-up is needed: the poll that sees this `Pending` returns the connection,
+        // and its caller polls again when it wants the next one.
+        poll_fn(|_| {
+            if std::mem::replace(&mut handed_off, true) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+}
+
+/// `async for` over a listener's connections: the same accepts as [`Incoming::next`].
+///
+/// Yields each accepted connection with its peer's address, or the error accepting one
+/// (after EMFILE/ENFILE the next poll first pauses, as [`TcpListener::accept`] does). It
+/// never ends: a listener has no end, so `StreamExt::take` or a `break` decides when to
+/// stop.
+///
+/// # Features
+///
+/// Needs the cargo feature `futures-core`.
+///
+/// # Cancel safety
+///
+/// As [`Incoming::poll_next`]: dropping a `next()` of `StreamExt` loses no connection.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use ringio::net::{TcpListener, TcpStream};
+///
+/// ringio::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     ringio::spawn(async move {
+///         for _ in 0..3 {
+///             TcpStream::connect(addr).await.unwrap();
+///         }
+///     });
+///     let mut conns = listener.incoming().take(3);
+///     let mut n = 0;
+///     while let Some(conn) = conns.next().await {
+///         let (_stream, peer) = conn.unwrap();
+///         assert!(peer.ip().is_loopback());
+///         n += 1;
+///     }
+///     assert_eq!(n, 3);
+/// });
+/// ```
+#[cfg(feature = "futures-core")]
+impl futures_core::Stream for Incoming<'_> {
+    type Item = io::Result<(TcpStream, SocketAddr)>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Accepted>> {
+        Incoming::poll_next(self.get_mut(), cx)
+    }
+}
+
+impl fmt::Debug for Incoming<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("listener", &self.listener)
+            .field("accepting", &self.accepting.is_some())
+            .finish()
     }
 }

@@ -10,7 +10,8 @@ use std::task::{Context, Poll};
 ///
 /// Call [`AsCompleted::next`] until it gives `None`. The futures make progress only
 /// while `next` (or [`poll_next`](AsCompleted::poll_next)) is being awaited; they are
-/// polled in place, each only when woken (module rule 2).
+/// polled in place, each only when woken (module rule 2). With the feature
+/// `futures-core`, [`AsCompleted`] is also a `futures_core::Stream`.
 ///
 /// # Examples
 ///
@@ -140,6 +141,66 @@ impl<F: Future> AsCompleted<F> {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.children.running() == 0
+    }
+}
+
+/// `async for` over the outputs in completion order: the same polls as
+/// [`AsCompleted::next`].
+///
+/// Yields each future's output as it finishes; ends (`None`) once every output was
+/// yielded. It is a [`FusedStream`](futures_core::FusedStream), and its `size_hint` is
+/// exact ([`len`](AsCompleted::len)).
+///
+/// # Features
+///
+/// Needs the cargo feature `futures-core`.
+///
+/// # Cancel safety
+///
+/// As [`AsCompleted::next`]: dropping a `next()` of `StreamExt` loses no output.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use std::time::Duration;
+///
+/// ringio::run(async {
+///     let futs = [30, 10, 20].map(|ms| async move {
+///         ringio::time::sleep(Duration::from_millis(ms)).await;
+///         ms
+///     });
+///     let mut done = ringio::task::as_completed(futs).filter(|ms| std::future::ready(*ms > 10));
+///     let mut order = Vec::new();
+///     while let Some(ms) = done.next().await {
+///         order.push(ms);
+///     }
+///     assert_eq!(order, [20, 30]);
+/// });
+/// ```
+#[cfg(feature = "futures-core")]
+impl<F: Future> futures_core::Stream for AsCompleted<F> {
+    type Item = F::Output;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        // `AsCompleted` is `Unpin`: its futures are pinned in their own allocation.
+        AsCompleted::poll_next(self.get_mut(), cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len(), Some(self.len()))
+    }
+}
+
+/// [`AsCompleted`] is terminated once every output was yielded.
+///
+/// # Features
+///
+/// Needs the cargo feature `futures-core`.
+#[cfg(feature = "futures-core")]
+impl<F: Future> futures_core::FusedStream for AsCompleted<F> {
+    fn is_terminated(&self) -> bool {
+        self.is_empty()
     }
 }
 

@@ -74,6 +74,8 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 
 /// A ticker made by [`interval`]: [`tick`](Interval::tick) completes once per period.
 ///
+/// With the feature `futures-core` it is also a `futures_core::Stream` of ticks.
+///
 /// # Examples
 ///
 /// ```
@@ -192,6 +194,49 @@ impl Interval {
     #[must_use]
     pub fn period(&self) -> Duration {
         self.period
+    }
+}
+
+/// `async for` over the ticks: the same schedule as [`Interval::tick`].
+///
+/// Yields the instant each tick was scheduled for, with the same missed-tick rules as
+/// [`interval`]. It never ends (never `None`): `StreamExt::take`, a `break` or a
+/// timeout decides when to stop. It is not a `FusedStream`, as there is no end to report.
+///
+/// # Features
+///
+/// Needs the cargo feature `futures-core`.
+///
+/// # Cancel safety
+///
+/// As [`Interval::tick`]: dropping a `next()` of `StreamExt` loses no tick.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use ringio::time::interval;
+/// use std::time::Duration;
+///
+/// ringio::run(async {
+///     let mut ticks = interval(Duration::from_millis(2)).take(3);
+///     let mut last = None;
+///     while let Some(at) = ticks.next().await {
+///         assert!(last.is_none_or(|l| at - l == Duration::from_millis(2)));
+///         last = Some(at);
+///     }
+/// });
+/// ```
+#[cfg(feature = "futures-core")]
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
     }
 }
 

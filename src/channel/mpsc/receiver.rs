@@ -13,6 +13,7 @@ use crate::wait_list::Wakers;
 /// The receiving half of an [`mpsc`](super) channel.
 ///
 /// `Send` when `T: Send`. Dropping it closes the channel and drops what is buffered.
+/// With the feature `futures-core` it is also a `futures_core::Stream` of messages.
 ///
 /// # Examples
 ///
@@ -203,6 +204,67 @@ impl<T> fmt::Debug for Receiver<T> {
         f.debug_struct("Receiver")
             .field("capacity", &self.chan.capacity)
             .finish_non_exhaustive()
+    }
+}
+
+/// `async for` over the messages: the same receive as [`Receiver::recv`].
+///
+/// Yields each message in the order it was sent (per sender); ends (`None`) once every
+/// sender is dropped (or the receiver closed) and the buffer is drained. It is a
+/// [`FusedStream`](futures_core::FusedStream): after the end every poll gives `None`.
+///
+/// # Features
+///
+/// Needs the cargo feature `futures-core`.
+///
+/// # Cancel safety
+///
+/// As [`Receiver::recv`]: dropping a `next()` of `StreamExt` loses no message.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use ringio::channel::mpsc;
+///
+/// ringio::run(async {
+///     let (tx, rx) = mpsc::channel(4);
+///     ringio::spawn(async move {
+///         for i in 0..10 {
+///             tx.send(i).await.unwrap();
+///         }
+///     });
+///     let mut evens = rx.filter(|i| std::future::ready(i % 2 == 0));
+///     let mut got = Vec::new();
+///     while let Some(i) = evens.next().await {
+///         got.push(i);
+///     }
+///     assert_eq!(got, [0, 2, 4, 6, 8]); // ends when the sender is dropped
+/// });
+/// ```
+#[cfg(feature = "futures-core")]
+impl<T> futures_core::Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len(), None)
+    }
+}
+
+/// A [`Receiver`] is terminated once every sender is dropped (or it was closed) and
+/// nothing is buffered.
+///
+/// # Features
+///
+/// Needs the cargo feature `futures-core`.
+#[cfg(feature = "futures-core")]
+impl<T> futures_core::FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.chan.lock().is_finished()
     }
 }
 
