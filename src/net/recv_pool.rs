@@ -23,6 +23,13 @@ use crate::op::{Op, pool, pool_fallback};
 use crate::sys::fd::SharedFd;
 use std::io;
 use std::rc::Rc;
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+use {
+    crate::buf::pool::BufRing,
+    crate::op::PooledRecv,
+    std::pin::Pin,
+    std::task::{Context, Poll, ready},
+};
 
 fn is_enobufs(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ENOBUFS)
@@ -68,5 +75,87 @@ pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Resul
             Err(e) if is_enobufs(&e) => {}
             res => return res,
         }
+    }
+}
+
+/// [`recv_pooled`] driven by polls, for adapters whose callers poll and may walk away
+/// between polls (`compat::Compat`): the receive in flight lives here, not in a future of
+/// the caller's, so a caller that stops polling loses nothing; the next poll picks the
+/// same receive up. Dropping this value drops the receive, and its bytes go to the
+/// stream's stash as a dropped `recv_pooled`'s do.
+///
+/// A pooled receive lives inline (no allocation per receive); the owned fallback (pool
+/// refused, or empty with bytes waiting) is boxed, as it allocates its buffer anyway.
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+pub(super) enum PolledRecv {
+    /// No receive in flight.
+    Idle,
+    Pooled {
+        op: Op<PooledRecv<Unread>>,
+        ring: Rc<BufRing>,
+    },
+    Owned(Pin<Box<dyn Future<Output = io::Result<PooledBuf>>>>),
+}
+
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+impl PolledRecv {
+    /// One step of [`recv_pooled`] on the stream of `fd` and `unread`: `Ready` with what
+    /// the receive in flight (or the stash) gave, else `Pending` with `cx` woken when
+    /// there is more to do.
+    pub(super) fn poll(
+        &mut self,
+        fd: &SharedFd,
+        unread: &Rc<Unread>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<PooledBuf>> {
+        loop {
+            match self {
+                PolledRecv::Idle => {
+                    ready!(unread.poll_settled(cx.waker()));
+                    if let Some(kept) = take_kept(unread) {
+                        return Poll::Ready(kept);
+                    }
+                    match pool() {
+                        None => *self = PolledRecv::owned(fd, unread),
+                        Some(ring) => {
+                            let op = Op::recv_pooled(fd, ring.clone(), unread)?;
+                            *self = PolledRecv::Pooled { op, ring };
+                        }
+                    }
+                }
+                PolledRecv::Pooled { op, ring } => {
+                    let Poll::Ready(res) = Pin::new(&mut *op).poll(cx) else {
+                        // As `receive`: bytes a dropped receive kept meanwhile come
+                        // first, so this one is cancelled rather than left waiting.
+                        if unread.has_any() {
+                            op.cancel();
+                        } else {
+                            unread.watch(cx.waker());
+                        }
+                        return Poll::Pending;
+                    };
+                    let ring = ring.clone();
+                    *self = PolledRecv::Idle;
+                    match res {
+                        Err(e) if is_enobufs(&e) && ring.found_empty() => {
+                            *self = PolledRecv::owned(fd, unread);
+                        }
+                        // Buffers came back meanwhile: receive from the pool again.
+                        Err(e) if is_enobufs(&e) => {}
+                        res => return Poll::Ready(res),
+                    }
+                }
+                PolledRecv::Owned(recv) => {
+                    let res = ready!(recv.as_mut().poll(cx));
+                    *self = PolledRecv::Idle;
+                    return Poll::Ready(res);
+                }
+            }
+        }
+    }
+
+    fn owned(fd: &SharedFd, unread: &Rc<Unread>) -> PolledRecv {
+        let (fd, unread) = (fd.clone(), unread.clone());
+        PolledRecv::Owned(Box::pin(async move { recv_owned(&fd, &unread).await }))
     }
 }

@@ -14,6 +14,12 @@ use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+use {
+    super::recv_pool::PolledRecv,
+    std::pin::Pin,
+    std::task::{Context, Poll},
+};
 
 /// A connected stream socket: its descriptor, and the bytes a cancelled read received,
 /// which the next read returns first.
@@ -75,7 +81,7 @@ impl StreamIo {
         .await
     }
 
-    pub(super) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.sock().shutdown(how)
     }
 
@@ -87,6 +93,58 @@ impl StreamIo {
     /// The data as it arrives, from one multishot receive (`TcpStream::recv_stream`).
     pub(super) fn recv_stream(&self) -> RecvStream<'_> {
         RecvStream::new(&self.fd, &self.unread)
+    }
+
+    /// A pooled receive driven by polls ([`PolledRecv`]): each call is one step of
+    /// [`recv_pooled`](Self::recv_pooled), and the receive in flight lives in the
+    /// closure between calls, so a caller that stops polling loses nothing. Dropping the
+    /// closure drops that receive: its bytes go to the stash for the next read.
+    ///
+    /// A closure because the op's type has no name outside `net` and `op`: the caller
+    /// boxes it once and calls it for every read.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    pub(crate) fn polled_recv(
+        &self,
+    ) -> impl FnMut(&mut Context<'_>) -> Poll<io::Result<PooledBuf>> + 'static {
+        let (fd, unread) = (self.fd.clone(), self.unread.clone());
+        let mut recv = PolledRecv::Idle;
+        move |cx| recv.poll(&fd, &unread, cx)
+    }
+
+    /// Sends driven by polls, one at a time: a call with a buffer in `slot` takes it and
+    /// starts a send of its bytes (MSG_NOSIGNAL); calls then poll that send, and the one
+    /// that sees it end puts the buffer back in `slot` and gives the kernel's count.
+    /// Dropping the closure with a send in flight drops the op, which cancels it (a send
+    /// to a peer that never reads waits forever); bytes the kernel took before that are
+    /// sent. A closure for the reason given at [`polled_recv`](Self::polled_recv).
+    ///
+    /// # Panics
+    ///
+    /// If called with no send in flight and no buffer in `slot`.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    pub(crate) fn polled_send(
+        &self,
+    ) -> impl FnMut(&mut Context<'_>, &mut Option<Vec<u8>>) -> Poll<io::Result<usize>> + 'static
+    {
+        let fd = self.fd.clone();
+        let mut in_flight = None;
+        move |cx, slot| {
+            let op = in_flight.get_or_insert_with(|| {
+                let buf = slot.take().expect("a buffer to start a send with");
+                finish(Op::send(&fd, buf, 0))
+            });
+            let (res, buf) = std::task::ready!(Pin::new(op).poll(cx));
+            in_flight = None;
+            *slot = Some(buf);
+            Poll::Ready(res)
+        }
+    }
+
+    /// Hands back bytes a reader received but did not use: the next read returns them
+    /// before anything else.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    pub(crate) fn unread(&self, bytes: &[u8]) {
+        self.unread.keep_front(bytes);
     }
 }
 

@@ -187,14 +187,38 @@ impl Unread {
     /// Waits until no receive this stream dropped is in flight, so the next one cannot
     /// take bytes before it (type docs). Ready at once on nearly every call.
     pub(crate) async fn settled(&self) {
-        poll_fn(|cx| {
-            if self.abandoned.get() == 0 {
-                return Poll::Ready(());
-            }
-            self.watch(cx.waker());
-            Poll::Pending
-        })
-        .await;
+        poll_fn(|cx| self.poll_settled(cx.waker())).await;
+    }
+
+    /// [`settled`](Self::settled) for callers that poll: `Pending` wakes `waker` once the
+    /// last dropped receive ended.
+    pub(crate) fn poll_settled(&self, waker: &Waker) -> Poll<()> {
+        if self.abandoned.get() == 0 {
+            return Poll::Ready(());
+        }
+        self.watch(waker);
+        Poll::Pending
+    }
+
+    /// Puts `bytes` back in front of every kept byte: they were received before anything
+    /// kept here (a reader took them and hands them back unread). Any receive still in
+    /// flight was queued after the one that took them, so its bytes go behind.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", test))]
+    pub(crate) fn keep_front(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        {
+            let mut slot = self.kept.borrow_mut();
+            let kept = slot.get_or_insert_default();
+            // Ticket 0 keeps the runs ascending, and a later push with any ticket (0
+            // included) goes behind these bytes.
+            kept.runs.push_front((0, bytes.len()));
+            let mut front: VecDeque<u8> = bytes.iter().copied().collect();
+            front.append(&mut kept.bytes);
+            kept.bytes = front;
+        }
+        self.wake_reader();
     }
 
     /// Wakes `waker` when bytes or an error are kept here, or the last dropped receive
@@ -324,5 +348,21 @@ mod tests {
         assert_eq!(u.take_all(), b"BBbC");
         u.push(a, b"A");
         assert_eq!(u.take_all(), b"A");
+    }
+
+    #[test]
+    fn bytes_handed_back_go_before_every_kept_byte() {
+        let u = Unread::default();
+        let _taken = u.ticket(); // the receive whose bytes are handed back
+        let (a, b) = (u.ticket(), u.ticket());
+        u.push(b, b"B");
+        u.keep_front(b"front");
+        u.push(b, b"b");
+        u.push(a, b"A");
+        assert_eq!(u.take_all(), b"frontABb");
+        u.keep_front(b"x");
+        let c = u.ticket();
+        u.push(c, b"C");
+        assert_eq!(u.take_all(), b"xC");
     }
 }
