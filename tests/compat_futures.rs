@@ -1,7 +1,8 @@
 #![cfg(feature = "futures-io")]
 //! `Compat` under futures' I/O traits: 100 MB through `futures_util::io::copy` with every
 //! byte checked, 10,000 reads dropped at random points losing nothing, FIN on close, a
-//! reset peer as an error, 1-byte reads across a pool buffer.
+//! reset peer as an error, 1-byte reads across a pool buffer, receives that find the pool
+//! empty falling back to owned buffers.
 //!
 //! Every test takes `support::serial()`: they count descriptors and pool buffers, and the
 //! quarantine allocator is one for the whole process.
@@ -323,5 +324,45 @@ fn one_byte_reads_walk_a_pool_buffer() {
         line.clear();
         compat.read_line(&mut line).await.unwrap();
         assert_eq!(line, "line two\n");
+    });
+}
+
+/// With every pool buffer held (Compats that read part of one each), another Compat's
+/// receive finds the pool empty and falls back to an owned buffer, with the same bytes;
+/// the held buffers go back once read.
+#[test]
+fn an_empty_pool_falls_back_to_owned_buffers() {
+    let _serial = support::serial();
+    support::watchdog("an_empty_pool_falls_back", Duration::from_secs(60));
+    const BUFFERS: usize = 2;
+    let rt = ringio::Runtime::builder()
+        .workers(1)
+        .buffer_pool(BUFFERS as u16, 512)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pattern = pattern();
+        let mut pairs = Vec::new();
+        for _ in 0..BUFFERS + 2 {
+            let (client, server) = support::tcp_pair().await;
+            server.write_all(pattern[..400].to_vec()).await.0.unwrap();
+            pairs.push((Compat::new(client), server));
+        }
+        ringio::time::sleep(Duration::from_millis(20)).await;
+        let mut byte = [0u8; 1];
+        // Each Compat reads one byte and keeps the rest of its receive's buffer.
+        for (compat, _) in &mut pairs {
+            compat.read_exact(&mut byte).await.unwrap();
+            assert_eq!(byte[0], 0);
+        }
+        let m = ringio::metrics();
+        assert_eq!(m.pool_in_use, BUFFERS, "every pool buffer held");
+        assert!(m.pool_fallbacks > 0, "no receive fell back: {m:?}");
+        for (compat, _) in &mut pairs {
+            let mut rest = vec![0u8; 399];
+            compat.read_exact(&mut rest).await.unwrap();
+            check(&pattern, &rest, 1);
+        }
+        assert_settled("the fallback reads").await;
     });
 }
