@@ -1,9 +1,13 @@
 //! Adapters between ringio's streams and the ecosystem's poll-based I/O traits.
 //!
 //! [`Compat`] wraps a [`TcpStream`], a [`UnixStream`] or one of their halves and
-//! implements `tokio::io::{AsyncRead, AsyncBufRead, AsyncWrite}` (feature `tokio-io`) and
-//! `futures_io::{AsyncRead, AsyncBufRead, AsyncWrite}` (feature `futures-io`), so crates
-//! written against those traits (hyper, tokio-rustls, tonic, ...) run on ringio.
+//! implements `tokio::io::{AsyncRead, AsyncBufRead, AsyncWrite}` (feature `tokio-io`),
+//! `futures_io::{AsyncRead, AsyncBufRead, AsyncWrite}` (feature `futures-io`) and
+//! `hyper::rt::{Read, Write}` (feature `hyper`), so crates written against those traits
+//! (hyper, tokio-rustls, tonic, ...) run on ringio. With `hyper`, `HyperExecutor` and
+//! `HyperTimer` are hyper's executor and timer on the current core, and (with `tokio-io`
+//! too) `HyperIo` makes a `tokio::io` stream over a `Compat`, such as a TLS stream,
+//! hyper's I/O.
 //!
 //! Those traits lend a `&mut [u8]` for each poll, while the kernel may use an op's buffer
 //! until its completion arrives, even after the caller went away. So a `Compat` keeps
@@ -63,19 +67,19 @@ pub use hyper_rt::{HyperExecutor, HyperTimer};
 
 // The poll core: `Compat` and its read and write sides, driven through inherent
 // crate-visible methods; each trait set below is a thin file over them.
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 mod read;
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 mod stream;
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 mod write;
 
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 pub use stream::{Compat, CompatStream};
 
 /// Expands `$m!([generics] Type)` for each stream type a `Compat` reads from: the
 /// streams and read halves (a write half has no reads).
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 macro_rules! for_each_reader {
     ($m:ident) => {
         $m!([] crate::net::TcpStream);
@@ -86,7 +90,7 @@ macro_rules! for_each_reader {
 
 /// Expands `$m!([generics] Type)` for each stream type a `Compat` writes to: the
 /// streams and write halves (a read half has no writes).
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 macro_rules! for_each_writer {
     ($m:ident) => {
         $m!([] crate::net::TcpStream);
@@ -97,5 +101,9 @@ macro_rules! for_each_writer {
 
 #[cfg(feature = "futures-io")]
 mod futures_io;
+#[cfg(feature = "hyper")]
+mod hyper_io;
+#[cfg(all(feature = "hyper", feature = "tokio-io"))]
+pub use hyper_io::HyperIo;
 #[cfg(feature = "tokio-io")]
 mod tokio_io;

@@ -166,12 +166,14 @@ impl<T: CompatStream> Compat<T> {
         self.inner
     }
 
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
     /// Poll core: the bytes received and not read yet (a pool buffer's), receiving when
     /// there are none; empty at end of stream.
     pub(crate) fn poll_fill_buf_core(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         self.read.poll_fill_buf(self.inner.compat_io(), cx)
     }
 
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
     /// Poll core: marks `n` bytes of [`poll_fill_buf_core`](Self::poll_fill_buf_core) read.
     pub(crate) fn consume_core(&mut self, n: usize) {
         self.read.consume(n);

@@ -34,7 +34,7 @@ pub use stream::TcpStream;
 pub use udp::{RecvMeta, UdpSocket};
 pub use unix::{UnixListener, UnixStream};
 
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 pub(crate) use stream_io::StreamIo;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};

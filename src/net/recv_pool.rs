@@ -23,7 +23,7 @@ use crate::op::{Op, pool, pool_fallback};
 use crate::sys::fd::SharedFd;
 use std::io;
 use std::rc::Rc;
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use {
     crate::buf::pool::BufRing,
     crate::op::PooledRecv,
@@ -86,7 +86,7 @@ pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Resul
 ///
 /// A pooled receive lives inline (no allocation per receive); the owned fallback (pool
 /// refused, or empty with bytes waiting) is boxed, as it allocates its buffer anyway.
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 pub(super) enum PolledRecv {
     /// No receive in flight.
     Idle,
@@ -97,7 +97,7 @@ pub(super) enum PolledRecv {
     Owned(Pin<Box<dyn Future<Output = io::Result<PooledBuf>>>>),
 }
 
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 impl PolledRecv {
     /// One step of [`recv_pooled`] on the stream of `fd` and `unread`: `Ready` with what
     /// the receive in flight (or the stash) gave, else `Pending` with `cx` woken when

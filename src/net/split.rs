@@ -86,7 +86,7 @@ pub(super) fn split<S>(io: StreamIo) -> (ReadHalf<S>, WriteHalf<S>) {
 
 impl<S> ReadHalf<S> {
     /// The descriptor and read stash the compat adapters drive.
-    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     pub(crate) fn stream_io(&self) -> &StreamIo {
         &self.io
     }
@@ -169,7 +169,7 @@ impl ReadHalf<TcpStream> {
 
 impl<S> WriteHalf<S> {
     /// The descriptor and read stash the compat adapters drive.
-    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     pub(crate) fn stream_io(&self) -> &StreamIo {
         &self.io
     }

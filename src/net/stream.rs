@@ -47,7 +47,7 @@ impl TcpStream {
     }
 
     /// The descriptor and read stash the compat adapters drive.
-    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     pub(crate) fn stream_io(&self) -> &StreamIo {
         &self.io
     }

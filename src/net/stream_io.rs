@@ -14,7 +14,7 @@ use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
-#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use {
     super::recv_pool::PolledRecv,
     std::pin::Pin,
@@ -102,7 +102,7 @@ impl StreamIo {
     ///
     /// A closure because the op's type has no name outside `net` and `op`: the caller
     /// boxes it once and calls it for every read.
-    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     pub(crate) fn polled_recv(
         &self,
     ) -> impl FnMut(&mut Context<'_>) -> Poll<io::Result<PooledBuf>> + 'static {
@@ -121,7 +121,7 @@ impl StreamIo {
     /// # Panics
     ///
     /// If called with no send in flight and no buffer in `slot`.
-    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     pub(crate) fn polled_send(
         &self,
     ) -> impl FnMut(&mut Context<'_>, &mut Option<Vec<u8>>) -> Poll<io::Result<usize>> + 'static
@@ -142,7 +142,7 @@ impl StreamIo {
 
     /// Hands back bytes a reader received but did not use: the next read returns them
     /// before anything else.
-    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     pub(crate) fn unread(&self, bytes: &[u8]) {
         self.unread.keep_front(bytes);
     }

@@ -203,7 +203,7 @@ impl Unread {
     /// Puts `bytes` back in front of every kept byte: they were received before anything
     /// kept here (a reader took them and hands them back unread). Any receive still in
     /// flight was queued after the one that took them, so its bytes go behind.
-    #[cfg(any(feature = "tokio-io", feature = "futures-io", test))]
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper", test))]
     pub(crate) fn keep_front(&self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;

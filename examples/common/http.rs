@@ -1,0 +1,127 @@
+//! The HTTP service of the `hyper_server` example, shared with the tests that run it in
+//! process: hyper's HTTP/1.1 and HTTP/2 server connections on ringio, plain or over TLS
+//! (rustls through tokio-rustls over `Compat`).
+//!
+//! Routes: `GET /` answers `Hello, world!`; `POST /echo` answers with the request body;
+//! anything else is a 404. HTTP/2 is chosen by ALPN on TLS and by the client's preface
+//! (prior knowledge) in plain text.
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::server::conn::auto;
+use ringio::compat::{Compat, HyperExecutor, HyperIo, HyperTimer};
+use ringio::net::TcpStream;
+use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+/// Largest request body `POST /echo` takes; a larger one gets 413.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// How long a client may take to send a request's headers (hyper's HTTP/1 header
+/// timeout, on ringio's timer wheel).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Answers one request.
+pub async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let response = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/") => Response::new(Full::new(Bytes::from_static(b"Hello, world!"))),
+        (&Method::POST, "/echo") => match Limited::new(req.into_body(), MAX_BODY).collect().await {
+            Ok(body) => Response::new(Full::new(body.to_bytes())),
+            Err(_) => status(StatusCode::PAYLOAD_TOO_LARGE),
+        },
+        _ => status(StatusCode::NOT_FOUND),
+    };
+    Ok(response)
+}
+
+fn status(code: StatusCode) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(code.to_string())));
+    *r.status_mut() = code;
+    r
+}
+
+/// hyper's server, HTTP/1.1 and HTTP/2, on ringio's executor and timer.
+pub fn builder(header_timeout: Duration) -> auto::Builder<HyperExecutor> {
+    let mut b = auto::Builder::new(HyperExecutor);
+    b.http1()
+        .timer(HyperTimer)
+        .header_read_timeout(header_timeout);
+    b.http2().timer(HyperTimer).max_concurrent_streams(1000);
+    b
+}
+
+/// Serves one accepted connection until the client closes it or it fails; over TLS
+/// first if `tls` is given. Errors (a malformed request, a failed handshake, a reset) end
+/// this connection only.
+pub async fn serve_connection(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    header_timeout: Duration,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let _ = stream.set_nodelay(true);
+    let builder = builder(header_timeout);
+    let service = service_fn(handle);
+    match tls {
+        None => builder.serve_connection(Compat::new(stream), service).await,
+        Some(acceptor) => {
+            let tls = acceptor.accept(Compat::new(stream)).await?;
+            builder.serve_connection(HyperIo::new(tls), service).await
+        }
+    }
+}
+
+/// A TLS acceptor for `cert_chain` and `key`, offering HTTP/2 and HTTP/1.1 by ALPN.
+pub fn tls_acceptor(
+    cert_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> io::Result<TlsAcceptor> {
+    // ring, not rustls' default aws-lc-rs: no C toolchain beyond cc to build it. Its
+    // provider lacks post-quantum key exchange, hence the deprecation, which does not
+    // matter for a loopback example.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(cert_chain, key)
+        .map_err(io::Error::other)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A self-signed certificate for `localhost`, `127.0.0.1` and `::1`, made now.
+pub fn self_signed() -> io::Result<(
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+)> {
+    let names = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    let cert = rcgen::generate_simple_self_signed(names).map_err(io::Error::other)?;
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der());
+    Ok((cert.cert.der().clone(), key.into()))
+}
+
+/// The certificate chain and key in PEM files `cert` and `key`.
+pub fn load_pem(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> io::Result<(
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+)> {
+    use rustls::pki_types::pem::PemObject;
+    let chain = rustls::pki_types::CertificateDer::pem_file_iter(cert)
+        .map_err(io::Error::other)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io::Error::other)?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).map_err(io::Error::other)?;
+    Ok((chain, key))
+}
