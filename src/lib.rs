@@ -48,7 +48,7 @@
 
 pub mod buf;
 pub mod channel;
-#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper", feature = "hyper"))]
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 pub mod compat;
 pub(crate) mod driver;
 pub mod fs;

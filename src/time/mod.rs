@@ -71,9 +71,9 @@ mod timeout;
 
 pub use instant::Instant;
 pub use interval::{Interval, interval, interval_at};
-pub use sleep::{Sleep, sleep, sleep_until};
 #[cfg(feature = "hyper")]
 pub(crate) use sleep::TimerEntry;
+pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Elapsed, Timeout, timeout_at};
 // The aliases sit on the path the docs show, so rustdoc's search finds `timeout` by them.
 #[doc(alias = "wait_for")]
