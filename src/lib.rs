@@ -52,6 +52,8 @@ pub mod channel;
 pub mod compat;
 pub(crate) mod driver;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod http;
 pub mod io;
 pub mod net;
 pub(crate) mod op;
