@@ -14,8 +14,10 @@
 //! cargo run --release --example echo_client -- --addr 127.0.0.1:7000 --conns 1000
 //! ```
 //!
-//! Flags: `--addr` (default 127.0.0.1:7000), `--recv stream|pooled|owned` (default
-//! stream: multishot receives into the core's buffer pool; see `common/echo/server.rs`),
+//! Flags: `--addr` (default 127.0.0.1:7000), `--recv stream|pooled|owned|compat` (default
+//! stream: multishot receives into the core's buffer pool; `compat`, built with
+//! `--features tokio-io`, echoes through `compat::Compat` and `tokio::io::copy_buf`; see
+//! `common/echo/server.rs`),
 //! `--buf` (read buffer bytes with `--recv owned`, default 4096), `--pool-buffers` and
 //! `--pool-buffer-size` (each core's receive pool, default 1,024 × 4,096), `--workers`
 //! (cores, each pinned to its own CPU; default: every CPU this process may use),

@@ -6,6 +6,9 @@
 //!   came in, which returns to the pool once sent. An idle connection holds no buffer.
 //! - `pooled`: one receive per message into the pool (`TcpStream::recv_pooled`).
 //! - `owned`: one receive per message into the connection's own `--buf`-sized `Vec`.
+//! - `compat` (built with the feature `tokio-io`): the stream's halves through
+//!   `compat::Compat` and `tokio::io::copy_buf`, as code written against tokio's I/O
+//!   traits runs on ringio: receives into the pool, one copy into the send buffer.
 
 use ringio::buf::IoBuf;
 use ringio::net::{TcpListener, TcpStream, is_fd_exhaustion};
@@ -23,6 +26,8 @@ pub enum RecvMode {
     Stream,
     Pooled,
     Owned,
+    #[cfg(feature = "tokio-io")]
+    Compat,
 }
 
 /// Accepts connections forever and echoes each on its own task, receiving as `mode`
@@ -43,6 +48,8 @@ pub async fn serve(listener: TcpListener, mode: RecvMode, buf_size: usize) {
                     RecvMode::Stream => ringio::spawn(echo_stream(stream)),
                     RecvMode::Pooled => ringio::spawn(echo_pooled(stream)),
                     RecvMode::Owned => ringio::spawn(echo_owned(stream, buf_size)),
+                    #[cfg(feature = "tokio-io")]
+                    RecvMode::Compat => ringio::spawn(echo_compat(stream)),
                 });
             }
             Err(e) if is_fd_exhaustion(&e) => {
@@ -100,4 +107,16 @@ async fn echo_owned(stream: TcpStream, buf_size: usize) {
         }
         buf = b.into_inner();
     }
+}
+
+/// Echoes through the tokio-io compat layer until the peer closes or the connection
+/// fails: `copy_buf` from the read half's pool buffers to the write half.
+#[cfg(feature = "tokio-io")]
+async fn echo_compat(stream: TcpStream) {
+    let (read, write) = stream.into_split();
+    let (mut read, mut write) = (
+        ringio::compat::Compat::new(read),
+        ringio::compat::Compat::new(write),
+    );
+    let _ = tokio::io::copy_buf(&mut read, &mut write).await;
 }
