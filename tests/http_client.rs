@@ -397,7 +397,10 @@ fn requests_dropped_at_random_points_leave_the_pool_usable_and_no_descriptor_beh
             seen.accepted.get()
         );
         // The pool still serves, within its cap.
-        let results = ringio::task::gather((0..50).map(|_| fetch(&client, &url))).await;
+        let after = ringio::task::gather((0..50).map(|_| fetch(&client, &url)));
+        let results = ringio::time::timeout(Duration::from_secs(10), after)
+            .await
+            .expect("the pool is stuck after the dropped requests");
         results.iter().for_each(assert_hello);
         assert!(
             support::settle(Duration::from_secs(2), || seen.live.get() <= 8).await,
@@ -406,4 +409,52 @@ fn requests_dropped_at_random_points_leave_the_pool_usable_and_no_descriptor_beh
         );
     });
     assert_fds_back(fds, "1,000 dropped requests");
+}
+
+#[test]
+fn responses_dropped_before_their_end_do_not_hand_out_a_busy_connection() {
+    let _serial = support::serial();
+    support::watchdog("http client unread bodies", Duration::from_secs(60));
+    let fds = support::fd_count();
+    ringio::run(async {
+        let (addr, seen) = server("127.0.0.1:0", None, http::HEADER_TIMEOUT);
+        // One connection: each request must wait until the last one's connection is
+        // ready again (its unread 256 KiB drained by hyper) or closed.
+        let client = Client::builder().max_connections_per_host(1).build();
+        let body: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        for i in 0..20 {
+            let req = hyper::Request::post(format!("http://{addr}/echo"))
+                .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())))
+                .unwrap();
+            let resp = client.request(req).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "request {i}");
+            if i % 2 == 1 {
+                // Every other response is read to its end: the echo must be whole.
+                let got = resp.into_body().collect().await.unwrap().to_bytes();
+                assert!(got == body, "request {i}: the echo came back wrong");
+            }
+        }
+        assert_hello(&fetch(&client, &format!("http://{addr}/")).await);
+        assert!(
+            seen.peak_live.get() <= 1,
+            "{} connections at once",
+            seen.peak_live.get()
+        );
+
+        // Without a cap, a response held unread keeps its connection out of the pool:
+        // the next request opens another one instead of waiting behind the unread body.
+        let client = Client::new();
+        let req = hyper::Request::post(format!("http://{addr}/echo"))
+            .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())))
+            .unwrap();
+        let held = client.request(req).await.unwrap();
+        let url = format!("http://{addr}/");
+        let next = fetch(&client, &url);
+        let next = ringio::time::timeout(Duration::from_secs(2), next).await;
+        assert_hello(&next.expect("the next request waited behind an unread body"));
+        assert_eq!(client.connections_opened(), 2);
+        let got = held.into_body().collect().await.unwrap().to_bytes();
+        assert!(got == body, "the held echo came back wrong");
+    });
+    assert_fds_back(fds, "unread bodies");
 }
