@@ -75,7 +75,7 @@
 //! # Supported, and not
 //!
 //! - HTTP/1.1 over TCP; HTTPS with rustls (feature `rustls`) given a
-//!   [`tls_config`](ClientBuilder::tls_config): no root certificates are built in, so
+//!   `ClientBuilder::tls_config`: no root certificates are built in, so
 //!   without one an `https` URL fails with [`ErrorKind::TlsNotConfigured`]. The client
 //!   offers only `http/1.1` by ALPN.
 //! - Not supported: HTTP/2, proxies, redirects (a 3xx is returned as is), cookies,
