@@ -459,3 +459,41 @@ fn responses_dropped_before_their_end_do_not_hand_out_a_busy_connection() {
     });
     assert_fds_back(fds, "unread bodies");
 }
+
+#[test]
+fn a_tls_handshake_that_never_answers_ends_at_the_connect_timeout() {
+    let _serial = support::serial();
+    support::watchdog("http client connect timeout", Duration::from_secs(30));
+    const LIMIT: Duration = Duration::from_millis(200);
+    let (cert, _) = http::self_signed().unwrap();
+    let fds = support::fd_count();
+    ringio::run(async {
+        // Accepts, then holds the connection without a byte of TLS.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = ringio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            ringio::time::sleep(Duration::from_secs(5)).await;
+            drop(stream);
+        });
+        let client = Client::builder()
+            .tls_config(trusting(cert))
+            .connect_timeout(LIMIT)
+            .build();
+        let start = Instant::now();
+        let err = client
+            .get(&format!("https://localhost:{}/", addr.port()))
+            .await
+            .unwrap_err();
+        let took = start.elapsed();
+        assert_eq!(err.kind(), ErrorKind::ConnectTimeout, "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("localhost:{}", addr.port())),
+            "{err}"
+        );
+        assert!(took >= LIMIT && took < LIMIT * 5, "gave up after {took:?}");
+        held.cancel();
+    });
+    assert_fds_back(fds, "connect timeout");
+}
