@@ -28,15 +28,14 @@
 #[allow(dead_code)] // shared by the three echo examples; each uses part of it
 #[path = "common/echo.rs"]
 mod echo;
+#[path = "common/per_core.rs"]
+mod per_core;
 
 use clap::Parser;
-use ringio::net::TcpListener;
 use ringio::runtime::Backend;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::OnceLock;
-use std::time::Duration;
 
 /// ringio echo server.
 #[derive(Parser, Debug)]
@@ -94,29 +93,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Core 0 binds first, so that port 0 picks one port that the other cores then share.
-    let bound: OnceLock<Result<SocketAddr, ()>> = OnceLock::new();
+    let bound = per_core::Bound::new();
     let codes = rt.run_per_core(|core| {
         let (bound, addr, buf, recv) = (&bound, args.addr, args.buf, args.recv);
         async move {
-            let addr = if core == 0 {
-                addr
-            } else {
-                loop {
-                    match bound.get() {
-                        Some(Ok(a)) => break *a,
-                        Some(Err(())) => return ExitCode::FAILURE,
-                        None => ringio::time::sleep(Duration::from_millis(1)).await,
-                    }
-                }
-            };
-            let listener = match TcpListener::bind(addr) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("core {core}: cannot listen on {addr}: {e}");
-                    let _ = bound.set(Err(()));
-                    return ExitCode::FAILURE;
-                }
+            let Some(listener) = per_core::bind(core, addr, bound).await else {
+                return ExitCode::FAILURE;
             };
             if core == 0 {
                 let local = listener.local_addr().unwrap_or(addr);
@@ -125,7 +107,7 @@ fn main() -> ExitCode {
                 println!("listening on {local} ({workers} cores, backend {backend})");
                 let _ = std::io::stdout().flush();
                 eprintln!("fd limit {limit}; ring flags {}", m.ring_flags);
-                let _ = bound.set(Ok(local));
+                per_core::announce(bound, local);
             }
             echo::server::serve(listener, recv, buf).await;
             ExitCode::SUCCESS

@@ -19,16 +19,16 @@
 
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/per_core.rs"]
+mod per_core;
 #[path = "common/rlimit.rs"]
 mod rlimit;
 
 use clap::Parser;
-use ringio::net::TcpListener;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// An HTTP/1.1 and HTTP/2 server on hyper and ringio.
@@ -92,36 +92,19 @@ fn main() -> ExitCode {
         }
     };
     let header_timeout = Duration::from_millis(args.header_timeout_ms);
-    // Core 0 binds first, so that port 0 picks one port the other cores then share.
-    let bound: OnceLock<Result<SocketAddr, ()>> = OnceLock::new();
+    let bound = per_core::Bound::new();
     let codes = rt.run_per_core(|core| {
         let (bound, tls) = (&bound, tls.clone());
         async move {
-            let addr = if core == 0 {
-                addr
-            } else {
-                loop {
-                    match bound.get() {
-                        Some(Ok(a)) => break *a,
-                        Some(Err(())) => return ExitCode::FAILURE,
-                        None => ringio::time::sleep(Duration::from_millis(1)).await,
-                    }
-                }
-            };
-            let listener = match TcpListener::bind(addr) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("core {core}: cannot listen on {addr}: {e}");
-                    let _ = bound.set(Err(()));
-                    return ExitCode::FAILURE;
-                }
+            let Some(listener) = per_core::bind(core, addr, bound).await else {
+                return ExitCode::FAILURE;
             };
             if core == 0 {
                 let local = listener.local_addr().unwrap_or(addr);
                 let scheme = if tls.is_some() { "https" } else { "http" };
                 println!("listening on {scheme}://{local} ({workers} cores)");
                 let _ = std::io::stdout().flush();
-                let _ = bound.set(Ok(local));
+                per_core::announce(bound, local);
             }
             let mut incoming = listener.incoming();
             while let Some(conn) = incoming.next().await {
