@@ -72,7 +72,7 @@ const MAX_READ: usize = 16 * 1024;
 
 #[cfg(feature = "tokio-io")]
 /// A `tokio::io` stream as hyper's I/O, like hyper-util's `TokioIo`, without tokio's
-/// runtime: for a stream over [`Compat`](super::Compat) that hyper cannot take directly,
+/// runtime: for a stream over [`Compat`] that hyper cannot take directly,
 /// such as `tokio_rustls::server::TlsStream<Compat<TcpStream>>`. A plain `Compat` is
 /// hyper's I/O already.
 ///
