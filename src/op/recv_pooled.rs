@@ -35,6 +35,10 @@ pub(crate) struct PooledRecv<S> {
     unread: Rc<S>,
     /// This receive's place among the stream's (`Stash::ticket`).
     ticket: u64,
+    /// A multishot receive whose first CQE has not come yet: an EINVAL now means the
+    /// kernel lacks the multishot form (IORING_RECV_MULTISHOT, Linux 6.0;
+    /// io_uring_prep_recv_multishot(3)), not that the stream failed.
+    may_be_refused: bool,
 }
 
 impl<S: Stash> PooledRecv<S> {
@@ -107,6 +111,7 @@ impl<S: Stash> MultiCompletable for PooledRecv<S> {
     type Item = io::Result<PooledBuf>;
 
     fn item(&mut self, c: Completion) -> Self::Item {
+        self.may_be_refused = false;
         self.received(c)
     }
 
@@ -115,7 +120,13 @@ impl<S: Stash> MultiCompletable for PooledRecv<S> {
     }
 
     fn discard(&mut self, c: Completion) {
-        self.keep_for_next_read(c);
+        // A refused multishot form is the stream's to retry single-shot, and after a
+        // drop nobody will: the next read must receive, not fail with EINVAL.
+        let refused = self.may_be_refused && c.result == -libc::EINVAL;
+        self.may_be_refused = false;
+        if !refused {
+            self.keep_for_next_read(c);
+        }
         if !c.more() {
             self.unread.abandoned_done();
         }
@@ -123,13 +134,14 @@ impl<S: Stash> MultiCompletable for PooledRecv<S> {
 }
 
 impl<S: Stash> PooledRecv<S> {
-    fn new(fd: &SharedFd, ring: Rc<BufRing>, unread: &Rc<S>) -> PooledRecv<S> {
+    fn new(fd: &SharedFd, ring: Rc<BufRing>, unread: &Rc<S>, multishot: bool) -> PooledRecv<S> {
         // Taken as the SQE is queued: the caller queues it next.
         PooledRecv {
             _fd: fd.clone(),
             ring,
             unread: unread.clone(),
             ticket: unread.ticket(),
+            may_be_refused: multishot,
         }
     }
 }
@@ -148,7 +160,7 @@ impl<S: Stash> Op<PooledRecv<S>> {
             .flags(squeue::Flags::BUFFER_SELECT);
         // SAFETY: the SQE points to no memory of ours: the kernel takes a buffer from the
         // registered pool, which outlives the op (pool rule 1).
-        unsafe { Op::submit(PooledRecv::new(fd, ring, unread), sqe) }.map_err(|(e, _)| e)
+        unsafe { Op::submit(PooledRecv::new(fd, ring, unread, false), sqe) }.map_err(|(e, _)| e)
     }
 }
 
@@ -164,7 +176,7 @@ impl<S: Stash> MultiOp<PooledRecv<S>> {
     ) -> io::Result<MultiOp<PooledRecv<S>>> {
         let sqe = opcode::RecvMulti::new(types::Fd(fd.raw()), POOL_GROUP).build();
         // SAFETY: as for `recv_pooled`: the SQE points only into the registered pool.
-        unsafe { MultiOp::submit(PooledRecv::new(fd, ring, unread), sqe, limit) }
+        unsafe { MultiOp::submit(PooledRecv::new(fd, ring, unread, true), sqe, limit) }
             .map_err(|(e, _)| e)
     }
 }
