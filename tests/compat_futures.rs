@@ -17,51 +17,16 @@ use ringio::time::timeout;
 use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::Duration;
-use support::Rng;
+use support::sequence::{self, PERIOD, check, pattern};
+use support::{Rng, assert_settled};
 
 #[global_allocator]
 static ALLOC: support::alloc::Guard = support::alloc::Guard;
 
-/// The byte at stream offset `i` is `i % PERIOD` (a prime: any lost or repeated chunk
-/// shifts the sequence).
-const PERIOD: usize = 251;
-/// The longest chunk [`pattern`] serves from any offset.
-const PATTERN_CHUNK: usize = PERIOD * 299;
-
-fn pattern() -> Vec<u8> {
-    (0..PERIOD * 300).map(|i| (i % PERIOD) as u8).collect()
-}
-
-/// Checks that `bytes` are the sequence from stream offset `at`.
-fn check(pattern: &[u8], bytes: &[u8], at: u64) {
-    for (i, chunk) in bytes.chunks(PATTERN_CHUNK).enumerate() {
-        let off = at as usize + i * PATTERN_CHUNK;
-        let want = &pattern[off % PERIOD..off % PERIOD + chunk.len()];
-        if chunk != want {
-            let bad = chunk.iter().zip(want).position(|(a, b)| a != b).unwrap();
-            panic!("wrong byte at stream offset {}", off + bad);
-        }
-    }
-}
-
-async fn assert_settled(what: &str) {
-    let settled = support::settle(Duration::from_secs(5), || {
-        let m = ringio::metrics();
-        m.ops_in_flight == 0 && m.pool_in_use == 0
-    })
-    .await;
-    assert!(settled, "{what}: left behind: {:?}", ringio::metrics());
-}
-
 async fn write_sequence<W: AsyncWrite + Unpin>(w: &mut W, total: u64, seed: u64) {
     let pattern = pattern();
-    let mut rng = Rng::new(seed);
-    let mut at = 0u64;
-    while at < total {
-        let len = (1 + rng.below(PATTERN_CHUNK as u64)).min(total - at) as usize;
-        let off = at as usize % PERIOD;
-        w.write_all(&pattern[off..off + len]).await.unwrap();
-        at += len as u64;
+    for range in sequence::chunks(total, seed) {
+        w.write_all(&pattern[range]).await.unwrap();
     }
     w.close().await.unwrap();
 }

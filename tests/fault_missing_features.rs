@@ -88,12 +88,7 @@ async fn echo_check(how: Recv) {
         c.await.unwrap();
     }
     server.await.unwrap();
-    let settled = support::settle(Duration::from_secs(5), || {
-        let m = ringio::metrics();
-        m.ops_in_flight == 0 && m.pool_in_use == 0
-    })
-    .await;
-    assert!(settled, "left behind: {:?}", ringio::metrics());
+    support::assert_settled("the echo check").await;
 }
 
 /// Runs `f` on a fresh one-core runtime with `missing` forced on this thread; returns

@@ -136,12 +136,7 @@ fn race(kind: ReadKind) {
         assert_eq!(got, sent, "{kind:?}: bytes lost or duplicated");
         eprintln!("{kind:?}: {completed} reads completed, {timed_out} timed out, {got} bytes");
         assert!(timed_out > 0 && completed > 0, "the race never happened");
-        let settled = support::settle(Duration::from_secs(5), || {
-            let m = ringio::metrics();
-            m.ops_in_flight == 0 && m.pool_in_use == 0
-        })
-        .await;
-        assert!(settled, "left behind: {:?}", ringio::metrics());
+        support::assert_settled(&format!("{kind:?}")).await;
     });
 }
 

@@ -89,12 +89,7 @@ fn in_mode(mode: Mode, busy: bool, f: impl AsyncFnOnce()) {
             Mode::Owned => assert!(m.pool_fallbacks > 0, "no owned receive: {m:?}"),
             _ => {}
         }
-        let done = settle(Duration::from_secs(5), || {
-            let m = ringio::metrics();
-            m.ops_in_flight == 0 && m.pool_in_use == 0
-        })
-        .await;
-        assert!(done, "{mode:?}: left behind: {:?}", ringio::metrics());
+        support::assert_settled(&format!("{mode:?}")).await;
     });
     drop(rt);
     #[cfg(feature = "fault-injection")]

@@ -1,6 +1,7 @@
 //! Shared test tools: fd counting, a watchdog, settle-until helpers, idle-CPU checks, the
 //! `serial()` lock; in submodules a quarantining allocator (`alloc`), futures polled by hand
-//! (`poll`), a tiny PRNG (`rng`) and an echo server under load (`server`).
+//! (`poll`), a tiny PRNG (`rng`), a numbered byte stream (`sequence`) and an echo server
+//! under load (`server`).
 // Each test binary uses a part of this: what another uses is neither dead nor a stray import.
 #![allow(dead_code, unused_imports)]
 
@@ -10,6 +11,7 @@ pub mod poll;
 #[path = "../../examples/common/rlimit.rs"]
 pub mod rlimit;
 pub mod rng;
+pub mod sequence;
 pub mod server;
 
 pub use poll::{CountingWaker, in_flight, poll_and_drop, poll_noop, poll_once_and_drop};
@@ -174,6 +176,17 @@ pub async fn assert_core_idle(what: &str) {
         "after {what}, the idle core used {used:?} of CPU in {IDLE_WINDOW:?} (limit \
          {IDLE_CPU_LIMIT:?}): something is left spinning"
     );
+}
+
+/// Waits until nothing is left in flight and no pool buffer is held on this core, and
+/// fails naming `what` and the metrics if that does not come within 5 s.
+pub async fn assert_settled(what: &str) {
+    let settled = settle(Duration::from_secs(5), || {
+        let m = ringio::metrics();
+        m.ops_in_flight == 0 && m.pool_in_use == 0
+    })
+    .await;
+    assert!(settled, "{what}: left behind: {:?}", ringio::metrics());
 }
 
 /// Serialises the tests of one binary that read process-wide counters (descriptors, live
