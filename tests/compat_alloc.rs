@@ -5,44 +5,17 @@
 //!
 //! This file holds one test so that its counting allocator sees only that test.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use ringio::compat::Compat;
 use ringio::net::{TcpListener, TcpStream};
 
 mod support;
 
-/// The system allocator, counting allocations.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's obligations for `alloc` are passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // A grown buffer is an allocation too.
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's obligations for `realloc` are passed on unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// Counts every allocation (a grown buffer too): `support::alloc::allocations()`.
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: support::alloc::Guard = support::alloc::Guard;
 
 const CONNS: usize = 50;
 /// Round trips per connection before counting, so queues, slabs and each Compat's
@@ -121,7 +94,7 @@ fn allocations_per_round_trip(traits: Traits) -> f64 {
                     if i == WARM_UP {
                         barrier.wait().await;
                         if start.get().is_none() {
-                            start.set(Some(ALLOCATIONS.load(Ordering::Relaxed)));
+                            start.set(Some(support::alloc::allocations()));
                         }
                     }
                     out[0] = i as u8;
@@ -133,7 +106,7 @@ fn allocations_per_round_trip(traits: Traits) -> f64 {
         for c in clients {
             c.await.unwrap();
         }
-        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - start.get().unwrap();
+        let allocations = support::alloc::allocations() - start.get().unwrap();
         allocations as f64 / (CONNS * MEASURED) as f64
     })
 }
