@@ -23,12 +23,12 @@ mod support;
 use ringio::net::{TcpListener, TcpStream, UdpSocket, lookup_host};
 use ringio::time::{Instant, interval, timeout};
 use std::ffi::CString;
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::pin;
-use std::process::{Command, Stdio};
 use std::task::Poll;
 use std::time::Duration;
+use support::child::ChildOutput;
 
 /// The child reads its resolver (`silent` or `nxdomain`) from this variable.
 const CHILD_ENV: &str = "RINGIO_LOOKUP_CHILD";
@@ -170,55 +170,9 @@ fn answer_nxdomain(server: &std::net::UdpSocket) {
     }
 }
 
-/// What a child left: its status and output.
-struct ChildOutput {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs this binary's test `name` as a child with `CHILD_ENV=mode`; fails if it is still
-/// running after [`CHILD_LIMIT`].
+/// Runs this binary's test `name` as a child with `CHILD_ENV=mode`.
 fn run_child(name: &str, mode: &str) -> ChildOutput {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, mode)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child test process");
-    // Read both pipes on threads so a chatty child cannot block on a full pipe.
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > CHILD_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child `{name}` ({mode}) still running after {CHILD_LIMIT:?}: killed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    ChildOutput {
-        ok: status.success(),
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    }
+    support::child::run_test(name, &[(CHILD_ENV, Some(mode))], CHILD_LIMIT)
 }
 
 /// The test `name` with a private `resolver`: the parent starts the child and checks its
@@ -254,7 +208,7 @@ fn with_private_resolver(name: &str, resolver: Resolver, checks: fn()) {
                 return;
             }
             assert!(
-                out.ok && out.stdout.contains(MARKER_OK),
+                out.status.success() && out.stdout.contains(MARKER_OK),
                 "child `{name}` failed\n--- stdout\n{}\n--- stderr\n{}",
                 out.stdout,
                 out.stderr

@@ -26,10 +26,10 @@ mod support;
 use ringio::net::{TcpListener, TcpStream};
 use ringio::runtime::{BACKEND_ENV, Backend};
 use std::cell::Cell;
-use std::io::{self, Read};
-use std::process::{Command, ExitStatus, Stdio};
+use std::io;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::child::ChildOutput;
 
 /// The child reads its scenario (`cause/how`) from this variable.
 const CHILD_ENV: &str = "RINGIO_SECCOMP_CHILD";
@@ -420,61 +420,11 @@ fn child_checks(cause: Cause, how: How) {
     println!("{MARKER}");
 }
 
-/// Output of a finished child.
-struct ChildOutput {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs this binary's test `name` as a child with `CHILD_ENV=mode` and `RINGIO_BACKEND`
-/// set to `backend` (removed if `None`, whatever the parent has); fails if it is still
-/// running after [`CHILD_LIMIT`].
+/// set to `backend` (removed if `None`, whatever the parent has).
 fn run_child(name: &str, mode: &str, backend: Option<&str>) -> ChildOutput {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, mode);
-    match backend {
-        Some(b) => cmd.env(BACKEND_ENV, b),
-        None => cmd.env_remove(BACKEND_ENV),
-    };
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child test process");
-    // Read both pipes on threads so a chatty child cannot block on a full pipe.
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > CHILD_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child `{name}` ({mode}) still running after {CHILD_LIMIT:?}: killed (hang?)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    ChildOutput {
-        status,
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    }
+    let env = [(CHILD_ENV, Some(mode)), (BACKEND_ENV, backend)];
+    support::child::run_test(name, &env, CHILD_LIMIT)
 }
 
 /// Parent side: runs the child for `cause` and `how` and checks that it passed. io_uring

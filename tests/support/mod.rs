@@ -1,11 +1,13 @@
 //! Shared test tools: fd counting, a watchdog, settle-until helpers, idle-CPU checks, the
-//! `serial()` lock; in submodules a quarantining allocator (`alloc`), futures polled by hand
+//! `serial()` lock; in submodules a quarantining allocator (`alloc`), one test re-run in a
+//! child process (`child`), futures polled by hand
 //! (`poll`), a tiny PRNG (`rng`), a numbered byte stream (`sequence`) and an echo server
 //! under load (`server`).
 // Each test binary uses a part of this: what another uses is neither dead nor a stray import.
 #![allow(dead_code, unused_imports)]
 
 pub mod alloc;
+pub mod child;
 pub mod poll;
 /// The examples' descriptor-limit helper, one copy for both.
 #[path = "../../examples/common/rlimit.rs"]
