@@ -1,4 +1,7 @@
 #![cfg(all(feature = "hyper", feature = "tokio-io"))]
+// `examples/common/rlimit.rs` comes in twice, through `support` and through the echo
+// code the generator reuses; the two copies are the same stateless functions.
+#![allow(clippy::duplicate_mod)]
 //! The `http_load` example's generator (`examples/common/http_load.rs`) in process:
 //! against the `hyper_server` example's service and against tiny raw HTTP servers that
 //! stall, close, answer chunked, answer garbage or never answer, each on its own ringio
@@ -353,7 +356,8 @@ fn a_response_that_never_comes_is_a_timeout_and_the_connection_is_reopened() {
     );
     assert!(s.requests > 0);
     let timeouts = s.errors.get(ErrorKind::Timeout);
-    assert!(timeouts >= 2, "{:?}", s.errors);
+    // Each connection meets a silent request every 200 ms or so: about 5 each in the run.
+    assert!(timeouts >= 4, "{:?}", s.errors);
     assert_eq!(timeouts, s.errors.total(), "{:?}", s.errors);
     // Each timeout reopens its connection, but for those that came after the run ended.
     assert!(s.reconnects + 2 >= timeouts, "{} reconnects", s.reconnects);

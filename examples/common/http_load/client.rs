@@ -205,7 +205,7 @@ pub fn run_load(cfg: &Config) -> Result<Summary, String> {
     }
     total.rps = total.requests as f64 / total.duration_s.max(f64::MIN_POSITIVE);
     let m = rt.metrics();
-    total.backend = super::echo::backend_summary(m.backend, m.fallback_reason.as_deref());
+    total.backend = super::echo::backend_summary(m.backend, m.fallback_reason);
     Ok(total)
 }
 

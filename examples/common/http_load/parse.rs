@@ -228,12 +228,11 @@ fn line(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, ParseError> {
     }
 }
 
-/// A chunked body from `at`: where it ends (after the trailers), the body and its length.
-fn chunked(
-    buf: &[u8],
-    mut at: usize,
-    keep: bool,
-) -> Result<Option<(usize, Option<Vec<u8>>, u64)>, ParseError> {
+/// A whole chunked body: where it ends (after the trailers), the body if kept, its length.
+type Chunked = (usize, Option<Vec<u8>>, u64);
+
+/// A chunked body from `at`.
+fn chunked(buf: &[u8], mut at: usize, keep: bool) -> Result<Option<Chunked>, ParseError> {
     let mut body = keep.then(Vec::new);
     let mut len: u64 = 0;
     loop {

@@ -343,7 +343,12 @@ impl Summary {
             .iter()
             .map(|(c, n)| format!("{c}: {n}"))
             .collect();
-        let _ = writeln!(s, "status       {}", codes.join(", "));
+        let codes = if codes.is_empty() {
+            "no responses".to_string()
+        } else {
+            codes.join(", ")
+        };
+        let _ = writeln!(s, "status       {codes}");
         let kinds: Vec<String> = ErrorKind::ALL
             .iter()
             .filter(|&&k| self.errors.get(k) > 0)
