@@ -478,6 +478,7 @@ fn summary(first_us: u64, n: u64, status: u16, kind: ErrorKind) -> Summary {
 
 #[test]
 fn json_summaries_round_trip_and_merge_into_exact_percentiles() {
+    let _serial = support::serial(); // it opens files: fd counts elsewhere must not see them
     let a = summary(1, 500, 200, ErrorKind::Timeout);
     let b = summary(501, 500, 503, ErrorKind::Status);
     let v = a.to_json();
