@@ -219,15 +219,6 @@ fn finish(
     }
 }
 
-/// The line starting at `at` without its CRLF, and where the next line starts.
-fn line(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, ParseError> {
-    match buf[at..].windows(2).position(|w| w == b"\r\n") {
-        Some(i) => Ok(Some((&buf[at..at + i], at + i + 2))),
-        None if buf.len() - at > MAX_HEAD => Err(bad("chunk line without an end")),
-        None => Ok(None),
-    }
-}
-
 /// A whole chunked body: where it ends (after the trailers), the body if kept, its length.
 type Chunked = (usize, Option<Vec<u8>>, u64);
 
@@ -236,25 +227,33 @@ fn chunked(buf: &[u8], mut at: usize, keep: bool) -> Result<Option<Chunked>, Par
     let mut body = keep.then(Vec::new);
     let mut len: u64 = 0;
     loop {
-        let Some((size_line, next)) = line(buf, at)? else {
-            return Ok(None);
+        // The chunk-size line, extensions included (RFC 9112 §7.1). httparse reads an
+        // empty line as size 0; the grammar wants at least one hex digit.
+        if buf.get(at).is_some_and(|b| !b.is_ascii_hexdigit()) {
+            return Err(bad("chunk-size line without a size"));
+        }
+        let size = match httparse::parse_chunk_size(&buf[at..]) {
+            Ok(Status::Complete((used, size))) => {
+                at += used;
+                size
+            }
+            Ok(Status::Partial) if buf.len() - at > MAX_HEAD => {
+                return Err(bad("chunk-size line without an end"));
+            }
+            Ok(Status::Partial) => return Ok(None),
+            Err(httparse::InvalidChunkSize) => return Err(bad("bad chunk-size line")),
         };
-        let size = chunk_size(size_line)?;
-        at = next;
         if size == 0 {
             // Trailer fields, then an empty line (RFC 9112 §7.1.2); their content is ignored.
-            loop {
-                let Some((trailer, next)) = line(buf, at)? else {
-                    return Ok(None);
-                };
-                at = next;
-                if trailer.is_empty() {
-                    return Ok(Some((at, body, len)));
+            let mut trailers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            return match httparse::parse_headers(&buf[at..], &mut trailers) {
+                Ok(Status::Complete((used, _))) => Ok(Some((at + used, body, len))),
+                Ok(Status::Partial) if buf.len() - at > MAX_HEAD => {
+                    Err(bad("trailer section without an end"))
                 }
-                if !trailer.contains(&b':') {
-                    return Err(bad("trailer line without a colon"));
-                }
-            }
+                Ok(Status::Partial) => Ok(None),
+                Err(e) => Err(bad(format!("bad trailer section: {e}"))),
+            };
         }
         len += size;
         if len > MAX_BODY {
@@ -272,19 +271,4 @@ fn chunked(buf: &[u8], mut at: usize, keep: bool) -> Result<Option<Chunked>, Par
         }
         at = end + 2;
     }
-}
-
-/// The size of a chunk-size line: hex digits, then optional `;ext=value` extensions.
-fn chunk_size(line: &[u8]) -> Result<u64, ParseError> {
-    let digits = line.split(|&b| b == b';').next().unwrap_or_default();
-    let digits = digits.trim_ascii();
-    if digits.is_empty() || digits.len() > 15 {
-        // 15 hex digits is 2^60, past MAX_BODY: longer is a bad size, not a big one.
-        return Err(bad(format!(
-            "bad chunk size {:?}",
-            String::from_utf8_lossy(line)
-        )));
-    }
-    let text = std::str::from_utf8(digits).map_err(|_| bad("chunk size is not text"))?;
-    u64::from_str_radix(text, 16).map_err(|_| bad(format!("bad chunk size {text:?}")))
 }
