@@ -1,6 +1,6 @@
 //! An HTTP/1.1 load generator, itself built on ringio: keep-alive connections on one or
-//! more cores, responses parsed with `httparse` (status line, headers, chunk sizes and trailers; the
-//! body by Content-Length or chunked), latency in an HDR histogram.
+//! more cores, responses parsed with `httparse` (status line, headers, chunk sizes,
+//! trailers; the body framed by Content-Length or chunked), latency in an HDR histogram.
 //!
 //! Each connection sends its request (serialized once: method, path, Host, `--header`s,
 //! Content-Length and the body), reads one whole response, and goes again: at once
