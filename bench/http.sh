@@ -357,6 +357,7 @@ measure() {
     echo "server on CPU 0 (taskset -c 0): ringio = hyper_server --workers 1 (RINGIO_BACKEND=io_uring; ringio-epoll: RINGIO_BACKEND=epoll), raw = peer-http-raw, tokio-ct / tokio-mt (1 worker) = peer-hyper"
     echo "clients on CPU 1 (taskset -c 1): [$CLIENTS] wrk = $(command -v wrk || echo none) -t1; http_load = $LOAD --workers 1"
     echo "rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s (${WARMUP_10K}s at 10,000 conns) conns=[$CONNS] rate=$RATE x $RATE_CONNS conns idle=$IDLE_CONNS"
+    awk '$1 > 1.0 {print "WARNING: load average " $1 " before the first run: other work on these 2 CPUs will skew the cells"}' /proc/loadavg
     has_client http_load || echo "NOTE: no http_load: the fixed-rate row (server CPU µs/req) is not measured (wrk has no fixed rate)"
 } >&2
 
