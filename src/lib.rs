@@ -58,6 +58,7 @@ pub mod io;
 pub mod net;
 pub(crate) mod op;
 pub(crate) mod pin_slice;
+pub mod process;
 pub mod runtime;
 pub mod signal;
 pub mod sync;

@@ -22,6 +22,7 @@ mod new_fd;
 mod nop;
 mod openat;
 mod outgoing;
+mod poll;
 mod read;
 mod recv;
 mod recv_pooled;
@@ -33,6 +34,7 @@ mod sendmsg;
 mod statx;
 mod unit;
 mod unlinkat;
+mod waitid;
 mod write;
 
 pub(crate) use accept::AcceptMulti;

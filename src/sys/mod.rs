@@ -4,10 +4,12 @@
 //! - [`fd`]: descriptors: the shared descriptor ops hold, eventfds.
 //! - [`rlimit`]: resource limits, for error messages.
 //! - [`affinity`]: which CPUs a thread may run on, and pinning.
+//! - [`pidfd`]: process descriptors: opening, signalling and reaping a child through one.
 //! - [`signal`]: the process's SIGINT handler and the eventfds it writes to, under
 //!   `crate::signal`'s safe `ctrl_c`.
 
 pub(crate) mod affinity;
 pub(crate) mod fd;
+pub(crate) mod pidfd;
 pub(crate) mod rlimit;
 pub(crate) mod signal;
