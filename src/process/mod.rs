@@ -16,7 +16,7 @@
 //!    readability (IORING_OP_POLL_ADD; pidfd_open(2): readable once the process
 //!    terminates) and reaps with `waitid(P_PIDFD, .., WEXITED | WNOHANG)`. A backend that
 //!    cannot poll a pidfd either (epoll answers -EINVAL to opcodes it does not carry out)
-//!    checks with that `waitid` at growing intervals, up to [`wait::RETRY_MAX`].
+//!    checks with that `waitid` at growing intervals, up to 10 ms apart.
 //! 3. A dropped wait cancels its op (op rule 2). A WAITID whose CQE arrives after the
 //!    wait was dropped has reaped the child: its status is kept for the next wait.
 //! 4. A `Child` dropped before its status was collected leaves no zombie: a detached task

@@ -114,9 +114,30 @@ pub(super) fn attempt(sqe: &mut Sqe, pool: Option<&BufRing>) -> Option<Completio
             // SAFETY: the op's buffer (module docs).
             unsafe { libc::write(fd, sqe.addr as *const _, sqe.len as usize) }
         }),
+        opcode::PollAdd::CODE => return poll_now(sqe),
         _ => unreachable!("opcode {} is not a readiness op", sqe.opcode),
     };
     would_block(r)
+}
+
+/// A one-shot poll (io_uring_prep_poll_add(3)): done once the descriptor shows one of the
+/// asked-for events, or an error or hang-up, which poll(2) always reports; its result is
+/// the events seen, as the kernel's CQE gives them. A pidfd is such a descriptor: it is
+/// readable once its process has terminated (pidfd_open(2)).
+fn poll_now(sqe: &Sqe) -> Option<Completion> {
+    let events = sqe.op_flags as libc::c_short;
+    let mut p = libc::pollfd {
+        fd: sqe.fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd; a zero timeout never blocks.
+    let r = retry_eintr(|| unsafe { libc::poll(&mut p, 1, 0) } as isize);
+    if r < 0 {
+        return Some(done(res(r)));
+    }
+    let wanted = events | libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
+    (p.revents & wanted != 0).then(|| done(i32::from(p.revents as u16)))
 }
 
 fn would_block(r: isize) -> Option<Completion> {

@@ -47,13 +47,15 @@ impl Sqe {
         }
     }
 
-    /// Whether the op waits for room to write (else for something to read).
+    /// Whether the op waits for room to write (else for something to read). A poll
+    /// waits on the write side only if it asks for `POLLOUT` alone.
     pub(super) fn writes(&self) -> bool {
-        use io_uring::opcode::{Connect, Send, SendMsg, Write};
-        matches!(
-            self.opcode,
-            Send::CODE | SendMsg::CODE | Connect::CODE | Write::CODE
-        )
+        use io_uring::opcode::{Connect, PollAdd, Send, SendMsg, Write};
+        match self.opcode {
+            Send::CODE | SendMsg::CODE | Connect::CODE | Write::CODE => true,
+            PollAdd::CODE => self.op_flags & libc::POLLIN as u32 == 0,
+            _ => false,
+        }
     }
 
     pub(super) fn read(entry: &squeue::Entry) -> Sqe {
@@ -115,5 +117,13 @@ mod tests {
         assert_eq!(std::mem::size_of::<Sqe>(), 48, "a parked op costs one Sqe");
         assert!(Sqe::read(&opcode::AcceptMulti::new(types::Fd(5)).build()).multishot());
         assert!(Sqe::read(&opcode::RecvMulti::new(types::Fd(5), 0).build()).multishot());
+        let poll =
+            |events: i16| Sqe::read(&opcode::PollAdd::new(types::Fd(5), events as u32).build());
+        assert_eq!(
+            poll(libc::POLLIN).op_flags,
+            libc::POLLIN as u32,
+            "events at byte 28"
+        );
+        assert!(!poll(libc::POLLIN).writes() && poll(libc::POLLOUT).writes());
     }
 }
