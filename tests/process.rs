@@ -12,8 +12,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::{fd_names, fd_names_settled, serial, watchdog};
 
-/// Children started per batch of the 1,000: bounded so three pipes a child would not
-/// reach a low descriptor limit (here only a pidfd each).
+/// Children started per batch of the 1,000, whose waits start before the next batch:
+/// spreads the fork cost over loop turns, so reaping begins while the rest start.
 const BATCH: usize = 100;
 
 /// This process's children that are zombies (exited, not reaped): /proc/*/stat with
@@ -81,19 +81,23 @@ fn check_fds(before: &[String], what: &str) {
 fn a_thousand_children_all_exit_zero_and_leave_no_zombie() {
     let _serial = serial();
     watchdog("thousand children", Duration::from_secs(120));
+    // A pidfd each while they run: more than a 1,024 soft limit leaves room for.
+    support::rlimit::raise_nofile_limit().unwrap();
     let before = fd_names();
     ringio::run(async {
-        let mut ok = 0;
+        let mut waits = Vec::new();
         for _ in 0..1000 / BATCH {
-            let mut waits = Vec::new();
             for _ in 0..BATCH {
                 let mut child = Command::new("true").spawn().unwrap();
                 waits.push(ringio::spawn(async move { child.wait().await }));
             }
-            for w in waits {
-                assert!(w.await.unwrap().unwrap().success());
-                ok += 1;
-            }
+            // The batch's waits start (and reap whoever exited) before the next batch.
+            ringio::yield_now().await;
+        }
+        let mut ok = 0;
+        for w in waits {
+            assert!(w.await.unwrap().unwrap().success());
+            ok += 1;
         }
         assert_eq!(ok, 1000);
     });
@@ -105,9 +109,8 @@ fn a_thousand_children_all_exit_zero_and_leave_no_zombie() {
 fn cat_echoes_every_byte_through_stdin_and_stdout() {
     let _serial = serial();
     watchdog("cat echo", Duration::from_secs(120));
-    // Debug builds checksum slowly; 20 MB still passes through the pipes hundreds of
-    // times their size.
-    const LEN: usize = 20 << 20;
+    // About 10 s in a debug build (most of it checking bytes); 1,600 times a pipe's 64 KiB.
+    const LEN: usize = 100 << 20;
     const CHUNK: usize = 256 << 10;
     let byte = |i: usize| (i.wrapping_mul(31) ^ (i >> 13)) as u8;
     let before = fd_names();
