@@ -123,7 +123,10 @@ trap 'exit 130' INT TERM
 
 # A fresh port per server start: a killed io_uring server can hold its listener for a
 # moment while the ring is torn down, and TIME_WAIT pairs never collide this way.
-PORT=$((17000 + RANDOM % 20000))
+# Below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 up by
+# default), where the clients' own ports come from: a server port there can be taken by
+# a client socket of an earlier run, and the server would fail to bind.
+PORT=$((17000 + RANDOM % 10000))
 
 server_cmd() {
     case "$1" in
