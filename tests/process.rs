@@ -4,8 +4,9 @@
 
 mod support;
 
-use ringio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use ringio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ringio::process::{Child, Command};
+use std::future::Future;
 use std::io::ErrorKind;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
@@ -152,6 +153,95 @@ fn cat_echoes_every_byte_through_stdin_and_stdout() {
     });
     assert_no_zombies("cat");
     check_fds(&before, "cat");
+}
+
+#[test]
+fn a_read_dropped_after_its_bytes_came_leaves_them_for_the_next() {
+    let _serial = serial();
+    watchdog("read dropped late", Duration::from_secs(30));
+    let before = fd_names();
+    ringio::run(async {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        for round in 0..20u8 {
+            let mut read = Box::pin(stdout.read(Vec::with_capacity(64)));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(read.as_mut().poll(&mut cx).is_pending());
+            ringio::yield_now().await; // the read reaches the kernel (or epoll)
+            stdin.write_all(vec![round; 5]).await.0.unwrap();
+            std::thread::sleep(Duration::from_millis(20)); // cat echoes the bytes
+            ringio::yield_now().await; // the read completes; nobody polls it
+            ringio::yield_now().await;
+            drop(read);
+            let next = stdout.read_exact(vec![0u8; 5]);
+            let (res, buf) = ringio::time::timeout(Duration::from_secs(2), next)
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: the dropped read's bytes are lost"));
+            res.unwrap();
+            assert_eq!(buf, [round; 5], "round {round}");
+        }
+        drop(stdin);
+        let (n, _) = stdout.read(Vec::with_capacity(8)).await;
+        assert_eq!(n.unwrap(), 0);
+        assert!(child.wait().await.unwrap().success());
+    });
+    assert_no_zombies("read dropped late");
+    check_fds(&before, "read dropped late");
+}
+
+#[test]
+fn reads_dropped_mid_flight_lose_no_byte() {
+    let _serial = serial();
+    watchdog("dropped reads", Duration::from_secs(60));
+    const LEN: usize = 2 << 20;
+    let byte = |i: usize| (i % 251) as u8;
+    let before = fd_names();
+    ringio::run(async move {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let writer = ringio::spawn(async move {
+            let mut at = 0;
+            while at < LEN {
+                let chunk: Vec<u8> = (at..(at + 3000).min(LEN)).map(byte).collect();
+                at += chunk.len();
+                stdin.write_all(chunk).await.0.unwrap();
+                // Gaps, so that reads wait in the kernel and are dropped there.
+                ringio::time::sleep(Duration::from_micros(200)).await;
+            }
+        });
+        let (mut seen, mut dropped) = (0, 0);
+        loop {
+            let read = stdout.read(Vec::with_capacity(1000));
+            match ringio::time::timeout(Duration::from_micros(100), read).await {
+                Err(_) => dropped += 1,
+                Ok((n, buf)) => {
+                    if n.unwrap() == 0 {
+                        break;
+                    }
+                    for (k, &got) in buf.iter().enumerate() {
+                        assert_eq!(got, byte(seen + k), "byte {} differs", seen + k);
+                    }
+                    seen += buf.len();
+                }
+            }
+        }
+        assert_eq!(seen, LEN, "bytes lost with {dropped} dropped reads");
+        assert!(dropped > 10, "only {dropped} reads were dropped");
+        writer.await.unwrap();
+        assert!(child.wait().await.unwrap().success());
+    });
+    assert_no_zombies("dropped reads");
+    check_fds(&before, "dropped reads");
 }
 
 #[test]

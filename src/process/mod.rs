@@ -26,6 +26,8 @@
 //! 5. The pipes are the descriptors std made (close-on-exec, blocking, as io_uring needs:
 //!    it answers a read on an `O_NONBLOCK` pipe with -EAGAIN instead of waiting); reads
 //!    and writes are the ring's READ and WRITE at offset -1, i.e. read(2)/write(2).
+//!    Reads go through the stream's own buffer: a read dropped while the kernel holds it
+//!    stays in flight, and its bytes go to the next read (cancel-safe, one copy).
 //!    Writing to a child that closed its stdin gives `BrokenPipe`: Rust's runtime
 //!    ignores SIGPIPE in every program it starts, so the process lives on.
 //!

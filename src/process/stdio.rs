@@ -1,17 +1,115 @@
 //! The child's pipes as ring streams (module rule 5).
 
-use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{BufResult, IoBuf, IoBufMut, copy_into};
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::op::Op;
 use crate::op::result::finish;
 use crate::sys::fd::SharedFd;
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// Reads from the pipe behind `fd` at the pipe's position (read(2) semantics).
-async fn read_pipe<B: IoBufMut>(fd: &SharedFd, buf: B) -> BufResult<usize, B> {
-    finish(Op::read_at(fd, buf, u64::MAX)).await
+/// The most a read end asks the kernel for at once, whatever the caller's buffer holds:
+/// sixteen times a pipe's default capacity (pipe(7)), so one read drains a full pipe.
+const READ_MAX: usize = 1 << 20;
+
+/// A pipe's read end that is cancel-safe: the kernel reads into the stream's own buffer,
+/// and a read dropped while the kernel holds it leaves its op here, so the bytes it
+/// brings go to the next read instead of being lost. One copy per read buys this.
+#[derive(Debug)]
+struct ReadEnd {
+    fd: SharedFd,
+    state: RefCell<ReadState>,
+}
+
+#[derive(Default)]
+struct ReadState {
+    /// Bytes read from the pipe and not yet returned: `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// The read of a dropped `read` future, still in the kernel's hands.
+    in_flight: Option<PipeRead>,
+}
+
+/// A read op into the stream's own buffer (boxed: the op's type is private to `op`).
+type PipeRead = Box<dyn Future<Output = BufResult<usize, Vec<u8>>> + Unpin>;
+
+impl std::fmt::Debug for ReadState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadState")
+            .field("buffered", &(self.buf.len() - self.pos))
+            .field("in_flight", &self.in_flight.is_some())
+            .finish()
+    }
+}
+
+/// Awaits a read; if dropped first, hands the op back to the stream (`ReadEnd` docs).
+struct KeepOnDrop<'a> {
+    op: Option<PipeRead>,
+    state: &'a RefCell<ReadState>,
+}
+
+impl Drop for KeepOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(op) = self.op.take() {
+            self.state.borrow_mut().in_flight = Some(op);
+        }
+    }
+}
+
+impl ReadEnd {
+    fn new(fd: OwnedFd) -> ReadEnd {
+        ReadEnd {
+            fd: SharedFd::new(fd),
+            state: RefCell::new(ReadState::default()),
+        }
+    }
+
+    async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
+        if buf.bytes_total() == 0 {
+            return (Ok(0), buf);
+        }
+        loop {
+            let op = {
+                let mut st = self.state.borrow_mut();
+                if st.pos < st.buf.len() {
+                    let n = copy_into(&mut buf, &st.buf[st.pos..], &[]);
+                    st.pos += n;
+                    return (Ok(n), buf);
+                }
+                match st.in_flight.take() {
+                    Some(op) => op,
+                    None => {
+                        let mut own = std::mem::take(&mut st.buf);
+                        own.clear();
+                        own.reserve(buf.bytes_total().min(READ_MAX));
+                        match Op::read_at(&self.fd, own, u64::MAX) {
+                            Ok(op) => Box::new(op) as PipeRead,
+                            Err((e, own)) => {
+                                st.buf = own;
+                                return (Err(e), buf);
+                            }
+                        }
+                    }
+                }
+            };
+            let mut keep = KeepOnDrop {
+                op: Some(op),
+                state: &self.state,
+            };
+            let (res, own) = keep.op.as_mut().expect("set above").await;
+            keep.op = None; // completed: nothing to hand back
+            let mut st = self.state.borrow_mut();
+            st.buf = own;
+            st.pos = 0;
+            match res {
+                Ok(0) => return (Ok(0), buf),
+                Ok(_) => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+    }
 }
 
 /// The write end of the child's stdin pipe; dropping it (or
@@ -94,12 +192,12 @@ macro_rules! read_end {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name {
-            fd: SharedFd,
+            end: ReadEnd,
         }
 
         impl $name {
             pub(super) fn from_std(pipe: $std) -> $name {
-                $name { fd: SharedFd::new(OwnedFd::from(pipe)) }
+                $name { end: ReadEnd::new(OwnedFd::from(pipe)) }
             }
         }
 
@@ -112,16 +210,17 @@ macro_rules! read_end {
             ///
             /// # Cancel safety
             ///
-            /// Not cancel-safe: bytes that a dropped read took from the pipe as it was
-            /// cancelled are lost. Keep one read in flight and await it.
+            /// Cancel-safe: a read dropped while the kernel holds it stays in flight,
+            /// and the bytes it brings are returned by the next read. Reads are meant
+            /// to be awaited one at a time.
             async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-                read_pipe(&self.fd, buf).await
+                self.end.read(buf).await
             }
         }
 
         impl AsRawFd for $name {
             fn as_raw_fd(&self) -> RawFd {
-                self.fd.raw()
+                self.end.fd.raw()
             }
         }
     };
