@@ -329,7 +329,16 @@ fn writing_to_a_child_that_closed_stdin_is_broken_pipe() {
         let (res, _) = stdin.write(b"after".to_vec()).await;
         assert_eq!(res.unwrap_err().kind(), ErrorKind::BrokenPipe);
     });
-    // Still here: SIGPIPE did not end the test process.
+    // Still here: SIGPIPE did not end the test process, because Rust's runtime ignores it
+    // in every program it starts (so a write to a closed pipe is the EPIPE error).
+    // SAFETY: reads the current disposition into a live local; changes nothing.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) },
+        0
+    );
+    assert_eq!(old.sa_sigaction, libc::SIG_IGN);
     check_fds(&before, "broken pipe");
 }
 
@@ -423,6 +432,22 @@ fn a_child_dropped_after_the_runtime_is_gone_is_reaped_by_a_thread() {
         pid
     });
     assert!(gone(pid), "child {pid} left as a zombie after shutdown");
+    // A child held by a task that the runtime's shutdown drops: its drop runs while the
+    // core shuts down.
+    let pid = ringio::run(async {
+        let child = Command::new("sleep").arg("0.1").spawn().unwrap();
+        let pid = child.id().unwrap();
+        drop(ringio::spawn(async move {
+            let _child = child;
+            std::future::pending::<()>().await;
+        }));
+        ringio::yield_now().await;
+        pid
+    });
+    assert!(
+        gone(pid),
+        "child {pid} left as a zombie by a task dropped at shutdown"
+    );
     assert_no_zombies("reap without runtime");
     check_fds(&before, "reap without runtime");
 }
