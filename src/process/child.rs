@@ -39,14 +39,6 @@ pub struct Child {
     kill_on_drop: bool,
 }
 
-impl std::fmt::Debug for Pidfd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pidfd")
-            .field("status", &self.status())
-            .finish()
-    }
-}
-
 type Pipes = (Option<ChildStdin>, Option<ChildStdout>, Option<ChildStderr>);
 
 impl Child {

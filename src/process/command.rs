@@ -293,10 +293,6 @@ impl Command {
     ///
     /// `NotFound` naming the program if it does not exist; what fork/exec or
     /// pidfd_open(2) report otherwise (pidfds need Linux 5.3).
-    ///
-    /// # Panics
-    ///
-    /// Outside a ringio runtime when a pipe is asked for (pipes are ring streams).
     pub fn spawn(&mut self) -> io::Result<Child> {
         let mut child = self.std.spawn().map_err(|e| {
             let program = self.std.get_program().to_string_lossy();

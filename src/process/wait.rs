@@ -24,6 +24,14 @@ pub(super) struct Pidfd {
     reaped: Rc<Cell<Option<ExitStatus>>>,
 }
 
+impl std::fmt::Debug for Pidfd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pidfd")
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
 impl Pidfd {
     pub(super) fn new(fd: OwnedFd) -> Pidfd {
         Pidfd {
