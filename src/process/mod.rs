@@ -14,9 +14,9 @@
 //! 2. A wait is one IORING_OP_WAITID (Linux 6.7), which reaps the child as it exits. A
 //!    kernel or backend without it answers -EINVAL; then the wait polls the pidfd for
 //!    readability (IORING_OP_POLL_ADD; pidfd_open(2): readable once the process
-//!    terminates) and reaps with `waitid(P_PIDFD, .., WEXITED | WNOHANG)`. A backend that
-//!    cannot poll a pidfd either (epoll answers -EINVAL to opcodes it does not carry out)
-//!    checks with that `waitid` at growing intervals, up to 10 ms apart.
+//!    terminates) and reaps with `waitid(P_PIDFD, .., WEXITED | WNOHANG)`; the epoll
+//!    backend carries that poll out too (its rule 1). Should the poll be refused as well,
+//!    the wait checks with that `waitid` at growing intervals, up to 10 ms apart.
 //! 3. A dropped wait cancels its op (op rule 2). A WAITID whose CQE arrives after the
 //!    wait was dropped has reaped the child: its status is kept for the next wait.
 //! 4. A `Child` dropped before its status was collected leaves no zombie: a detached task

@@ -3,11 +3,12 @@
 //! their ownership and cancel rules, the loop) is one code for both backends.
 //!
 //! Rules:
-//! 1. An op on a socket, pipe or eventfd is tried at once, without blocking. If the kernel
-//!    says EAGAIN it is parked on its descriptor, and tried again when epoll reports the
-//!    descriptor ready. Descriptors are registered once, edge-triggered
-//!    (`EPOLLET`, epoll(7)), and made `O_NONBLOCK`: an edge comes whenever new data or
-//!    space arrives after an attempt saw EAGAIN, so a parked op is never stranded.
+//! 1. An op on a socket, pipe, eventfd or pidfd (a one-shot POLL_ADD, tried as poll(2)
+//!    with no timeout) is tried at once, without blocking. If the kernel says EAGAIN it
+//!    is parked on its descriptor, and tried again when epoll reports the descriptor
+//!    ready. Descriptors are registered once, edge-triggered (`EPOLLET`, epoll(7)), and
+//!    made `O_NONBLOCK`: an edge comes whenever new data or space arrives after an
+//!    attempt saw EAGAIN, so a parked op is never stranded.
 //! 2. Ops parked on one descriptor run in the order they came, per direction; a new op
 //!    waits behind parked ones rather than overtaking them, so bytes keep their order.
 //! 3. Regular files cannot be polled (epoll_ctl(2): EPERM), so their reads and writes and
@@ -236,7 +237,8 @@ impl Epoll {
             | opcode::Accept::CODE
             | opcode::Send::CODE
             | opcode::SendMsg::CODE
-            | opcode::Connect::CODE => self.socket_op(sqe),
+            | opcode::Connect::CODE
+            | opcode::PollAdd::CODE => self.socket_op(sqe),
             opcode::Read::CODE | opcode::Write::CODE => self.file_op(sqe),
             opcode::OpenAt::CODE
             | opcode::Statx::CODE
