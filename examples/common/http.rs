@@ -2,60 +2,31 @@
 //! process: hyper's HTTP/1.1 and HTTP/2 server connections on ringio, plain or over TLS
 //! (rustls through tokio-rustls over `Compat`).
 //!
-//! Routes: `GET /` answers `Hello, world!`; `POST /echo` answers with the request body;
-//! anything else is a 404. HTTP/2 is chosen by ALPN on TLS and by the client's preface
-//! (prior knowledge) in plain text.
+//! The routes and hyper's settings are in `http_service.rs`, which the tokio server of the
+//! HTTP benchmark includes too. HTTP/2 is chosen by ALPN on TLS and by the client's
+//! preface (prior knowledge) in plain text.
 
 #![allow(dead_code)]
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::server::conn::auto;
 use ringio::compat::{Compat, HyperExecutor, HyperIo, HyperTimer};
 use ringio::net::TcpStream;
-use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
-/// Largest request body `POST /echo` takes; a larger one gets 413.
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
-/// How long a client may take to send a request's headers (hyper's HTTP/1 header
-/// timeout, on ringio's timer wheel).
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Answers one request.
-pub async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let response = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/") => Response::new(Full::new(Bytes::from_static(b"Hello, world!"))),
-        (&Method::POST, "/echo") => match Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(body) => Response::new(Full::new(body.to_bytes())),
-            Err(_) => status(StatusCode::PAYLOAD_TOO_LARGE),
-        },
-        _ => status(StatusCode::NOT_FOUND),
-    };
-    Ok(response)
-}
-
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(code.to_string())));
-    *r.status_mut() = code;
-    r
-}
+#[path = "http_service.rs"]
+mod service;
+// `fetch_many` and the tests use the timeout; `hyper_server` only the handler.
+#[allow(unused_imports)]
+pub use service::{HEADER_TIMEOUT, handle};
 
 /// hyper's server, HTTP/1.1 and HTTP/2, on ringio's executor and timer.
 pub fn builder(header_timeout: Duration) -> auto::Builder<HyperExecutor> {
-    let mut b = auto::Builder::new(HyperExecutor);
-    b.http1()
-        .timer(HyperTimer)
-        .header_read_timeout(header_timeout);
-    b.http2().timer(HyperTimer).max_concurrent_streams(1000);
-    b
+    service::builder(HyperExecutor, HyperTimer, header_timeout)
 }
 
 /// Serves one accepted connection until the client closes it or it fails; over TLS

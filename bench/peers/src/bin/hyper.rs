@@ -1,6 +1,6 @@
-//! hyper on tokio: the service of ringio's `examples/hyper_server.rs` (same routes, same
-//! bodies, same hyper settings as `examples/common/http.rs`) on tokio's current-thread or
-//! multi-thread runtime, for the HTTP benchmark (`bench/http.sh`).
+//! hyper on tokio: the service of ringio's `examples/hyper_server.rs` (the same file,
+//! `examples/common/http_service.rs`: routes, bodies, hyper settings) on tokio's
+//! current-thread or multi-thread runtime, for the HTTP benchmark (`bench/http.sh`).
 //!
 //! `GET /` answers `Hello, world!`; `POST /echo` answers with the request body (413 past
 //! 16 MiB); anything else is a 404. hyper-util's auto builder serves HTTP/1.1 with
@@ -14,26 +14,18 @@
 //!
 //! Prints `listening on http://ADDR (...)` once the listener is bound.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use std::convert::Infallible;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
 const USAGE: &str = "peer-hyper [--addr 127.0.0.1:8080] [--flavor ct|mt] [--threads 1]";
-/// Largest request body `POST /echo` takes, as in examples/common/http.rs.
-const MAX_BODY: usize = 16 * 1024 * 1024;
-/// How long a client may take to send a request's headers: hyper_server's default.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// HTTP/2 streams per connection, as in examples/common/http.rs.
-const MAX_H2_STREAMS: u32 = 1000;
+
+/// The service and hyper settings of ringio's hyper_server, the same file.
+#[path = "../../../../examples/common/http_service.rs"]
+mod service;
 
 /// Which tokio runtime serves.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -109,8 +101,13 @@ async fn serve(addr: SocketAddr, note: &str) -> io::Result<()> {
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
                     // A client's error ends its connection only.
-                    let _ = builder()
-                        .serve_connection(TokioIo::new(stream), service_fn(handle))
+                    let builder = service::builder(
+                        TokioExecutor::new(),
+                        TokioTimer::new(),
+                        service::HEADER_TIMEOUT,
+                    );
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service_fn(service::handle))
                         .await;
                 });
             }
@@ -120,36 +117,4 @@ async fn serve(addr: SocketAddr, note: &str) -> io::Result<()> {
             }
         }
     }
-}
-
-/// hyper's server with the settings of examples/common/http.rs, on tokio's executor and
-/// timer.
-fn builder() -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_H2_STREAMS);
-    b
-}
-
-/// Answers one request, as examples/common/http.rs does.
-async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let response = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/") => Response::new(Full::new(Bytes::from_static(b"Hello, world!"))),
-        (&Method::POST, "/echo") => match Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(body) => Response::new(Full::new(body.to_bytes())),
-            Err(_) => status(StatusCode::PAYLOAD_TOO_LARGE),
-        },
-        _ => status(StatusCode::NOT_FOUND),
-    };
-    Ok(response)
-}
-
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(code.to_string())));
-    *r.status_mut() = code;
-    r
 }
