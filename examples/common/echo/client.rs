@@ -92,6 +92,26 @@ impl LiveSlot {
             Ordering::Relaxed,
         );
     }
+
+    /// One more connection of this core is up.
+    pub fn conn_up(&self) {
+        Self::bump(&self.conns_up, 1);
+    }
+
+    /// One connection of this core went down.
+    pub fn conn_down(&self) {
+        Self::bump(&self.conns_up, u64::MAX); // wrapping: minus one
+    }
+
+    /// One more request of this core completed.
+    pub fn completed(&self) {
+        Self::bump(&self.requests_total, 1);
+    }
+
+    /// One more error on this core.
+    pub fn failed(&self) {
+        Self::bump(&self.errors, 1);
+    }
 }
 
 /// One [`LiveSlot`] per client core.
@@ -130,18 +150,18 @@ impl Shared {
         let up = self.conns_up.get() + 1;
         self.conns_up.set(up);
         self.conns_up_peak.set(self.conns_up_peak.get().max(up));
-        LiveSlot::bump(&self.live().conns_up, 1);
+        self.live().conn_up();
     }
 
     fn conn_down(&self) {
         self.conns_up.set(self.conns_up.get() - 1);
-        LiveSlot::bump(&self.live().conns_up, u64::MAX); // wrapping: minus one
+        self.live().conn_down();
     }
 
     /// One request came back whole and verified; `late` and `lag` only in open loop.
     fn completed(&self, latency: Duration, lag: Option<(Duration, bool)>) {
         self.requests_total.set(self.requests_total.get() + 1);
-        LiveSlot::bump(&self.live().requests_total, 1);
+        self.live().completed();
         self.bytes_verified
             .set(self.bytes_verified.get() + self.cfg.size as u64);
         if self.measuring.get() {
@@ -161,7 +181,7 @@ impl Shared {
         let mut errors = self.errors.get();
         errors.add(kind);
         self.errors.set(errors);
-        LiveSlot::bump(&self.live().errors, 1);
+        self.live().failed();
         let n = errors.total();
         if n <= MAX_ERROR_LINES {
             eprintln!("error: connection {conn}: {}: {what}", kind.name());
@@ -386,8 +406,8 @@ async fn connection(sh: Rc<Shared>, id: u64) {
 }
 
 /// Prints `t=3s conns_up=1000 req/s=123456 errors=0` on stderr once a period, summed
-/// over every client core.
-async fn progress(live: Arc<LiveBoard>, start: Instant) {
+/// over every client core (the HTTP load generator's progress line too).
+pub async fn progress(live: Arc<LiveBoard>, start: Instant) {
     let sum = |f: fn(&LiveSlot) -> &AtomicU64| -> u64 {
         live.iter()
             .map(|s| f(s).load(Ordering::Relaxed))

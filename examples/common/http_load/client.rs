@@ -13,6 +13,7 @@
 //! its own [`CoreState`] (one thread: `Cell`s) and hands back a [`CoreTally`].
 
 use super::Config;
+use super::echo::client::{LiveSlot, progress};
 use super::echo::pacing::Schedule;
 use super::echo::tally::new_histogram;
 use super::parse::{Response, parse_response};
@@ -21,16 +22,13 @@ use hdrhistogram::Histogram;
 use ringio::buf::IoBuf;
 use ringio::net::TcpStream;
 use ringio::sync::{Event, Semaphore};
-use ringio::time::{interval, sleep_until, timeout, timeout_at};
+use ringio::time::{sleep_until, timeout, timeout_at};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// How often the progress line is printed.
-const PROGRESS_PERIOD: Duration = Duration::from_secs(1);
 /// Pause before connecting again after a failed connect: long enough that a server that
 /// is down is not hammered by every connection, short against a run of seconds.
 pub const CONNECT_BACKOFF: Duration = Duration::from_millis(100);
@@ -42,23 +40,6 @@ const MAX_ERROR_LINES: u64 = 10;
 /// Receive buffer per connection, and the least free room a read is given: 16 KiB holds
 /// a typical response in one read; a larger one grows the buffer.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// One core's live figures for the progress line: written by that core, read by core 0.
-#[derive(Default)]
-#[repr(align(128))]
-pub struct LiveSlot {
-    conns_up: AtomicU64,
-    requests: AtomicU64,
-    errors: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64, n: u64) {
-    // One writer per slot: a plain store, no locked add.
-    counter.store(
-        counter.load(Ordering::Relaxed).wrapping_add(n),
-        Ordering::Relaxed,
-    );
-}
 
 /// What one core counted.
 #[derive(Clone, Debug)]
@@ -106,17 +87,17 @@ impl CoreState {
         let up = self.conns_up.get() + 1;
         self.conns_up.set(up);
         self.conns_up_peak.set(self.conns_up_peak.get().max(up));
-        bump(&self.live().conns_up, 1);
+        self.live().conn_up();
     }
 
     fn conn_down(&self) {
         self.conns_up.set(self.conns_up.get() - 1);
-        bump(&self.live().conns_up, u64::MAX); // wrapping: minus one
+        self.live().conn_down();
     }
 
     /// A whole response came; `lag` (send lag, late) only in open loop.
     fn completed(&self, status: u16, latency: Duration, lag: Option<(Duration, bool)>) {
-        bump(&self.live().requests, 1);
+        self.live().completed();
         if !self.measuring.get() {
             return;
         }
@@ -135,7 +116,7 @@ impl CoreState {
         let mut errors = self.errors.get();
         errors.add(kind);
         self.errors.set(errors);
-        bump(&self.live().errors, 1);
+        self.live().failed();
         let n = errors.total();
         if n <= MAX_ERROR_LINES {
             eprintln!("error: connection {conn}: {}: {what}", kind.name());
@@ -451,34 +432,5 @@ async fn connection(sh: Rc<CoreState>, id: u64) {
             up = false;
             sh.conn_down();
         }
-    }
-}
-
-/// Prints `t=3s conns_up=100 req/s=12345 errors=0` on stderr once a period.
-async fn progress(live: Arc<[LiveSlot]>, start: Instant) {
-    let sum = |f: fn(&LiveSlot) -> &AtomicU64| -> u64 {
-        live.iter()
-            .map(|s| f(s).load(Ordering::Relaxed))
-            .fold(0, u64::wrapping_add)
-    };
-    let mut ticks = interval(PROGRESS_PERIOD);
-    ticks.tick().await; // the first tick is immediate
-    let mut last_total = sum(|s| &s.requests);
-    let mut last_at = Instant::now();
-    loop {
-        ticks.tick().await;
-        let now = Instant::now();
-        let total = sum(|s| &s.requests);
-        let rate =
-            total.wrapping_sub(last_total) as f64 / now.duration_since(last_at).as_secs_f64();
-        eprintln!(
-            "t={}s conns_up={} req/s={:.0} errors={}",
-            now.duration_since(start).as_secs_f64().round(),
-            sum(|s| &s.conns_up),
-            rate,
-            sum(|s| &s.errors)
-        );
-        last_total = total;
-        last_at = now;
     }
 }
