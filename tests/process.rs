@@ -5,7 +5,7 @@
 mod support;
 
 use ringio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use ringio::process::{Child, Command};
+use ringio::process::{Child, ChildStdin, ChildStdout, Command};
 use std::future::Future;
 use std::io::ErrorKind;
 use std::os::unix::process::ExitStatusExt;
@@ -70,6 +70,12 @@ fn gone(pid: u32) -> bool {
     false
 }
 
+/// No zombie child and no descriptor left beyond those of `before`.
+fn assert_clean(before: &[String], what: &str) {
+    assert_no_zombies(what);
+    check_fds(before, what);
+}
+
 fn check_fds(before: &[String], what: &str) {
     assert_eq!(
         fd_names_settled(before),
@@ -102,8 +108,19 @@ fn a_thousand_children_all_exit_zero_and_leave_no_zombie() {
         }
         assert_eq!(ok, 1000);
     });
-    assert_no_zombies("1,000 children");
-    check_fds(&before, "1,000 children");
+    assert_clean(&before, "1,000 children");
+}
+
+/// A `cat` child with its stdin and stdout taken.
+fn cat() -> (Child, ChildStdin, ChildStdout) {
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    (child, stdin, stdout)
 }
 
 #[test]
@@ -116,13 +133,7 @@ fn cat_echoes_every_byte_through_stdin_and_stdout() {
     let byte = |i: usize| (i.wrapping_mul(31) ^ (i >> 13)) as u8;
     let before = fd_names();
     ringio::run(async move {
-        let mut child = Command::new("cat")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let (mut child, stdin, stdout) = cat();
         let writer = ringio::spawn(async move {
             let mut at = 0;
             while at < LEN {
@@ -151,8 +162,7 @@ fn cat_echoes_every_byte_through_stdin_and_stdout() {
         writer.await.unwrap();
         assert!(child.wait().await.unwrap().success());
     });
-    assert_no_zombies("cat");
-    check_fds(&before, "cat");
+    assert_clean(&before, "cat");
 }
 
 #[test]
@@ -161,13 +171,7 @@ fn a_read_dropped_after_its_bytes_came_leaves_them_for_the_next() {
     watchdog("read dropped late", Duration::from_secs(30));
     let before = fd_names();
     ringio::run(async {
-        let mut child = Command::new("cat")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let (mut child, stdin, stdout) = cat();
         for round in 0..20u8 {
             let mut read = Box::pin(stdout.read(Vec::with_capacity(64)));
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
@@ -190,8 +194,7 @@ fn a_read_dropped_after_its_bytes_came_leaves_them_for_the_next() {
         assert_eq!(n.unwrap(), 0);
         assert!(child.wait().await.unwrap().success());
     });
-    assert_no_zombies("read dropped late");
-    check_fds(&before, "read dropped late");
+    assert_clean(&before, "read dropped late");
 }
 
 #[test]
@@ -202,13 +205,7 @@ fn reads_dropped_mid_flight_lose_no_byte() {
     let byte = |i: usize| (i % 251) as u8;
     let before = fd_names();
     ringio::run(async move {
-        let mut child = Command::new("cat")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let (mut child, stdin, stdout) = cat();
         let writer = ringio::spawn(async move {
             let mut at = 0;
             while at < LEN {
@@ -240,8 +237,7 @@ fn reads_dropped_mid_flight_lose_no_byte() {
         writer.await.unwrap();
         assert!(child.wait().await.unwrap().success());
     });
-    assert_no_zombies("dropped reads");
-    check_fds(&before, "dropped reads");
+    assert_clean(&before, "dropped reads");
 }
 
 #[test]
@@ -274,8 +270,7 @@ fn wait_with_output_reads_both_full_pipes_without_deadlock() {
             (10_000_000, 10_000_000)
         );
     });
-    assert_no_zombies("wait_with_output");
-    check_fds(&before, "wait_with_output");
+    assert_clean(&before, "wait_with_output");
 }
 
 #[test]
@@ -309,8 +304,7 @@ fn kill_ends_a_sleeping_child_with_sigkill_at_once() {
         let status = child.wait().await.unwrap();
         assert_eq!(status.signal(), Some(libc::SIGKILL));
     });
-    assert_no_zombies("kill");
-    check_fds(&before, "kill");
+    assert_clean(&before, "kill");
 }
 
 #[test]
@@ -386,8 +380,7 @@ fn a_dropped_child_with_kill_on_drop_is_killed_and_reaped() {
             ringio::time::sleep(Duration::from_millis(5)).await;
         }
     });
-    assert_no_zombies("kill_on_drop");
-    check_fds(&before, "kill_on_drop");
+    assert_clean(&before, "kill_on_drop");
 }
 
 #[test]
@@ -410,8 +403,7 @@ fn a_dropped_child_without_kill_on_drop_runs_on_and_is_reaped_in_the_background(
             "child {pid} left as a zombie"
         );
     });
-    assert_no_zombies("background reap");
-    check_fds(&before, "background reap");
+    assert_clean(&before, "background reap");
 }
 
 #[test]
@@ -448,6 +440,5 @@ fn a_child_dropped_after_the_runtime_is_gone_is_reaped_by_a_thread() {
         gone(pid),
         "child {pid} left as a zombie by a task dropped at shutdown"
     );
-    assert_no_zombies("reap without runtime");
-    check_fds(&before, "reap without runtime");
+    assert_clean(&before, "reap without runtime");
 }
