@@ -186,6 +186,14 @@ fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<Completion> {
     })
 }
 
+/// Whether op `sqe` is a receive into the pool while the pool has no buffer published
+/// (module rule 7 of the backend).
+pub(super) fn lacks_buffer(sqe: &Sqe, pool: Option<&BufRing>) -> bool {
+    sqe.flags & BUFFER_SELECT != 0
+        && sqe.buf_group == POOL_GROUP
+        && pool.is_some_and(|r| r.published() == 0)
+}
+
 /// How many bytes a receive into a pool buffer of `cap` bytes asks for: the SQE's
 /// length if it gives one (io_uring_prep_recv(3)), else the whole buffer.
 fn recv_len(sqe: &Sqe, cap: u32) -> u32 {

@@ -30,12 +30,16 @@
 //!    buffer), so the driver sees its queue fill and can stop it (slot rule 4), and is
 //!    tried again at the next wait without waiting for an edge. Opcodes this backend
 //!    does not know are answered -EINVAL, as by a kernel without them.
-//! 7. A wait takes in no more ready descriptors than the pool has buffers to give (at
-//!    least [`MIN_EVENTS`]). Each ready multishot receive takes a buffer at once, while
-//!    tasks give theirs back only as they run, a batch a turn: taking in more would
-//!    empty the pool, and every receive past it would cost a peek, an ENOBUFS CQE and an
-//!    owned receive. Descriptors not taken stay on epoll's ready list until a later wait
-//!    reports them (an edge-triggered item leaves it only when reported, epoll(7)).
+//! 7. A ready receive into the pool waits for a buffer rather than find the pool empty:
+//!    each ready multishot receive takes a buffer at once, while tasks give theirs back
+//!    only as they run, a batch a turn, so a burst of ready sockets can outrun the pool,
+//!    and every receive past it would cost a peek, an ENOBUFS CQE and an owned receive.
+//!    A receive whose descriptor is ready while no buffer is published is not tried; its
+//!    descriptor joins a starved list, tried again, oldest first, at the next waits as
+//!    buffers come back. It ends the kernel's way (-ENOBUFS, if bytes are there) only
+//!    when the loop is about to sleep with the pool still empty, or when no buffer came
+//!    back for [`STARVE_TURNS`] turns: tasks that hold every buffer while the loop never
+//!    sleeps cannot starve a socket for good.
 
 mod exec;
 mod offload;
@@ -50,6 +54,7 @@ use io_uring::{opcode, squeue};
 use offload::Offload;
 use sqe::Sqe;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
@@ -61,9 +66,9 @@ const OFFLOAD_TOKEN: u64 = u64::MAX;
 const TIMER_TOKEN: u64 = u64::MAX - 1;
 /// Events taken per wait, at most.
 const EVENTS: usize = 1024;
-/// Events taken per wait, at least, however few pool buffers are free (rule 7): enough
-/// that writes, accepts and connects go on while readers hold the whole pool.
-const MIN_EVENTS: usize = 64;
+/// Turns in a row the pool may give no buffer back before the receives waiting for
+/// one end with -ENOBUFS (rule 7).
+const STARVE_TURNS: u64 = 16;
 
 thread_local! {
     /// Epoll backends alive on this thread: only then are descriptor changes recorded.
@@ -97,6 +102,8 @@ enum Kind {
 #[derive(Debug, Default)]
 struct FdState {
     kind: Kind,
+    /// On the starved list (rule 7).
+    starved: bool,
     /// epoll reported the peer's end (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`): reads end
     /// in EOF or an error without another edge, so a short read does not mean "wait".
     closed: bool,
@@ -143,6 +150,10 @@ pub(crate) struct Epoll {
     /// Descriptors (and direction) whose first parked op is a multishot op that may have
     /// more at once: tried again at the next wait (rule 6).
     again: Vec<(RawFd, bool)>,
+    /// Descriptors whose first reader waits for a pool buffer, oldest first (rule 7).
+    starved: VecDeque<RawFd>,
+    /// Waits in a row that found `starved` waiting and no pool buffer free.
+    dry_turns: u64,
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -188,6 +199,8 @@ impl Epoll {
             buf_ring: None,
             timer: None,
             again: Vec::new(),
+            starved: VecDeque::new(),
+            dry_turns: 0,
         };
         let event_fd = epoll.offload.event.as_raw_fd();
         epoll.ctl_add(event_fd, libc::EPOLLIN as u32, OFFLOAD_TOKEN)?;
@@ -340,15 +353,19 @@ impl Epoll {
         let state = &mut self.fds[sqe.fd as usize];
         if state.waiters(write).is_empty() {
             let closed = state.closed;
-            match drive(
-                &mut parked,
-                self.buf_ring.as_deref(),
-                closed,
-                &mut self.done,
-            ) {
-                Drive::Done => return,
-                Drive::Again => self.again.push((sqe.fd, write)),
-                Drive::Wait => {}
+            if exec::lacks_buffer(&parked, self.buf_ring.as_deref()) {
+                self.starve(sqe.fd);
+            } else {
+                match drive(
+                    &mut parked,
+                    self.buf_ring.as_deref(),
+                    closed,
+                    &mut self.done,
+                ) {
+                    Drive::Done => return,
+                    Drive::Again => self.again.push((sqe.fd, write)),
+                    Drive::Wait => {}
+                }
             }
         }
         self.fds[sqe.fd as usize].waiters(write).push(sqe.user_data);
@@ -359,17 +376,30 @@ impl Epoll {
         self.parked[i] = Some(parked);
     }
 
-    /// Retries the ops parked on `fd` in one direction until one would block (rule 1).
+    /// Retries the ops parked on `fd` in one direction until one would block (rule 1),
+    /// or a receive finds no pool buffer to take (rule 7).
     fn retry(&mut self, fd: RawFd, write: bool) {
+        self.retry_with(fd, write, true);
+    }
+
+    /// [`retry`](Self::retry); with `wait_for_buffer` false, a receive is tried even with
+    /// the pool empty (and ends with -ENOBUFS if bytes are there).
+    fn retry_with(&mut self, fd: RawFd, write: bool, wait_for_buffer: bool) {
         let Some(state) = self.fds.get_mut(fd as usize) else {
             return;
         };
         let closed = state.closed;
         let queue = state.waiters(write);
+        let pool = self.buf_ring.as_deref();
+        let mut starved = false;
         while let Some(key) = queue.first() {
             let slot = &mut self.parked[park_index(key)];
             let p = slot.as_mut().expect("a queued key is parked");
-            match drive(p, self.buf_ring.as_deref(), closed, &mut self.done) {
+            if wait_for_buffer && exec::lacks_buffer(p, pool) {
+                starved = true;
+                break;
+            }
+            match drive(p, pool, closed, &mut self.done) {
                 Drive::Wait => break,
                 Drive::Again => {
                     self.again.push((fd, write));
@@ -380,6 +410,38 @@ impl Epoll {
                     queue.pop_front();
                 }
             }
+        }
+        if starved {
+            self.starve(fd);
+        }
+    }
+
+    /// Puts `fd`, whose first reader found no pool buffer, on the starved list (rule 7).
+    fn starve(&mut self, fd: RawFd) {
+        let state = self.state(fd);
+        if !state.starved {
+            state.starved = true;
+            self.starved.push_back(fd);
+        }
+    }
+
+    /// Tries the starved receives again, oldest first, while the pool has buffers; all
+    /// of them, buffers or not, if the loop is about to sleep (`sleeping`) or the pool
+    /// gave none back for [`STARVE_TURNS`] turns (rule 7).
+    fn feed_starved(&mut self, sleeping: bool) {
+        if self.starved.is_empty() {
+            return;
+        }
+        let dry = self.buf_ring.as_ref().is_some_and(|r| r.published() == 0);
+        self.dry_turns = if dry { self.dry_turns + 1 } else { 0 };
+        let give_up = sleeping || self.dry_turns >= STARVE_TURNS;
+        while let Some(&fd) = self.starved.front() {
+            if !give_up && self.buf_ring.as_ref().is_some_and(|r| r.published() == 0) {
+                break;
+            }
+            self.starved.pop_front();
+            self.state(fd).starved = false;
+            self.retry_with(fd, false, !give_up);
         }
     }
 

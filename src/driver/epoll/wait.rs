@@ -1,8 +1,8 @@
-//! The backend's one wait per loop turn: `epoll_pwait2` (or a timerfd and `epoll_wait`
-//! before Linux 5.11), then the ready descriptors' parked ops (rule 1) and the pool's
-//! results (rule 3).
+//! The backend's one wait per loop turn: the receives that waited for a pool buffer
+//! first (rule 7), then `epoll_pwait2` (or a timerfd and `epoll_wait` before Linux 5.11),
+//! the ready descriptors' parked ops (rule 1) and the pool's results (rule 3).
 
-use super::{EVENTS, Epoll, MIN_EVENTS, OFFLOAD_TOKEN, TIMER_TOKEN, cvt};
+use super::{Epoll, OFFLOAD_TOKEN, TIMER_TOKEN, cvt};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -14,6 +14,8 @@ impl Epoll {
     pub(crate) fn wait(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
         self.forget_changed();
         self.collect_offloaded();
+        let sleeping = wait.is_some() && self.done.is_empty() && self.again.is_empty();
+        self.feed_starved(sleeping);
         let timeout = match wait {
             _ if !self.done.is_empty() || !self.again.is_empty() => Some(Duration::ZERO),
             None => Some(Duration::ZERO),
@@ -62,19 +64,12 @@ impl Epoll {
         Ok(())
     }
 
-    /// How many events one wait takes (rule 7): what the pool can give, within
-    /// `MIN_EVENTS..=EVENTS`.
-    fn intake(&self) -> usize {
-        let free = self.buf_ring.as_ref().map_or(EVENTS, |r| r.published());
-        free.clamp(MIN_EVENTS, self.events.len())
-    }
-
     /// One `epoll_pwait2` (nanosecond timeout), or a timerfd and `epoll_wait` before 5.11.
     fn epoll_wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         let (epfd, events, cap) = (
             self.epfd.as_raw_fd(),
             self.events.as_mut_ptr(),
-            self.intake() as libc::c_int,
+            self.events.len() as libc::c_int,
         );
         let n = match &self.timer {
             None => {
