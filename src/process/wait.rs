@@ -8,7 +8,14 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitStatus;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// An io_uring ring of this process refused IORING_OP_WAITID (-EINVAL: a kernel before
+/// 6.7). Every ring of the kernel would, so later waits go straight to the pidfd poll
+/// instead of paying a refused SQE each (the epoll backend refuses it without a syscall,
+/// and does not set this).
+static WAITID_REFUSED: AtomicBool = AtomicBool::new(false);
 
 /// The first interval between two `waitid` checks where the backend can neither wait nor
 /// poll on a pidfd (rule 2): short, so a child that exits at once costs little latency.
@@ -74,7 +81,9 @@ impl Pidfd {
         if let Some(status) = self.try_wait()? {
             return Ok(status);
         }
-        if let Some(status) = self.wait_on_ring().await? {
+        if !WAITID_REFUSED.load(Ordering::Relaxed)
+            && let Some(status) = self.wait_on_ring().await?
+        {
             return Ok(status);
         }
         if let Some(status) = self.wait_readable().await? {
@@ -86,7 +95,12 @@ impl Pidfd {
     /// IORING_OP_WAITID; `None` if the ring (or backend) does not have it.
     async fn wait_on_ring(&self) -> io::Result<Option<ExitStatus>> {
         match Op::wait_pidfd(&self.fd, self.reaped.clone())?.await {
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                if crate::metrics().backend == crate::runtime::Backend::IoUring {
+                    WAITID_REFUSED.store(true, Ordering::Relaxed);
+                }
+                Ok(None)
+            }
             other => other.map(Some),
         }
     }
