@@ -13,6 +13,8 @@ use std::task::{Context, Poll, Waker};
 /// What a `JoinHandle` shares with its task, kept inside the task's one allocation.
 #[derive(Default)]
 pub(crate) struct TaskMeta {
+    /// Given at spawn (`task::Builder::name`), never changed.
+    name: Option<Box<str>>,
     cancelled: AtomicBool,
     /// The task's own waker, so `cancel` can wake it. Cleared when the future is dropped,
     /// which breaks the reference cycle task → meta → waker → task.
@@ -20,6 +22,13 @@ pub(crate) struct TaskMeta {
 }
 
 impl TaskMeta {
+    pub(crate) fn named(name: Option<Box<str>>) -> TaskMeta {
+        TaskMeta {
+            name,
+            ..TaskMeta::default()
+        }
+    }
+
     pub(crate) fn set_waker(&self, waker: Waker) {
         *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
     }
@@ -132,6 +141,54 @@ impl<T> JoinHandle<T> {
     pub fn is_finished(&self) -> bool {
         self.task.as_ref().is_none_or(|t| t.is_finished())
     }
+
+    /// The task's name, if it was spawned with one ([`task::Builder::name`](crate::task::Builder::name)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let h = ringio::task::Builder::new().name("worker-1").spawn(async {});
+    ///     assert_eq!(h.name(), Some("worker-1"));
+    ///     assert_eq!(ringio::spawn(async {}).name(), None);
+    /// });
+    /// ```
+    #[doc(alias = "Task.get_name")]
+    pub fn name(&self) -> Option<&str> {
+        self.meta().name.as_deref()
+    }
+
+    /// The task's result without waiting: `Ok` with what awaiting the handle would give
+    /// if the task has finished, else the handle back in `Err`.
+    ///
+    /// asyncio's `Task.result()` (and `Task.exception()`: a panic or a cancellation is
+    /// the `JoinError`), which raises `InvalidStateError` on a task not done yet; here the
+    /// handle comes back instead, to try again or await.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let h = ringio::spawn(async { 6 * 7 });
+    ///     let h = h.try_result().expect_err("not run yet");
+    ///     ringio::yield_now().await;
+    ///     assert_eq!(h.try_result().expect("done").unwrap(), 42);
+    /// });
+    /// ```
+    #[doc(alias = "Task.result")]
+    #[doc(alias = "Task.exception")]
+    pub fn try_result(mut self) -> Result<Result<T, JoinError>, JoinHandle<T>> {
+        if !self.is_finished() {
+            return Err(self);
+        }
+        // A finished task's output is there: one poll takes it, and never keeps the
+        // no-op waker.
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut self).poll(&mut cx) {
+            Poll::Ready(out) => Ok(out),
+            Poll::Pending => Err(self),
+        }
+    }
 }
 
 impl<T> Future for JoinHandle<T> {
@@ -161,6 +218,7 @@ impl<T> Drop for JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
+            .field("name", &self.name())
             .field("finished", &self.is_finished())
             .finish()
     }

@@ -84,7 +84,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    task::spawn_local(fut)
+    task::spawn_local(fut, None)
 }
 
 /// Spawns the future that `make` builds on core `core` of the current runtime.
@@ -111,10 +111,33 @@ where
     F: Future + 'static,
     F::Output: Send + 'static,
 {
+    spawn_on_named(core, make, None)
+}
+
+/// [`spawn_on`] with the task's name (`task::Builder`).
+pub(crate) fn spawn_on_named<M, F>(
+    core: usize,
+    make: M,
+    name: Option<Box<str>>,
+) -> JoinHandle<F::Output>
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
     let (home, cores) = context::with_core(|c| (c.peers.get(core).cloned(), c.peers.len()));
     let home = home
         .unwrap_or_else(|| panic!("spawn_on({core}): this runtime has {cores} cores (0..{cores})"));
-    task::spawn_remote(home, make)
+    task::spawn_remote(home, make, name)
+}
+
+/// [`spawn`] with the task's name (`task::Builder`).
+pub(crate) fn spawn_named<F>(fut: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    task::spawn_local(fut, name)
 }
 
 /// Runs `f` on the blocking pool, a set of threads for work that would stall a core
@@ -144,7 +167,7 @@ where
 {
     let pool = context::try_with_core(|core| core.blocking.clone())
         .unwrap_or_else(BlockingPool::process_default);
-    task::spawn_task(Blocking(Some(f)), move |job| pool.schedule(job))
+    task::spawn_task(Blocking(Some(f)), move |job| pool.schedule(job), None)
 }
 
 /// The number of the core this code runs on (0 is the thread that called `block_on`).

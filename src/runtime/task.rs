@@ -32,7 +32,8 @@ use std::task::{Context, Poll};
 /// `Lazy` and the blocking pool make sure of that.
 ///
 /// `schedule` decides where a woken task goes: `home`'s queues, or the blocking pool.
-pub(crate) fn spawn_task<F, S>(fut: F, schedule: S) -> JoinHandle<F::Output>
+/// `name` is what [`JoinHandle::name`] gives.
+pub(crate) fn spawn_task<F, S>(fut: F, schedule: S, name: Option<Box<str>>) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -43,7 +44,7 @@ where
     // only its own task's metadata; `schedule` is Send + Sync + 'static.
     let (runnable, task) = unsafe {
         async_task::Builder::new()
-            .metadata(TaskMeta::default())
+            .metadata(TaskMeta::named(name))
             .spawn_unchecked(move |meta| TaskFuture::new(fut, meta), schedule)
     };
     runnable.schedule();
@@ -51,23 +52,31 @@ where
 }
 
 /// Spawns `fut` on the current core.
-pub(crate) fn spawn_local<F>(fut: F) -> JoinHandle<F::Output>
+pub(crate) fn spawn_local<F>(fut: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
     let home = context::with_core(|core| core.shared.clone());
-    spawn_task(fut, move |r| schedule(&home, r))
+    spawn_task(fut, move |r| schedule(&home, r), name)
 }
 
 /// Spawns the future `make` builds on core `home`, from any thread.
-pub(crate) fn spawn_remote<M, F>(home: Arc<Shared>, make: M) -> JoinHandle<F::Output>
+pub(crate) fn spawn_remote<M, F>(
+    home: Arc<Shared>,
+    make: M,
+    name: Option<Box<str>>,
+) -> JoinHandle<F::Output>
 where
     M: FnOnce() -> F + Send + 'static,
     F: Future + 'static,
     F::Output: 'static,
 {
-    spawn_task(Lazy::Make { make: Some(make) }, move |r| schedule(&home, r))
+    spawn_task(
+        Lazy::Make { make: Some(make) },
+        move |r| schedule(&home, r),
+        name,
+    )
 }
 
 /// Queues a woken task on its home core: the local queue when woken there (`shared`

@@ -10,6 +10,8 @@
 //! | `wait(aws, return_when=FIRST_COMPLETED)` | [`race(iter)`](race())`.await` → `(index, output)` |
 //! | `shield(aw)` | [`shield(fut)`](shield()) → [`JoinHandle`](crate::JoinHandle) |
 //! | `async with TaskGroup() as tg: tg.create_task(..)` | [`TaskGroup::spawn`], [`TaskGroup::join`] |
+//! | `create_task(coro, name=..)`, `Task.get_name()` | [`Builder::new().name(..).spawn(coro)`](Builder), [`JoinHandle::name`](crate::JoinHandle::name) |
+//! | `Task.done()`, `Task.result()` | [`JoinHandle::is_finished`](crate::JoinHandle::is_finished), [`JoinHandle::try_result`](crate::JoinHandle::try_result) |
 //!
 //! These are plain futures: they never touch the ring.
 //!
@@ -72,6 +74,7 @@
 #![forbid(unsafe_code)]
 
 mod as_completed;
+mod builder;
 mod failure;
 mod gather;
 mod group;
@@ -81,6 +84,7 @@ mod ready;
 mod shield;
 
 pub use as_completed::{AsCompleted, as_completed};
+pub use builder::Builder;
 pub use failure::{Failure, GroupError};
 pub use gather::{Gather, TryGather, gather, try_gather};
 pub use group::{Join, TaskGroup};
