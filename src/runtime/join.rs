@@ -77,7 +77,12 @@ pub struct JoinHandle<T> {
     task: Option<async_task::FallibleTask<Result<T, JoinError>, TaskMeta>>,
     /// Points into the task allocation, kept alive by `task` (task rule 4).
     meta: NonNull<TaskMeta>,
+    /// The output, once taken from the task but not yet handed out (`poll_finished`).
+    output: Option<Result<T, JoinError>>,
 }
+
+// The output is only ever moved, never pinned.
+impl<T> Unpin for JoinHandle<T> {}
 
 // SAFETY: `meta` points to a `TaskMeta`, which is `Sync` (atomics and a mutex), inside an
 // allocation kept alive by `task`; the task handle is `Send` when `T` is.
@@ -89,6 +94,7 @@ impl<T> JoinHandle<T> {
         JoinHandle {
             task: Some(task.fallible()),
             meta,
+            output: None,
         }
     }
 
@@ -139,7 +145,29 @@ impl<T> JoinHandle<T> {
     /// ```
     #[doc(alias = "Task.done")]
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(|t| t.is_finished())
+        self.output.is_some() || self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Waits for the task's end without taking its output: it stays in the handle for
+    /// the next poll or `try_result`.
+    pub(crate) fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<&Result<T, JoinError>> {
+        if self.output.is_none() {
+            let out = std::task::ready!(self.poll_task(cx));
+            self.output = Some(out);
+        }
+        Poll::Ready(self.output.as_ref().expect("set above"))
+    }
+
+    fn poll_task(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        if let Some(out) = self.output.take() {
+            return Poll::Ready(out);
+        }
+        let task = self.task.as_mut().expect("JoinHandle polled after drop");
+        match std::task::ready!(Pin::new(task).poll(cx)) {
+            Some(out) => Poll::Ready(out),
+            // The runtime dropped the task without a result (it shut down).
+            None => Poll::Ready(Err(JoinError::cancelled())),
+        }
     }
 
     /// The task's name, if it was spawned with one ([`task::Builder::name`](crate::task::Builder::name)).
@@ -184,7 +212,7 @@ impl<T> JoinHandle<T> {
         // A finished task's output is there: one poll takes it, and never keeps the
         // no-op waker.
         let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(&mut self).poll(&mut cx) {
+        match self.poll_task(&mut cx) {
             Poll::Ready(out) => Ok(out),
             Poll::Pending => Err(self),
         }
@@ -198,12 +226,7 @@ impl<T> Future for JoinHandle<T> {
     ///
     /// Cancel-safe: dropping the wait leaves the task running; the handle detaches.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let task = self.task.as_mut().expect("JoinHandle polled after drop");
-        match std::task::ready!(Pin::new(task).poll(cx)) {
-            Some(out) => Poll::Ready(out),
-            // The runtime dropped the task without a result (it shut down).
-            None => Poll::Ready(Err(JoinError::cancelled())),
-        }
+        self.poll_task(cx)
     }
 }
 

@@ -7,7 +7,8 @@
 //! | `gather(.., return_exceptions=True)` | [`gather()`] over futures that return `Result` |
 //! | `gather` raising the first exception | [`try_gather!`](crate::try_gather!), [`try_gather(iter)`](try_gather) |
 //! | `for f in as_completed(aws)` | [`as_completed(iter)`](as_completed())`.next().await` |
-//! | `wait(aws, return_when=FIRST_COMPLETED)` | [`race(iter)`](race())`.await` → `(index, output)` |
+//! | `wait(tasks, return_when=.., timeout=..)` | [`wait(handles, ReturnWhen::.., timeout)`](wait())`.await` → `(done, pending)`, nothing cancelled; [`try_wait`] counts an `Err` as an exception |
+//! | `wait(aws, return_when=FIRST_COMPLETED)`, then cancel the rest | [`race(iter)`](race())`.await` → `(index, output)` |
 //! | `shield(aw)` | [`shield(fut)`](shield()) → [`JoinHandle`](crate::JoinHandle) |
 //! | `async with TaskGroup() as tg: tg.create_task(..)` | [`TaskGroup::spawn`], [`TaskGroup::join`] |
 //! | `create_task(coro, name=..)`, `Task.get_name()` | [`Builder::new().name(..).spawn(coro)`](Builder), [`JoinHandle::name`](crate::JoinHandle::name) |
@@ -82,6 +83,7 @@ mod macros;
 mod race;
 mod ready;
 mod shield;
+mod wait;
 
 pub use as_completed::{AsCompleted, as_completed};
 pub use builder::Builder;
@@ -90,6 +92,7 @@ pub use gather::{Gather, TryGather, gather, try_gather};
 pub use group::{Join, TaskGroup};
 pub use race::{Race, race};
 pub use shield::shield;
+pub use wait::{ReturnWhen, Wait, try_wait, wait};
 
 /// What the macros expand to; not part of the public API.
 #[doc(hidden)]
