@@ -24,6 +24,12 @@
 //! `--backend auto|io_uring|epoll` (default: `RINGIO_BACKEND`, else auto: io_uring where
 //! it works, epoll where it is denied). The `listening on` line names the backend that
 //! runs and, if auto fell back to epoll, why.
+//!
+//! Graceful shutdown: on SIGTERM or Ctrl-C (SIGINT) each core stops accepting (its
+//! listener closes), lets its open connections finish for up to `--grace` seconds
+//! (default 5), then closes the rest; the process prints one `shutdown:` line (how many
+//! connections were open, how many were cut) and exits 0. Each core listens for the
+//! signals itself (`ringio::signal::signal`): every listener wakes, on every core.
 
 #[allow(dead_code)] // shared by the three echo examples; each uses part of it
 #[path = "common/echo.rs"]
@@ -33,9 +39,13 @@ mod per_core;
 
 use clap::Parser;
 use ringio::runtime::Backend;
+use ringio::signal::{Signal, SignalKind, signal};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// ringio echo server.
 #[derive(Parser, Debug)]
@@ -64,6 +74,33 @@ struct Args {
     /// Default: what RINGIO_BACKEND says, else auto.
     #[arg(long, value_name = "auto|io_uring|epoll")]
     backend: Option<Backend>,
+    /// Seconds the open connections may go on after SIGTERM or Ctrl-C before they are
+    /// closed.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_grace)]
+    grace: f64,
+}
+
+fn parse_grace(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(g) if Duration::try_from_secs_f64(g).is_ok() => Ok(g),
+        _ => Err(format!("`{s}` is not a number of seconds (0 or more)")),
+    }
+}
+
+/// What one core saw of the shutdown.
+struct Shutdown {
+    /// Connections open when the signal came.
+    open: usize,
+    /// Connections still open after the grace period, closed by the server.
+    cut: usize,
+    /// The signal that ended serving.
+    by: SignalKind,
+}
+
+/// Waits for SIGTERM or SIGINT; returns which came.
+async fn stop_signal(term: &mut Signal, int: &mut Signal) -> SignalKind {
+    let (which, _) = ringio::task::race([term.recv(), int.recv()]).await;
+    [SignalKind::terminate(), SignalKind::interrupt()][which]
 }
 
 fn main() -> ExitCode {
@@ -93,14 +130,31 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let grace = Duration::from_secs_f64(args.grace);
     let bound = per_core::Bound::new();
-    let codes = rt.run_per_core(|core| {
-        let (bound, addr, buf, recv) = (&bound, args.addr, args.buf, args.recv);
+    // Cores listening for the stop signals: core 0 says it listens once all do, so that
+    // a signal sent after that line reaches every core.
+    let armed = AtomicUsize::new(0);
+    let ends = rt.run_per_core(|core| {
+        let (bound, armed, addr, buf, recv) = (&bound, &armed, args.addr, args.buf, args.recv);
         async move {
+            let signals = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)));
+            let (mut term, mut int) = match signals {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("core {core}: {e}");
+                    return Err(());
+                }
+            };
+            armed.fetch_add(1, Ordering::SeqCst);
             let Some(listener) = per_core::bind(core, addr, bound).await else {
-                return ExitCode::FAILURE;
+                return Err(());
             };
             if core == 0 {
+                while armed.load(Ordering::SeqCst) < workers {
+                    ringio::time::sleep(Duration::from_millis(1)).await;
+                }
                 let local = listener.local_addr().unwrap_or(addr);
                 let m = ringio::metrics();
                 let backend = echo::backend_summary(m.backend, m.fallback_reason);
@@ -109,12 +163,25 @@ fn main() -> ExitCode {
                 eprintln!("fd limit {limit}; ring flags {}", m.ring_flags);
                 per_core::announce(bound, local);
             }
-            echo::server::serve(listener, recv, buf).await;
-            ExitCode::SUCCESS
+            let conns = Rc::new(echo::server::Connections::default());
+            let accepting =
+                ringio::spawn(echo::server::serve_with(listener, recv, buf, conns.clone()));
+            let by = stop_signal(&mut term, &mut int).await;
+            // Dropping the accept loop closes the listener: new connections are refused.
+            accepting.cancel();
+            let _ = accepting.await;
+            let open = conns.open();
+            let cut = conns.close_within(grace).await;
+            Ok(Shutdown { open, cut, by })
         }
     });
-    codes
-        .into_iter()
-        .find(|c| *c != ExitCode::SUCCESS)
-        .unwrap_or(ExitCode::SUCCESS)
+    let (mut open, mut cut, mut by) = (0, 0, SignalKind::terminate());
+    for end in ends {
+        let Ok(end) = end else {
+            return ExitCode::FAILURE;
+        };
+        (open, cut, by) = (open + end.open, cut + end.cut, end.by);
+    }
+    println!("shutdown on {by}: {open} connections open, {cut} cut after the {grace:?} grace");
+    ExitCode::SUCCESS
 }

@@ -34,7 +34,7 @@
 //! `runtime` owns each core's loop, its run queues and its timer wheel; `op` reaches the
 //! current core's driver, and `time` its wheel, through one narrow handle each
 //! (`runtime::handle`), and the runtime uses neither. `sys` wraps the raw syscalls that
-//! are not ring operations (descriptors, rlimits, CPU affinity, the SIGINT handler under
+//! are not ring operations (descriptors, rlimits, CPU affinity, the signal handlers under
 //! `signal`).
 //!
 //! The rules that keep buffers and descriptors alive while the kernel holds them are

@@ -1,22 +1,24 @@
-//! Which `ctrl_c` waiter reads which entry of the SIGINT handler's eventfd table.
+//! Which listener owns which entry of the signal handler's eventfd table.
 
-use crate::sys::signal::{SLOTS, reader};
+use crate::sys::signal::{SLOTS, listen, reader};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static CLAIMED: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
 
-/// A claimed entry of the table; released on drop.
+/// A claimed entry of the table, listening to one signal; released on drop.
+#[derive(Debug)]
 pub(crate) struct Slot(usize);
 
 impl Slot {
-    /// Claims a free entry and returns it with a duplicate of its eventfd for reading.
+    /// Claims a free entry, makes it listen to `signo` (module rule 2), and returns it
+    /// with a duplicate of its eventfd for reading.
     ///
     /// # Errors
     ///
     /// If every entry is claimed, or the eventfd cannot be made or duplicated.
-    pub(crate) fn claim() -> io::Result<(Slot, OwnedFd)> {
+    pub(crate) fn claim(signo: i32) -> io::Result<(Slot, OwnedFd)> {
         for (i, claimed) in CLAIMED.iter().enumerate() {
             if claimed
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
@@ -24,17 +26,24 @@ impl Slot {
             {
                 continue;
             }
+            // Owned from here on: an error below releases the entry.
             let slot = Slot(i);
-            return Ok((slot, reader(i)?));
+            let fd = reader(i)?;
+            listen(i, Some(signo));
+            return Ok((slot, fd));
         }
         Err(io::Error::other(format!(
-            "more than {SLOTS} ctrl_c() waiters at once; share one (e.g. with an Event)"
+            "more than {SLOTS} signal listeners at once (ctrl_c() and signal() count \
+             alike); share one, e.g. with an Event"
         )))
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // Stop the handler's writes before another listener can claim the entry; a
+        // count written before this is taken as spurious by the next owner (rule 3).
+        listen(self.0, None);
         CLAIMED[self.0].store(false, Ordering::Release);
     }
 }

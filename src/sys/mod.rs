@@ -5,8 +5,8 @@
 //! - [`rlimit`]: resource limits, for error messages.
 //! - [`affinity`]: which CPUs a thread may run on, and pinning.
 //! - [`pidfd`]: process descriptors: opening, signalling and reaping a child through one.
-//! - [`signal`]: the process's SIGINT handler and the eventfds it writes to, under
-//!   `crate::signal`'s safe `ctrl_c`.
+//! - [`signal`]: the process's signal handlers (one per signal number asked for) and the
+//!   eventfds they write to, under `crate::signal`'s safe `signal` and `ctrl_c`.
 
 pub(crate) mod affinity;
 pub(crate) mod fd;

@@ -9,9 +9,18 @@
 //! - `compat` (built with the feature `tokio-io`): the stream's halves through
 //!   `compat::Compat` and `tokio::io::copy_buf`, as code written against tokio's I/O
 //!   traits runs on ringio: receives into the pool, one copy into the send buffer.
+//!
+//! For a graceful shutdown, [`serve_with`] counts each core's open connections in a
+//! [`Connections`], which can wait for them to close and cut those still open.
 
+use ringio::JoinHandle;
 use ringio::buf::IoBuf;
 use ringio::net::{TcpListener, TcpStream, is_fd_exhaustion};
+use ringio::sync::Event;
+use slab::Slab;
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Pause after an accept error other than fd exhaustion (which the listener paces by
@@ -37,6 +46,16 @@ pub enum RecvMode {
 /// listener then backs off by itself and existing connections go on being served);
 /// any other error is printed and the loop goes on.
 pub async fn serve(listener: TcpListener, mode: RecvMode, buf_size: usize) {
+    serve_with(listener, mode, buf_size, Rc::default()).await;
+}
+
+/// As [`serve`], counting the connections in `conns` (one per core), which can cut them.
+pub async fn serve_with(
+    listener: TcpListener,
+    mode: RecvMode,
+    buf_size: usize,
+    conns: Rc<Connections>,
+) {
     let mut warned_fds = false;
     loop {
         match listener.accept().await {
@@ -44,13 +63,13 @@ pub async fn serve(listener: TcpListener, mode: RecvMode, buf_size: usize) {
                 // A failure here means the connection is already gone: its first
                 // receive will say so.
                 let _ = stream.set_nodelay(true);
-                drop(match mode {
-                    RecvMode::Stream => ringio::spawn(echo_stream(stream)),
-                    RecvMode::Pooled => ringio::spawn(echo_pooled(stream)),
-                    RecvMode::Owned => ringio::spawn(echo_owned(stream, buf_size)),
+                match mode {
+                    RecvMode::Stream => conns.spawn(echo_stream(stream)),
+                    RecvMode::Pooled => conns.spawn(echo_pooled(stream)),
+                    RecvMode::Owned => conns.spawn(echo_owned(stream, buf_size)),
                     #[cfg(feature = "tokio-io")]
-                    RecvMode::Compat => ringio::spawn(echo_compat(stream)),
-                });
+                    RecvMode::Compat => conns.spawn(echo_compat(stream)),
+                }
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -62,6 +81,74 @@ pub async fn serve(listener: TcpListener, mode: RecvMode, buf_size: usize) {
                 eprintln!("accept failed: {e}");
                 ringio::time::sleep(ACCEPT_ERROR_PAUSE).await;
             }
+        }
+    }
+}
+
+/// The open connections of one core's [`serve_with`]: their tasks, to cut them.
+#[derive(Default)]
+pub struct Connections {
+    tasks: RefCell<Slab<JoinHandle<()>>>,
+    /// Set while no connection is open.
+    idle: Event,
+}
+
+/// One open connection's place in its [`Connections`], given up when its task ends.
+struct Open {
+    conns: Rc<Connections>,
+    key: usize,
+}
+
+impl Connections {
+    /// Spawns the echo of one connection and counts it until it ends. Costs a slab
+    /// entry per connection and nothing per request.
+    fn spawn(self: &Rc<Self>, echo: impl Future<Output = ()> + 'static) {
+        let mut tasks = self.tasks.borrow_mut();
+        let open = Open {
+            conns: self.clone(),
+            key: tasks.vacant_key(),
+        };
+        self.idle.clear();
+        // Tasks first run at the core's next turn, so the key is still vacant here.
+        let task = ringio::spawn(async move {
+            let _open = open;
+            echo.await;
+        });
+        tasks.insert(task);
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.tasks.borrow().len()
+    }
+
+    /// Waits up to `grace` for the open connections to close, then cuts those still
+    /// open (a cancelled task drops its stream, which closes it) and waits until they are
+    /// closed. Returns how many were cut. Call it once the listener is gone, so that no
+    /// connection opens meanwhile.
+    pub async fn close_within(&self, grace: Duration) -> usize {
+        if self.open() == 0 {
+            return 0;
+        }
+        let _ = ringio::time::timeout(grace, self.idle.wait()).await;
+        let cut = self.open();
+        if cut > 0 {
+            for (_, task) in self.tasks.borrow().iter() {
+                task.cancel();
+            }
+            self.idle.wait().await;
+        }
+        cut
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        let mut tasks = self.conns.tasks.borrow_mut();
+        // The handle goes with the task it names: dropping it detaches nothing left.
+        drop(tasks.try_remove(self.key));
+        if tasks.is_empty() {
+            self.conns.idle.set();
         }
     }
 }
