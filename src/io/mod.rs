@@ -1,7 +1,9 @@
 //! Streams: asyncio's `StreamReader` / `StreamWriter` vocabulary over owned buffers.
 //!
 //! [`AsyncRead`] and [`AsyncWrite`] are the byte-stream traits that [`TcpStream`],
-//! [`UnixStream`] and their halves implement (the `net` module implements them);
+//! [`UnixStream`] and their halves implement (the `net` module implements them), as do
+//! the pipes ([`pipe()`], a child's stdio) and the standard streams ([`stdin()`],
+//! [`stdout()`], [`stderr()`]);
 //! [`AsyncReadExt`] and [`AsyncWriteExt`] add the loops (`read_exact`, `read_to_end`,
 //! `write_all`) to every implementor. [`BufReader`] gives `readline` / `readuntil` /
 //! `readexactly`, [`BufWriter`] gives buffered writes with `drain`, and [`copy()`] pumps
@@ -47,12 +49,30 @@ mod buf_writer;
 mod copy;
 mod error;
 pub(crate) mod loops;
+mod pipe;
+mod stdio;
 mod traits;
 
 pub use buf_reader::BufReader;
 pub use buf_writer::BufWriter;
 pub use copy::copy;
 pub use error::{IncompleteRead, LimitOverrun};
+#[doc(alias = "connect_read_pipe")]
+pub use pipe::PipeReader;
+#[doc(alias = "connect_write_pipe")]
+pub use pipe::PipeWriter;
+#[doc(alias = "os.pipe")]
+#[doc(alias = "pipe2")]
+pub use pipe::pipe;
+#[doc(alias = "sys.stderr")]
+pub use stdio::stderr;
+#[doc(alias = "sys.stdin")]
+#[doc(alias = "connect_read_pipe")]
+pub use stdio::stdin;
+#[doc(alias = "sys.stdout")]
+#[doc(alias = "connect_write_pipe")]
+pub use stdio::stdout;
+pub use stdio::{Stderr, Stdin, Stdout};
 pub use traits::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The buffer size [`BufReader`] and [`BufWriter`] use unless told otherwise:

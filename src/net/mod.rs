@@ -1,4 +1,4 @@
-//! Networking on io_uring: TCP, UDP and Unix stream sockets.
+//! Networking on io_uring: TCP, UDP, and Unix stream and datagram sockets.
 //!
 //! Every operation passes its buffer by value and gives it back with the result
 //! (`(io::Result<usize>, buf)`): the kernel may use the buffer until the CQE arrives, even
@@ -32,7 +32,7 @@ pub use recv_stream::{RECV_STREAM_QUEUE, RecvStream};
 pub use split::{ReadHalf, TcpReadHalf, TcpWriteHalf, UnixReadHalf, UnixWriteHalf, WriteHalf};
 pub use stream::TcpStream;
 pub use udp::{RecvMeta, UdpSocket};
-pub use unix::{UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 pub(crate) use stream_io::StreamIo;

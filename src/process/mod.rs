@@ -23,8 +23,8 @@
 //!    on the current core waits for it and reaps it; with no runtime on the thread (or
 //!    once the runtime shuts down) a small std thread does. With
 //!    [`kill_on_drop(true)`](Command::kill_on_drop) it gets SIGKILL first.
-//! 5. The pipes are the descriptors std made (close-on-exec, blocking, as io_uring needs:
-//!    it answers a read on an `O_NONBLOCK` pipe with -EAGAIN instead of waiting); reads
+//! 5. The pipes are the descriptors std made (close-on-exec, blocking: some kernels'
+//!    io_uring answers a read on an `O_NONBLOCK` pipe with -EAGAIN instead of waiting); reads
 //!    and writes are the ring's READ and WRITE at offset -1, i.e. read(2)/write(2).
 //!    Reads go through the stream's own buffer: a read dropped while the kernel holds it
 //!    stays in flight, and its bytes go to the next read (cancel-safe, one copy).

@@ -1,116 +1,10 @@
-//! The child's pipes as ring streams (module rule 5).
+//! The child's pipes as ring streams (module rule 5): thin wrappers over
+//! [`PipeReader`] and [`PipeWriter`], which keep the reading and writing rules.
 
-use crate::buf::{BufResult, IoBuf, IoBufMut, copy_into};
-use crate::io::{AsyncRead, AsyncWrite};
-use crate::op::Op;
-use crate::op::result::finish;
-use crate::sys::fd::SharedFd;
-use std::cell::RefCell;
-use std::future::Future;
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::io::{AsyncRead, AsyncWrite, PipeReader, PipeWriter};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-
-/// The most a read end asks the kernel for at once, whatever the caller's buffer holds:
-/// sixteen times a pipe's default capacity (pipe(7)), so one read drains a full pipe.
-const READ_MAX: usize = 1 << 20;
-
-/// A pipe's read end that is cancel-safe: the kernel reads into the stream's own buffer,
-/// and a read dropped while the kernel holds it leaves its op here, so the bytes it
-/// brings go to the next read instead of being lost. One copy per read buys this.
-#[derive(Debug)]
-struct ReadEnd {
-    fd: SharedFd,
-    state: RefCell<ReadState>,
-}
-
-#[derive(Default)]
-struct ReadState {
-    /// Bytes read from the pipe and not yet returned: `buf[pos..]`.
-    buf: Vec<u8>,
-    pos: usize,
-    /// The read of a dropped `read` future, still in the kernel's hands.
-    in_flight: Option<PipeRead>,
-}
-
-/// A read op into the stream's own buffer (boxed: the op's type is private to `op`).
-type PipeRead = Box<dyn Future<Output = BufResult<usize, Vec<u8>>> + Unpin>;
-
-impl std::fmt::Debug for ReadState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadState")
-            .field("buffered", &(self.buf.len() - self.pos))
-            .field("in_flight", &self.in_flight.is_some())
-            .finish()
-    }
-}
-
-/// Awaits a read; if dropped first, hands the op back to the stream (`ReadEnd` docs).
-struct KeepOnDrop<'a> {
-    op: Option<PipeRead>,
-    state: &'a RefCell<ReadState>,
-}
-
-impl Drop for KeepOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Some(op) = self.op.take() {
-            self.state.borrow_mut().in_flight = Some(op);
-        }
-    }
-}
-
-impl ReadEnd {
-    fn new(fd: OwnedFd) -> ReadEnd {
-        ReadEnd {
-            fd: SharedFd::new(fd),
-            state: RefCell::new(ReadState::default()),
-        }
-    }
-
-    async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
-        if buf.bytes_total() == 0 {
-            return (Ok(0), buf);
-        }
-        loop {
-            let op = {
-                let mut st = self.state.borrow_mut();
-                if st.pos < st.buf.len() {
-                    let n = copy_into(&mut buf, &st.buf[st.pos..], &[]);
-                    st.pos += n;
-                    return (Ok(n), buf);
-                }
-                match st.in_flight.take() {
-                    Some(op) => op,
-                    None => {
-                        let mut own = std::mem::take(&mut st.buf);
-                        own.clear();
-                        own.reserve(buf.bytes_total().min(READ_MAX));
-                        match Op::read_at(&self.fd, own, u64::MAX) {
-                            Ok(op) => Box::new(op) as PipeRead,
-                            Err((e, own)) => {
-                                st.buf = own;
-                                return (Err(e), buf);
-                            }
-                        }
-                    }
-                }
-            };
-            let mut keep = KeepOnDrop {
-                op: Some(op),
-                state: &self.state,
-            };
-            let (res, own) = keep.op.as_mut().expect("set above").await;
-            keep.op = None; // completed: nothing to hand back
-            let mut st = self.state.borrow_mut();
-            st.buf = own;
-            st.pos = 0;
-            match res {
-                Ok(0) => return (Ok(0), buf),
-                Ok(_) => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-    }
-}
+use std::os::fd::{AsRawFd, RawFd};
 
 /// The write end of the child's stdin pipe; dropping it (or
 /// [`shutdown`](AsyncWrite::shutdown)) closes it, so the child reads end of input.
@@ -134,24 +28,14 @@ impl ReadEnd {
 /// ```
 #[derive(Debug)]
 pub struct ChildStdin {
-    /// `None` once shut down.
-    fd: RefCell<Option<SharedFd>>,
+    pipe: PipeWriter,
 }
 
 impl ChildStdin {
     pub(super) fn from_std(pipe: std::process::ChildStdin) -> ChildStdin {
         ChildStdin {
-            fd: RefCell::new(Some(SharedFd::new(OwnedFd::from(pipe)))),
+            pipe: PipeWriter::from(pipe),
         }
-    }
-
-    fn fd(&self) -> io::Result<SharedFd> {
-        self.fd.borrow().clone().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the child's stdin was shut down: nothing more can be written",
-            )
-        })
     }
 }
 
@@ -167,23 +51,26 @@ impl AsyncWrite for ChildStdin {
     ///
     /// If dropped, the bytes may or may not have been written.
     async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        match self.fd() {
-            Ok(fd) => finish(Op::write_at(&fd, buf, 0, u64::MAX)).await,
-            Err(e) => (Err(e), buf),
-        }
+        self.pipe.write(buf).await
     }
 
     /// Closes the pipe (once every write in flight is done): the child reads end of input.
     async fn shutdown(&self) -> io::Result<()> {
-        self.fd.borrow_mut().take();
-        Ok(())
+        AsyncWrite::shutdown(&self.pipe).await
     }
 }
 
 impl AsRawFd for ChildStdin {
     /// The pipe's descriptor, or -1 after [`shutdown`](AsyncWrite::shutdown).
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.borrow().as_ref().map_or(-1, SharedFd::raw)
+        self.pipe.as_raw_fd()
+    }
+}
+
+impl From<ChildStdin> for PipeWriter {
+    /// The pipe itself, e.g. to keep it after the `Child` is gone.
+    fn from(stdin: ChildStdin) -> PipeWriter {
+        stdin.pipe
     }
 }
 
@@ -192,12 +79,12 @@ macro_rules! read_end {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name {
-            end: ReadEnd,
+            pipe: PipeReader,
         }
 
         impl $name {
             pub(super) fn from_std(pipe: $std) -> $name {
-                $name { end: ReadEnd::new(OwnedFd::from(pipe)) }
+                $name { pipe: PipeReader::from(pipe) }
             }
         }
 
@@ -214,13 +101,20 @@ macro_rules! read_end {
             /// and the bytes it brings are returned by the next read. Reads are meant
             /// to be awaited one at a time.
             async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-                self.end.read(buf).await
+                self.pipe.read(buf).await
             }
         }
 
         impl AsRawFd for $name {
             fn as_raw_fd(&self) -> RawFd {
-                self.end.fd.raw()
+                self.pipe.as_raw_fd()
+            }
+        }
+
+        impl From<$name> for PipeReader {
+            /// The pipe itself, e.g. to keep it after the `Child` is gone.
+            fn from(end: $name) -> PipeReader {
+                end.pipe
             }
         }
     };

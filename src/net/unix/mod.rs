@@ -1,4 +1,5 @@
-//! Unix domain stream sockets: `UnixListener` and `UnixStream`, path or abstract names.
+//! Unix domain sockets: `UnixListener` and `UnixStream` (streams), `UnixDatagram`
+//! (messages); path or abstract names.
 //!
 //! Addresses are `std::os::unix::net::SocketAddr`: a path, an abstract name (Linux: a
 //! name with a leading NUL byte, no file) or unnamed (a client that never bound).
@@ -7,9 +8,11 @@
 //! removed for you: `bind` on it fails with `AddrInUse` and `connect` to it with
 //! `ConnectionRefused`, each with a message naming the path and the likely cause.
 
+mod datagram;
 mod listener;
 mod stream;
 
+pub use datagram::UnixDatagram;
 pub use listener::UnixListener;
 pub use stream::UnixStream;
 
