@@ -1,17 +1,22 @@
 //! `File`: an open file whose reads, writes, syncs and close go through the ring.
 
-use super::{Metadata, OpenOptions};
+use super::{Advice, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::io::loops;
 use crate::op::Op;
 use crate::op::result::finish;
 use crate::sys::fd::SharedFd;
+use std::fs::Permissions;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// Smallest step by which `read_to_end` grows its buffer.
 const READ_TO_END_STEP: usize = 64 * 1024;
+
+/// The longest range one fadvise SQE can carry: its length field has 32 bits; a
+/// page-aligned piece keeps the next one page-aligned when `offset` is.
+const FADVISE_PIECE: u32 = !4095;
 
 /// An open file. Reads and writes take an explicit offset and an owned buffer.
 ///
@@ -396,6 +401,117 @@ impl File {
                 file.set_len(len)
             }
             res => res,
+        }
+    }
+
+    /// Reserves disk space for `len` bytes from `offset`, so later writes there cannot
+    /// fail for want of space; a range that ends past the end of the file grows it (the
+    /// new bytes read as zeros). IORING_OP_FALLOCATE with mode 0 (fallocate(2)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-alloc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::create(dir.join("reserved.bin")).await.unwrap();
+    ///     file.allocate(0, 1 << 20).await.unwrap();
+    ///     assert_eq!(file.metadata().await.unwrap().len(), 1 << 20);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `len` is 0 or `offset + len` exceeds `i64::MAX`; otherwise what
+    /// fallocate(2) reports: `EBADF` for a file not open for writing, `StorageFull`,
+    /// `EOPNOTSUPP` on a filesystem that cannot preallocate.
+    ///
+    /// # Cancel safety
+    ///
+    /// The allocation is not cancelled: once the future was polled, it happens even if
+    /// the future is dropped.
+    #[doc(alias = "fallocate")]
+    #[doc(alias = "os.posix_fallocate")]
+    pub async fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
+        check_pos(offset.saturating_add(len))?;
+        Op::fallocate(&self.fd, offset, len, 0)?.await
+    }
+
+    /// Announces how `len` bytes from `offset` will be read (`len` 0: to the end of the
+    /// file), so the kernel can read ahead or drop cached pages (posix_fadvise(2), through
+    /// IORING_OP_FADVISE).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::fs::{Advice, File};
+    ///
+    /// ringio::run(async {
+    ///     let file = File::open("/proc/self/status").await.unwrap();
+    ///     file.fadvise(0, 4096, Advice::WillNeed).await.unwrap();
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `offset + len` exceeds `i64::MAX`; `ESPIPE` for a pipe or FIFO.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: advice changes no data. A dropped call may still take effect.
+    #[doc(alias = "posix_fadvise")]
+    #[doc(alias = "os.posix_fadvise")]
+    pub async fn fadvise(&self, offset: u64, len: u64, advice: Advice) -> io::Result<()> {
+        check_pos(offset.saturating_add(len))?;
+        if len == 0 {
+            return Op::fadvise(&self.fd, offset, 0, advice.raw())?.await;
+        }
+        // The SQE's length field has 32 bits (op/fadvise.rs): longer ranges in pieces.
+        let (mut at, end) = (offset, offset + len);
+        while at < end {
+            let piece = u32::try_from(end - at).unwrap_or(FADVISE_PIECE);
+            Op::fadvise(&self.fd, at, piece, advice.raw())?.await?;
+            at += u64::from(piece);
+        }
+        Ok(())
+    }
+
+    /// Changes the file's permission bits (fchmod(2), on the blocking pool: io_uring has
+    /// no opcode for it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-fchmod-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let file = ringio::fs::File::create(dir.join("secret.txt")).await.unwrap();
+    ///     file.set_permissions(std::fs::Permissions::from_mode(0o600)).await.unwrap();
+    ///     assert_eq!(file.metadata().await.unwrap().permissions().mode() & 0o777, 0o600);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `PermissionDenied` (`EPERM`) if this process does not own the file; `EMFILE` if no
+    /// descriptor is left to hand to the pool (the file's is duplicated).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancelled: once the future was polled, the change happens even if the future
+    /// is dropped.
+    #[doc(alias = "fchmod")]
+    #[doc(alias = "os.fchmod")]
+    pub async fn set_permissions(&self, perm: Permissions) -> io::Result<()> {
+        // A duplicate, so the pool's call cannot outlive this file's descriptor number.
+        let file = std::fs::File::from(self.fd.as_fd().try_clone()?);
+        match crate::spawn_blocking(move || file.set_permissions(perm)).await {
+            Ok(res) => res,
+            Err(join) => Err(io::Error::other(join.to_string())),
         }
     }
 

@@ -46,6 +46,19 @@ impl Metadata {
         }
     }
 
+    /// The same fields from std's metadata (read on the blocking pool, for what has no
+    /// statx on the ring here: not following a symlink).
+    pub(super) fn from_std(m: &std::fs::Metadata) -> Metadata {
+        use std::os::unix::fs::MetadataExt;
+        Metadata {
+            len: m.len(),
+            mode: m.mode(),
+            modified: m.modified().ok(),
+            accessed: m.accessed().ok(),
+            created: m.created().ok(),
+        }
+    }
+
     /// The size in bytes.
     ///
     /// # Examples
@@ -92,6 +105,24 @@ impl Metadata {
     #[doc(alias = "S_ISDIR")]
     pub fn is_dir(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+
+    /// Whether this is a symbolic link: only ever true for
+    /// [`symlink_metadata`](super::symlink_metadata) and
+    /// [`DirEntry::metadata`](super::DirEntry::metadata), which do not follow links.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let link = ringio::fs::symlink_metadata("/proc/self").await.unwrap();
+    ///     assert!(link.is_symlink() && !link.is_dir());
+    ///     assert!(!ringio::fs::metadata("/proc/self").await.unwrap().is_symlink());
+    /// });
+    /// ```
+    #[doc(alias = "S_ISLNK")]
+    pub fn is_symlink(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFLNK
     }
 
     /// The permission bits, as `std::fs::Permissions` (`.mode()` gives `st_mode`).

@@ -1,10 +1,14 @@
-//! Files through the ring: open, read and write at offsets, sync, stat, truncate, close,
-//! and the whole-file helpers (`read`, `write`, `remove_file`, `rename`, `create_dir`).
+//! Files through the ring: open, read and write at offsets, sync, stat, truncate,
+//! allocate, advise, close; the whole-file helpers (`read`, `write`, `copy`); names and
+//! directories (`remove_file`, `rename`, `create_dir`, `create_dir_all`, `remove_dir`,
+//! `remove_dir_all`, `read_dir`, `hard_link`, `symlink`, `read_link`, `canonicalize`),
+//! as in `std::fs`.
 //!
-//! Every call is one io_uring operation (openat, read, write, fsync, statx, ftruncate,
-//! unlinkat, renameat, mkdirat, close), so a file copy can keep many reads in flight on
-//! one thread, the way `asyncio` code hands file work to a thread pool but without the
-//! threads. Rules this module keeps:
+//! Every file call is one io_uring operation (openat, read, write, fsync, statx,
+//! ftruncate, fallocate, fadvise, unlinkat, renameat, mkdirat, linkat, symlinkat, close),
+//! so a file copy can keep many reads in flight on one thread, the way `asyncio` code
+//! hands file work to a thread pool but without the threads; what io_uring has no opcode
+//! for runs on the blocking pool (rule 6). Rules this module keeps:
 //! 1. Buffers are passed by value and come back with the result (`read_at(buf, pos)`
 //!    gives `(io::Result<usize>, buf)`), because the kernel may use them until the
 //!    operation's completion arrives, even if the future was dropped.
@@ -16,6 +20,13 @@
 //! 4. Paths are handed to the kernel as C strings: a path with an interior NUL byte is
 //!    an `InvalidInput` error, never a panic. Relative paths start at the working
 //!    directory.
+//! 5. An error of a call that takes a path names the path (and what was being done) in
+//!    its message and keeps the [`ErrorKind`](io::ErrorKind) of the syscall's error,
+//!    which is its [`source`](std::error::Error::source).
+//! 6. What io_uring has no opcode for (reading a directory, removing a tree, copying,
+//!    resolving links, permissions) runs on the runtime's blocking pool
+//!    ([`spawn_blocking`](crate::spawn_blocking)), never on the core: a directory is read
+//!    in batches of entries, so the core only ever waits for one batch's hand-over.
 //!
 //! Files are always read and written at explicit offsets (`pread`/`pwrite` style): there
 //! is no shared cursor to race on when many operations are in flight.
@@ -45,16 +56,26 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod advice;
+mod copy;
+mod dir;
 mod file;
+mod links;
 mod metadata;
 mod open_options;
+mod path_error;
 
+pub use advice::Advice;
+pub use copy::{copy, set_permissions};
+pub use dir::{DirEntry, ReadDir, create_dir_all, read_dir, remove_dir, remove_dir_all};
 pub use file::File;
+pub use links::{canonicalize, hard_link, read_link, symlink, symlink_metadata, try_exists};
 pub use metadata::Metadata;
 pub use open_options::OpenOptions;
 
 use crate::buf::IoBuf;
 use crate::op::Op;
+use path_error::{on_pool, with_path, with_paths};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -166,7 +187,9 @@ pub async fn write(path: impl AsRef<Path>, data: impl IoBuf) -> io::Result<()> {
 #[doc(alias = "os.remove")]
 #[doc(alias = "os.unlink")]
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
-    Op::unlink_at(c_path(path.as_ref())?, false)?.await
+    let path = path.as_ref();
+    let res = async { Op::unlink_at(c_path(path)?, false)?.await }.await;
+    res.map_err(|e| with_path(e, "remove file", path))
 }
 
 /// Renames `from` to `to`, replacing `to` if it exists (`rename(2)`).
@@ -198,9 +221,9 @@ pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 #[doc(alias = "os.rename")]
 #[doc(alias = "os.replace")]
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
-    let from = c_path(from.as_ref())?;
-    let to = c_path(to.as_ref())?;
-    Op::rename_at(from, to)?.await
+    let (from, to) = (from.as_ref(), to.as_ref());
+    let res = async { Op::rename_at(c_path(from)?, c_path(to)?)?.await }.await;
+    res.map_err(|e| with_paths(e, "rename", from, to))
 }
 
 /// Creates a directory (its parent must exist), with mode 0o777 less the umask.
@@ -229,7 +252,9 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 /// even if the future is dropped.
 #[doc(alias = "os.mkdir")]
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
-    Op::mkdir_at(c_path(path.as_ref())?, DIR_MODE)?.await
+    let path = path.as_ref();
+    let res = async { Op::mkdir_at(c_path(path)?, DIR_MODE)?.await }.await;
+    res.map_err(|e| with_path(e, "create directory", path))
 }
 
 /// Metadata of the file or directory at `path`, following symlinks (statx).
@@ -260,7 +285,9 @@ pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
 /// Cancel-safe: dropping the future loses nothing.
 #[doc(alias = "os.stat")]
 pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
-    let stx = Op::statx_path(c_path(path.as_ref())?)?.await?;
+    let path = path.as_ref();
+    let stx = async { Op::statx_path(c_path(path)?)?.await }.await;
+    let stx = stx.map_err(|e| with_path(e, "stat", path))?;
     Ok(Metadata::from_statx(&stx))
 }
 
@@ -269,7 +296,8 @@ fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("path contains a NUL byte: {}", path.display()),
+            // The callers name the path (`with_path`).
+            "the path contains a NUL byte",
         )
     })
 }

@@ -1,6 +1,6 @@
 //! `OpenOptions`: how to open a file, as in std (Python's `open` mode string, spelt out).
 
-use super::{File, c_path};
+use super::{File, c_path, with_path};
 use crate::op::Op;
 use std::io;
 use std::path::Path;
@@ -208,7 +208,8 @@ impl OpenOptions {
     /// `InvalidInput` if the options contradict each other (no access mode, or
     /// `create`/`truncate` without write access) or the path holds a NUL byte;
     /// otherwise what open(2) reports: `NotFound`, `PermissionDenied`, `AlreadyExists`
-    /// (`create_new`), `IsADirectory` (a directory opened for writing), ...
+    /// (`create_new`), `IsADirectory` (a directory opened for writing), ... These name
+    /// the path in their message and keep open(2)'s [`ErrorKind`](io::ErrorKind).
     ///
     /// # Cancel safety
     ///
@@ -216,8 +217,9 @@ impl OpenOptions {
     /// closed when its completion arrives (a file created by `create` stays created).
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let flags = self.access_flags()? | self.creation_flags()?;
-        let path = c_path(path.as_ref())?;
-        let fd = Op::open_at(path, flags, self.mode)?.await?;
+        let path = path.as_ref();
+        let fd = async { Op::open_at(c_path(path)?, flags, self.mode)?.await }.await;
+        let fd = fd.map_err(|e| with_path(e, "open", path))?;
         Ok(File::from_fd(fd))
     }
 

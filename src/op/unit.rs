@@ -1,5 +1,5 @@
-//! The ops that only succeed or fail and give nothing back (close, connect, fsync,
-//! ftruncate, mkdirat, renameat, unlinkat): one [`Completable`] for all of them, while
+//! The ops that only succeed or fail and give nothing back (close, connect, fadvise,
+//! fallocate, fsync, ftruncate, linkat, mkdirat, renameat, symlinkat, unlinkat): one [`Completable`] for all of them, while
 //! each opcode's own file builds its SQE and names what the op keeps alive.
 
 use super::{Completable, Op};

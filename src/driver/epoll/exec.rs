@@ -325,6 +325,41 @@ pub(super) fn blocking(sqe: &Sqe) -> i32 {
             }
             opcode::Fsync::CODE => libc::fsync(fd) as isize,
             opcode::Ftruncate::CODE => libc::ftruncate(fd, sqe.off as libc::off_t) as isize,
+            // LinkAt: old dirfd in `fd`, new dirfd in `len`, new path in `addr2` (`off`).
+            opcode::LinkAt::CODE => libc::linkat(
+                fd,
+                path,
+                sqe.len as i32,
+                sqe.off as *const libc::c_char,
+                sqe.op_flags as i32,
+            ) as isize,
+            // SymlinkAt: the target in `addr`, the link path in `addr2` (`off`).
+            opcode::SymlinkAt::CODE => {
+                libc::symlinkat(path, fd, sqe.off as *const libc::c_char) as isize
+            }
+            // Fallocate: the length in `addr`, the mode in `len` (io_uring_prep_fallocate(3)).
+            opcode::Fallocate::CODE => libc::fallocate(
+                fd,
+                sqe.len as i32,
+                sqe.off as libc::off_t,
+                sqe.addr as libc::off_t,
+            ) as isize,
+            // posix_fadvise returns the error number instead of setting errno
+            // (posix_fadvise(2)): turned into -1 and errno here, as `res` expects.
+            opcode::Fadvise::CODE => {
+                match libc::posix_fadvise(
+                    fd,
+                    sqe.off as libc::off_t,
+                    libc::off_t::from(sqe.len),
+                    sqe.op_flags as i32,
+                ) {
+                    0 => 0,
+                    e => {
+                        *libc::__errno_location() = e;
+                        -1
+                    }
+                }
+            }
             op => unreachable!("opcode {op} does not run on the pool"),
         }
     });

@@ -259,7 +259,11 @@ impl Epoll {
             | opcode::RenameAt::CODE
             | opcode::MkDirAt::CODE
             | opcode::Fsync::CODE
-            | opcode::Ftruncate::CODE => self.offload(sqe),
+            | opcode::Ftruncate::CODE
+            | opcode::LinkAt::CODE
+            | opcode::SymlinkAt::CODE
+            | opcode::Fallocate::CODE
+            | opcode::Fadvise::CODE => self.offload(sqe),
             // What a kernel without the opcode answers (rule 6).
             _ => self.finish(sqe.user_data, -libc::EINVAL),
         }
