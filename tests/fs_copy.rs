@@ -57,6 +57,13 @@ fn fs_copy_of_a_1gib_sparse_file() {
         let copied = fs::copy(&src, &dst).await.unwrap();
         assert_eq!(copied, GIB);
         assert_eq!(fs::metadata(&dst).await.unwrap().len(), GIB);
+        // The holes stay holes: a few marked pages stored, not a gigabyte of zeros.
+        let stored =
+            std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&dst).unwrap()) * 512;
+        assert!(
+            stored < 64 << 20,
+            "the copy stores {stored} bytes: its holes were written out"
+        );
         let out = File::open(&dst).await.unwrap();
         for (at, byte) in marks {
             let (res, buf) = out.read_exact_at(vec![0u8; 4096], at).await;

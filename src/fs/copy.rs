@@ -2,12 +2,13 @@
 //! opcode for either.
 //!
 //! Rules:
-//! 1. [`copy`] runs std's [`std::fs::copy`] on a pool thread. On Linux that opens both
-//!    files, gives the new file the source's permission bits, then moves the bytes with
-//!    copy_file_range(2) in pieces of at most 1 GiB, inside the kernel; where it answers
-//!    `EXDEV`, `EINVAL`, `ENOSYS`, `EOPNOTSUPP` or `EPERM` (another filesystem, a file
-//!    it cannot handle, an old kernel, a seccomp filter) it falls back to sendfile(2)
-//!    and then to read and write through a buffer (std's `sys/pal/unix/kernel_copy.rs`).
+//! 1. [`copy`] runs on a pool thread: it opens both files, gives the new file the
+//!    source's permission bits, finds the source's data with lseek(2)'s `SEEK_DATA` /
+//!    `SEEK_HOLE` and moves it with copy_file_range(2), inside the kernel, so a sparse
+//!    file's holes stay holes. Where the kernel refuses that (`EXDEV`, `EINVAL`,
+//!    `ENOSYS`, `EOPNOTSUPP`, `EPERM`: another filesystem, a file it cannot handle, an
+//!    old kernel, a seccomp filter) the copy starts over with std's [`std::fs::copy`],
+//!    which falls back to sendfile(2) and then to read and write through a buffer.
 //! 2. The core waits for one completion, however long the copy: a dropped copy runs to
 //!    its end on the pool (path_error rule 2).
 #![forbid(unsafe_code)]
@@ -21,8 +22,9 @@ use std::path::Path;
 /// gives `to` the permission bits of `from`; returns the number of bytes copied
 /// (module rule 1).
 ///
-/// Holes of a sparse `from` are not kept where copy_file_range(2) cannot share extents
-/// (ext4, tmpfs): they are written to `to` as zeros.
+/// Holes of a sparse `from` stay holes in `to` (unlike `std::fs::copy` on ext4 or
+/// tmpfs, which writes them out as zeros), unless the copy had to fall back (module rule
+/// 1).
 ///
 /// # Examples
 ///
@@ -59,7 +61,7 @@ pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u6
     let (from, to) = (from.as_ref().to_path_buf(), to.as_ref().to_path_buf());
     let (src, dst) = (from.clone(), to.clone());
     on_pool(
-        move || std::fs::copy(src, dst),
+        move || crate::sys::copy::copy_keeping_holes(&src, &dst),
         |e| with_paths(e, "copy", &from, &to),
     )
     .await
