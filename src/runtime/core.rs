@@ -28,7 +28,7 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Wake, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Tasks run per turn before the ring is entered again: enough to batch many SQEs into
 /// one enter, few enough that completions are not starved by a busy queue.
@@ -63,6 +63,8 @@ pub(crate) struct CoreSetup {
     pub(crate) pool: PoolConfig,
     /// The backend `build` picked, the same for every core.
     pub(crate) probe: Probe,
+    /// Debug mode's threshold, if debug mode is on (`Builder::debug`).
+    pub(crate) slow_poll: Option<Duration>,
 }
 
 /// Everything one core owns. Fields drop in order: the ring goes last, after every task
@@ -86,6 +88,8 @@ pub(crate) struct Core {
     pub(crate) pool: Pool,
     /// Why `Auto` runs epoll here, if it does.
     fallback: Option<&'static str>,
+    /// Debug mode's slow-poll threshold, if debug mode is on.
+    pub(crate) slow_poll: Option<Duration>,
     pub(crate) driver: RefCell<Driver>,
 }
 
@@ -120,6 +124,7 @@ impl Core {
             blocking,
             pool: Pool::new(setup.pool),
             fallback: setup.probe.fallback,
+            slow_poll: setup.slow_poll,
             driver: RefCell::new(driver),
         }))
     }
@@ -200,7 +205,12 @@ impl Core {
             let Some(runnable) = self.run_queue.borrow_mut().pop_front() else {
                 break;
             };
-            runnable.run();
+            match self.slow_poll {
+                None => {
+                    runnable.run();
+                }
+                Some(limit) => self.run_timed(runnable, limit),
+            }
         }
         self.drain_remote();
         self.timers.borrow_mut().fire_expired(Instant::now());
@@ -237,6 +247,20 @@ impl Core {
         driver.reap();
         drop(driver);
         self.finish_reaped();
+    }
+
+    /// Runs one task poll and reports it if it held the core `limit` or longer (debug
+    /// mode, `Builder::debug`).
+    fn run_timed(&self, runnable: Runnable, limit: Duration) {
+        // The task may end in this poll and free its metadata: keep what the report needs.
+        let meta = runnable.metadata();
+        let (name, location) = (meta.name(), meta.location());
+        let start = Instant::now();
+        runnable.run();
+        let held = start.elapsed();
+        if held >= limit {
+            super::debug::slow_poll(self.index(), name.as_deref(), location, held);
+        }
     }
 
     /// Wakes the tasks and finishes the orphans the last reap found, outside the driver

@@ -4,17 +4,21 @@
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 /// What a `JoinHandle` shares with its task, kept inside the task's one allocation.
 #[derive(Default)]
 pub(crate) struct TaskMeta {
     /// Given at spawn (`task::Builder::name`), never changed.
-    name: Option<Box<str>>,
+    name: Option<Arc<str>>,
+    /// Debug mode's record, only where it was on at spawn (`Builder::debug`): a task
+    /// spawned with it off carries one null pointer.
+    debug: Option<Box<DebugInfo>>,
     cancelled: AtomicBool,
     /// The task's own waker, so `cancel` can wake it. Cleared when the future is dropped,
     /// which breaks the reference cycle task → meta → waker → task.
@@ -22,10 +26,43 @@ pub(crate) struct TaskMeta {
 }
 
 impl TaskMeta {
-    pub(crate) fn named(name: Option<Box<str>>) -> TaskMeta {
+    pub(crate) fn new(
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+        debug: bool,
+    ) -> TaskMeta {
         TaskMeta {
             name,
+            debug: debug.then(|| {
+                Box::new(DebugInfo {
+                    location,
+                    detached: AtomicBool::new(false),
+                    reported: AtomicBool::new(false),
+                })
+            }),
             ..TaskMeta::default()
+        }
+    }
+
+    pub(crate) fn name(&self) -> Option<Arc<str>> {
+        self.name.clone()
+    }
+
+    /// Where the task was spawned, if debug mode was on then.
+    pub(crate) fn location(&self) -> Option<&'static Location<'static>> {
+        self.debug.as_ref().map(|d| d.location)
+    }
+
+    /// The task failed with `err`: in debug mode, if its handle is gone, report it once
+    /// (asyncio's "Task exception was never retrieved"). A cancel is asked for, not a
+    /// failure: never reported.
+    pub(crate) fn failed(&self, err: &JoinError) {
+        if let Some(d) = &self.debug
+            && err.is_panic()
+            && d.detached.load(Ordering::SeqCst)
+            && !d.reported.swap(true, Ordering::SeqCst)
+        {
+            super::debug::never_retrieved(self.name.as_deref(), Some(d.location), err);
         }
     }
 
@@ -55,6 +92,16 @@ impl TaskMeta {
             w.wake_by_ref();
         }
     }
+}
+
+/// What debug mode keeps of a task (`TaskMeta::debug`).
+struct DebugInfo {
+    /// Where the task was spawned (`#[track_caller]` through the spawn functions).
+    location: &'static Location<'static>,
+    /// Its handle was dropped.
+    detached: AtomicBool,
+    /// Its failure was reported: at most once.
+    reported: AtomicBool,
 }
 
 /// A task ready to be polled once, as queues hold it.
@@ -232,6 +279,19 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        if let Some(d) = &self.meta().debug
+            && self.task.is_some()
+        {
+            // Either this sees the task finished, or the task sees the flag when it
+            // fails (both sides SeqCst); `failed` reports once.
+            d.detached.store(true, Ordering::SeqCst);
+            if self.is_finished()
+                && let Poll::Ready(Err(err)) =
+                    self.poll_task(&mut Context::from_waker(Waker::noop()))
+            {
+                self.meta().failed(&err);
+            }
+        }
         if let Some(t) = self.task.take() {
             t.detach();
         }

@@ -206,6 +206,7 @@ impl Runtime {
             entries: self.options.ring_entries,
             pool: self.options.pool,
             probe: self.probe,
+            slow_poll: self.options.slow_poll().ok().flatten(),
         };
         let mut metrics = vec![Metrics::default(); n];
         let (out0, outs, panic) = std::thread::scope(|scope| {

@@ -11,6 +11,7 @@ pub(crate) mod blocking;
 mod builder;
 mod context;
 mod core;
+mod debug;
 pub(crate) mod handle;
 mod join;
 mod launch;
@@ -25,7 +26,7 @@ pub use builder::{Builder, DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
 pub use join::{JoinError, JoinHandle};
 pub use launch::Runtime;
 pub use metrics::{Metrics, RingFlags};
-pub use options::{DEFAULT_RING_ENTRIES, available_cpus};
+pub use options::{DEBUG_ENV, DEFAULT_RING_ENTRIES, available_cpus};
 
 use blocking::{Blocking, BlockingPool};
 use std::future::Future;
@@ -79,6 +80,7 @@ pub fn run<F: Future>(fut: F) -> F::Output {
 /// });
 /// ```
 #[doc(alias = "create_task")]
+#[track_caller]
 pub fn spawn<F>(fut: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -105,6 +107,7 @@ where
 ///     assert_eq!(h.await.unwrap(), 1);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn_on<M, F>(core: usize, make: M) -> JoinHandle<F::Output>
 where
     M: FnOnce() -> F + Send + 'static,
@@ -115,10 +118,11 @@ where
 }
 
 /// [`spawn_on`] with the task's name (`task::Builder`).
+#[track_caller]
 pub(crate) fn spawn_on_named<M, F>(
     core: usize,
     make: M,
-    name: Option<Box<str>>,
+    name: Option<std::sync::Arc<str>>,
 ) -> JoinHandle<F::Output>
 where
     M: FnOnce() -> F + Send + 'static,
@@ -132,7 +136,8 @@ where
 }
 
 /// [`spawn`] with the task's name (`task::Builder`).
-pub(crate) fn spawn_named<F>(fut: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+#[track_caller]
+pub(crate) fn spawn_named<F>(fut: F, name: Option<std::sync::Arc<str>>) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -160,6 +165,7 @@ where
 /// ```
 #[doc(alias = "to_thread")]
 #[doc(alias = "run_in_executor")]
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -167,7 +173,12 @@ where
 {
     let pool = context::try_with_core(|core| core.blocking.clone())
         .unwrap_or_else(BlockingPool::process_default);
-    task::spawn_task(Blocking(Some(f)), move |job| pool.schedule(job), None)
+    task::spawn_task(
+        Blocking(Some(f)),
+        move |job| pool.schedule(job),
+        None,
+        false,
+    )
 }
 
 /// The number of the core this code runs on (0 is the thread that called `block_on`).

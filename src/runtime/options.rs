@@ -16,6 +16,14 @@ pub const DEFAULT_RING_ENTRIES: u32 = 1024;
 /// waiting (files, DNS, sleeps), so this is far above the core count, as in tokio.
 pub(crate) const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
 
+/// Default for [`Builder::slow_poll_threshold`](crate::Builder::slow_poll_threshold):
+/// asyncio's `slow_callback_duration`.
+pub(crate) const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(100);
+
+/// The environment variable that turns debug mode on (`1` or `true`) or off (`0` or
+/// `false`) where [`Builder::debug`](crate::Builder::debug) was not called.
+pub const DEBUG_ENV: &str = "RINGIO_DEBUG";
+
 /// Default for how long an idle blocking-pool thread waits for a job before it exits.
 pub(crate) const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
@@ -30,6 +38,9 @@ pub(crate) struct Options {
     pub(crate) blocking_keep_alive: Duration,
     /// `None`: [`BACKEND_ENV`](super::BACKEND_ENV), else `Auto`.
     pub(crate) backend: Option<super::Backend>,
+    /// `None`: [`DEBUG_ENV`], else off.
+    pub(crate) debug: Option<bool>,
+    pub(crate) slow_poll: Duration,
 }
 
 impl Default for Options {
@@ -42,11 +53,39 @@ impl Default for Options {
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
             backend: None,
+            debug: None,
+            slow_poll: DEFAULT_SLOW_POLL,
         }
     }
 }
 
 impl Options {
+    /// Debug mode's slow-poll threshold if debug mode is on: [`Options::debug`], else
+    /// [`DEBUG_ENV`].
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `RINGIO_DEBUG` holds anything but `0`, `1`, `false` or `true`.
+    pub(crate) fn slow_poll(&self) -> std::io::Result<Option<Duration>> {
+        let on = match self.debug {
+            Some(on) => on,
+            None => match std::env::var(DEBUG_ENV) {
+                Err(_) => false,
+                Ok(v) => match v.as_str() {
+                    "1" | "true" => true,
+                    "0" | "false" | "" => false,
+                    _ => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!("{DEBUG_ENV}={v:?}: expected 1, true, 0 or false"),
+                        ));
+                    }
+                },
+            },
+        };
+        Ok(on.then_some(self.slow_poll))
+    }
+
     /// The CPU each core is pinned to, if pinning is on.
     pub(crate) fn cpu_plan(&self) -> CpuPlan {
         let cpus = available_cpus();

@@ -22,6 +22,7 @@ use super::join::{JoinError, JoinHandle, Runnable, TaskMeta};
 use super::shared::Shared;
 use pin_project_lite::pin_project;
 use std::future::Future;
+use std::panic::Location;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,19 +33,27 @@ use std::task::{Context, Poll};
 /// `Lazy` and the blocking pool make sure of that.
 ///
 /// `schedule` decides where a woken task goes: `home`'s queues, or the blocking pool.
-/// `name` is what [`JoinHandle::name`] gives.
-pub(crate) fn spawn_task<F, S>(fut: F, schedule: S, name: Option<Box<str>>) -> JoinHandle<F::Output>
+/// `name` is what [`JoinHandle::name`] gives; the caller's location is where debug mode
+/// (`debug`: on for the spawning core) says the task was spawned.
+#[track_caller]
+pub(crate) fn spawn_task<F, S>(
+    fut: F,
+    schedule: S,
+    name: Option<Arc<str>>,
+    debug: bool,
+) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
     S: Fn(Runnable) + Send + Sync + 'static,
 {
+    let meta = TaskMeta::new(name, Location::caller(), debug);
     // SAFETY: spawn_unchecked's conditions hold: a !Send future is run and dropped only on
     // its home thread (rules 1, 3) or holds only Send state until then (rule 2); it borrows
     // only its own task's metadata; `schedule` is Send + Sync + 'static.
     let (runnable, task) = unsafe {
         async_task::Builder::new()
-            .metadata(TaskMeta::named(name))
+            .metadata(meta)
             .spawn_unchecked(move |meta| TaskFuture::new(fut, meta), schedule)
     };
     runnable.schedule();
@@ -52,30 +61,34 @@ where
 }
 
 /// Spawns `fut` on the current core.
-pub(crate) fn spawn_local<F>(fut: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+#[track_caller]
+pub(crate) fn spawn_local<F>(fut: F, name: Option<Arc<str>>) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let home = context::with_core(|core| core.shared.clone());
-    spawn_task(fut, move |r| schedule(&home, r), name)
+    let (home, debug) = context::with_core(|core| (core.shared.clone(), core.slow_poll.is_some()));
+    spawn_task(fut, move |r| schedule(&home, r), name, debug)
 }
 
 /// Spawns the future `make` builds on core `home`, from any thread.
+#[track_caller]
 pub(crate) fn spawn_remote<M, F>(
     home: Arc<Shared>,
     make: M,
-    name: Option<Box<str>>,
+    name: Option<Arc<str>>,
 ) -> JoinHandle<F::Output>
 where
     M: FnOnce() -> F + Send + 'static,
     F: Future + 'static,
     F::Output: 'static,
 {
+    let debug = context::try_with_core(|core| core.slow_poll.is_some()).unwrap_or(false);
     spawn_task(
         Lazy::Make { make: Some(make) },
         move |r| schedule(&home, r),
         name,
+        debug,
     )
 }
 
@@ -185,7 +198,11 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(JoinError::panic(payload))),
+            Err(payload) => {
+                let err = JoinError::panic(payload);
+                this.meta.failed(&err);
+                Poll::Ready(Err(err))
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::JoinHandle;
 use std::future::Future;
+use std::sync::Arc;
 
 /// Spawns a task with options; today its name, which [`JoinHandle::name`] gives back
 /// and whose `Debug` shows.
@@ -22,7 +23,7 @@ use std::future::Future;
 #[derive(Debug, Default, Clone)]
 #[must_use = "a Builder does nothing until `spawn` is called"]
 pub struct Builder {
-    name: Option<Box<str>>,
+    name: Option<Arc<str>>,
 }
 
 impl Builder {
@@ -33,7 +34,7 @@ impl Builder {
 
     /// The task's name.
     pub fn name(mut self, name: impl Into<String>) -> Builder {
-        self.name = Some(name.into().into_boxed_str());
+        self.name = Some(name.into().into());
         self
     }
 
@@ -42,6 +43,7 @@ impl Builder {
     /// # Panics
     ///
     /// Outside a runtime.
+    #[track_caller]
     pub fn spawn<F>(self, fut: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
@@ -69,6 +71,7 @@ impl Builder {
     ///     assert_eq!(h.await.unwrap(), 1);
     /// });
     /// ```
+    #[track_caller]
     pub fn spawn_on<M, F>(self, core: usize, make: M) -> JoinHandle<F::Output>
     where
         M: FnOnce() -> F + Send + 'static,
