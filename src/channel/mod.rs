@@ -79,4 +79,6 @@ mod error;
 pub mod mpsc;
 pub mod oneshot;
 
-pub use error::{RecvError, SendError, TryRecvError, TrySendError};
+#[doc(alias = "CancelledError")]
+pub use error::RecvError;
+pub use error::{SendError, TryRecvError, TrySendError};

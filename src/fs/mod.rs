@@ -67,9 +67,24 @@ mod path_error;
 
 pub use advice::Advice;
 pub use copy::{copy, set_permissions};
-pub use dir::{DirEntry, ReadDir, create_dir_all, read_dir, remove_dir, remove_dir_all};
+#[doc(alias = "os.DirEntry")]
+pub use dir::DirEntry;
+#[doc(alias = "os.listdir")]
+#[doc(alias = "os.scandir")]
+pub use dir::read_dir;
+pub use dir::{ReadDir, create_dir_all, remove_dir, remove_dir_all};
 pub use file::File;
-pub use links::{canonicalize, hard_link, read_link, symlink, symlink_metadata, try_exists};
+#[doc(alias = "os.path.realpath")]
+pub use links::canonicalize;
+#[doc(alias = "os.readlink")]
+pub use links::read_link;
+#[doc(alias = "os.symlink")]
+pub use links::symlink;
+#[doc(alias = "Path.exists")]
+#[doc(alias = "os.path.exists")]
+pub use links::try_exists;
+pub use links::{hard_link, symlink_metadata};
+#[doc(alias = "os.stat_result")]
 pub use metadata::Metadata;
 pub use open_options::OpenOptions;
 

@@ -53,10 +53,15 @@ mod pipe;
 mod stdio;
 mod traits;
 
+#[doc(alias = "StreamReader")]
 pub use buf_reader::BufReader;
+#[doc(alias = "StreamWriter")]
 pub use buf_writer::BufWriter;
 pub use copy::copy;
-pub use error::{IncompleteRead, LimitOverrun};
+#[doc(alias = "IncompleteReadError")]
+pub use error::IncompleteRead;
+#[doc(alias = "LimitOverrunError")]
+pub use error::LimitOverrun;
 #[doc(alias = "connect_read_pipe")]
 pub use pipe::PipeReader;
 #[doc(alias = "connect_write_pipe")]

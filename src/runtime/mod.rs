@@ -22,7 +22,9 @@ mod task;
 mod wheel;
 
 pub use backend::{BACKEND_ENV, Backend};
-pub use builder::{Builder, DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
+#[doc(alias = "new_event_loop")]
+pub use builder::Builder;
+pub use builder::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
 pub use join::{JoinError, JoinHandle};
 pub use launch::Runtime;
 pub use metrics::{Metrics, RingFlags};

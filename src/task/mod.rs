@@ -85,12 +85,19 @@ mod ready;
 mod shield;
 mod wait;
 
-pub use as_completed::{AsCompleted, as_completed};
+pub use as_completed::AsCompleted;
+#[doc(alias = "asyncio.as_completed")]
+pub use as_completed::as_completed;
+#[doc(alias = "Task.set_name")]
 pub use builder::Builder;
-pub use failure::{Failure, GroupError};
+#[doc(alias = "ExceptionGroup")]
+pub use failure::Failure;
+#[doc(alias = "BaseExceptionGroup")]
+pub use failure::GroupError;
 pub use gather::{Gather, TryGather, gather, try_gather};
 pub use group::{Join, TaskGroup};
 pub use race::{Race, race};
+#[doc(alias = "asyncio.shield")]
 pub use shield::shield;
 pub use wait::{ReturnWhen, Wait, try_wait, wait};
 

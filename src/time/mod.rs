@@ -75,7 +75,12 @@ pub use interval::{Interval, interval, interval_at};
 #[cfg(feature = "hyper")]
 pub(crate) use sleep::TimerEntry;
 pub use sleep::{Sleep, sleep, sleep_until};
-pub use timeout::{Elapsed, Timeout, timeout_at};
+#[doc(alias = "TimeoutError")]
+#[doc(alias = "asyncio.TimeoutError")]
+pub use timeout::Elapsed;
+pub use timeout::Timeout;
+#[doc(alias = "asyncio.timeout_at")]
+pub use timeout::timeout_at;
 // The aliases sit on the path the docs show, so rustdoc's search finds `timeout` by them.
 #[doc(alias = "wait_for")]
 #[doc(alias = "asyncio.wait_for")]

@@ -36,7 +36,13 @@ mod error;
 mod futures;
 mod storage;
 
-pub use error::{QueueEmpty, QueueFull, QueueShutDown, TaskDoneError, TryGetError, TryPutError};
+#[doc(alias = "asyncio.QueueEmpty")]
+pub use error::QueueEmpty;
+#[doc(alias = "asyncio.QueueFull")]
+pub use error::QueueFull;
+#[doc(alias = "asyncio.QueueShutDown")]
+pub use error::QueueShutDown;
+pub use error::{TaskDoneError, TryGetError, TryPutError};
 pub use futures::{Get, Put, QueueJoin};
 pub use storage::{FifoStorage, LifoStorage, PriorityStorage, QueueStorage};
 
