@@ -19,6 +19,7 @@ mod listener;
 mod lookup;
 mod recv_pool;
 mod recv_stream;
+mod send_file;
 mod split;
 mod stream;
 mod stream_io;
@@ -26,12 +27,19 @@ mod udp;
 mod unix;
 mod unread;
 
-pub use listener::{Incoming, TcpListener};
-pub use lookup::{ToSocketAddrs, lookup_host};
+pub use listener::Incoming;
+#[doc(alias = "start_server")]
+pub use listener::TcpListener;
+pub use lookup::ToSocketAddrs;
+#[doc(alias = "loop.getaddrinfo")]
+pub use lookup::lookup_host;
 pub use recv_stream::{RECV_STREAM_QUEUE, RecvStream};
 pub use split::{ReadHalf, TcpReadHalf, TcpWriteHalf, UnixReadHalf, UnixWriteHalf, WriteHalf};
+#[doc(alias = "open_connection")]
 pub use stream::TcpStream;
-pub use udp::{RecvMeta, UdpSocket};
+pub use udp::RecvMeta;
+#[doc(alias = "DatagramTransport")]
+pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]

@@ -46,8 +46,7 @@ impl TcpStream {
         }
     }
 
-    /// The descriptor and read stash the compat adapters drive.
-    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+    /// The descriptor and read stash the compat adapters and `send_file` drive.
     pub(crate) fn stream_io(&self) -> &StreamIo {
         &self.io
     }

@@ -33,7 +33,9 @@ mod recvmsg;
 mod renameat;
 pub(crate) mod result;
 mod send;
+mod send_zc;
 mod sendmsg;
+mod splice;
 mod statx;
 mod symlinkat;
 mod unit;
@@ -46,6 +48,8 @@ pub(crate) use multishot::{MultiCompletable, MultiOp};
 pub(crate) use recv::Stash;
 pub(crate) use recv_pooled::{PooledRecv, pool, pool_fallback};
 pub(crate) use recvmsg::RecvMeta;
+pub(crate) use send_zc::SendZcItem;
+pub(crate) use splice::splice_pipe;
 
 use crate::driver::{Completion, Orphan};
 use crate::runtime::handle::DriverHandle;

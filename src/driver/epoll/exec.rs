@@ -286,6 +286,9 @@ pub(super) fn read_cached(sqe: &Sqe) -> Option<Completion> {
 /// Carries out `sqe` with a blocking syscall (on a blocking-pool thread) and returns the
 /// CQE's `res`.
 pub(super) fn blocking(sqe: &Sqe) -> i32 {
+    if sqe.opcode == opcode::Splice::CODE {
+        return splice(sqe);
+    }
     let fd = sqe.fd;
     let path = sqe.addr as *const libc::c_char;
     // SAFETY: the SQE's pointers (paths, buffers, the statx result) are the op's and
@@ -364,4 +367,91 @@ pub(super) fn blocking(sqe: &Sqe) -> i32 {
         }
     });
     res(r)
+}
+
+/// How long a splice on the pool waits for its descriptors before it gives up with
+/// -EAGAIN and lets the op layer submit it again: short enough that a dropped transfer
+/// to a peer that never reads frees its pool thread soon (a pool op cannot be
+/// cancelled, backend rule 4), long enough not to spin.
+const SPLICE_WAIT_MS: libc::c_int = 100;
+
+/// Carries out a splice SQE on a pool thread (splice(2)): from `splice_fd_in` at `splice_off_in`
+/// (`addr`; -1 for a pipe) to `sqe.fd` at `off` (-1 for a pipe or socket), `len` bytes,
+/// with the SQE's flags. Returns the CQE's `res`.
+///
+/// A nonblocking end that is not ready (EAGAIN) is waited for with poll(2), at most
+/// [`SPLICE_WAIT_MS`], then tried once more. A splice into a socket whose peer has gone
+/// raises SIGPIPE in the calling thread (the kernel's socket splice sends without
+/// MSG_NOSIGNAL): it is blocked around the call and a pending one discarded, so the
+/// op gets -EPIPE and the process no signal (signal(7): a blocked signal stays pending
+/// until taken).
+fn splice(sqe: &Sqe) -> i32 {
+    let fd_in = sqe.splice_fd_in;
+    let mut off_in = sqe.addr as i64;
+    let mut off_out = sqe.off as i64;
+    let in_ptr: *mut libc::loff_t = if off_in == -1 {
+        std::ptr::null_mut()
+    } else {
+        &mut off_in
+    };
+    let out_ptr: *mut libc::loff_t = if off_out == -1 {
+        std::ptr::null_mut()
+    } else {
+        &mut off_out
+    };
+    // SAFETY: sigset_t is plain data; sigemptyset and sigaddset fill the live local.
+    let mut pipe_set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: live locals; pthread_sigmask changes only this pool thread's mask.
+    unsafe {
+        libc::sigemptyset(&mut pipe_set);
+        libc::sigaddset(&mut pipe_set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_set, &mut old);
+    }
+    let once = || {
+        // SAFETY: the offsets are live locals or null; the descriptors are the op's
+        // (module docs).
+        retry_eintr(|| unsafe {
+            libc::splice(
+                fd_in,
+                in_ptr,
+                sqe.fd,
+                out_ptr,
+                sqe.len as usize,
+                sqe.op_flags,
+            )
+        })
+    };
+    let mut r = once();
+    if r < 0 && errno() == libc::EAGAIN {
+        let mut p = [
+            libc::pollfd {
+                fd: fd_in,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sqe.fd,
+                events: libc::POLLOUT,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two live pollfds.
+        retry_eintr(|| unsafe { libc::poll(p.as_mut_ptr(), 2, SPLICE_WAIT_MS) } as isize);
+        r = once();
+    }
+    let result = res(r);
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: live locals; a zero timeout never blocks; the old mask is put back.
+    unsafe {
+        if result < 0 {
+            libc::sigtimedwait(&pipe_set, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+    result
 }

@@ -264,6 +264,9 @@ impl Epoll {
             | opcode::SymlinkAt::CODE
             | opcode::Fallocate::CODE
             | opcode::Fadvise::CODE => self.offload(sqe),
+            // A splice has a regular file or a pipe on one side, and neither can be
+            // polled for it (rule 3): the whole splice runs on the pool.
+            opcode::Splice::CODE => self.offload(sqe),
             // What a kernel without the opcode answers (rule 6).
             _ => self.finish(sqe.user_data, -libc::EINVAL),
         }

@@ -6,7 +6,7 @@ use io_uring::squeue;
 
 /// The fields of `struct io_uring_sqe` (io_uring.h) the epoll backend reads, by the
 /// kernel's layout: opcode at byte 0, flags 1, fd 4, off/addr2 8, addr 16, len 24, the
-/// per-opcode flags union 28, user_data 32, buf_index/buf_group 40.
+/// per-opcode flags union 28, user_data 32, buf_index/buf_group 40, splice_fd_in 44.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Sqe {
     pub(super) opcode: u8,
@@ -23,6 +23,8 @@ pub(super) struct Sqe {
     pub(super) op_flags: u32,
     pub(super) user_data: u64,
     pub(super) buf_group: u16,
+    /// A splice's input descriptor.
+    pub(super) splice_fd_in: i32,
     /// Not from the SQE: the backend's note that this op's connect was started.
     pub(super) started: bool,
 }
@@ -77,6 +79,7 @@ impl Sqe {
             op_flags: u32_at(28),
             user_data: u64_at(32),
             buf_group: u16_at(40),
+            splice_fd_in: u32_at(44) as i32,
             started: false,
         }
     }
