@@ -14,15 +14,22 @@ use std::task::{Context, Poll, Waker};
 /// What a `JoinHandle` shares with its task, kept inside the task's one allocation.
 #[derive(Default)]
 pub(crate) struct TaskMeta {
-    /// Given at spawn (`task::Builder::name`), never changed.
-    name: Option<Arc<str>>,
-    /// Debug mode's record, only where it was on at spawn (`Builder::debug`): a task
-    /// spawned with it off carries one null pointer.
-    debug: Option<Box<DebugInfo>>,
+    /// What only some tasks have (a name, debug mode's record), boxed so that a plain
+    /// task carries one null pointer for them: its allocation is a cost per connection.
+    extra: Option<Box<Extra>>,
     cancelled: AtomicBool,
     /// The task's own waker, so `cancel` can wake it. Cleared when the future is dropped,
     /// which breaks the reference cycle task → meta → waker → task.
     waker: Mutex<Option<Waker>>,
+}
+
+/// The rarer part of a task's metadata (`TaskMeta::extra`), never changed after spawn
+/// but for debug mode's flags.
+struct Extra {
+    /// Given at spawn (`task::Builder::name`).
+    name: Option<Arc<str>>,
+    /// Debug mode's record, where it was on at spawn (`Builder::debug`).
+    debug: Option<DebugInfo>,
 }
 
 impl TaskMeta {
@@ -31,38 +38,45 @@ impl TaskMeta {
         location: &'static Location<'static>,
         debug: bool,
     ) -> TaskMeta {
+        let debug = debug.then_some(DebugInfo {
+            location,
+            detached: AtomicBool::new(false),
+            reported: AtomicBool::new(false),
+        });
         TaskMeta {
-            name,
-            debug: debug.then(|| {
-                Box::new(DebugInfo {
-                    location,
-                    detached: AtomicBool::new(false),
-                    reported: AtomicBool::new(false),
-                })
-            }),
+            extra: (name.is_some() || debug.is_some()).then(|| Box::new(Extra { name, debug })),
             ..TaskMeta::default()
         }
     }
 
     pub(crate) fn name(&self) -> Option<Arc<str>> {
-        self.name.clone()
+        self.extra.as_ref()?.name.clone()
+    }
+
+    fn name_str(&self) -> Option<&str> {
+        self.extra.as_ref()?.name.as_deref()
+    }
+
+    /// Debug mode's record, if debug mode was on at spawn.
+    fn debug(&self) -> Option<&DebugInfo> {
+        self.extra.as_ref()?.debug.as_ref()
     }
 
     /// Where the task was spawned, if debug mode was on then.
     pub(crate) fn location(&self) -> Option<&'static Location<'static>> {
-        self.debug.as_ref().map(|d| d.location)
+        self.debug().map(|d| d.location)
     }
 
     /// The task failed with `err`: in debug mode, if its handle is gone, report it once
     /// (asyncio's "Task exception was never retrieved"). A cancel is asked for, not a
     /// failure: never reported.
     pub(crate) fn failed(&self, err: &JoinError) {
-        if let Some(d) = &self.debug
+        if let Some(d) = self.debug()
             && err.is_panic()
             && d.detached.load(Ordering::SeqCst)
             && !d.reported.swap(true, Ordering::SeqCst)
         {
-            super::debug::never_retrieved(self.name.as_deref(), Some(d.location), err);
+            super::debug::never_retrieved(self.name_str(), Some(d.location), err);
         }
     }
 
@@ -94,7 +108,7 @@ impl TaskMeta {
     }
 }
 
-/// What debug mode keeps of a task (`TaskMeta::debug`).
+/// What debug mode keeps of a task (`Extra::debug`).
 struct DebugInfo {
     /// Where the task was spawned (`#[track_caller]` through the spawn functions).
     location: &'static Location<'static>,
@@ -230,7 +244,7 @@ impl<T> JoinHandle<T> {
     /// ```
     #[doc(alias = "Task.get_name")]
     pub fn name(&self) -> Option<&str> {
-        self.meta().name.as_deref()
+        self.meta().name_str()
     }
 
     /// The task's result without waiting: `Ok` with what awaiting the handle would give
@@ -279,7 +293,7 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Some(d) = &self.meta().debug
+        if let Some(d) = self.meta().debug()
             && self.task.is_some()
         {
             // Either this sees the task finished, or the task sees the flag when it
