@@ -27,6 +27,117 @@
 //! });
 //! ```
 //!
+//! # Coming from asyncio
+//!
+//! **The loop.** `asyncio.run(main())` is [`run`]`(main())`: one core, built, run and
+//! closed. `new_event_loop()` / `loop.run_until_complete(..)` / `loop.close()` are
+//! [`Runtime::builder()`](Runtime::builder)`.workers(1).build()?`,
+//! [`block_on`](Runtime::block_on) and dropping the `Runtime`.
+//!
+//! ```
+//! let rt = ringio::Runtime::builder().workers(1).build().unwrap();
+//! assert_eq!(rt.block_on(async { 6 * 7 }), 42);
+//! drop(rt); // loop.close()
+//! ```
+//!
+//! **Tasks.** `create_task(coro)` is [`spawn`]`(fut)`; `await task` is `task.await?`: the
+//! `?` is for the [`JoinError`] of a task that panicked or was cancelled (asyncio's
+//! exception from the task, or `CancelledError`).
+//!
+//! **wait_for.** [`time::timeout(duration, future)`](time::timeout) takes the duration
+//! *first*, the other way round from `asyncio.wait_for(aw, timeout)`, and gives
+//! `Err(Elapsed)` (asyncio's `TimeoutError`) when the time is up.
+//!
+//! **gather.** Futures of different types go through [`gather!`], which awaits by
+//! itself and gives a tuple; many futures of one type go through
+//! [`task::gather`]`(iter).await`, which gives a `Vec` in input order.
+//! `return_exceptions=True` is the default shape here: a future that can fail returns a
+//! `Result`, and `gather` hands back every `Result`; [`try_gather!`] and
+//! [`task::try_gather`] stop at the first `Err` instead (plain `gather`'s raising).
+//!
+//! ```
+//! use std::time::Duration;
+//! use ringio::time::{sleep, timeout};
+//!
+//! async fn fetch_name() -> String {
+//!     sleep(Duration::from_millis(2)).await;
+//!     "ringio".to_string()
+//! }
+//! async fn fetch_count() -> u32 {
+//!     7
+//! }
+//! async fn parse(s: &str) -> Result<u32, String> {
+//!     s.parse().map_err(|_| format!("not a number: {s}"))
+//! }
+//!
+//! ringio::run(async {
+//!     // Two different async fns: a tuple.
+//!     let (name, count) = ringio::gather!(fetch_name(), fetch_count());
+//!     assert_eq!((name.as_str(), count), ("ringio", 7));
+//!     // return_exceptions=True: every Result comes back.
+//!     let results = ringio::task::gather(["1", "x", "3"].map(parse)).await;
+//!     assert_eq!(results[1], Err("not a number: x".to_string()));
+//!     // wait_for(fetch_name(), 1.0), duration first.
+//!     let name = timeout(Duration::from_secs(1), fetch_name()).await.unwrap();
+//!     // await task: `?` (here `unwrap`) for a panic or a cancel.
+//!     let task = ringio::spawn(fetch_count());
+//!     assert_eq!(task.await.unwrap(), 7);
+//!     # let _ = name;
+//! });
+//! ```
+//!
+//! **Locks and other primitives.** `asyncio.Lock()` is [`sync::Mutex::new(())`](sync::Mutex):
+//! create it inside the runtime and share it by reference (futures that borrow it) or
+//! by `Rc`. It cannot be a `static`: like asyncio's, ringio's primitives belong to one
+//! core's loop (they keep their waiters in a `RefCell`), so they are not `Sync`; use a
+//! [`channel`] to talk across cores.
+//!
+//! ```
+//! use std::rc::Rc;
+//! use ringio::sync::Mutex;
+//!
+//! ringio::run(async {
+//!     let lock = Rc::new(Mutex::new(()));
+//!     let tasks: Vec<_> = (0..3)
+//!         .map(|_| {
+//!             let lock = lock.clone();
+//!             ringio::spawn(async move {
+//!                 let _held = lock.lock().await; // async with lock:
+//!                 ringio::yield_now().await;
+//!             })
+//!         })
+//!         .collect();
+//!     for t in tasks {
+//!         t.await.unwrap();
+//!     }
+//! });
+//! ```
+//!
+//! **Async generators.** An `async def` with `yield` is a producer task sending into a
+//! [`channel::mpsc`] channel (bounded: the producer waits while the consumer is behind, as
+//! a generator does), consumed with `while let Some(x) = rx.recv().await` (`async for`);
+//! with the `futures-core` feature the receiver is also a `Stream`.
+//!
+//! ```
+//! use ringio::channel::mpsc;
+//!
+//! ringio::run(async {
+//!     let (tx, mut rx) = mpsc::channel(4);
+//!     ringio::spawn(async move {
+//!         for i in 0..5u32 {
+//!             if tx.send(i * i).await.is_err() {
+//!                 break; // the consumer went away
+//!             }
+//!         }
+//!     });
+//!     let mut squares = Vec::new();
+//!     while let Some(x) = rx.recv().await {
+//!         squares.push(x);
+//!     }
+//!     assert_eq!(squares, [0, 1, 4, 9, 16]);
+//! });
+//! ```
+//!
 //! # Layers
 //!
 //! `net`, `fs`, `signal` → `op` → `driver` → kernel. Only `driver` pushes SQEs and reaps

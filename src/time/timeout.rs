@@ -12,7 +12,8 @@ use pin_project_lite::pin_project;
 
 use crate::time::{Instant, Sleep, sleep, sleep_until};
 
-/// Runs `future` until it completes or `duration` passes, whichever comes first.
+/// Runs `future` until it completes or `duration` passes, whichever comes first:
+/// asyncio's `wait_for(future, timeout)`, with the duration first.
 ///
 /// The deadline is fixed when `timeout` is called. The future is polled before the
 /// deadline is checked, so a result ready at the deadline is returned, not lost. On
