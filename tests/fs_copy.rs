@@ -8,28 +8,10 @@ mod support;
 use ringio::fs::{self, Advice, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
+use support::temp_dir::TempDir;
 use support::{fd_count, serial, settle};
-
-/// A fresh directory under the temp dir, named with the pid; removed by `Drop`.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("ringio-fscopy-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn names(e: &io::Error, path: &Path) -> bool {
     e.to_string().contains(&*path.to_string_lossy())

@@ -9,30 +9,11 @@ mod support;
 use ringio::fs;
 use std::cell::Cell;
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
+use support::temp_dir::TempDir;
 use support::{fd_count, serial, settle};
-
-/// A fresh directory under the temp dir, named with the pid; removed by `Drop`.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("ringio-fsdirs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The longest a 10 ms tick may come late while a directory is read: generous for a
 /// loaded 2-core CI machine, far below what reading 100,000 entries on the core takes.

@@ -8,30 +8,10 @@ mod support;
 use ringio::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
+use support::temp_dir::TempDir;
 use support::{fd_count, serial, settle};
-
-/// A fresh directory under the temp dir, named with the pid; removed by `Drop`.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("ringio-fslinks-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        // Canonical, so that `canonicalize` results compare equal (the temp dir may itself
-        // sit behind a symlink).
-        TempDir(path.canonicalize().unwrap())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The errno under a path-naming error (its source).
 fn errno(e: &io::Error) -> Option<i32> {

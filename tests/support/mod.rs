@@ -1,8 +1,8 @@
 //! Shared test tools: fd counting, a watchdog, settle-until helpers, idle-CPU checks, the
 //! `serial()` lock; in submodules a quarantining allocator (`alloc`), one test re-run in a
 //! child process (`child`), futures polled by hand
-//! (`poll`), a tiny PRNG (`rng`), a numbered byte stream (`sequence`) and an echo server
-//! under load (`server`).
+//! (`poll`), a tiny PRNG (`rng`), a numbered byte stream (`sequence`), an echo server
+//! under load (`server`) and a directory removed after the test (`temp_dir`).
 // Each test binary uses a part of this: what another uses is neither dead nor a stray import.
 #![allow(dead_code, unused_imports)]
 
@@ -15,6 +15,7 @@ pub mod rlimit;
 pub mod rng;
 pub mod sequence;
 pub mod server;
+pub mod temp_dir;
 
 pub use poll::{CountingWaker, in_flight, poll_and_drop, poll_noop, poll_once_and_drop};
 pub use rng::Rng;
