@@ -5,31 +5,10 @@ mod support;
 
 use ringio::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 use support::Rng;
-
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ringio-fs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::temp_dir::TempDir;
 
 const ROUND_TRIP_LEN: usize = 64 << 20;
 
@@ -52,7 +31,7 @@ fn shuffled_chunks(rng: &mut Rng, len: usize) -> Vec<(usize, usize)> {
 fn fs_round_trip_64_mib_at_random_offsets() {
     support::watchdog("fs_round_trip", Duration::from_secs(120));
     let dir = TempDir::new("round-trip");
-    let path = dir.join("big.bin");
+    let path = dir.path("big.bin");
     let mut rng = Rng::new(0x5eed_f11e);
     let mut data = vec![0u8; ROUND_TRIP_LEN];
     rng.fill(&mut data);
@@ -104,7 +83,7 @@ fn fs_round_trip_64_mib_at_random_offsets() {
 #[test]
 fn fs_set_len_and_metadata() {
     let dir = TempDir::new("set-len");
-    let path = dir.join("f.bin");
+    let path = dir.path("f.bin");
     ringio::run(async {
         let file = OpenOptions::new()
             .read(true)
@@ -143,7 +122,7 @@ fn fs_set_len_and_metadata() {
 fn fs_whole_file_helpers() {
     let dir = TempDir::new("helpers");
     ringio::run(async {
-        let a = dir.join("a.txt");
+        let a = dir.path("a.txt");
         fs::write(&a, b"first").await.unwrap();
         fs::write(&a, "second, longer".to_string()).await.unwrap();
         assert_eq!(fs::read(&a).await.unwrap(), b"second, longer");
@@ -159,7 +138,7 @@ fn fs_whole_file_helpers() {
                 .starts_with(b"Name:")
         );
 
-        let b = dir.join("b.txt");
+        let b = dir.path("b.txt");
         fs::rename(&a, &b).await.unwrap();
         assert_eq!(
             fs::metadata(&a).await.unwrap_err().kind(),
@@ -172,12 +151,12 @@ fn fs_whole_file_helpers() {
             ErrorKind::NotFound
         );
 
-        let sub = dir.join("sub");
+        let sub = dir.path("sub");
         fs::create_dir(&sub).await.unwrap();
         assert!(fs::metadata(&sub).await.unwrap().is_dir());
         let again = fs::create_dir(&sub).await.unwrap_err();
         assert_eq!(again.kind(), ErrorKind::AlreadyExists);
-        let deep = fs::create_dir(dir.join("no/such/parent"))
+        let deep = fs::create_dir(dir.path("no/such/parent"))
             .await
             .unwrap_err();
         assert_eq!(deep.kind(), ErrorKind::NotFound);
@@ -189,7 +168,7 @@ fn fs_whole_file_helpers() {
 #[test]
 fn fs_open_options_append_and_create_new() {
     let dir = TempDir::new("options");
-    let path = dir.join("log.txt");
+    let path = dir.path("log.txt");
     ringio::run(async {
         let log = OpenOptions::new()
             .append(true)
@@ -219,7 +198,7 @@ fn fs_open_options_append_and_create_new() {
 fn fs_missing_file_directory_and_nul_errors() {
     let dir = TempDir::new("errors");
     ringio::run(async {
-        let missing = dir.join("missing.txt");
+        let missing = dir.path("missing.txt");
         let err = File::open(&missing).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert_eq!(
@@ -242,7 +221,7 @@ fn fs_missing_file_directory_and_nul_errors() {
         );
 
         // Interior NUL: InvalidInput from every path-taking call, no panic.
-        let nul = dir.join("bad\0name");
+        let nul = dir.path("bad\0name");
         assert_eq!(
             File::open(&nul).await.unwrap_err().kind(),
             ErrorKind::InvalidInput
@@ -271,7 +250,7 @@ fn fs_missing_file_directory_and_nul_errors() {
             fs::create_dir(&nul).await.unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
-        let ok = dir.join("ok");
+        let ok = dir.path("ok");
         assert_eq!(
             fs::rename(&ok, &nul).await.unwrap_err().kind(),
             ErrorKind::InvalidInput
@@ -286,7 +265,7 @@ fn fs_missing_file_directory_and_nul_errors() {
 #[test]
 fn fs_permission_denied() {
     let dir = TempDir::new("perm");
-    let path = dir.join("secret.txt");
+    let path = dir.path("secret.txt");
     std::fs::write(&path, b"secret").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();

@@ -7,18 +7,11 @@ mod support;
 use ringio::io::{AsyncRead, AsyncReadExt, AsyncWrite, PipeReader, pipe};
 use std::io::{ErrorKind, Write};
 use std::time::Duration;
+use support::check_fds;
 use support::sequence::{self, pattern};
 use support::serial;
-use support::{Rng, assert_settled, fd_names, fd_names_settled, poll_noop, poll_once_and_drop};
+use support::{Rng, assert_settled, fd_names, poll_noop, poll_once_and_drop};
 use support::{timeout_read_race, watchdog};
-
-fn check_fds(before: &[String], what: &str) {
-    assert_eq!(
-        fd_names_settled(before),
-        before,
-        "{what}: descriptors leaked"
-    );
-}
 
 #[test]
 fn ten_megabytes_arrive_in_order_byte_for_byte() {

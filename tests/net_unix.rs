@@ -9,33 +9,11 @@ use std::io::{ErrorKind, Read};
 use std::net::Shutdown;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
+use support::temp_dir::TempDir;
 use support::{fd_count, in_flight, poll_noop, poll_once_and_drop, serial, settle};
-
-/// A fresh directory for this test's socket files; removed by the guard.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("ringio-net-unix-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Serves one connection at a time: echoes bytes back until the client closes.
 fn spawn_echo(listener: UnixListener, connections: usize) -> ringio::JoinHandle<()> {

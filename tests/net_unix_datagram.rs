@@ -9,39 +9,11 @@ use ringio::net::UnixDatagram;
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::os::linux::net::SocketAddrExt;
-use std::path::PathBuf;
+
 use std::time::Duration;
-use support::{assert_settled, fd_names, fd_names_settled, poll_once_and_drop, serial, watchdog};
-
-fn check_fds(before: &[String], what: &str) {
-    assert_eq!(
-        fd_names_settled(before),
-        before,
-        "{what}: descriptors leaked"
-    );
-}
-
-/// A fresh directory for socket files, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ringio-dg-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::check_fds;
+use support::temp_dir::TempDir;
+use support::{assert_settled, fd_names, poll_once_and_drop, serial, watchdog};
 
 #[test]
 fn a_pair_exchanges_messages_with_their_boundaries() {

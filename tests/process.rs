@@ -11,7 +11,8 @@ use std::io::ErrorKind;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{fd_names, fd_names_settled, serial, watchdog};
+use support::check_fds;
+use support::{fd_names, serial, watchdog};
 
 /// Children started per batch of the 1,000, whose waits start before the next batch:
 /// spreads the fork cost over loop turns, so reaping begins while the rest start.
@@ -74,14 +75,6 @@ fn gone(pid: u32) -> bool {
 fn assert_clean(before: &[String], what: &str) {
     assert_no_zombies(what);
     check_fds(before, what);
-}
-
-fn check_fds(before: &[String], what: &str) {
-    assert_eq!(
-        fd_names_settled(before),
-        before,
-        "{what}: descriptors leaked"
-    );
 }
 
 #[test]

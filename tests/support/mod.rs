@@ -99,6 +99,16 @@ pub fn fd_names_settled(want: &[String]) -> Vec<String> {
     last
 }
 
+/// Fails the caller if descriptors beyond those of `before` are still open once the
+/// listing settles ([`fd_names_settled`]).
+pub fn check_fds(before: &[String], what: &str) {
+    assert_eq!(
+        fd_names_settled(before),
+        before,
+        "{what}: descriptors leaked"
+    );
+}
+
 /// Kills the process with a message if the calling test runs longer than `limit`, so a
 /// hang fails instead of blocking CI. The watch ends with the calling thread (libtest runs
 /// each test on its own thread), so a test that finished in time is never blamed for

@@ -25,6 +25,11 @@ impl TempDir {
                 .expect("canonicalize the test directory"),
         )
     }
+
+    /// `file` inside the directory.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
 }
 
 impl Drop for TempDir {
