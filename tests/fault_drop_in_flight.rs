@@ -66,6 +66,10 @@ enum Point {
     PolledOnce,
     /// Polled once, then the loop turned `n` times (submits, reaps), not polled again.
     AfterYields(u32),
+    /// Polled once, then the loop turned until a CQE was reaped (for at most
+    /// [`COMPLETION_WAIT`]), not polled again: the reaped-untaken drop, however long the
+    /// kernel takes (an open punted to io-wq may take longer than a few turns).
+    AfterCompletion,
     /// Inside `ringio::time::timeout` with this limit.
     Timeout(Duration),
 }
@@ -214,10 +218,14 @@ fn random_point(rng: &mut Rng) -> Point {
     match rng.below(8) {
         0 => Point::Unpolled,
         1 | 2 => Point::PolledOnce,
-        3..=5 => Point::AfterYields(1 + rng.below(3) as u32),
+        3 | 4 => Point::AfterYields(1 + rng.below(3) as u32),
+        5 => Point::AfterCompletion,
         _ => Point::Timeout(Duration::from_micros(rng.below(51))),
     }
 }
+
+/// The longest [`Point::AfterCompletion`] turns the loop waiting for a CQE.
+const COMPLETION_WAIT: Duration = Duration::from_millis(20);
 
 fn random_moment(rng: &mut Rng) -> Moment {
     match rng.below(3) {
@@ -347,7 +355,7 @@ async fn drive<F: Future>(
             drop(fut);
             (State::Unpolled, None)
         }
-        Point::PolledOnce | Point::AfterYields(_) => {
+        Point::PolledOnce | Point::AfterYields(_) | Point::AfterCompletion => {
             if let Poll::Ready(out) = poll_noop(Pin::new(&mut fut)) {
                 (State::Completed, Some(out))
             } else {
@@ -355,10 +363,21 @@ async fn drive<F: Future>(
                 if let Moment::WhileWaiting = moment {
                     act();
                 }
-                if let Point::AfterYields(n) = point {
-                    for _ in 0..n {
-                        ringio::yield_now().await;
+                match point {
+                    Point::AfterYields(n) => {
+                        for _ in 0..n {
+                            ringio::yield_now().await;
+                        }
                     }
+                    Point::AfterCompletion => {
+                        let start = Instant::now();
+                        while ringio::metrics().ops_completed == fut.completed_at_pending
+                            && start.elapsed() < COMPLETION_WAIT
+                        {
+                            ringio::yield_now().await;
+                        }
+                    }
+                    _ => {}
                 }
                 if let Moment::BeforeDrop = moment {
                     act();
