@@ -4,7 +4,9 @@
 # of a private module, re-exported with `pub use`, is silently dropped (it belongs on the
 # `pub use` line). This checks the generated search index (target/doc/search.index, or
 # the directory given) for each declared alias, case-insensitively, and names the ones
-# missing. Run after `cargo doc`.
+# missing. Run after `cargo doc` into a fresh doc directory (rustdoc leaves the index
+# files of earlier builds beside the new ones, and a `--document-private-items` build
+# indexes what the public docs do not): `rm -rf target/doc` first, as a fresh clone is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 index=${1:-${CARGO_TARGET_DIR:-target}/doc/search.index}

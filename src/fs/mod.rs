@@ -66,24 +66,45 @@ mod open_options;
 mod path_error;
 
 pub use advice::Advice;
-pub use copy::{copy, set_permissions};
+#[doc(alias = "copy_file_range")]
+#[doc(alias = "shutil.copy")]
+#[doc(alias = "shutil.copyfile")]
+pub use copy::copy;
+#[doc(alias = "os.chmod")]
+pub use copy::set_permissions;
 #[doc(alias = "os.DirEntry")]
 pub use dir::DirEntry;
+pub use dir::ReadDir;
+#[doc(alias = "mkdir -p")]
+#[doc(alias = "os.makedirs")]
+pub use dir::create_dir_all;
 #[doc(alias = "os.listdir")]
 #[doc(alias = "os.scandir")]
+#[doc(alias = "opendir")]
 pub use dir::read_dir;
-pub use dir::{ReadDir, create_dir_all, remove_dir, remove_dir_all};
+#[doc(alias = "os.rmdir")]
+pub use dir::remove_dir;
+#[doc(alias = "rm -r")]
+#[doc(alias = "shutil.rmtree")]
+pub use dir::remove_dir_all;
 pub use file::File;
 #[doc(alias = "os.path.realpath")]
+#[doc(alias = "Path.resolve")]
 pub use links::canonicalize;
+#[doc(alias = "linkat")]
+#[doc(alias = "os.link")]
+pub use links::hard_link;
 #[doc(alias = "os.readlink")]
 pub use links::read_link;
 #[doc(alias = "os.symlink")]
+#[doc(alias = "symlinkat")]
 pub use links::symlink;
+#[doc(alias = "lstat")]
+#[doc(alias = "os.lstat")]
+pub use links::symlink_metadata;
 #[doc(alias = "Path.exists")]
 #[doc(alias = "os.path.exists")]
 pub use links::try_exists;
-pub use links::{hard_link, symlink_metadata};
 #[doc(alias = "os.stat_result")]
 pub use metadata::Metadata;
 pub use open_options::OpenOptions;

@@ -95,7 +95,9 @@ pub use failure::Failure;
 #[doc(alias = "BaseExceptionGroup")]
 pub use failure::GroupError;
 pub use gather::{Gather, TryGather, gather, try_gather};
-pub use group::{Join, TaskGroup};
+pub use group::Join;
+#[doc(alias = "asyncio.TaskGroup")]
+pub use group::TaskGroup;
 pub use race::{Race, race};
 #[doc(alias = "asyncio.shield")]
 pub use shield::shield;

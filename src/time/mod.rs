@@ -74,7 +74,9 @@ pub use instant::Instant;
 pub use interval::{Interval, interval, interval_at};
 #[cfg(feature = "hyper")]
 pub(crate) use sleep::TimerEntry;
-pub use sleep::{Sleep, sleep, sleep_until};
+#[doc(alias = "asyncio.sleep")]
+pub use sleep::sleep;
+pub use sleep::{Sleep, sleep_until};
 #[doc(alias = "TimeoutError")]
 #[doc(alias = "asyncio.TimeoutError")]
 pub use timeout::Elapsed;
