@@ -234,7 +234,12 @@ pub(crate) fn probe(size: RingSize, choice: Backend) -> io::Result<Probe> {
         Backend::Epoll => Ok(epoll(None)),
         Backend::IoUring => probe_rings(size),
         Backend::Auto => match probe_rings(size) {
-            Err(e) if unavailable(&e) => Ok(epoll(Some(intern(fallback_reason(&e))))),
+            Err(e) if unavailable(&e) => {
+                let reason = intern(fallback_reason(&e));
+                #[cfg(feature = "tracing")]
+                tracing::warn!(target: "ringio::runtime", reason, "io_uring unavailable: running on epoll");
+                Ok(epoll(Some(reason)))
+            }
             res => res,
         },
     }

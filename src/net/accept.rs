@@ -88,6 +88,13 @@ impl Acceptor {
                     .pause
                     .get()
                     .map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
+                #[cfg(feature = "tracing")]
+                tracing::warn!(
+                    target: "ringio::net",
+                    error = %e,
+                    pause_ms = u64::try_from(next.as_millis()).unwrap_or(u64::MAX),
+                    "accept: out of descriptors; the next accept waits",
+                );
                 self.pause.set(Some(next));
             }
             Err(_) => {}

@@ -169,6 +169,10 @@ impl Builder {
     /// - a task that panicked and whose `JoinHandle` was dropped without awaiting it
     ///   (asyncio's "Task exception was never retrieved"), when both have happened.
     ///
+    /// With feature `tracing` and a subscriber set, the reports are WARN events of target
+    /// `ringio::debug` instead (fields `task`, `spawned_at`, `held_us` or `error`), and
+    /// nothing is written to stderr.
+    ///
     /// Off, it costs one branch per task poll.
     ///
     /// # Examples

@@ -30,6 +30,10 @@ struct Extra {
     name: Option<Arc<str>>,
     /// Debug mode's record, where it was on at spawn (`Builder::debug`).
     debug: Option<DebugInfo>,
+    /// The task's `tracing` span (target `ringio::task`, level TRACE), entered around each
+    /// poll; made only when a subscriber wants it.
+    #[cfg(feature = "tracing")]
+    span: Option<tracing::Span>,
 }
 
 impl TaskMeta {
@@ -43,10 +47,37 @@ impl TaskMeta {
             detached: AtomicBool::new(false),
             reported: AtomicBool::new(false),
         });
+        #[cfg(feature = "tracing")]
+        let span = {
+            let span = tracing::trace_span!(
+                target: "ringio::task",
+                "task",
+                name = name.as_deref(),
+                spawned_at = %location,
+            );
+            (!span.is_disabled()).then_some(span)
+        };
+        #[cfg(feature = "tracing")]
+        let rare = name.is_some() || debug.is_some() || span.is_some();
+        #[cfg(not(feature = "tracing"))]
+        let rare = name.is_some() || debug.is_some();
         TaskMeta {
-            extra: (name.is_some() || debug.is_some()).then(|| Box::new(Extra { name, debug })),
+            extra: rare.then(|| {
+                Box::new(Extra {
+                    name,
+                    debug,
+                    #[cfg(feature = "tracing")]
+                    span,
+                })
+            }),
             ..TaskMeta::default()
         }
+    }
+
+    /// The task's `tracing` span, if one was made at spawn.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn span(&self) -> Option<&tracing::Span> {
+        self.extra.as_ref()?.span.as_ref()
     }
 
     pub(crate) fn name(&self) -> Option<Arc<str>> {

@@ -375,6 +375,15 @@ fn run_core<F: Future>(
         // Another core could not start: this ring goes unused, nothing is in flight.
         return None;
     }
+    #[cfg(feature = "tracing")]
+    let _span = tracing::debug_span!(target: "ringio::runtime", "core", index).entered();
+    #[cfg(feature = "tracing")]
+    tracing::debug!(
+        target: "ringio::runtime",
+        backend = %setup.probe.backend,
+        fallback = setup.probe.fallback,
+        "core started",
+    );
     let entered = context::enter(core.clone());
     // Without this catch a panic would skip the shutdown below, and the core would never
     // be freed: its tasks' ops hold it (`Rc<Core>`) while its queues hold the tasks. Its
@@ -387,6 +396,8 @@ fn run_core<F: Future>(
     // The ring closes here, unless a future that escaped the call still holds an op on
     // it; then that op's drop cancels it and the ring closes after its CQE.
     drop(core);
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "ringio::runtime", tasks = metrics.tasks_spawned, "core stopped");
     Some((out, metrics))
 }
 

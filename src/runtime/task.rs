@@ -191,6 +191,8 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         if this.meta.is_cancelled() {
             return Poll::Ready(Err(JoinError::cancelled()));
         }
+        #[cfg(feature = "tracing")]
+        let _entered = this.meta.span().map(tracing::Span::enter);
         let mut inner = this
             .inner
             .as_pin_mut()

@@ -103,7 +103,11 @@ impl Pool {
         });
         match &made {
             Ok(ring) => *self.ring.borrow_mut() = Some(ring.clone()),
-            Err(e) => *self.refused.borrow_mut() = Some((e.kind(), e.to_string().into())),
+            Err(e) => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(target: "ringio::net", error = %e, "buffer pool refused: receives use owned buffers");
+                *self.refused.borrow_mut() = Some((e.kind(), e.to_string().into()));
+            }
         }
         made
     }
