@@ -3,9 +3,14 @@
 //! dropped transfer leaks no descriptor and leaves no stale bytes for the next one.
 //!
 //! The peer is a std socket on a thread, so the ringio side only sends. Every test takes
-//! `support::serial()`: they count descriptors and change the SIGPIPE disposition.
+//! `support::serial()`: they count descriptors and change the SIGPIPE disposition. The
+//! quarantining allocator (`support::alloc`) poisons freed memory, so a zero-copy send
+//! whose buffer was freed before the kernel read it would deliver the poison.
 
 mod support;
+
+#[global_allocator]
+static ALLOC: support::alloc::Guard = support::alloc::Guard;
 
 use ringio::fs::File;
 use ringio::net::TcpStream;
@@ -290,4 +295,56 @@ fn send_zc_to_a_reset_peer_is_an_error() {
         ),
         "{errors:?}"
     );
+}
+
+#[test]
+fn send_zc_dropped_in_flight_never_sends_freed_bytes() {
+    let _s = support::serial();
+    support::watchdog("send_zc_dropped_in_flight", Duration::from_secs(120));
+    const ROUNDS: usize = 600;
+    const LEN: usize = 64 * 1024;
+    // Round r's buffer holds only the byte 1 + r % 150: never the allocator's poison
+    // (0xA5) nor 0.
+    let byte = |round: usize| 1 + (round % 150) as u8;
+    let (addr, reader) = reading_peer();
+    let mut rng = support::Rng::new(0x5e4d_2c);
+    let watch = support::alloc::watch();
+    ringio::run(async {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        for round in 0..ROUNDS {
+            let buf = vec![byte(round); LEN];
+            match rng.below(3) {
+                // Queued, then dropped before the ring is entered (on epoll, where
+                // a zero-copy send is a plain one, it may be done at once).
+                0 => drop(support::poll_and_drop(stream.send_zc(buf))),
+                // Dropped after a random short wait: before, between or after its CQEs.
+                1 => {
+                    let wait = Duration::from_micros(rng.below(200) as u64);
+                    let _ = ringio::time::timeout(wait, stream.send_zc(buf)).await;
+                }
+                _ => {
+                    let (res, back) = stream.send_zc(buf).await;
+                    res.unwrap();
+                    assert!(back.iter().all(|&b| b == byte(round)));
+                }
+            }
+        }
+        drop(stream);
+        // A send opens no descriptor: what is left to check is that every op ended.
+        let settled = support::settle(Duration::from_secs(10), || {
+            ringio::metrics().ops_in_flight == 0
+        })
+        .await;
+        assert!(settled, "{:?}", ringio::metrics());
+    });
+    watch.verify("send_zc buffers");
+    let got = reader.join().unwrap();
+    assert!(got.len() <= ROUNDS * LEN);
+    if let Some(at) = got.iter().position(|&b| b == 0 || b > 150) {
+        panic!(
+            "byte {at} of {} is {:#x}: not from any buffer (freed memory sent?)",
+            got.len(),
+            got[at]
+        );
+    }
 }
