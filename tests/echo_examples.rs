@@ -2,8 +2,8 @@
 //! generator catches a server that corrupts its replies, its open loop offers the
 //! rate it was asked for, and `--backend` picks the backend (or refuses a bad name).
 //!
-//! Examples have no `CARGO_BIN_EXE_*`, so each test runs them through `cargo run` (the
-//! same profile as this test), with a deadline, and reads the one-line JSON summary.
+//! Each test runs them through `cargo run` (`support::example`: the
+//! same profile and features as this test), with a deadline, and reads the one-line JSON summary.
 //!
 //! Every test takes `support::serial()`: the closed-loop benchmark keeps both cores of a
 //! small machine busy, which would starve the paced client and the server whose CPU time
@@ -13,7 +13,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -29,21 +29,10 @@ struct Run {
     stderr: String,
 }
 
-/// `cargo run --quiet --example <example>` in this test's profile, without its arguments.
-fn cargo_example(example: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--quiet", "--example", example]);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    cmd
-}
-
 /// Runs `cargo run --quiet --example <example> -- <args>` and waits at most
 /// [`RUN_DEADLINE`]; kills it and fails the test past that.
 fn cargo_run_example(example: &str, args: &[&str]) -> Run {
-    let mut child = cargo_example(example)
+    let mut child = support::example::cargo_example(example)
         .arg("--")
         .args(args)
         .stdin(Stdio::null())
@@ -242,7 +231,7 @@ impl Drop for ExampleServer {
 /// first if need be, within [`RUN_DEADLINE`]) for its `listening on <addr>` line. `cargo
 /// run` execs the example in place, so the child's pid is the server's.
 fn start_example_server(extra: &[&str]) -> ExampleServer {
-    let mut child = cargo_example("echo_server")
+    let mut child = support::example::cargo_example("echo_server")
         .args(["--", "--addr", "127.0.0.1:0", "--workers", "1"])
         .args(extra)
         .stdin(Stdio::null())

@@ -2,14 +2,14 @@
 //! open connection goes on echoing, and the process exits 0 once that connection closes,
 //! or cuts it when `--grace` ends; its `shutdown` line counts both.
 //!
-//! Examples have no `CARGO_BIN_EXE_*`, so the server runs through `cargo run` (the same
-//! profile as this test), which execs it in place: the child's pid is the server's.
+//! The server runs through `cargo run` (`support::example`: the same
+//! profile and features as this test), which execs it in place: the child's pid is the server's.
 
 mod support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Deadline for the server to say where it listens: `cargo run` may first build it
@@ -38,16 +38,7 @@ impl Server {
     /// Starts `echo_server --addr 127.0.0.1:0 --workers 2 --grace <grace>` and reads its
     /// `listening on <addr>` line.
     fn start(grace: &str) -> Server {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-            "run",
-            "--quiet",
-            "--example",
-            "echo_server",
-        ]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
+        let mut cmd = support::example::cargo_example("echo_server");
         let mut child = cmd
             .args([
                 "--",

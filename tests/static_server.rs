@@ -3,7 +3,7 @@
 //! downloads byte-exact, HEAD with the length and no body, path traversal refused with
 //! 403, a missing file 404, other methods 405.
 //!
-//! Examples have no `CARGO_BIN_EXE_*`, so the server runs through `cargo run` (the same
+//! The server runs through `cargo run` (`support::example`: the same
 //! profile and features as this test, so nothing is rebuilt beyond the example), on
 //! port 0; its first line says where it listens.
 
@@ -12,7 +12,7 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -46,28 +46,7 @@ impl Server {
         std::fs::write(root.join("sub/index.html"), b"<p>index</p>").unwrap();
         // A secret next to the root, which traversal attempts aim at.
         std::fs::write(root.with_extension("secret"), b"secret").unwrap();
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-            "run",
-            "--quiet",
-            "--example",
-            "static_server",
-        ]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        let features: Vec<&str> = [
-            ("fault-injection", cfg!(feature = "fault-injection")),
-            ("tokio-io", cfg!(feature = "tokio-io")),
-            ("futures-io", cfg!(feature = "futures-io")),
-            ("futures-core", cfg!(feature = "futures-core")),
-        ]
-        .into_iter()
-        .filter_map(|(f, on)| on.then_some(f))
-        .collect();
-        if !features.is_empty() {
-            cmd.args(["--features", &features.join(",")]);
-        }
+        let mut cmd = support::example::cargo_example("static_server");
         let root_arg = root.to_str().unwrap().to_owned();
         let mut child = cmd
             .args([

@@ -1,6 +1,6 @@
 //! Shared test tools: fd counting, a watchdog, settle-until helpers, idle-CPU checks, the
 //! `serial()` lock; in submodules a quarantining allocator (`alloc`), one test re-run in a
-//! child process (`child`), futures polled by hand
+//! child process (`child`), the examples run through cargo (`example`), futures polled by hand
 //! (`poll`), a tiny PRNG (`rng`), a numbered byte stream (`sequence`), an echo server
 //! under load (`server`) and a directory removed after the test (`temp_dir`).
 // Each test binary uses a part of this: what another uses is neither dead nor a stray import.
@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod child;
+pub mod example;
 pub mod poll;
 /// The examples' descriptor-limit helper, one copy for both.
 #[path = "../../examples/common/rlimit.rs"]
