@@ -307,7 +307,7 @@ fn send_zc_dropped_in_flight_never_sends_freed_bytes() {
     // (0xA5) nor 0.
     let byte = |round: usize| 1 + (round % 150) as u8;
     let (addr, reader) = reading_peer();
-    let mut rng = support::Rng::new(0x5e4d_2c);
+    let mut rng = support::Rng::new(0x005e_4d2c);
     let watch = support::alloc::watch();
     ringio::run(async {
         let stream = TcpStream::connect(addr).await.unwrap();
@@ -319,7 +319,7 @@ fn send_zc_dropped_in_flight_never_sends_freed_bytes() {
                 0 => drop(support::poll_and_drop(stream.send_zc(buf))),
                 // Dropped after a random short wait: before, between or after its CQEs.
                 1 => {
-                    let wait = Duration::from_micros(rng.below(200) as u64);
+                    let wait = Duration::from_micros(rng.below(200));
                     let _ = ringio::time::timeout(wait, stream.send_zc(buf)).await;
                 }
                 _ => {
