@@ -105,28 +105,8 @@ LOG=bench/results/echo-$STAMP.log
 exec 2> >(tee -a "$LOG" >&2)
 echo "server,config,conns,size,round,req_s,p50_us,p99_us,p999_us,cpu_us_per_req,rss_base_kib,rss_kib,errors" >"$CSV"
 
-SPID=""
-HPID=""
-CPID=""
-cleanup() {
-    for p in $CPID $HPID $SPID; do
-        kill "$p" 2>/dev/null || true
-    done
-    sleep 0.2
-    for p in $CPID $HPID $SPID; do
-        kill -9 "$p" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A fresh port per server start: a killed io_uring server can hold its listener for a
-# moment while the ring is torn down, and TIME_WAIT pairs never collide this way.
-# Below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 up by
-# default), where the clients' own ports come from: a server port there can be taken by
-# a client socket of an earlier run, and the server would fail to bind.
-PORT=$((17000 + RANDOM % 10000))
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 server_cmd() {
     case "$1" in
@@ -142,49 +122,9 @@ server_cmd() {
     esac
 }
 
-# Starts server $1 on CPU 0 at a fresh port; sets SPID and ADDR. Returns 1 if it does
-# not say `listening on` within 10 s.
-start_server() {
-    PORT=$((PORT + 1))
-    ADDR=127.0.0.1:$PORT
-    local cmd
-    cmd=$(server_cmd "$1")
-    # shellcheck disable=SC2086 # the command is words on purpose
-    taskset -c 0 $cmd --addr "$ADDR" >"$TMP/server.out" 2>"$TMP/server.err" &
-    SPID=$!
-    for _ in $(seq 100); do
-        if grep -q "listening on" "$TMP/server.out" 2>/dev/null; then
-            return 0
-        fi
-        if ! kill -0 "$SPID" 2>/dev/null; then
-            break
-        fi
-        sleep 0.1
-    done
-    echo "  $1 did not start: $(head -c 500 "$TMP/server.err")" >&2
-    stop_server
-    return 1
-}
-
-stop_server() {
-    [ -n "$SPID" ] || return 0
-    kill "$SPID" 2>/dev/null || true
-    for _ in $(seq 30); do
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$SPID" 2>/dev/null || true
-    wait "$SPID" 2>/dev/null || true
-    SPID=""
-}
-
 # CPU time of every thread of $1, in nanoseconds (schedstat, finer than clock ticks).
 cpu_ns() {
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
-
-rss_kib() {
-    awk '/^VmRSS:/ {print $2}' /proc/"$1"/status 2>/dev/null || echo ""
 }
 
 # Runs the client against $ADDR: conns size [rate]; appends one CSV row.
