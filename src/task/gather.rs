@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 /// Runs every future concurrently and gives their outputs in input order.
 ///
 /// The futures are polled in place by the returned future, not spawned, and each is
-/// polled only when its own waker was woken (module rule 2). To keep every result of
+/// polled only when woken (module rule 2). To keep every result of
 /// fallible futures, asyncio's `return_exceptions=True`, gather futures that return
 /// `Result`: all of them are kept. To stop at the first error use [`try_gather`].
 ///

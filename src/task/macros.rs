@@ -96,8 +96,8 @@ where
 ///
 /// Use it inside an `async` block or function: it awaits by itself, like asyncio's
 /// `await gather(a, b)`. The futures may have different types; they run concurrently on
-/// the current task (nothing is spawned), each polled only when its own waker was
-/// woken. For a list of futures of one type, see [`task::gather`](crate::task::gather()).
+/// the current task (nothing is spawned), each polled only when woken (`task` module
+/// rule 2). For a list of futures of one type, see [`task::gather`](crate::task::gather()).
 ///
 /// # Cancel safety
 ///

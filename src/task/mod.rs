@@ -23,12 +23,15 @@
 //! 1. **Children are polled in place.** `gather`, `try_gather`, `as_completed`, `race`
 //!    and the macros poll their futures inside their own poll, on the caller's task:
 //!    nothing is spawned. Only [`shield()`] and [`TaskGroup`] spawn tasks.
-//! 2. **Only woken children are polled.** Each child has its own waker, made once.
-//!    A wake queues the child once (however often it is woken before its next poll) and
-//!    wakes the parent; a parent poll polls only the queued children, each at most once.
-//!    So a wake costs O(1) whatever the number of children, and a child woken during the
-//!    parent's poll waits for the next one (a child that keeps waking itself cannot
-//!    starve the other tasks of the core).
+//! 2. **Only woken children are polled.** A child's first poll gets a waker all first
+//!    polls share, so a child that finishes at once costs no allocation. When that
+//!    shared waker fires, every child that has only it is polled once more, now with its
+//!    own waker, made once (so a child pending at its first poll is polled at most once
+//!    without being woken). An own waker's wake queues the child once (however often it
+//!    is woken before its next poll) and wakes the parent; a parent poll polls only the
+//!    queued children, each at most once. So a wake costs O(1) whatever the number of
+//!    children, and a child woken during the parent's poll waits for the next one (a
+//!    child that keeps waking itself cannot starve the other tasks of the core).
 //! 3. **Order.** `gather` and `try_gather` give outputs in input order, `as_completed`
 //!    in completion order, `race` the first to finish (the first woken if several finish
 //!    in the same poll), `TaskGroup::join` in spawn order.

@@ -1,13 +1,21 @@
 //! The woken-children machinery shared by every combinator that polls children in place.
 //!
-//! [`ReadySet`] gives each child its own waker, created once. Waking a child pushes its
-//! index on a lock-free queue (at most once until it is polled again: a per-child
+//! [`ReadySet`] gives each child that stays pending its own waker. Waking a child pushes
+//! its index on a lock-free queue (at most once until it is polled again: a per-child
 //! "queued" flag) and wakes the parent. A parent poll then polls only the children on
 //! the queue (module rule 2), so a wake costs O(1) whatever the number of children.
 //! [`Children`] adds the storage of the child futures themselves on top of it.
+//!
+//! A child's first poll gets the set's one shared first-round waker instead of its own:
+//! a child that finishes at its first poll (the common case for `gather` of ready work)
+//! then costs no allocation. When the first-round waker fires, the next parent poll
+//! polls again, each with its own waker now, every child that got only the first-round
+//! one: a child that was pending at its first poll is polled at most once more than it
+//! was woken, and from then on only when its own waker fires.
 
 use crate::pin_slice::PinSlice;
 use crossbeam_queue::SegQueue;
+use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +28,9 @@ struct Shared {
     queue: SegQueue<usize>,
     /// `queued[i]` is true while child `i` is on `queue`, so repeated wakes push it once.
     queued: Box<[AtomicBool]>,
+    /// Set by the first-round waker (module docs); cleared by the parent poll that then
+    /// polls the first-round children again.
+    first_round_woken: AtomicBool,
     /// The parent's waker, taken by the first child wake after it was registered.
     parent: Mutex<Option<Waker>>,
 }
@@ -32,6 +43,17 @@ impl Shared {
             return;
         }
         self.queue.push(index);
+        self.wake_parent();
+    }
+
+    fn wake_first_round(&self) {
+        // AcqRel pairs with the swap in `ReadySet::poll_woken`, as in `wake_child`.
+        if !self.first_round_woken.swap(true, Ordering::AcqRel) {
+            self.wake_parent();
+        }
+    }
+
+    fn wake_parent(&self) {
         let parent = self
             .parent
             .lock()
@@ -41,6 +63,19 @@ impl Shared {
         if let Some(parent) = parent {
             parent.wake();
         }
+    }
+}
+
+/// The waker every child gets at its first poll (module docs).
+struct FirstRoundWaker(Arc<Shared>);
+
+impl Wake for FirstRoundWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.wake_first_round();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.wake_first_round();
     }
 }
 
@@ -67,11 +102,19 @@ impl Wake for ChildWaker {
 #[doc(hidden)]
 pub struct ReadySet {
     shared: Arc<Shared>,
-    wakers: Box<[Waker]>,
+    /// Each child's own waker, made when the child is first polled after its first poll.
+    wakers: Box<[OnceCell<Waker>]>,
+    /// The waker of every child's first poll (module docs).
+    first_round: Waker,
     /// Children `first..` have never been polled; the first polls go through them in
     /// order instead of through the queue (no queue traffic for futures that are ready
     /// at once).
-    first: std::cell::Cell<usize>,
+    first: Cell<usize>,
+    /// Children `again..first` have been polled only with the first-round waker.
+    again: Cell<usize>,
+    /// The first-round waker fired: poll children `again..first` (each with its own
+    /// waker), even across parent polls if a child breaks the loop.
+    redo: Cell<bool>,
 }
 
 impl ReadySet {
@@ -81,25 +124,22 @@ impl ReadySet {
         let shared = Arc::new(Shared {
             queue: SegQueue::new(),
             queued: (0..n).map(|_| AtomicBool::new(true)).collect(),
+            first_round_woken: AtomicBool::new(false),
             parent: Mutex::new(None),
         });
-        let wakers = (0..n)
-            .map(|index| {
-                Waker::from(Arc::new(ChildWaker {
-                    index,
-                    shared: shared.clone(),
-                }))
-            })
-            .collect();
         ReadySet {
+            first_round: Waker::from(Arc::new(FirstRoundWaker(shared.clone()))),
             shared,
-            wakers,
-            first: std::cell::Cell::new(0),
+            wakers: (0..n).map(|_| OnceCell::new()).collect(),
+            first: Cell::new(0),
+            again: Cell::new(0),
+            redo: Cell::new(false),
         }
     }
 
     /// Registers the parent's waker, then calls `poll_child(i, cx_i)` for each child `i`
-    /// that was woken before this call, with a context holding that child's own waker.
+    /// that was woken before this call (and each child not polled yet), with a context
+    /// holding that child's waker.
     ///
     /// Children woken during this call are left for the next one (their wake wakes the
     /// parent), so a child that always wakes itself cannot keep the parent spinning.
@@ -110,14 +150,32 @@ impl ReadySet {
         mut poll_child: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         self.register(cx.waker());
-        // Registered before the snapshot: any index pushed after it wakes the parent.
+        // Registered before the snapshots: any wake after them wakes the parent.
         let woken = self.shared.queue.len();
+        if self.shared.first_round_woken.swap(false, Ordering::AcqRel) {
+            self.redo.set(true);
+        }
+        let redo_to = self.first.get();
         while self.first.get() < self.wakers.len() {
             let index = self.first.get();
             self.first.set(index + 1);
-            if let ControlFlow::Break(b) = self.poll_one(index, &mut poll_child) {
+            self.shared.queued[index].swap(false, Ordering::AcqRel);
+            let mut child_cx = Context::from_waker(&self.first_round);
+            if let ControlFlow::Break(b) = poll_child(index, &mut child_cx) {
                 return ControlFlow::Break(b);
             }
+        }
+        if self.redo.get() {
+            // Only children first polled before this call: the others got the
+            // first-round waker after it fired.
+            while self.again.get() < redo_to {
+                let index = self.again.get();
+                self.again.set(index + 1);
+                if let ControlFlow::Break(b) = self.poll_one(index, &mut poll_child) {
+                    return ControlFlow::Break(b);
+                }
+            }
+            self.redo.set(false);
         }
         for _ in 0..woken {
             let Some(index) = self.shared.queue.pop() else {
@@ -130,6 +188,7 @@ impl ReadySet {
         ControlFlow::Continue(())
     }
 
+    /// Polls child `index` with its own waker, made now if this is its first.
     fn poll_one<B>(
         &self,
         index: usize,
@@ -137,7 +196,13 @@ impl ReadySet {
     ) -> ControlFlow<B> {
         // Cleared before the poll, so a wake during the poll queues the child again.
         self.shared.queued[index].swap(false, Ordering::AcqRel);
-        let mut child_cx = Context::from_waker(&self.wakers[index]);
+        let waker = self.wakers[index].get_or_init(|| {
+            Waker::from(Arc::new(ChildWaker {
+                index,
+                shared: self.shared.clone(),
+            }))
+        });
+        let mut child_cx = Context::from_waker(waker);
         poll_child(index, &mut child_cx)
     }
 
@@ -247,10 +312,19 @@ mod tests {
 
     /// Polls `set` with a no-op parent waker and returns the indices it polled.
     fn polled(set: &ReadySet) -> Vec<usize> {
+        polled_with_wakers(set, &mut Vec::new())
+    }
+
+    /// As [`polled`], and keeps in `wakers[i]` the last waker child `i` was given.
+    fn polled_with_wakers(set: &ReadySet, wakers: &mut Vec<Option<Waker>>) -> Vec<usize> {
         let mut seen = Vec::new();
         let cx = Context::from_waker(Waker::noop());
-        let _ = set.poll_woken::<()>(&cx, |i, _| {
+        let _ = set.poll_woken::<()>(&cx, |i, child_cx| {
             seen.push(i);
+            if wakers.len() <= i {
+                wakers.resize(i + 1, None);
+            }
+            wakers[i] = Some(child_cx.waker().clone());
             ControlFlow::Continue(())
         });
         seen
@@ -264,12 +338,48 @@ mod tests {
     }
 
     #[test]
+    fn children_ready_at_their_first_poll_share_one_waker() {
+        let set = ReadySet::new(100);
+        let mut wakers = Vec::new();
+        polled_with_wakers(&set, &mut wakers);
+        let first = wakers[0].clone().unwrap();
+        assert!(wakers.iter().all(|w| w.as_ref().unwrap().will_wake(&first)));
+        assert!(
+            set.wakers.iter().all(|w| w.get().is_none()),
+            "no own waker made"
+        );
+    }
+
+    #[test]
+    fn the_first_round_waker_polls_the_first_round_again_with_own_wakers() {
+        let set = ReadySet::new(3);
+        let mut wakers = Vec::new();
+        polled_with_wakers(&set, &mut wakers);
+        wakers[1].as_ref().unwrap().wake_by_ref();
+        wakers[1].as_ref().unwrap().wake_by_ref();
+        assert_eq!(polled_with_wakers(&set, &mut wakers), [0, 1, 2]);
+        assert!(
+            !wakers[0]
+                .as_ref()
+                .unwrap()
+                .will_wake(wakers[1].as_ref().unwrap())
+        );
+        // From now on each child is polled only when its own waker fires.
+        assert_eq!(polled(&set), Vec::<usize>::new());
+        wakers[2].as_ref().unwrap().wake_by_ref();
+        assert_eq!(polled(&set), [2]);
+    }
+
+    #[test]
     fn only_woken_children_are_polled_once_each() {
         let set = ReadySet::new(5);
-        polled(&set);
-        set.wakers[3].wake_by_ref();
-        set.wakers[1].wake_by_ref();
-        set.wakers[3].wake_by_ref();
+        let mut wakers = Vec::new();
+        polled_with_wakers(&set, &mut wakers);
+        wakers[0].as_ref().unwrap().wake_by_ref();
+        polled_with_wakers(&set, &mut wakers);
+        wakers[3].as_ref().unwrap().wake_by_ref();
+        wakers[1].as_ref().unwrap().wake_by_ref();
+        wakers[3].as_ref().unwrap().wake_by_ref();
         assert_eq!(polled(&set), [3, 1]);
     }
 
@@ -284,7 +394,15 @@ mod tests {
             ControlFlow::Continue(())
         });
         assert_eq!(count, 2);
+        // Their own wakers now, fired during the poll: again for the next poll only.
+        let _ = set.poll_woken::<()>(&cx, |_, child_cx| {
+            count += 1;
+            child_cx.waker().wake_by_ref();
+            ControlFlow::Continue(())
+        });
+        assert_eq!(count, 4);
         assert_eq!(polled(&set), [0, 1]);
+        assert_eq!(polled(&set), Vec::<usize>::new());
     }
 
     #[test]
@@ -298,11 +416,14 @@ mod tests {
         let count = Arc::new(Count(0.into()));
         let parent = Waker::from(count.clone());
         let set = ReadySet::new(3);
-        let _ = set.poll_woken::<()>(&Context::from_waker(&parent), |_, _| {
+        let mut wakers = Vec::new();
+        let _ = set.poll_woken::<()>(&Context::from_waker(&parent), |i, child_cx| {
+            wakers.push(child_cx.waker().clone());
+            assert_eq!(i + 1, wakers.len());
             ControlFlow::Continue(())
         });
-        set.wakers[0].wake_by_ref();
-        set.wakers[2].wake_by_ref();
+        wakers[0].wake_by_ref();
+        wakers[2].wake_by_ref();
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
     }
 
