@@ -44,6 +44,10 @@
 //! `?` is for the [`JoinError`] of a task that panicked or was cancelled (asyncio's
 //! exception from the task, or `CancelledError`).
 //!
+//! **contextvars.** A `ContextVar` is a [`task_local!`] key; [`spawn`] copies its value.
+//!
+//! **as_completed over a TaskGroup.** [`TaskGroup::join_next`](task::TaskGroup::join_next).
+//!
 //! **wait_for.** [`time::timeout(duration, future)`](time::timeout) takes the duration
 //! *first*, the other way round from `asyncio.wait_for(aw, timeout)`, and gives
 //! `Err(Elapsed)` (asyncio's `TimeoutError`) when the time is up.

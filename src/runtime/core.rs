@@ -12,6 +12,7 @@
 use super::Backend;
 use super::blocking::BlockingPool;
 use super::join::Runnable;
+use super::locals::{self, WithLocals};
 use super::metrics::Metrics;
 use super::shared::Shared;
 use super::wheel::TimerWheel;
@@ -158,9 +159,11 @@ impl Core {
     /// future panicked, and this one is dropped unfinished. If `fut` or the loop panics,
     /// `fut` is dropped before the panic goes on, so its destructor never runs while
     /// unwinding (a second panic there would abort); a panic of that destructor is
-    /// dropped, the panic hook has reported it.
+    /// dropped, the panic hook has reported it. `fut` sees a copy of the task-locals set
+    /// around the call; the loop, none (`locals` rule 1).
     pub(crate) fn run<F: Future>(&self, fut: F) -> Option<F::Output> {
-        let mut fut = std::pin::pin!(Some(fut));
+        let (main_locals, _outer) = locals::set_aside();
+        let mut fut = std::pin::pin!(Some(WithLocals::new(main_locals, fut)));
         match catch_unwind(AssertUnwindSafe(|| self.run_main(fut.as_mut()))) {
             Ok(out) => out,
             Err(panic) => {

@@ -15,6 +15,7 @@ mod debug;
 pub(crate) mod handle;
 mod join;
 mod launch;
+pub(crate) mod locals;
 mod metrics;
 mod options;
 mod shared;

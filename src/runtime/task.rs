@@ -19,6 +19,7 @@
 
 use super::context;
 use super::join::{JoinError, JoinHandle, Runnable, TaskMeta};
+use super::locals::{self, WithLocals};
 use super::shared::Shared;
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -68,7 +69,12 @@ where
     F::Output: 'static,
 {
     let (home, debug) = context::with_core(|core| (core.shared.clone(), core.slow_poll.is_some()));
-    spawn_task(fut, move |r| schedule(&home, r), name, debug)
+    let schedule = move |r| schedule(&home, r);
+    // A task spawned where no task-local is set is the future alone (`locals` rules 1, 2).
+    match locals::inherit() {
+        None => spawn_task(fut, schedule, name, debug),
+        Some(locals) => spawn_task(WithLocals::new(locals, fut), schedule, name, debug),
+    }
 }
 
 /// Spawns the future `make` builds on core `home`, from any thread.

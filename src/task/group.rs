@@ -5,7 +5,7 @@ use crate::runtime::JoinHandle;
 use pin_project_lite::pin_project;
 use slab::Slab;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,7 +13,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-/// A set of tasks joined as one: every output in spawn order, or every failure.
+/// A set of tasks joined as one: every output in spawn order, or every failure; or each
+/// result as its task finishes ([`join_next`](Self::join_next)).
 ///
 /// The first failure (an `Err` or a panic) cancels every sibling; [`join`](Self::join)
 /// then waits until each task's future is gone and reports every real failure, never the
@@ -50,37 +51,106 @@ struct State<T, E> {
     /// Handles of the tasks whose future is alive, to cancel them. Each task removes its
     /// own entry when its future is dropped, so finished tasks cost nothing here.
     running: Slab<JoinHandle<()>>,
-    /// Outputs of tasks `0..outputs.len()`, all finished, in spawn order.
-    outputs: Vec<T>,
-    /// Outputs of tasks that finished while an earlier sibling still ran, by spawn index.
-    early: BTreeMap<usize, T>,
+    /// Outputs not handed out yet, in the order their tasks finished.
+    outputs: VecDeque<T>,
+    /// The spawn index of each of `outputs`, as runs of consecutive indices: tasks that
+    /// finish in spawn order cost one run in all.
+    indices: VecDeque<Run>,
+    /// Failures not handed out yet, in the order they happened, each with the number of
+    /// outputs stored before it (its place among them).
+    failures: VecDeque<(usize, Failure<E>)>,
+    /// Outputs stored so far, and how many of them `join_next` handed out.
+    outputs_stored: usize,
+    outputs_taken: usize,
+    /// A task failed (its failure may have been handed out since).
+    failed: bool,
     /// Tasks spawned so far: the next spawn index.
     spawned: usize,
-    /// Every `Err` and panic, in the order they happened.
-    failures: Vec<Failure<E>>,
     /// The waker of `join`, woken when the last task's future is dropped.
     joiner: Option<Waker>,
+    /// The waker of `join_next`, woken by each result and by the last task's end.
+    next: Option<Waker>,
+}
+
+/// Spawn indices `first..first + len` (`State::indices`).
+struct Run {
+    first: usize,
+    len: usize,
 }
 
 impl<T, E> State<T, E> {
-    /// Keeps `output` of task `index`; gives it back to be dropped (after the borrow is
-    /// released) if a failure already made the outputs useless.
-    fn store(&mut self, index: usize, output: T) -> Option<T> {
+    /// Keeps `output` of task `index`; gives the waker of `join_next` to wake.
+    fn store(&mut self, index: usize, output: T) -> Option<Waker> {
+        self.outputs.push_back(output);
+        match self.indices.back_mut() {
+            Some(run) if run.first + run.len == index => run.len += 1,
+            _ => self.indices.push_back(Run {
+                first: index,
+                len: 1,
+            }),
+        }
+        self.outputs_stored += 1;
+        self.next.take()
+    }
+
+    /// Keeps `failure`; gives the waker of `join_next` to wake.
+    fn fail(&mut self, failure: Failure<E>) -> Option<Waker> {
+        self.failed = true;
+        self.failures.push_back((self.outputs_stored, failure));
+        self.next.take()
+    }
+
+    /// The result that finished first among those not handed out yet.
+    fn pop_next(&mut self) -> Option<Result<T, Failure<E>>> {
+        if let Some((before, _)) = self.failures.front()
+            && *before <= self.outputs_taken
+        {
+            return self.failures.pop_front().map(|(_, f)| Err(f));
+        }
+        let output = self.outputs.pop_front()?;
+        let run = self
+            .indices
+            .front_mut()
+            .expect("every output has its index");
+        run.first += 1;
+        run.len -= 1;
+        if run.len == 0 {
+            self.indices.pop_front();
+        }
+        self.outputs_taken += 1;
+        Some(Ok(output))
+    }
+
+    /// What `join` gives once every task is gone: the failures not handed out, if any;
+    /// else the outputs not handed out, in spawn order.
+    fn take_result(&mut self) -> Result<Vec<T>, GroupError<E>> {
         if !self.failures.is_empty() {
-            return Some(output);
+            let failures = std::mem::take(&mut self.failures);
+            return Err(GroupError::new(
+                failures.into_iter().map(|(_, f)| f).collect(),
+            ));
         }
-        if index != self.outputs.len() {
-            self.early.insert(index, output);
-            return None;
+        let outputs = std::mem::take(&mut self.outputs);
+        let indices = std::mem::take(&mut self.indices);
+        if indices.len() <= 1 {
+            return Ok(Vec::from(outputs));
         }
-        self.outputs.push(output);
-        while let Some(entry) = self.early.first_entry() {
-            if *entry.key() != self.outputs.len() {
-                break;
-            }
-            self.outputs.push(entry.remove());
+        let mut numbered: Vec<(usize, T)> = indices
+            .iter()
+            .flat_map(|run| run.first..run.first + run.len)
+            .zip(outputs)
+            .collect();
+        numbered.sort_unstable_by_key(|(index, _)| *index);
+        Ok(numbered.into_iter().map(|(_, output)| output).collect())
+    }
+
+    /// The wakers to wake once the last task's future is gone.
+    fn last_gone(&mut self) -> [Option<Waker>; 2] {
+        if self.running.is_empty() {
+            [self.joiner.take(), self.next.take()]
+        } else {
+            [None, None]
         }
-        None
     }
 
     fn cancel_all_but(&self, key: Option<usize>) {
@@ -108,11 +178,15 @@ impl<T, E> TaskGroup<T, E> {
         TaskGroup {
             state: Rc::new(RefCell::new(State {
                 running: Slab::new(),
-                outputs: Vec::new(),
-                early: BTreeMap::new(),
+                outputs: VecDeque::new(),
+                indices: VecDeque::new(),
+                failures: VecDeque::new(),
+                outputs_stored: 0,
+                outputs_taken: 0,
+                failed: false,
                 spawned: 0,
-                failures: Vec::new(),
                 joiner: None,
+                next: None,
             })),
         }
     }
@@ -147,7 +221,7 @@ impl<T, E> TaskGroup<T, E> {
     {
         let (index, key) = {
             let state = self.state.borrow();
-            if !state.failures.is_empty() {
+            if state.failed {
                 drop(state);
                 drop(fut);
                 return;
@@ -216,6 +290,50 @@ impl<T, E> TaskGroup<T, E> {
     pub fn join(self) -> Join<T, E> {
         Join { group: Some(self) }
     }
+
+    /// Waits for the next task to finish and gives its result: results come in the
+    /// order tasks finish, like tokio's `JoinSet::join_next`; `None` once no task is left.
+    ///
+    /// Each task that ends by itself gives one result: `Ok` with its output, or the
+    /// [`Failure`] of a task that returned `Err` or panicked. The group's failure rule
+    /// holds (module rule 5): the first failure cancels the siblings one FIFO round
+    /// later, and a task cancelled so gives no result. Results that `join_next` handed
+    /// out are not [`join`](Self::join)'s any more: `join` then gives the others (in
+    /// spawn order), or the failures among them; after a failure handed out here, that
+    /// is what finished before the siblings were cancelled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a result is taken from the group only when `join_next` returns it,
+    /// so dropping the future (in a `timeout` or a `race`) loses none; the next call
+    /// gives it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringio::task::TaskGroup;
+    ///
+    /// ringio::run(async {
+    ///     let mut group = TaskGroup::<u64, String>::new();
+    ///     for ms in [30, 10, 20] {
+    ///         group.spawn(async move {
+    ///             ringio::time::sleep(Duration::from_millis(ms)).await;
+    ///             Ok(ms)
+    ///         });
+    ///     }
+    ///     let mut finished = Vec::new();
+    ///     while let Some(result) = group.join_next().await {
+    ///         finished.push(result.unwrap());
+    ///     }
+    ///     assert_eq!(finished, [10, 20, 30]);
+    /// });
+    /// ```
+    #[doc(alias = "as_completed")]
+    #[doc(alias = "JoinSet::join_next")]
+    pub fn join_next(&mut self) -> JoinNext<'_, T, E> {
+        JoinNext { group: self }
+    }
 }
 
 impl<T, E> Default for TaskGroup<T, E> {
@@ -236,7 +354,7 @@ impl<T, E> fmt::Debug for TaskGroup<T, E> {
         f.debug_struct("TaskGroup")
             .field("spawned", &state.spawned)
             .field("running", &state.running.len())
-            .field("failures", &state.failures.len())
+            .field("failed", &state.failed)
             .finish()
     }
 }
@@ -279,13 +397,7 @@ impl<T, E> Future for Join<T, E> {
             }
             return Poll::Pending;
         }
-        let failures = std::mem::take(&mut state.failures);
-        let result = if failures.is_empty() {
-            debug_assert!(state.early.is_empty(), "every task stored its output");
-            Ok(std::mem::take(&mut state.outputs))
-        } else {
-            Err(GroupError::new(failures))
-        };
+        let result = state.take_result();
         drop(state);
         self.group = None;
         Poll::Ready(result)
@@ -295,6 +407,57 @@ impl<T, E> Future for Join<T, E> {
 impl<T, E> fmt::Debug for Join<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Join").field("group", &self.group).finish()
+    }
+}
+
+/// The future of [`TaskGroup::join_next`]: the next result, in finishing order.
+///
+/// # Examples
+///
+/// ```
+/// use ringio::task::{JoinNext, TaskGroup};
+///
+/// ringio::run(async {
+///     let mut group = TaskGroup::<u8, ()>::new();
+///     group.spawn(async { Ok(3) });
+///     let next: JoinNext<'_, u8, ()> = group.join_next();
+///     assert_eq!(next.await.map(|r| r.ok()), Some(Some(3)));
+///     assert!(group.join_next().await.is_none());
+/// });
+/// ```
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping it takes nothing from the group.
+#[must_use = "futures do nothing unless awaited"]
+pub struct JoinNext<'a, T, E> {
+    group: &'a mut TaskGroup<T, E>,
+}
+
+impl<T, E> Future for JoinNext<'_, T, E> {
+    type Output = Option<Result<T, Failure<E>>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.group.state.borrow_mut();
+        if let Some(result) = state.pop_next() {
+            return Poll::Ready(Some(result));
+        }
+        if state.running.is_empty() {
+            return Poll::Ready(None);
+        }
+        match &state.next {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => state.next = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T, E> fmt::Debug for JoinNext<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinNext")
+            .field("group", &self.group)
+            .finish()
     }
 }
 
@@ -313,20 +476,15 @@ pin_project! {
     impl<F, T, E> PinnedDrop for Member<F, T, E> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            let (handle, joiner) = {
+            let (handle, wakers) = {
                 let mut state = this.state.borrow_mut();
                 let handle = state.running.try_remove(*this.key);
-                let joiner = if state.running.is_empty() {
-                    state.joiner.take()
-                } else {
-                    None
-                };
-                (handle, joiner)
+                (handle, state.last_gone())
             };
             // Dropped outside the borrow; the user's future is dropped after this body.
             drop(handle);
-            if let Some(joiner) = joiner {
-                joiner.wake();
+            for waker in wakers.into_iter().flatten() {
+                waker.wake();
             }
         }
     }
@@ -359,20 +517,17 @@ where
         this.fut.set(None);
         match result {
             Ok(output) => {
-                let unused = this.state.borrow_mut().store(*this.index, output);
-                drop(unused);
+                let next = this.state.borrow_mut().store(*this.index, output);
+                if let Some(next) = next {
+                    next.wake();
+                }
                 Poll::Ready(())
             }
             Err(failure) => {
-                let unused = {
-                    let mut state = this.state.borrow_mut();
-                    state.failures.push(failure);
-                    (
-                        std::mem::take(&mut state.outputs),
-                        std::mem::take(&mut state.early),
-                    )
-                };
-                drop(unused);
+                let next = this.state.borrow_mut().fail(failure);
+                if let Some(next) = next {
+                    next.wake();
+                }
                 // Like asyncio's done callbacks, the cancel waits one FIFO round.
                 *this.aborting = true;
                 cx.waker().wake_by_ref();

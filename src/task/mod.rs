@@ -11,6 +11,8 @@
 //! | `wait(aws, return_when=FIRST_COMPLETED)`, then cancel the rest | [`race(iter)`](race())`.await` → `(index, output)` |
 //! | `shield(aw)` | [`shield(fut)`](shield()) → [`JoinHandle`](crate::JoinHandle) |
 //! | `async with TaskGroup() as tg: tg.create_task(..)` | [`TaskGroup::spawn`], [`TaskGroup::join`] |
+//! | `as_completed(tasks)` over a group's tasks | [`TaskGroup::join_next`] |
+//! | `contextvars.ContextVar`, copied into each `create_task` | [`task_local!`](crate::task_local!), [`LocalKey`] |
 //! | `create_task(coro, name=..)`, `Task.get_name()` | [`Builder::new().name(..).spawn(coro)`](Builder), [`JoinHandle::name`](crate::JoinHandle::name) |
 //! | `Task.done()`, `Task.result()` | [`JoinHandle::is_finished`](crate::JoinHandle::is_finished), [`JoinHandle::try_result`](crate::JoinHandle::try_result) |
 //!
@@ -34,7 +36,8 @@
 //!    child that keeps waking itself cannot starve the other tasks of the core).
 //! 3. **Order.** `gather` and `try_gather` give outputs in input order, `as_completed`
 //!    in completion order, `race` the first to finish (the first woken if several finish
-//!    in the same poll), `TaskGroup::join` in spawn order.
+//!    in the same poll), `TaskGroup::join` in spawn order, `TaskGroup::join_next` in
+//!    the order the tasks finished.
 //! 4. **Dropping cancels, at once.** A child's future is dropped as soon as it finishes.
 //!    `try_gather` drops every other child before it returns the first `Err`, `race`
 //!    drops the losers before it returns the winner, and dropping any of these futures
@@ -46,7 +49,10 @@
 //!    failures that happen together are all reported. [`GroupError::failures`] lists
 //!    every real failure, never a cancellation. `join` returns once every task's future
 //!    has been dropped; dropping the group cancels its tasks; `spawn` after a failure
-//!    drops the new future unpolled. A finished task leaves only its output behind.
+//!    drops the new future unpolled. A finished task leaves only its output behind (and
+//!    its spawn index, if it finished out of spawn order). `join_next` hands out each
+//!    task's output or failure as it finishes, the cancelled siblings giving none;
+//!    `join` gives what it has not handed out.
 //! 6. **Shield detaches.** [`shield()`] runs its future as its own task; dropping the
 //!    returned handle or the future awaiting it does not cancel that task.
 //!
@@ -82,6 +88,7 @@ mod builder;
 mod failure;
 mod gather;
 mod group;
+mod local;
 mod macros;
 mod race;
 mod ready;
@@ -99,8 +106,12 @@ pub use failure::Failure;
 pub use failure::GroupError;
 pub use gather::{Gather, TryGather, gather, try_gather};
 pub use group::Join;
+pub use group::JoinNext;
 #[doc(alias = "asyncio.TaskGroup")]
 pub use group::TaskGroup;
+#[doc(alias = "ContextVar")]
+pub use local::LocalKey;
+pub use local::{AccessError, Scope};
 pub use race::{Race, race};
 #[doc(alias = "asyncio.shield")]
 pub use shield::shield;
