@@ -117,6 +117,11 @@
 //! });
 //! ```
 //!
+//! **Entry points and tests.** `asyncio.run(main())` at the bottom of a script is
+//! `#[ringio::main] async fn main()`; `unittest.IsolatedAsyncioTestCase` is
+//! `#[ringio::test] async fn ..()`, and `#[ringio::test(start_paused = true)]` (feature
+//! `test-util`) runs its timers on a paused clock that jumps when every task is idle.
+//!
 //! **Async generators.** An `async def` with `yield` is a producer task sending into a
 //! [`channel::mpsc`] channel (bounded: the producer waits while the consumer is behind, as
 //! a generator does), consumed with `while let Some(x) = rx.recv().await` (`async for`);
@@ -190,3 +195,99 @@ pub use runtime::{
     Builder, JoinError, JoinHandle, Metrics, Runtime, metrics, run, spawn, spawn_blocking,
     spawn_on, yield_now,
 };
+
+/// `#[ringio::main]`: runs `async fn main` on a ringio runtime.
+///
+/// # Examples
+///
+/// ```
+/// #[ringio::main]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = ringio::net::TcpListener::bind("127.0.0.1:0")?;
+///     assert!(listener.local_addr()?.port() != 0);
+///     ringio::time::sleep(std::time::Duration::from_millis(1)).await;
+///     Ok(())
+/// }
+/// ```
+///
+/// ```
+/// #[ringio::main(workers = 2)]
+/// async fn main() {
+///     // Core 1 is the second worker thread.
+///     let answer = ringio::spawn_on(1, || async { 6 * 7 });
+///     assert_eq!(answer.await.unwrap(), 42);
+/// }
+/// ```
+///
+/// # Compile errors
+///
+/// Refused inputs are compile errors at the offending tokens: a function that is not
+/// `async`,
+///
+/// ```compile_fail
+/// #[ringio::main]
+/// fn main() {}
+/// ```
+///
+/// one with arguments,
+///
+/// ```compile_fail
+/// #[ringio::main]
+/// async fn main(args: Vec<String>) {}
+/// ```
+///
+/// an unknown option, or no worker at all:
+///
+/// ```compile_fail
+/// #[ringio::main(flavor = "current_thread")]
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[ringio::main(workers = 0)]
+/// async fn main() {}
+/// ```
+///
+/// # Reference
+///
+#[cfg(feature = "macros")]
+pub use ringio_macros::main;
+
+/// `#[ringio::test]`: runs an `async fn` test on its own ringio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ringio::time::{sleep, timeout};
+///
+/// #[ringio::test]
+/// async fn answers_in_time() {
+///     let answer = timeout(Duration::from_secs(5), async { 42 }).await;
+///     assert_eq!(answer, Ok(42));
+/// }
+///
+/// #[ringio::test(workers = 2)]
+/// #[should_panic(expected = "boom")]
+/// async fn panics_are_test_failures() {
+///     panic!("boom");
+/// }
+/// # fn main() {}
+/// ```
+///
+/// `start_paused = true` runs the test on a paused clock (`time::pause`); without the
+/// feature `test-util` it is a compile error:
+///
+#[cfg_attr(not(feature = "test-util"), doc = "```compile_fail")]
+#[cfg_attr(feature = "test-util", doc = "```")]
+/// #[ringio::test(start_paused = true)]
+/// async fn hour_long_sleep_in_no_time() {
+///     ringio::time::sleep(std::time::Duration::from_secs(3600)).await;
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # Reference
+///
+#[cfg(feature = "macros")]
+pub use ringio_macros::test;

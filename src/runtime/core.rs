@@ -7,6 +7,13 @@
 //! 4. one `io_uring_enter`: submit everything queued and, if nothing is ready, sleep until
 //!    a CQE, a remote wake (eventfd) or the next timer deadline;
 //! 5. reap the CQEs and wake their tasks.
+//!
+//! With a paused clock (feature `test-util`, `time::pause`) step 4 never blocks while a
+//! timer is pending: time would not pass while it waited. It polls the ring without
+//! waiting instead, and if that turn found nothing to run (no task or main future
+//! ready, nothing queued from other threads, no CQE reaped that woke one), it jumps the
+//! clock to the next deadline, which step 3 of the next turn fires. I/O in flight still
+//! completes for real: every jump comes after a poll of the ring.
 #![forbid(unsafe_code)]
 
 use super::Backend;
@@ -80,6 +87,9 @@ pub(crate) struct Core {
     pub(crate) active: RefCell<Slab<Waker>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) timers: RefCell<TimerWheel>,
+    /// The clock tests may pause (`time::pause`).
+    #[cfg(feature = "test-util")]
+    pub(crate) clock: super::clock::Clock,
     tasks_spawned: Cell<u64>,
     /// Reused buffers for what reaping produced.
     reaped: RefCell<Reaped>,
@@ -120,6 +130,8 @@ impl Core {
             active: RefCell::new(Slab::new()),
             shared,
             timers: RefCell::new(TimerWheel::new()),
+            #[cfg(feature = "test-util")]
+            clock: super::clock::Clock::default(),
             tasks_spawned: Cell::new(0),
             reaped: RefCell::new((Vec::new(), Vec::new())),
             blocking,
@@ -146,6 +158,15 @@ impl Core {
     /// This core's number in its runtime.
     pub(crate) fn index(&self) -> usize {
         self.shared.index
+    }
+
+    /// The time this core's timers go by: the real clock, or the paused one in tests.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        #[cfg(feature = "test-util")]
+        return self.clock.now();
+        #[cfg(not(feature = "test-util"))]
+        Instant::now()
     }
 
     pub(crate) fn count_spawn(&self) {
@@ -216,11 +237,14 @@ impl Core {
             }
         }
         self.drain_remote();
-        self.timers.borrow_mut().fire_expired(Instant::now());
+        self.timers.borrow_mut().fire_expired(self.now());
 
         let main_ready = !main_done && main_woken.load(Ordering::SeqCst);
         let ready = !self.run_queue.borrow().is_empty() || main_ready;
         let mut driver = self.driver.borrow_mut();
+        // Where a paused clock jumps if this turn finds nothing to do (module docs).
+        #[cfg(feature = "test-util")]
+        let mut jump = None;
         let res = if ready {
             if driver.has_work() {
                 driver.enter(None)
@@ -231,13 +255,17 @@ impl Core {
             let res = if self.shared.prepare_sleep()
                 && (main_done || !main_woken.load(Ordering::SeqCst))
             {
-                let timeout = self
-                    .timers
-                    .borrow_mut()
-                    .next_deadline()
-                    .map(|d| d.saturating_duration_since(Instant::now()));
+                let deadline = self.timers.borrow_mut().next_deadline();
+                #[cfg_attr(not(feature = "test-util"), allow(unused_mut))]
+                let mut wait = Some(deadline.map(|d| d.saturating_duration_since(self.now())));
+                // A paused clock does not pass while the loop waits: poll instead.
+                #[cfg(feature = "test-util")]
+                if self.clock.is_paused() && deadline.is_some() {
+                    jump = deadline;
+                    wait = None;
+                }
                 driver.arm_wake();
-                driver.enter(Some(timeout))
+                driver.enter(wait)
             } else {
                 Ok(())
             };
@@ -250,6 +278,14 @@ impl Core {
         driver.reap();
         drop(driver);
         self.finish_reaped();
+        #[cfg(feature = "test-util")]
+        if let Some(deadline) = jump
+            && self.run_queue.borrow().is_empty()
+            && (main_done || !main_woken.load(Ordering::SeqCst))
+            && self.shared.is_idle()
+        {
+            self.clock.advance_to(deadline);
+        }
     }
 
     /// Runs one task poll and reports it if it held the core `limit` or longer (debug

@@ -1,12 +1,13 @@
 //! The narrow doors into the current core for the modules the runtime does not own:
 //! `op` reaches the ring through a [`DriverHandle`] (and the buffer pool through
 //! [`with_pool`]), `time` the timer wheel through [`with_timers`] and
-//! [`try_with_timers`]. Neither sees the rest of the core, and the runtime uses neither
+//! [`try_with_timers`] (and, with feature `test-util`, its clock through `with_clock`
+//! and `clock_now`). Neither sees the rest of the core, and the runtime uses neither
 //! module, so no import loop runs between them.
 #![forbid(unsafe_code)]
 
 use super::context::{self, Core};
-use super::wheel::TimerWheel;
+pub(crate) use super::wheel::TimerWheel;
 use crate::buf::pool::Pool;
 use crate::driver::Driver;
 use std::cell::{RefCell, RefMut};
@@ -61,4 +62,20 @@ pub(crate) fn try_with_timers<R>(f: impl FnOnce(&RefCell<TimerWheel>) -> R) -> O
 /// Outside a runtime.
 pub(crate) fn with_pool<R>(f: impl FnOnce(&Pool, &RefCell<Driver>) -> R) -> R {
     context::with_core(|core| f(&core.pool, &core.driver))
+}
+
+#[cfg(feature = "test-util")]
+pub(crate) use super::clock::Clock;
+
+/// Runs `f` with the current core's clock and timer wheel, or returns `None` outside a
+/// runtime.
+#[cfg(feature = "test-util")]
+pub(crate) fn with_clock<R>(f: impl FnOnce(&Clock, &RefCell<TimerWheel>) -> R) -> Option<R> {
+    context::try_with_core(|core| f(&core.clock, &core.timers))
+}
+
+/// The current core's time (paused or not), or the real time outside a runtime.
+#[cfg(feature = "test-util")]
+pub(crate) fn clock_now() -> std::time::Instant {
+    context::try_with_core(|core| core.clock.now()).unwrap_or_else(std::time::Instant::now)
 }

@@ -9,6 +9,8 @@
 pub(crate) mod backend;
 pub(crate) mod blocking;
 mod builder;
+#[cfg(feature = "test-util")]
+pub(crate) mod clock;
 mod context;
 mod core;
 mod debug;

@@ -80,6 +80,12 @@ impl Shared {
         self.remote.is_empty() && !self.stopping.load(Ordering::SeqCst)
     }
 
+    /// Nothing is queued from other threads (a paused clock may jump, `core.rs`).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.remote.is_empty()
+    }
+
     pub(crate) fn awake(&self) {
         self.sleeping.store(false, Ordering::SeqCst);
     }

@@ -257,6 +257,16 @@ impl TimerWheel {
         fired
     }
 
+    /// The first tick boundary at or after `t`: where a paused clock starts, so that
+    /// whole-millisecond deadlines fall exactly on ticks (`clock.rs`, rule 3).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn tick_at_or_after(&self, t: Instant) -> Instant {
+        let tick = self.tick_ceil(t);
+        self.origin
+            .checked_add(Duration::from_millis(tick.saturating_mul(TICK_MILLIS)))
+            .unwrap_or(t)
+    }
+
     fn index_of(&self, key: TimerKey) -> Option<usize> {
         let index = usize::try_from(key.index).ok()?;
         let entry = self.entries.get(index)?;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 /// A point on the runtime's monotonic clock, the clock every timer in `ringio::time` uses.
 ///
-/// A thin wrapper over [`std::time::Instant`], kept separate so the clock can later be
-/// paused and advanced in tests without changing user code.
+/// A thin wrapper over [`std::time::Instant`], kept separate so the clock can be paused
+/// and advanced in tests without changing user code (feature `test-util`:
+/// `ringio::time::pause` makes `now` read the current core's paused clock).
 ///
 /// # Examples
 ///
@@ -40,6 +41,9 @@ impl Instant {
     #[doc(alias = "time")]
     #[must_use]
     pub fn now() -> Instant {
+        #[cfg(feature = "test-util")]
+        return Instant(crate::runtime::handle::clock_now());
+        #[cfg(not(feature = "test-util"))]
         Instant(std::time::Instant::now())
     }
 

@@ -59,6 +59,54 @@
 //!     ticks.tick().await;
 //! });
 //! ```
+//!
+//! # Testing with a paused clock
+//!
+//! With the feature `test-util`, `pause()` freezes the clock of the current core: from
+//! then on `Instant::now()` and every timer of that core read virtual time, which moves
+//! only when
+//!
+//! - `advance(d).await` moves it: the clock steps from deadline to deadline up to
+//!   `now + d`, each due timer fires in deadline order with the clock at its deadline,
+//!   and the tasks it woke run before the clock moves on; or
+//! - every task of the core is idle while a timer is pending: instead of sleeping, the
+//!   loop polls the ring without waiting and, if that made nothing ready (no task, no
+//!   main future, nothing from other threads), jumps the clock to the next deadline.
+//!   I/O in flight still completes for real, since every jump comes after a poll of the
+//!   ring; only the waiting is skipped.
+//!
+//! `resume()` returns to the real clock, keeping the time advanced so far, so the clock
+//! never goes backwards. `#[ringio::test(start_paused = true)]` starts a test paused.
+//! The clock is per core, like the timer wheel, so a test of timeouts runs in
+//! microseconds and gives the same result on every run. Work finishing elsewhere later
+//! (the blocking pool, io_uring's workers, a peer thread) does not hold the clock back
+//! (see `pause`). Without the feature none of this is compiled and timers read the real
+//! clock directly.
+//!
+//! ```
+//! # #[cfg(feature = "test-util")]
+//! # {
+//! use ringio::time::{advance, pause, sleep, timeout, Instant};
+//! use std::time::Duration;
+//!
+//! ringio::run(async {
+//!     pause();
+//!     let start = Instant::now();
+//!     // A day-long timeout expires at once: nothing else is left to do.
+//!     let slow = timeout(Duration::from_secs(86_400), sleep(Duration::from_secs(90_000)));
+//!     assert!(slow.await.is_err());
+//!     assert_eq!(start.elapsed(), Duration::from_secs(86_400));
+//!
+//!     // `advance` fires exactly what is due.
+//!     let nap = ringio::spawn(sleep(Duration::from_millis(10)));
+//!     ringio::yield_now().await;
+//!     advance(Duration::from_millis(9)).await;
+//!     assert!(!nap.is_finished());
+//!     advance(Duration::from_millis(1)).await;
+//!     assert!(nap.is_finished());
+//! });
+//! # }
+//! ```
 
 // No unsafe here (house rule 2); `pin_project!` keeps its unsafe inside the macro.
 #![forbid(unsafe_code)]
@@ -67,11 +115,15 @@ use std::time::Duration;
 
 mod instant;
 mod interval;
+#[cfg(feature = "test-util")]
+mod pause;
 mod sleep;
 mod timeout;
 
 pub use instant::Instant;
 pub use interval::{Interval, interval, interval_at};
+#[cfg(feature = "test-util")]
+pub use pause::{advance, pause, resume};
 #[cfg(feature = "hyper")]
 pub(crate) use sleep::TimerEntry;
 #[doc(alias = "asyncio.sleep")]

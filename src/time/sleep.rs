@@ -210,7 +210,7 @@ impl TimerEntry {
                 Some(key) if timers.owns(key) => timers.poll_timer(key, cx.waker()),
                 // A deadline already passed completes at once: no timer, no extra loop turn
                 // (what makes `timeout(Duration::ZERO, op)` a cheap "only if ready now").
-                None if self.deadline.into_std() <= std::time::Instant::now() => Poll::Ready(()),
+                None if self.deadline <= Instant::now() => Poll::Ready(()),
                 // First poll, or a key from an earlier runtime on this thread.
                 _ => {
                     let key = timers.insert(self.deadline.into_std(), cx.waker().clone());
