@@ -22,8 +22,10 @@
 //! `--pool-buffer-size` (each core's receive pool, default 1,024 × 4,096), `--workers`
 //! (cores, each pinned to its own CPU; default: every CPU this process may use),
 //! `--backend auto|io_uring|epoll` (default: `RINGIO_BACKEND`, else auto: io_uring where
-//! it works, epoll where it is denied). The `listening on` line names the backend that
-//! runs and, if auto fell back to epoll, why.
+//! it works, epoll where it is denied), `--max-conns` (connections open at once over all
+//! cores, default 100,000: past it a new connection is accepted and closed at once, the
+//! first such on stderr, the count at shutdown). The `listening on` line names the
+//! backend that runs and, if auto fell back to epoll, why.
 //!
 //! Graceful shutdown: on SIGTERM or Ctrl-C (SIGINT) each core stops accepting (its
 //! listener closes), lets its open connections finish for up to `--grace` seconds
@@ -78,6 +80,10 @@ struct Args {
     /// closed.
     #[arg(long, default_value_t = 5.0, value_parser = parse_grace)]
     grace: f64,
+    /// Connections open at once, over all cores; past it new ones are accepted and
+    /// closed at once (counted, and reported at shutdown).
+    #[arg(long, default_value_t = echo::server::DEFAULT_MAX_CONNS)]
+    max_conns: usize,
 }
 
 fn parse_grace(s: &str) -> Result<f64, String> {
@@ -109,6 +115,10 @@ fn main() -> ExitCode {
         eprintln!("--buf must be at least 1 byte");
         return ExitCode::from(2);
     }
+    if args.max_conns == 0 {
+        eprintln!("--max-conns must be at least 1 connection");
+        return ExitCode::from(2);
+    }
     let limit = match echo::raise_fd_limit() {
         Ok(n) => n,
         Err(e) => {
@@ -135,8 +145,10 @@ fn main() -> ExitCode {
     // Cores listening for the stop signals: core 0 says it listens once all do, so that
     // a signal sent after that line reaches every core.
     let armed = AtomicUsize::new(0);
+    let max_conns = echo::server::ConnLimit::new(args.max_conns);
     let ends = rt.run_per_core(|core| {
         let (bound, armed, addr, buf, recv) = (&bound, &armed, args.addr, args.buf, args.recv);
+        let max_conns = max_conns.clone();
         async move {
             let signals = signal(SignalKind::terminate())
                 .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)));
@@ -163,7 +175,7 @@ fn main() -> ExitCode {
                 eprintln!("fd limit {limit}; ring flags {}", m.ring_flags);
                 per_core::announce(bound, local);
             }
-            let conns = Rc::new(echo::server::Connections::default());
+            let conns = Rc::new(echo::server::Connections::with_limit(max_conns));
             let accepting =
                 ringio::spawn(echo::server::serve_with(listener, recv, buf, conns.clone()));
             let by = stop_signal(&mut term, &mut int).await;
@@ -183,5 +195,12 @@ fn main() -> ExitCode {
         (open, cut, by) = (open + end.open, cut + end.cut, end.by);
     }
     println!("shutdown on {by}: {open} connections open, {cut} cut after the {grace:?} grace");
+    if max_conns.refused() > 0 {
+        println!(
+            "max-conns: {} connections closed at once, over the limit of {}",
+            max_conns.refused(),
+            max_conns.max()
+        );
+    }
     ExitCode::SUCCESS
 }

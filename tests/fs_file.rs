@@ -187,10 +187,14 @@ fn fs_open_options_append_and_create_new() {
         assert_eq!(dup.unwrap_err().kind(), ErrorKind::AlreadyExists);
         let none = OpenOptions::new().open(&path).await.unwrap_err();
         assert_eq!(none.kind(), ErrorKind::InvalidInput);
-        // Writing to a file opened read-only is the kernel's EBADF.
+        // Writing to a file opened read-only is the kernel's EBADF, in the error's source
+        // (tests/fs_write_read_only.rs checks the message).
         let ro = File::open(&path).await.unwrap();
         let (res, _) = ro.write_at(b"x", 0).await;
-        assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EBADF));
+        let err = res.unwrap_err();
+        let source = std::error::Error::source(err.get_ref().unwrap()).unwrap();
+        let os = source.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(os.raw_os_error(), Some(libc::EBADF));
     });
 }
 

@@ -71,10 +71,10 @@ fn read_until_and_read_exact_mix() {
 }
 
 #[test]
-fn limit_overrun_keeps_the_bytes() {
+fn limit_overrun_drops_the_line() {
     ringio::run(async {
         let (c, s) = support::tcp_pair().await;
-        c.write_all(b"12345678\n123456789\nabcdefghijklmnop")
+        c.write_all(b"12345678\n123456789\nabcdefghijklmnop\nnext\ntail")
             .await
             .0
             .unwrap();
@@ -85,32 +85,29 @@ fn limit_overrun_keeps_the_bytes() {
         assert_eq!(r.read_line(&mut line).await.unwrap(), 9);
         assert_eq!(line, "12345678\n");
 
-        // One byte over, delimiter already buffered.
+        // One byte over, delimiter already buffered: the line goes, whole.
         line.clear();
         let err = r.read_line(&mut line).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData);
         let overrun = err.downcast::<LimitOverrun>().unwrap();
         assert_eq!((overrun.limit(), overrun.buffered()), (9, 10));
+        assert!(!overrun.rest_skipped());
         assert!(line.is_empty(), "the caller's string is untouched");
-        assert!(
-            r.buffer().starts_with(b"123456789\n"),
-            "the bytes stay buffered"
-        );
-        // The caller decides: here it skips the over-long line.
-        r.consume(overrun.buffered());
+        assert!(r.buffer().starts_with(b"abc"), "only that line was dropped");
 
-        // No delimiter in sight: reported once `limit` bytes are buffered.
+        // The next one is over the limit too: the call after it returns the line that
+        // follows, never the long line's tail.
         let mut out = Vec::new();
         let err = r.read_until(b'\n', &mut out).await.unwrap_err();
         let overrun = err.downcast::<LimitOverrun>().unwrap();
         assert!(overrun.buffered() >= 9);
-        assert_eq!(&r.buffer()[..9], b"abcdefghi");
         assert!(out.is_empty());
-        // Consuming part of it lets the tail through (the stream has ended: IncompleteRead).
-        r.consume(10);
+        assert_eq!(r.read_until(b'\n', &mut out).await.unwrap(), 5);
+        assert_eq!(out, b"next\n");
+        // The stream has ended: the last bytes without a delimiter are IncompleteRead.
         let err = r.read_until(b'\n', &mut out).await.unwrap_err();
         let short = err.downcast::<IncompleteRead>().unwrap();
-        assert_eq!(short.partial(), b"klmnop");
+        assert_eq!(short.partial(), b"tail");
     });
 }
 

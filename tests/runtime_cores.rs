@@ -253,7 +253,7 @@ fn reuseport_echo_server_spreads_2000_connections_over_two_cores() {
     rt.run_per_core(|core| {
         let (acc, bound, done) = (acc.clone(), bound.clone(), done.clone());
         async move {
-            let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+            let listener = TcpListener::bind_reuse_port(("127.0.0.1", port)).unwrap();
             bound.fetch_add(1, Ordering::SeqCst);
             loop {
                 let accept =

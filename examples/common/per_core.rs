@@ -1,6 +1,11 @@
 //! One listener per core on one port, for the servers among the examples: core 0 binds
 //! first, so that port 0 picks one port, and the other cores then bind the same one
-//! (`TcpListener::bind` sets SO_REUSEPORT, so the kernel spreads connections over them).
+//! (`TcpListener::bind_reuse_port` sets SO_REUSEPORT, so the kernel spreads connections
+//! over them; a plain `bind` would refuse the second listener with `AddrInUse`).
+//!
+//! SO_REUSEPORT lets any socket of the same user join the port, a second copy of the
+//! server too. So core 0 first binds the port plainly, for a moment: if anything listens
+//! there, that fails with `AddrInUse` and the server stops instead of sharing the port.
 
 use ringio::net::TcpListener;
 use std::net::SocketAddr;
@@ -15,6 +20,13 @@ pub type Bound = OnceLock<Result<SocketAddr, ()>>;
 /// Core 0 must publish its address with [`announce`] once it has said where it listens.
 pub async fn bind(core: usize, addr: SocketAddr, bound: &Bound) -> Option<TcpListener> {
     let addr = if core == 0 {
+        if addr.port() != 0
+            && let Err(e) = port_is_free(addr)
+        {
+            eprintln!("core 0: {e}");
+            let _ = bound.set(Err(()));
+            return None;
+        }
         addr
     } else {
         loop {
@@ -25,13 +37,29 @@ pub async fn bind(core: usize, addr: SocketAddr, bound: &Bound) -> Option<TcpLis
             }
         }
     };
-    match TcpListener::bind(addr) {
+    match TcpListener::bind_reuse_port(addr) {
         Ok(l) => Some(l),
         Err(e) => {
-            eprintln!("core {core}: cannot listen on {addr}: {e}");
+            eprintln!("core {core}: {e}");
             let _ = bound.set(Err(()));
             None
         }
+    }
+}
+
+/// Whether nothing listens on `addr`: a plain bind (SO_REUSEADDR only, as std's) of it,
+/// closed at once. std's listener closes synchronously on drop, so the port is free again
+/// for the SO_REUSEPORT listeners right after.
+fn port_is_free(addr: SocketAddr) -> std::io::Result<()> {
+    match std::net::TcpListener::bind(addr) {
+        Ok(probe) => {
+            drop(probe);
+            Ok(())
+        }
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {addr}: {e}; is another server running there?"),
+        )),
     }
 }
 

@@ -71,12 +71,33 @@ pub(crate) fn explain_setup_error(
             "io_uring_setup rejected the ring parameters (EINVAL) for {entries} entries: use a \
              power of two between 1 and 32768"
         ),
-        Some(libc::EMFILE) | Some(libc::ENFILE) => {
-            "no file descriptor left for the io_uring (EMFILE/ENFILE): raise ulimit -n".to_string()
-        }
+        Some(libc::EMFILE) | Some(libc::ENFILE) => no_descriptor_left("the io_uring"),
         _ => "io_uring_setup failed".to_string(),
     };
     start_error(why, err)
+}
+
+/// Why a start-up step that needs a descriptor failed with EMFILE/ENFILE: names `what`
+/// needed it, the limit and the fix.
+fn no_descriptor_left(what: &str) -> String {
+    let limit = match crate::sys::rlimit::nofile_limit() {
+        Some(u64::MAX) => "unlimited".to_string(),
+        Some(n) => n.to_string(),
+        None => "unknown".to_string(),
+    };
+    format!(
+        "no file descriptor left for {what} (EMFILE/ENFILE; ulimit -n is {limit}): raise \
+         ulimit -n, or close descriptors before starting the runtime"
+    )
+}
+
+/// `e`, from making `what` (a descriptor the runtime needs to start), as a start error
+/// that says so if no descriptor was left; other errors come back as they are.
+pub(crate) fn descriptor_error(e: io::Error, what: &str) -> io::Error {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) | Some(libc::ENFILE) => start_error(no_descriptor_left(what), e),
+        _ => e,
+    }
 }
 
 /// An error saying why the runtime cannot start, keeping the kernel's error as `source`

@@ -29,6 +29,7 @@ mod submit;
 
 pub(crate) use drain::DRAIN_LIMIT;
 pub(crate) use epoll::fd_changed;
+pub(crate) use error::descriptor_error;
 pub use setup::RingFlags;
 pub(crate) use setup::{Probe, RingSize, probe};
 pub(crate) use slot::{Completion, Orphan};
@@ -120,7 +121,8 @@ impl Driver {
         wake_fd: RawFd,
         blocking: &Arc<BlockingPool>,
     ) -> io::Result<Driver> {
-        let epoll = Epoll::new(blocking.clone())?;
+        let epoll = Epoll::new(blocking.clone())
+            .map_err(|e| descriptor_error(e, "the epoll backend (an epoll fd and an eventfd)"))?;
         let flags = RingFlags::default();
         Ok(Driver::with_queue(
             Queue::Epoll(Box::new(epoll)),

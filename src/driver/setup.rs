@@ -277,7 +277,8 @@ pub(crate) fn unavailable(e: &io::Error) -> bool {
 ///
 /// As [`Driver::new`]: a message that names the cause and the fix.
 fn probe_rings(size: RingSize) -> io::Result<Probe> {
-    let wake = crate::sys::fd::eventfd()?;
+    let wake = crate::sys::fd::eventfd()
+        .map_err(|e| super::descriptor_error(e, "the core's wake-up eventfd"))?;
     let first = Driver::new(size, wake.as_raw_fd())?;
     let probe = Probe {
         backend: Backend::IoUring,

@@ -1,5 +1,6 @@
 //! `File`: an open file whose reads, writes, syncs and close go through the ring.
 
+use super::path_error::not_writable;
 use super::{Advice, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::io::loops;
@@ -208,7 +209,8 @@ impl File {
     /// # Errors
     ///
     /// `InvalidInput` if `pos` exceeds `i64::MAX`; otherwise what pwrite(2) reports
-    /// (`StorageFull`, `EBADF` for a file not open for writing, ...).
+    /// (`StorageFull`, ...). A file not opened for writing (`EBADF`) gets a message that
+    /// says so and names the file; the errno stays in the error's `source`.
     ///
     /// # Cancel safety
     ///
@@ -218,7 +220,8 @@ impl File {
         if let Err(e) = check_pos(pos) {
             return (Err(e), buf);
         }
-        finish(Op::write_at(&self.fd, buf, 0, pos)).await
+        let (res, buf) = finish(Op::write_at(&self.fd, buf, 0, pos)).await;
+        (res.map_err(|e| not_writable(e, self.fd.as_fd())), buf)
     }
 
     /// Writes every initialised byte of `buf` starting at `pos`, however many writes it
@@ -253,7 +256,8 @@ impl File {
             if let Err(e) = check_pos(at) {
                 return (Err(e), buf);
             }
-            finish(Op::write_at(&self.fd, buf, written, at)).await
+            let (res, buf) = finish(Op::write_at(&self.fd, buf, written, at)).await;
+            (res.map_err(|e| not_writable(e, self.fd.as_fd())), buf)
         })
         .await
     }

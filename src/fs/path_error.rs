@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// What failed (`"remove directory"`), on which path or paths, and the syscall's error.
@@ -64,6 +65,25 @@ pub(super) fn with_paths(
         source,
         what,
         format!("{} to {}", from.display(), to.display()),
+    )
+}
+
+/// A write's error: for EBADF, which a write to a descriptor ringio holds open means the
+/// file was not opened for writing, an error that says so and names the file (found
+/// through /proc/self/fd; only on this error path); other errors as they are.
+pub(super) fn not_writable(source: io::Error, fd: &impl AsRawFd) -> io::Error {
+    if source.raw_os_error() != Some(libc::EBADF) {
+        return source;
+    }
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_or_else(|_| "the file".to_string(), |p| p.display().to_string());
+    wrap(
+        source,
+        "write to",
+        format!(
+            "{path}: it was not opened for writing (use File::create or \
+             OpenOptions::write(true))"
+        ),
     )
 }
 

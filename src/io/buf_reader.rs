@@ -1,6 +1,8 @@
 //! `BufReader`: asyncio's `StreamReader` (`readline`, `readuntil`, `readexactly`).
 
-use super::{AsyncRead, AsyncWrite, DEFAULT_BUF_SIZE, IncompleteRead, LimitOverrun};
+use super::{
+    AsyncRead, AsyncWrite, DEFAULT_BUF_SIZE, DEFAULT_LINE_LIMIT, IncompleteRead, LimitOverrun,
+};
 use crate::buf::{BufResult, IoBuf};
 use std::io;
 
@@ -9,6 +11,12 @@ use std::io;
 /// actually arrive, and big reads still take few syscalls.
 const MAX_READ_FACTOR: usize = 4;
 
+/// The buffer keeps up to this many times what a line at the default limit needs (the
+/// limit plus one read) between items; past that, once the big item is taken, it shrinks
+/// back to the read capacity (rule 3). Two: `Vec` doubles as it grows, so a line just
+/// under the limit may leave up to twice its size, and that much is kept for the next.
+const RETAIN_FACTOR: usize = 2;
+
 /// A reader with a buffer, for reading lines, delimited chunks and exact sizes.
 ///
 /// Bytes stay in the reader's own buffer until a call returns them, and that buffer is
@@ -16,9 +24,22 @@ const MAX_READ_FACTOR: usize = 4;
 /// `memcpy` per read, the price of rule 2 of the [module docs](super)). So a
 /// `read_line` dropped by a timeout loses nothing: the next call sees every byte.
 ///
-/// The optional limit (asyncio's `limit=`) bounds how long a line may be; there is none
-/// by default, so set one with [`with_limit`](Self::with_limit) when the peer is not
-/// trusted, or a peer that never sends `\n` makes the buffer grow without bound.
+/// Rules on memory, for a peer that sends whatever it likes:
+/// 1. A line (or [`read_until`](Self::read_until) chunk) is at most the limit long,
+///    [`DEFAULT_LINE_LIMIT`] (64 KiB, asyncio's `limit=`) unless set with
+///    [`with_limit`](Self::with_limit) or removed with
+///    [`without_limit`](Self::without_limit). A longer one gives [`LimitOverrun`] once
+///    the limit is buffered: the reader never holds more than the limit plus one read
+///    of it, however long the peer's line.
+/// 2. After an overrun the reader never passes a piece of the over-long item off as an
+///    item: its buffered bytes are dropped with the error, and if its delimiter has not
+///    arrived yet the next read of any kind first reads on and drops bytes, one read at
+///    a time, through that delimiter. The next call so starts at the next line, as after
+///    asyncio's `readline`, but the error comes at once: a server that closes the
+///    connection on it does not read the rest of the item first.
+/// 3. Memory an item needed beyond the usual is given back once the item is taken: a
+///    reader that once held a 20 MB item (no limit, or a big
+///    [`read_exact`](Self::read_exact)) does not keep 20 MB.
 ///
 /// # Examples
 ///
@@ -56,6 +77,9 @@ pub struct BufReader<R> {
     landing: Vec<u8>,
     capacity: usize,
     limit: Option<usize>,
+    /// The delimiter of an over-long item whose end has not been read yet: reads drop
+    /// bytes through it first (rule 2).
+    skipping: Option<u8>,
 }
 
 /// What a scan for a delimiter found in the buffer.
@@ -67,7 +91,8 @@ enum Scan {
 }
 
 impl<R> BufReader<R> {
-    /// Wraps `inner` with a buffer of [`DEFAULT_BUF_SIZE`] bytes and no line limit.
+    /// Wraps `inner` with a buffer of [`DEFAULT_BUF_SIZE`] bytes and the line limit
+    /// [`DEFAULT_LINE_LIMIT`].
     ///
     /// # Examples
     ///
@@ -76,7 +101,8 @@ impl<R> BufReader<R> {
         Self::with_capacity(DEFAULT_BUF_SIZE, inner)
     }
 
-    /// Wraps `inner`, reading up to `capacity` bytes per read (at least 1).
+    /// Wraps `inner`, reading up to `capacity` bytes per read (at least 1), with the line
+    /// limit [`DEFAULT_LINE_LIMIT`].
     ///
     /// # Examples
     ///
@@ -99,12 +125,14 @@ impl<R> BufReader<R> {
             pos: 0,
             landing: Vec::new(),
             capacity,
-            limit: None,
+            limit: Some(DEFAULT_LINE_LIMIT),
+            skipping: None,
         }
     }
 
     /// Sets the longest line (delimiter included) that [`read_line`](Self::read_line) and
-    /// [`read_until`](Self::read_until) accept; longer ones give [`LimitOverrun`].
+    /// [`read_until`](Self::read_until) accept; longer ones give [`LimitOverrun`]. The
+    /// reader holds at most about `limit` bytes for a line (rule 1).
     ///
     /// # Examples
     ///
@@ -114,7 +142,27 @@ impl<R> BufReader<R> {
         self
     }
 
-    /// The line limit, if any.
+    /// Removes the line limit: a line is buffered whole however long it is, so a peer
+    /// that never sends the delimiter makes the buffer grow without bound. Only for
+    /// trusted input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # ringio::run(async {
+    /// # let l = ringio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let c = ringio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    /// let r = ringio::io::BufReader::new(c).without_limit();
+    /// assert_eq!(r.limit(), None);
+    /// # });
+    /// ```
+    pub fn without_limit(mut self) -> Self {
+        self.limit = None;
+        self
+    }
+
+    /// The line limit: [`DEFAULT_LINE_LIMIT`] unless set; `None` after
+    /// [`without_limit`](Self::without_limit).
     ///
     /// # Examples
     ///
@@ -154,7 +202,8 @@ impl<R> BufReader<R> {
     ///
     /// See [`fill_buf`](Self::fill_buf).
     pub fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
+        self.pos = self.pos.saturating_add(n).min(self.buf.len());
+        self.shrink_if_oversized();
     }
 
     /// The wrapped reader.
@@ -189,7 +238,8 @@ impl<R> BufReader<R> {
         &mut self.inner
     }
 
-    /// Gives back the reader and the buffered bytes not yet returned.
+    /// Gives back the reader and the buffered bytes not yet returned. After a
+    /// [`LimitOverrun`] whose item had not ended, the reader is still inside that item.
     ///
     /// # Examples
     ///
@@ -228,7 +278,30 @@ impl<R> BufReader<R> {
     fn take(&mut self, n: usize) -> Vec<u8> {
         let out = self.buf[self.pos..self.pos + n].to_vec();
         self.pos += n;
+        self.shrink_if_oversized();
         out
+    }
+
+    /// The buffer capacity kept between items: what a line at the default limit needs,
+    /// twice (`RETAIN_FACTOR`), and never less than a `read_exact` read. Not the reader's
+    /// own limit: a reader allowed 100 MB lines must not keep 100 MB after one.
+    fn retained(&self) -> usize {
+        let read = self.capacity.saturating_mul(MAX_READ_FACTOR);
+        DEFAULT_LINE_LIMIT
+            .max(read)
+            .saturating_add(self.capacity)
+            .saturating_mul(RETAIN_FACTOR)
+    }
+
+    /// Gives back what a big item made the buffer grow to, once the bytes left are few
+    /// (rule 3). Costs a copy of those bytes, only after such an item.
+    fn shrink_if_oversized(&mut self) {
+        let retained = self.retained();
+        if self.buf.capacity() > retained && self.buf.len() - self.pos <= retained / 2 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+            self.buf.shrink_to(self.capacity);
+        }
     }
 }
 
@@ -263,6 +336,7 @@ impl<R: AsyncRead> BufReader<R> {
     ///
     /// Cancel-safe.
     pub async fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.skip_overrun().await?;
         if self.pos == self.buf.len() {
             self.fill_more(0).await?;
         }
@@ -279,8 +353,9 @@ impl<R: AsyncRead> BufReader<R> {
     ///
     /// # Errors
     ///
-    /// - [`LimitOverrun`] (kind `InvalidData`) if the line is longer than the limit; the
-    ///   bytes stay buffered and `line` is unchanged.
+    /// - [`LimitOverrun`] (kind `InvalidData`) if the line is longer than the limit;
+    ///   `line` is unchanged and the over-long line is dropped, the part not read yet by
+    ///   the next call (rule 2 of [`BufReader`]).
     /// - `InvalidData` if the line is not UTF-8; its bytes are consumed and `line` is
     ///   unchanged (use [`read_until`](Self::read_until) for raw bytes).
     /// - The read's error; the bytes read so far stay buffered.
@@ -291,6 +366,7 @@ impl<R: AsyncRead> BufReader<R> {
     /// bytes stay in the reader, so the next call returns the full line.
     #[doc(alias = "readline")]
     pub async fn read_line(&mut self, line: &mut String) -> io::Result<usize> {
+        self.skip_overrun().await?;
         let n = match self.scan_until(b'\n').await? {
             Scan::Found(n) | Scan::Eof(n) => n,
         };
@@ -306,6 +382,7 @@ impl<R: AsyncRead> BufReader<R> {
             )),
         };
         self.pos += n;
+        self.shrink_if_oversized();
         res
     }
 
@@ -332,8 +409,8 @@ impl<R: AsyncRead> BufReader<R> {
     ///
     /// # Errors
     ///
-    /// - [`LimitOverrun`] (kind `InvalidData`) if the chunk is longer than the limit; the
-    ///   bytes stay buffered.
+    /// - [`LimitOverrun`] (kind `InvalidData`) if the chunk is longer than the limit; `out`
+    ///   is unchanged and the chunk is dropped, as by [`read_line`](Self::read_line).
     /// - [`IncompleteRead`] (kind `UnexpectedEof`) if the stream ends after some bytes but
     ///   before `delimiter` (asyncio `readuntil`); the error holds those bytes and `out`
     ///   is unchanged.
@@ -344,10 +421,12 @@ impl<R: AsyncRead> BufReader<R> {
     /// Cancel-safe, as [`read_line`](Self::read_line).
     #[doc(alias = "readuntil")]
     pub async fn read_until(&mut self, delimiter: u8, out: &mut Vec<u8>) -> io::Result<usize> {
+        self.skip_overrun().await?;
         match self.scan_until(delimiter).await? {
             Scan::Found(n) => {
                 out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
                 self.pos += n;
+                self.shrink_if_oversized();
                 Ok(n)
             }
             Scan::Eof(0) => Ok(0),
@@ -386,6 +465,7 @@ impl<R: AsyncRead> BufReader<R> {
     /// Cancel-safe: the bytes stay buffered until all `n` are in.
     #[doc(alias = "readexactly")]
     pub async fn read_exact(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        self.skip_overrun().await?;
         loop {
             let have = self.buf.len() - self.pos;
             if have >= n {
@@ -430,6 +510,7 @@ impl<R: AsyncRead> BufReader<R> {
     /// byte read and the reader the rest.
     #[doc(alias = "read")]
     pub async fn read_to_end(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        self.skip_overrun().await?;
         let start = out.len();
         loop {
             out.extend_from_slice(self.buffer());
@@ -441,7 +522,8 @@ impl<R: AsyncRead> BufReader<R> {
     }
 
     /// Finds `delimiter` in the buffer, reading more until it arrives, the limit is
-    /// passed or the stream ends. Returns with every scanned byte still buffered.
+    /// passed or the stream ends. Returns with every scanned byte still buffered, except
+    /// after an overrun, whose bytes are dropped (rule 2).
     async fn scan_until(&mut self, delimiter: u8) -> io::Result<Scan> {
         let mut scanned = 0;
         loop {
@@ -451,20 +533,48 @@ impl<R: AsyncRead> BufReader<R> {
                 if let Some(limit) = self.limit
                     && len > limit
                 {
-                    return Err(LimitOverrun::new(limit, len).into());
+                    self.pos += len;
+                    self.shrink_if_oversized();
+                    return Err(LimitOverrun::new(limit, len, false).into());
                 }
                 return Ok(Scan::Found(len));
             }
             if let Some(limit) = self.limit
-                && avail.len() >= limit
+                && avail.len() >= limit.max(1)
             {
-                return Err(LimitOverrun::new(limit, avail.len()).into());
+                let dropped = avail.len();
+                self.pos = self.buf.len();
+                self.skipping = Some(delimiter);
+                self.shrink_if_oversized();
+                return Err(LimitOverrun::new(limit, dropped, true).into());
             }
             scanned = avail.len();
             if self.fill_more(0).await? == 0 {
                 return Ok(Scan::Eof(self.buffer().len()));
             }
         }
+    }
+
+    /// Drops the rest of an over-long item through its delimiter, one read at a time, if
+    /// an overrun left one unfinished (rule 2). Cancel-safe: what is left to skip is
+    /// remembered in the reader.
+    async fn skip_overrun(&mut self) -> io::Result<()> {
+        while let Some(delimiter) = self.skipping {
+            match self.buffer().iter().position(|&b| b == delimiter) {
+                Some(i) => {
+                    self.pos += i + 1;
+                    self.skipping = None;
+                }
+                None => {
+                    self.pos = self.buf.len();
+                    if self.fill_more(0).await? == 0 {
+                        // The stream ended inside the item: nothing of it is left.
+                        self.skipping = None;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads once, asking for `want` bytes (at least `capacity`, at most

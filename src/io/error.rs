@@ -6,10 +6,17 @@ use std::io;
 /// A line (or [`read_until`](super::BufReader::read_until) chunk) longer than the
 /// reader's limit.
 ///
-/// The bytes stay in the reader's buffer, as with asyncio's `LimitOverrunError`: look at
-/// them with [`buffer`](super::BufReader::buffer) and drop them with
-/// [`consume`](super::BufReader::consume)`(e.buffered())`. Converts into an
-/// [`io::Error`] of kind `InvalidData`; get it back with `err.downcast::<LimitOverrun>()`.
+/// The over-long item is dropped, never returned in pieces: the bytes of it that were
+/// buffered go with the error, and if its delimiter has not arrived yet
+/// ([`rest_skipped`](Self::rest_skipped)), the reader's next read first reads on and
+/// drops the rest of it through the delimiter, one read at a time. So the next
+/// `read_line` returns the next whole line, as after asyncio's `readline`, and the error
+/// comes as soon as the limit is passed: a server that closes the connection on it never
+/// reads the rest. (asyncio's `readuntil` keeps the bytes buffered instead; the next call
+/// would then return the item's tail as if it were an item.)
+///
+/// Converts into an [`io::Error`] of kind `InvalidData`; get it back with
+/// `err.downcast::<LimitOverrun>()`.
 ///
 /// # Examples
 ///
@@ -27,10 +34,10 @@ use std::io;
 ///     let err = r.read_line(&mut line).await.unwrap_err();
 ///     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
 ///     let overrun = err.downcast::<LimitOverrun>().unwrap();
-///     assert_eq!(overrun.limit(), 8);
-///     r.consume(overrun.buffered()); // the whole long line was buffered: skip it
+///     assert_eq!((overrun.limit(), overrun.buffered()), (8, 13));
+///     assert!(!overrun.rest_skipped(), "its `\n` had arrived: the line is gone whole");
 ///     r.read_line(&mut line).await.unwrap();
-///     assert_eq!(line, "ok\n");
+///     assert_eq!(line, "ok\n"); // the next line, never a piece of the long one
 /// });
 /// ```
 #[doc(alias = "LimitOverrunError")]
@@ -38,11 +45,16 @@ use std::io;
 pub struct LimitOverrun {
     limit: usize,
     buffered: usize,
+    rest_skipped: bool,
 }
 
 impl LimitOverrun {
-    pub(super) fn new(limit: usize, buffered: usize) -> Self {
-        LimitOverrun { limit, buffered }
+    pub(super) fn new(limit: usize, buffered: usize, rest_skipped: bool) -> Self {
+        LimitOverrun {
+            limit,
+            buffered,
+            rest_skipped,
+        }
     }
 
     /// The reader's limit, in bytes.
@@ -54,8 +66,9 @@ impl LimitOverrun {
         self.limit
     }
 
-    /// How many bytes of the over-long line the buffer holds: up to and including the
-    /// delimiter if it arrived, otherwise every buffered byte (asyncio's `consumed`).
+    /// How many bytes of the over-long line had been buffered, and were dropped with the
+    /// error: up to and including the delimiter if it arrived, otherwise every buffered
+    /// byte (at least the limit).
     ///
     /// # Examples
     ///
@@ -63,15 +76,31 @@ impl LimitOverrun {
     pub fn buffered(&self) -> usize {
         self.buffered
     }
+
+    /// True if the line's delimiter had not arrived: the reader's next read first drops
+    /// the rest of the line, through the delimiter.
+    ///
+    /// # Examples
+    ///
+    /// See [`LimitOverrun`].
+    pub fn rest_skipped(&self) -> bool {
+        self.rest_skipped
+    }
 }
 
 impl fmt::Display for LimitOverrun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "line longer than the {}-byte limit ({} bytes buffered); consume them or raise \
-             the limit with BufReader::with_limit",
-            self.limit, self.buffered
+            "line longer than the {}-byte limit ({} bytes read{}); it was dropped (raise the \
+             limit with BufReader::with_limit)",
+            self.limit,
+            self.buffered,
+            if self.rest_skipped {
+                ", the rest is skipped up to its delimiter"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -181,12 +210,12 @@ mod tests {
 
     #[test]
     fn limit_overrun_round_trips_through_io_error() {
-        let err: io::Error = LimitOverrun::new(8, 13).into();
+        let err: io::Error = LimitOverrun::new(8, 13, false).into();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains("8-byte limit"), "{err}");
         assert_eq!(
             err.downcast::<LimitOverrun>().unwrap(),
-            LimitOverrun::new(8, 13)
+            LimitOverrun::new(8, 13, false)
         );
     }
 

@@ -89,3 +89,21 @@ pub use traits::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// assert_eq!(ringio::io::DEFAULT_BUF_SIZE, 8192);
 /// ```
 pub const DEFAULT_BUF_SIZE: usize = 8 * 1024;
+
+/// The longest line (or [`read_until`](BufReader::read_until) chunk, delimiter included)
+/// a [`BufReader`] accepts unless told otherwise: asyncio's `StreamReader` default, 64 KiB.
+///
+/// A peer that sends a longer line gets [`LimitOverrun`] after at most this many bytes
+/// (plus one read) are buffered, so it cannot make the reader hold more.
+///
+/// # Examples
+///
+/// ```
+/// # ringio::run(async {
+/// # let l = ringio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// # let c = ringio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+/// let r = ringio::io::BufReader::new(c);
+/// assert_eq!(r.limit(), Some(ringio::io::DEFAULT_LINE_LIMIT));
+/// # });
+/// ```
+pub const DEFAULT_LINE_LIMIT: usize = 64 * 1024;

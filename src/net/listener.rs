@@ -1,4 +1,4 @@
-//! `TcpListener`: bind with SO_REUSEPORT, accept through the ring.
+//! `TcpListener`: bind (SO_REUSEPORT only when asked for), accept through the ring.
 
 use super::accept::Acceptor;
 use super::{TcpStream, each_addr, ip_addr, ip_socket};
@@ -40,24 +40,75 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` with SO_REUSEADDR and SO_REUSEPORT, so each core of a server can
-    /// bind the same port and the kernel spreads connections between them.
+    /// Binds to `addr` with SO_REUSEADDR (a restarted server gets its port back while
+    /// old connections linger in TIME_WAIT), as std's and tokio's `bind` do. A port that
+    /// another socket listens on is refused with `AddrInUse`: a second server started by
+    /// mistake fails instead of silently taking half the connections. For one listener
+    /// per core on one port, see [`bind_reuse_port`](Self::bind_reuse_port).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::TcpListener;
+    ///
+    /// ringio::run(async {
+    ///     let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let err = TcpListener::bind(first.local_addr().unwrap()).unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// });
+    /// ```
     ///
     /// # Errors
     ///
-    /// If no address `addr` resolves to can be bound (in use without SO_REUSEPORT,
-    /// permission, ...).
+    /// If no address `addr` resolves to can be bound: `AddrInUse` (the port is taken),
+    /// `PermissionDenied` (a port below 1024), ...; the message names the address.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        each_addr(addr, |addr| {
-            let socket = ip_socket(addr, Type::STREAM, Protocol::TCP)?;
-            socket.set_reuse_address(true)?;
-            socket.set_reuse_port(true)?;
-            socket.bind(&addr.into())?;
-            socket.listen(BACKLOG)?;
-            Ok(TcpListener {
-                fd: SharedFd::new(socket.into()),
-                acceptor: Acceptor::default(),
-            })
+        each_addr(addr, |addr| TcpListener::bind_one(addr, false))
+    }
+
+    /// Binds to `addr` with SO_REUSEADDR and SO_REUSEPORT, so each core of a server can
+    /// bind the same port and the kernel spreads connections between them.
+    ///
+    /// Every socket on the port must set SO_REUSEPORT, and the kernel lets only sockets
+    /// of the same user share it (socket(7)); a plain [`bind`](Self::bind) of the port is
+    /// then refused, as is this one on a port a plain listener holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::net::TcpListener;
+    ///
+    /// ringio::run(async {
+    ///     let first = TcpListener::bind_reuse_port("127.0.0.1:0").unwrap();
+    ///     let addr = first.local_addr().unwrap();
+    ///     let second = TcpListener::bind_reuse_port(addr).unwrap();
+    ///     assert_eq!(second.local_addr().unwrap(), addr);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind); `AddrInUse` if a socket without SO_REUSEPORT (or of
+    /// another user) holds the port.
+    #[doc(alias = "reuse_port")]
+    #[doc(alias = "SO_REUSEPORT")]
+    pub fn bind_reuse_port<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        each_addr(addr, |addr| TcpListener::bind_one(addr, true))
+    }
+
+    /// Binds and listens on one address; errors name it.
+    fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+        let named = |e: io::Error| bind_error(e, addr, reuse_port);
+        let socket = ip_socket(addr, Type::STREAM, Protocol::TCP).map_err(named)?;
+        socket.set_reuse_address(true).map_err(named)?;
+        if reuse_port {
+            socket.set_reuse_port(true).map_err(named)?;
+        }
+        socket.bind(&addr.into()).map_err(named)?;
+        socket.listen(BACKLOG).map_err(named)?;
+        Ok(TcpListener {
+            fd: SharedFd::new(socket.into()),
+            acceptor: Acceptor::default(),
         })
     }
 
@@ -132,6 +183,66 @@ impl TcpListener {
     /// If getsockname(2) fails.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         ip_addr(&SockRef::from(self.fd.as_fd()).local_addr()?, "listener")
+    }
+}
+
+/// Stops listening at once, so the port is free for a new `bind` as soon as the listener
+/// is dropped: the descriptor itself closes only once the accept in flight has ended
+/// (its CQE comes a loop turn later), and until then a plain `bind` of the port would be
+/// `AddrInUse`. shutdown(2) of a listening socket takes it out of the LISTEN state now;
+/// the accept in flight ends with an error nobody waits for. (shutdown acts on the socket,
+/// not the descriptor: a copy inherited by a forked child stops listening too. A
+/// `TcpListener` gives out no descriptor, so nothing else of this process holds one.)
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        let _ = SockRef::from(self.fd.as_fd()).shutdown(std::net::Shutdown::Read);
+    }
+}
+
+/// `e` as an error of the same kind that names the address, with the way out of a port
+/// in use; the syscall's error stays its `source`.
+fn bind_error(e: io::Error, addr: SocketAddr, reuse_port: bool) -> io::Error {
+    let hint = match (e.kind(), reuse_port) {
+        (io::ErrorKind::AddrInUse, false) => {
+            "; another socket listens on this port (one listener per core of one server: \
+             TcpListener::bind_reuse_port on each)"
+        }
+        (io::ErrorKind::AddrInUse, true) => {
+            "; a socket without SO_REUSEPORT, or of another user, holds this port"
+        }
+        _ => "",
+    };
+    io::Error::new(
+        e.kind(),
+        BindError {
+            addr,
+            hint,
+            source: e,
+        },
+    )
+}
+
+/// What [`bind_error`] wraps: the address, the way out, and the syscall's error.
+#[derive(Debug)]
+struct BindError {
+    addr: SocketAddr,
+    hint: &'static str,
+    source: io::Error,
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot listen on {}: {}{}",
+            self.addr, self.source, self.hint
+        )
+    }
+}
+
+impl std::error::Error for BindError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 

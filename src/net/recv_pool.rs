@@ -5,8 +5,9 @@
 //! A connection that waits for data holds no buffer: the kernel takes one from the pool
 //! when bytes arrive. If the pool is empty at that moment the receive ends with ENOBUFS
 //! and the bytes stay in the socket; both forms then take them at once into an owned
-//! buffer of the pool's buffer size (or receive from the pool again, if buffers came
-//! back meanwhile). So the caller never sees ENOBUFS, and no connection waits for others
+//! buffer of the pool's buffer size, 64 KiB at most (what a bigger one would hold stays in
+//! the socket for the next receive), or receive from the pool again if buffers came
+//! back meanwhile. So the caller never sees ENOBUFS, and no connection waits for others
 //! to give buffers back: readers that hold many buffers (stuck writing to peers that do
 //! not read) cannot stall the rest of their core. `Metrics::pool_exhausted` counts the
 //! times the pool was found empty.
@@ -35,8 +36,8 @@ fn is_enobufs(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ENOBUFS)
 }
 
-/// One receive into an owned buffer of the pool's buffer size: the pool was refused, or
-/// found empty with bytes waiting.
+/// One receive into an owned buffer of the pool's buffer size (64 KiB at most): the pool
+/// was refused, or found empty with bytes waiting.
 pub(super) async fn recv_owned(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
     unread.settled().await;
     if let Some(kept) = take_kept(unread) {

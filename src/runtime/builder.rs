@@ -7,6 +7,7 @@ use super::launch::Runtime;
 use super::options::Options;
 use crate::buf::pool::PoolConfig;
 pub use crate::buf::pool::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
+pub use crate::buf::pool::{MAX_POOL_BUFFER_SIZE, MAX_POOL_BYTES};
 use crate::driver::RingSize;
 use std::fmt;
 use std::io;
@@ -85,14 +86,18 @@ impl Builder {
     /// Size of each core's receive buffer pool (a provided buffer ring, used by
     /// [`TcpStream::recv_pooled`](crate::net::TcpStream::recv_pooled) and
     /// [`recv_stream`](crate::net::TcpStream::recv_stream)): `buffers` (a power of two,
-    /// up to 32,768) of `buffer_size` bytes each. Default [`DEFAULT_POOL_BUFFERS`] ×
+    /// up to 32,768) of `buffer_size` bytes each (1 to [`MAX_POOL_BUFFER_SIZE`], 1 MiB; at
+    /// most [`MAX_POOL_BYTES`], 1 GiB, per core). Default [`DEFAULT_POOL_BUFFERS`] ×
     /// [`DEFAULT_POOL_BUFFER_SIZE`] (4 MiB of address space per core, made on first use;
     /// pages count in RSS only once the kernel has written into them).
     ///
     /// The pool bounds how many pooled receives can hold data at once across all
     /// connections of a core; a receive that finds it empty takes its bytes into an owned
-    /// buffer of `buffer_size` instead (counted in `Metrics::pool_fallbacks`). A receive
-    /// returns at most `buffer_size` bytes.
+    /// buffer of `buffer_size` instead, or of 64 KiB if that is less (counted in
+    /// `Metrics::pool_fallbacks`). A receive returns at most `buffer_size` bytes.
+    ///
+    /// The sizes are checked by [`build`](Self::build), which refuses them with
+    /// `InvalidInput` naming the numbers and the bound.
     pub fn buffer_pool(mut self, buffers: u16, buffer_size: usize) -> Self {
         self.options.pool = PoolConfig {
             buffers,
@@ -229,7 +234,10 @@ impl Builder {
     /// (ENOSYS), disabled by `kernel.io_uring_disabled` or denied by seccomp (EPERM),
     /// RLIMIT_MEMLOCK too low for `workers` rings of `ring_entries` (ENOMEM, with the
     /// limit's value). `InvalidInput` if `RINGIO_BACKEND` or `RINGIO_DEBUG` holds an unknown value. `InvalidInput` if `workers`, `max_blocking_threads` or
-    /// `blocking_keep_alive` is 0, or the buffer pool's sizes are out of range.
+    /// `blocking_keep_alive` is 0, or the buffer pool's sizes are out of range: a count
+    /// that is not a power of two up to 32,768, a buffer over [`MAX_POOL_BUFFER_SIZE`], a
+    /// pool over [`MAX_POOL_BYTES`] per core, or pools of all cores together larger than
+    /// the machine's memory.
     ///
     /// # Examples
     ///
@@ -259,7 +267,8 @@ impl Builder {
                  little; give at least a millisecond",
             );
         }
-        o.pool.validate()?;
+        o.pool
+            .validate_for(o.workers, crate::sys::rlimit::physical_memory())?;
         let choice = match o.backend {
             Some(b) => b,
             None => Backend::from_env()?.unwrap_or_default(),

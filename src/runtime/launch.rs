@@ -187,11 +187,14 @@ impl Runtime {
         let peers: Arc<[Arc<Shared>]> = (0..n)
             .map(|i| Shared::new(i).map(Arc::new))
             .collect::<io::Result<Vec<_>>>()
-            .map_err(|e| {
-                io::Error::new(
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EMFILE | libc::ENFILE) => {
+                    crate::driver::descriptor_error(e, "a core's wake-up eventfd")
+                }
+                _ => io::Error::new(
                     e.kind(),
                     format!("ringio: cannot create a core's eventfd: {e}"),
-                )
+                ),
             })?
             .into();
         let remaining = AtomicUsize::new(counted);

@@ -28,6 +28,7 @@ pub use backend::{BACKEND_ENV, Backend};
 #[doc(alias = "new_event_loop")]
 pub use builder::Builder;
 pub use builder::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
+pub use builder::{MAX_POOL_BUFFER_SIZE, MAX_POOL_BYTES};
 pub use join::{JoinError, JoinHandle};
 pub use launch::Runtime;
 pub use metrics::{Metrics, RingFlags};

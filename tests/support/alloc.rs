@@ -29,6 +29,8 @@ const CAPACITY: usize = 1 << 18;
 pub struct Guard;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// The most `LIVE` has been since [`reset_peak`].
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static ON: AtomicBool = AtomicBool::new(false);
 static QUARANTINED: AtomicU64 = AtomicU64::new(0);
@@ -98,7 +100,8 @@ unsafe impl GlobalAlloc for Guard {
         // SAFETY: same contract as ours.
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            let live = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            PEAK.fetch_max(live + layout.size() as isize, Ordering::Relaxed);
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         ptr
@@ -121,6 +124,17 @@ unsafe impl GlobalAlloc for Guard {
 /// Bytes allocated and not freed, in the whole process.
 pub fn live_bytes() -> isize {
     LIVE.load(Ordering::SeqCst)
+}
+
+/// Starts a new peak: [`peak_bytes`] is measured from now on.
+pub fn reset_peak() {
+    PEAK.store(LIVE.load(Ordering::SeqCst), Ordering::SeqCst);
+}
+
+/// The most bytes that were allocated and not freed at once, in the whole process, since
+/// [`reset_peak`].
+pub fn peak_bytes() -> isize {
+    PEAK.load(Ordering::SeqCst)
 }
 
 /// Allocations made so far, in the whole process.

@@ -12,6 +12,12 @@
 //!
 //! For a graceful shutdown, [`serve_with`] counts each core's open connections in a
 //! [`Connections`], which can wait for them to close and cut those still open.
+//!
+//! A [`ConnLimit`] (`--max-conns`, shared by every core) bounds the connections open at
+//! once: past it, a new connection is accepted and closed at once (its client reads end
+//! of stream), and counted. Accepting it rather than leaving it in the kernel's backlog
+//! keeps the backlog from filling with connections nobody serves, and tells the client
+//! now instead of after its connect timeout.
 
 use ringio::JoinHandle;
 use ringio::buf::IoBuf;
@@ -21,12 +27,68 @@ use slab::Slab;
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Pause after an accept error other than fd exhaustion (which the listener paces by
 /// itself). Such errors are rare and usually transient (ECONNABORTED); 1 ms keeps a
 /// persistent one from spinning a core while adding no visible delay to a transient one.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(1);
+
+/// Default `--max-conns`: far above what a benchmark opens (10,000 connections), low
+/// enough that a flood of idle connections stops at about 100 MB of server memory (under
+/// 1 KiB of heap each, plus the kernel's socket memory).
+pub const DEFAULT_MAX_CONNS: usize = 100_000;
+
+/// The most connections the server keeps open at once, over all its cores, and how many
+/// it closed at once for being over that (module docs).
+#[derive(Debug)]
+pub struct ConnLimit {
+    max: usize,
+    open: AtomicUsize,
+    refused: AtomicU64,
+}
+
+impl ConnLimit {
+    /// A limit of `max` open connections.
+    pub fn new(max: usize) -> Arc<ConnLimit> {
+        Arc::new(ConnLimit {
+            max,
+            open: AtomicUsize::new(0),
+            refused: AtomicU64::new(0),
+        })
+    }
+
+    /// The limit.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Connections closed at once because `max` were open.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Counts one more open connection if there is room; else counts a refusal and
+    /// returns false (true the first time, in the second value, so that it is said once).
+    fn admit(&self) -> (bool, bool) {
+        let room = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_ok();
+        if room {
+            return (true, false);
+        }
+        (false, self.refused.fetch_add(1, Ordering::Relaxed) == 0)
+    }
+
+    fn close(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// How the server receives (module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -44,7 +106,8 @@ pub enum RecvMode {
 ///
 /// Accept errors never end the loop: running out of descriptors is reported once (the
 /// listener then backs off by itself and existing connections go on being served);
-/// any other error is printed and the loop goes on.
+/// any other error is printed and the loop goes on. Connections past the limit of
+/// `conns` are closed at once, counted, and the first of them is reported.
 pub async fn serve(listener: TcpListener, mode: RecvMode, buf_size: usize) {
     serve_with(listener, mode, buf_size, Rc::default()).await;
 }
@@ -60,6 +123,17 @@ pub async fn serve_with(
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
+                let (admitted, first_refusal) = conns.limit.admit();
+                if !admitted {
+                    if first_refusal {
+                        eprintln!(
+                            "{} connections open (--max-conns): closing new ones at once",
+                            conns.limit.max()
+                        );
+                    }
+                    drop(stream);
+                    continue;
+                }
                 // A failure here means the connection is already gone: its first
                 // receive will say so.
                 let _ = stream.set_nodelay(true);
@@ -86,11 +160,19 @@ pub async fn serve_with(
 }
 
 /// The open connections of one core's [`serve_with`]: their tasks, to cut them.
-#[derive(Default)]
 pub struct Connections {
     tasks: RefCell<Slab<JoinHandle<()>>>,
     /// Set while no connection is open.
     idle: Event,
+    /// The server-wide bound on open connections.
+    limit: Arc<ConnLimit>,
+}
+
+impl Default for Connections {
+    /// A core's connections under a limit of its own, [`DEFAULT_MAX_CONNS`].
+    fn default() -> Self {
+        Connections::with_limit(ConnLimit::new(DEFAULT_MAX_CONNS))
+    }
 }
 
 /// One open connection's place in its [`Connections`], given up when its task ends.
@@ -100,6 +182,15 @@ struct Open {
 }
 
 impl Connections {
+    /// A core's connections, counted in `limit` (shared with the other cores).
+    pub fn with_limit(limit: Arc<ConnLimit>) -> Connections {
+        Connections {
+            tasks: RefCell::default(),
+            idle: Event::default(),
+            limit,
+        }
+    }
+
     /// Spawns the echo of one connection and counts it until it ends. Costs a slab
     /// entry per connection and nothing per request.
     fn spawn(self: &Rc<Self>, echo: impl Future<Output = ()> + 'static) {
@@ -144,6 +235,7 @@ impl Connections {
 
 impl Drop for Open {
     fn drop(&mut self) {
+        self.conns.limit.close();
         let mut tasks = self.conns.tasks.borrow_mut();
         // The handle goes with the task it names: dropping it detaches nothing left.
         drop(tasks.try_remove(self.key));

@@ -10,6 +10,42 @@ use std::rc::Rc;
 pub const DEFAULT_POOL_BUFFERS: u16 = 1024;
 /// Default size of each pooled buffer, in bytes.
 pub const DEFAULT_POOL_BUFFER_SIZE: usize = 4096;
+/// The largest pooled buffer `Runtime::builder().build()` accepts: 1 MiB. One receive
+/// returns at most what the socket holds (its receive buffer, a few MiB at most), and
+/// a bigger buffer only multiplies what each buffer of the pool may take.
+///
+/// # Examples
+///
+/// ```
+/// use ringio::runtime::MAX_POOL_BUFFER_SIZE;
+///
+/// let e = ringio::Runtime::builder()
+///     .buffer_pool(8, MAX_POOL_BUFFER_SIZE + 1)
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+/// ```
+pub const MAX_POOL_BUFFER_SIZE: usize = 1 << 20;
+/// The most address space one core's pool may take (buffers × buffer size): 1 GiB, 256
+/// times the default pool, so that a slip such as `buffer_pool(32768, 1 << 20)` (32 GiB
+/// per core) is refused at `build()` instead of failing at the first receive.
+///
+/// # Examples
+///
+/// ```
+/// let e = ringio::Runtime::builder()
+///     .buffer_pool(32768, 1 << 20)
+///     .build()
+///     .unwrap_err();
+/// assert!(e.to_string().contains("MAX_POOL_BYTES"), "{e}");
+/// assert_eq!(ringio::runtime::MAX_POOL_BYTES, 1 << 30);
+/// ```
+pub const MAX_POOL_BYTES: usize = 1 << 30;
+/// The most bytes a receive that finds the pool empty (or refused) allocates for its own
+/// buffer: 64 KiB, what one receive of a loopback or Ethernet burst mostly returns. The
+/// rest stays in the socket for the next receive, so nothing is lost, and a pool of big
+/// buffers does not make each fallback allocate one.
+pub(crate) const MAX_FALLBACK_RECV: usize = 64 * 1024;
 /// The buffer group id of each core's pool (one pool per ring, so one id suffices).
 pub(crate) const POOL_GROUP: u16 = 0;
 
@@ -30,8 +66,9 @@ impl Default for PoolConfig {
 }
 
 impl PoolConfig {
-    /// Checks the sizes the kernel accepts: a power-of-two count up to 32,768
-    /// (io_uring_register_buf_ring(3)) and a buffer length that fits a CQE's `res`.
+    /// Checks the sizes the kernel accepts, a power-of-two count up to 32,768
+    /// (io_uring_register_buf_ring(3)), and the bounds above: a buffer of at most
+    /// [`MAX_POOL_BUFFER_SIZE`] and a pool of at most [`MAX_POOL_BYTES`].
     pub(crate) fn validate(&self) -> io::Result<()> {
         if !self.buffers.is_power_of_two() || self.buffers > 32768 {
             return Err(io::Error::new(
@@ -42,16 +79,52 @@ impl PoolConfig {
                 ),
             ));
         }
-        if self.buffer_size == 0 || self.buffer_size > i32::MAX as usize {
+        if self.buffer_size == 0 || self.buffer_size > MAX_POOL_BUFFER_SIZE {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "buffer_pool: buffer size {} is not in 1..=2^31-1",
+                    "buffer_pool: buffer size {} bytes is not in 1..={MAX_POOL_BUFFER_SIZE} \
+                     (MAX_POOL_BUFFER_SIZE)",
                     self.buffer_size
                 ),
             ));
         }
+        let bytes = self.bytes();
+        if bytes > MAX_POOL_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "buffer_pool: {} buffers × {} bytes = {bytes} bytes per core, over the \
+                     {MAX_POOL_BYTES}-byte bound (MAX_POOL_BYTES); use fewer or smaller buffers",
+                    self.buffers, self.buffer_size
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// Bytes of one core's pool.
+    fn bytes(&self) -> usize {
+        usize::from(self.buffers) * self.buffer_size
+    }
+
+    /// [`validate`](Self::validate), then checks that the pools of `workers` cores fit
+    /// in `memory` bytes (the machine's RAM; `None` when unknown: not checked).
+    pub(crate) fn validate_for(&self, workers: usize, memory: Option<u64>) -> io::Result<()> {
+        self.validate()?;
+        let total = (self.bytes() as u64).saturating_mul(workers as u64);
+        match memory {
+            Some(memory) if total > memory => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "buffer_pool: {workers} cores × {} buffers × {} bytes = {total} bytes, more \
+                     than this machine's {memory} bytes of memory (MemTotal); use fewer or \
+                     smaller buffers, or fewer workers",
+                    self.buffers, self.buffer_size
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -120,10 +193,11 @@ impl Pool {
     }
 
     /// Counts a receive that uses an owned buffer (pool refused or found empty) and
-    /// returns the size to give that buffer: the pool's buffer size.
+    /// returns the size to give that buffer: the pool's buffer size, at most
+    /// [`MAX_FALLBACK_RECV`].
     pub(crate) fn note_fallback(&self) -> usize {
         self.fallbacks.set(self.fallbacks.get() + 1);
-        self.config.buffer_size
+        self.config.buffer_size.min(MAX_FALLBACK_RECV)
     }
 
     /// Receives that used an owned buffer (pool refused or found empty).
@@ -162,4 +236,54 @@ fn refused(e: io::Error, pool: PoolConfig) -> io::Error {
             pool.buffers, pool.buffer_size
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(buffers: u16, buffer_size: usize) -> PoolConfig {
+        PoolConfig {
+            buffers,
+            buffer_size,
+        }
+    }
+
+    #[test]
+    fn bounds_are_inclusive_and_named() {
+        config(1, MAX_POOL_BUFFER_SIZE).validate().unwrap();
+        config(1024, MAX_POOL_BUFFER_SIZE).validate().unwrap(); // exactly MAX_POOL_BYTES
+        let e = config(1, MAX_POOL_BUFFER_SIZE + 1).validate().unwrap_err();
+        assert!(e.to_string().contains("1048577 bytes"), "{e}");
+        let e = config(32768, 1 << 20).validate().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("32768 buffers × 1048576 bytes = 34359738368"),
+            "{msg}"
+        );
+        assert!(msg.contains("MAX_POOL_BYTES"), "{msg}");
+        let e = config(2048, MAX_POOL_BUFFER_SIZE).validate().unwrap_err();
+        assert!(e.to_string().contains("MAX_POOL_BYTES"), "{e}");
+    }
+
+    #[test]
+    fn all_cores_must_fit_in_memory() {
+        let c = config(1024, 1 << 20); // 1 GiB per core
+        c.validate_for(4, Some(4 << 30)).unwrap();
+        c.validate_for(4, None).unwrap();
+        let e = c.validate_for(5, Some(4 << 30)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("5 cores × 1024 buffers"), "{e}");
+        assert!(e.to_string().contains("MemTotal"), "{e}");
+    }
+
+    #[test]
+    fn a_fallback_receive_allocates_at_most_64_kib() {
+        let pool = Pool::new(config(1, MAX_POOL_BUFFER_SIZE));
+        assert_eq!(pool.note_fallback(), MAX_FALLBACK_RECV);
+        let pool = Pool::new(config(1, 4096));
+        assert_eq!(pool.note_fallback(), 4096);
+        assert_eq!(pool.fallbacks(), 1);
+    }
 }

@@ -29,6 +29,7 @@ mod pooled;
 mod ring;
 
 pub use config::{DEFAULT_POOL_BUFFER_SIZE, DEFAULT_POOL_BUFFERS};
+pub use config::{MAX_POOL_BUFFER_SIZE, MAX_POOL_BYTES};
 pub(crate) use config::{POOL_GROUP, Pool, PoolConfig};
 pub use pooled::PooledBuf;
 pub(crate) use pooled::take;

@@ -266,6 +266,11 @@ impl Semaphore {
     /// ```
     #[doc(alias = "release")]
     pub fn add_permits(&self, n: usize) {
+        let free = self.available_permits();
+        assert!(
+            free.checked_add(n).is_some(),
+            "Semaphore::add_permits({n}) with {free} permits free: the count would overflow usize"
+        );
         self.release(n);
     }
 
@@ -307,15 +312,14 @@ impl Semaphore {
         self.state.borrow().closed
     }
 
-    /// Returns `n` permits to the pool and serves the queue.
+    /// Returns `n` permits to the pool and serves the queue. Saturates at `usize::MAX`
+    /// rather than panic: a dropped [`Permit`] calls it, and a panic in a drop during
+    /// unwinding aborts the process.
     fn release(&self, n: usize) {
         let mut wakers = Wakers::new();
         {
             let mut state = self.state.borrow_mut();
-            state.permits = state
-                .permits
-                .checked_add(n)
-                .expect("Semaphore permit count overflowed usize");
+            state.permits = state.permits.saturating_add(n);
             state.grant_waiters(&mut wakers);
         }
         wakers.wake_all();
@@ -339,6 +343,11 @@ impl fmt::Debug for Semaphore {
 }
 
 /// Permits taken from a [`Semaphore`]; given back when dropped.
+///
+/// Dropping never panics. Only a semaphore whose count [`add_permits`](Semaphore::add_permits)
+/// raised near `usize::MAX` while permits were out can have more permits coming back than
+/// `usize` holds; the count then stays at `usize::MAX` (the permits over it are lost, and
+/// that many permits are free for ever anyway).
 ///
 /// # Examples
 ///
@@ -568,7 +577,10 @@ impl WaitQueue for Semaphore {
     ) -> Option<Self::Grant> {
         match last {
             // Rule 2: the permits were ours; give them to the next in line.
-            WaiterState::Granted(Ok(permits)) => state.permits += permits,
+            // Saturating, as `release`: this runs in a drop.
+            WaiterState::Granted(Ok(permits)) => {
+                state.permits = state.permits.saturating_add(permits);
+            }
             WaiterState::Granted(Err(_)) => return None,
             // Rule 3: we left the line. If we were at its front asking for
             // more than was free, those behind us may now be served.

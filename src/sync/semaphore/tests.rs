@@ -213,3 +213,30 @@ fn random_drops_conserve_permits() {
         assert_eq!(sem.waiter_entries(), 0, "seed {seed}");
     }
 }
+
+#[test]
+fn permit_drop_at_usize_max_saturates_instead_of_panicking() {
+    let sem = Semaphore::new(usize::MAX);
+    let permit = sem.try_acquire_many(3).unwrap();
+    sem.add_permits(3); // the count is back at usize::MAX with 3 permits out
+    assert_eq!(sem.available_permits(), usize::MAX);
+    drop(permit);
+    assert_eq!(sem.available_permits(), usize::MAX, "saturated");
+    // A granted waiter dropped before it returned gives its permits back the same way.
+    let sem = Semaphore::new(0);
+    let mut acquire = Box::pin(sem.acquire_many(2));
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(acquire.as_mut().poll(&mut cx).is_pending());
+    sem.add_permits(2); // granted to the waiter
+    sem.add_permits(usize::MAX);
+    drop(acquire);
+    assert_eq!(sem.available_permits(), usize::MAX);
+}
+
+#[test]
+#[should_panic(expected = "add_permits(1) with 18446744073709551615 permits free")]
+fn add_permits_past_usize_max_panics_with_the_numbers() {
+    let sem = Semaphore::new(usize::MAX);
+    sem.add_permits(1);
+}
