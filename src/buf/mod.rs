@@ -11,9 +11,13 @@
 //!    mutable pointer;
 //! 3. nothing but the owner touches the memory while the runtime holds the value.
 
+mod aligned;
+mod fixed;
 pub(crate) mod pool;
 mod slice;
 
+pub use aligned::AlignedBuf;
+pub use fixed::{FixedBuf, FixedBufPool};
 pub use pool::PooledBuf;
 pub use slice::Slice;
 

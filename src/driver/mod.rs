@@ -21,6 +21,7 @@ mod error;
 pub mod fault;
 #[cfg(not(feature = "fault-injection"))]
 pub(crate) mod fault;
+mod fixed;
 mod reap;
 mod ring_fd;
 mod setup;

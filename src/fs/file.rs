@@ -1,7 +1,7 @@
 //! `File`: an open file whose reads, writes, syncs and close go through the ring.
 
 use super::path_error::not_writable;
-use super::{Advice, Metadata, OpenOptions};
+use super::{Advice, DirectIoAlignment, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::io::loops;
 use crate::op::Op;
@@ -50,13 +50,16 @@ const FADVISE_PIECE: u32 = !4095;
 #[doc(alias = "open")]
 #[derive(Debug)]
 pub struct File {
-    fd: SharedFd,
+    pub(super) fd: SharedFd,
+    /// Set when the file was opened with O_DIRECT: what its reads and writes must align to.
+    pub(super) direct: Option<DirectIoAlignment>,
 }
 
 impl File {
     pub(super) fn from_fd(fd: OwnedFd) -> File {
         File {
             fd: SharedFd::new(fd),
+            direct: None,
         }
     }
 
@@ -137,7 +140,10 @@ impl File {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `pos` exceeds `i64::MAX`; otherwise what pread(2) reports
+    /// `InvalidInput` if `pos` exceeds `i64::MAX`, or if the file was opened with O_DIRECT
+    /// and the buffer's address, its capacity or `pos` misses the file's
+    /// [`direct_io_alignment`](File::direct_io_alignment) (the message says which; the
+    /// kernel never sees the read); otherwise what pread(2) reports
     /// (`EISDIR` for a directory, `EBADF` for a file not open for reading).
     ///
     /// # Cancel safety
@@ -145,7 +151,9 @@ impl File {
     /// Cancel-safe (reading changes no state). The buffer is gone with the future.
     #[doc(alias = "os.pread")]
     pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
-        if let Err(e) = check_pos(pos) {
+        let checked = check_pos(pos)
+            .and_then(|()| self.check_direct("read", buf.stable_ptr(), buf.bytes_total(), pos));
+        if let Err(e) = checked {
             return (Err(e), buf);
         }
         finish(Op::read_at(&self.fd, buf, pos)).await
@@ -208,7 +216,9 @@ impl File {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `pos` exceeds `i64::MAX`; otherwise what pwrite(2) reports
+    /// `InvalidInput` if `pos` exceeds `i64::MAX`, or if the file was opened with O_DIRECT
+    /// and the bytes' address, their length or `pos` misses the file's
+    /// [`direct_io_alignment`](File::direct_io_alignment); otherwise what pwrite(2) reports
     /// (`StorageFull`, ...). A file not opened for writing (`EBADF`) gets a message that
     /// says so and names the file; the errno stays in the error's `source`.
     ///
@@ -217,7 +227,9 @@ impl File {
     /// If the future is dropped, the bytes may or may not have been written.
     #[doc(alias = "os.pwrite")]
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
-        if let Err(e) = check_pos(pos) {
+        let checked = check_pos(pos)
+            .and_then(|()| self.check_direct("write", buf.stable_ptr(), buf.bytes_init(), pos));
+        if let Err(e) = checked {
             return (Err(e), buf);
         }
         let (res, buf) = finish(Op::write_at(&self.fd, buf, 0, pos)).await;
@@ -253,7 +265,10 @@ impl File {
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<(), B> {
         loops::write_all(buf, "write", |buf, written| async move {
             let at = pos.saturating_add(written as u64);
-            if let Err(e) = check_pos(at) {
+            let rest = buf.bytes_init().saturating_sub(written);
+            let from = buf.stable_ptr().wrapping_add(written);
+            let checked = check_pos(at).and_then(|()| self.check_direct("write", from, rest, at));
+            if let Err(e) = checked {
                 return (Err(e), buf);
             }
             let (res, buf) = finish(Op::write_at(&self.fd, buf, written, at)).await;
@@ -565,7 +580,7 @@ impl AsFd for File {
 
 /// Offsets go to the kernel as a signed `loff_t`; `u64::MAX` would even mean "the
 /// current position" to io_uring, which a positional API must not do silently.
-fn check_pos(pos: u64) -> io::Result<()> {
+pub(super) fn check_pos(pos: u64) -> io::Result<()> {
     if pos > i64::MAX as u64 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

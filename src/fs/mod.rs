@@ -59,7 +59,9 @@
 mod advice;
 mod copy;
 mod dir;
+mod direct;
 mod file;
+mod fixed;
 mod links;
 mod metadata;
 mod open_options;
@@ -87,6 +89,8 @@ pub use dir::remove_dir;
 #[doc(alias = "rm -r")]
 #[doc(alias = "shutil.rmtree")]
 pub use dir::remove_dir_all;
+#[doc(alias = "O_DIRECT")]
+pub use direct::DirectIoAlignment;
 pub use file::File;
 #[doc(alias = "os.path.realpath")]
 #[doc(alias = "Path.resolve")]

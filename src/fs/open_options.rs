@@ -1,6 +1,6 @@
 //! `OpenOptions`: how to open a file, as in std (Python's `open` mode string, spelt out).
 
-use super::{File, c_path, with_path};
+use super::{DirectIoAlignment, File, c_path, with_path};
 use crate::op::Op;
 use std::io;
 use std::path::Path;
@@ -46,6 +46,8 @@ pub struct OpenOptions {
     create: bool,
     create_new: bool,
     mode: u32,
+    custom_flags: i32,
+    direct: bool,
 }
 
 impl Default for OpenOptions {
@@ -72,6 +74,8 @@ impl OpenOptions {
             create: false,
             create_new: false,
             mode: FILE_MODE,
+            custom_flags: 0,
+            direct: false,
         }
     }
 
@@ -192,6 +196,70 @@ impl OpenOptions {
         self
     }
 
+    /// Extra open(2) flags, OR-ed into those the other options set (std's
+    /// `OpenOptionsExt::custom_flags`): `O_NOATIME`, `O_SYNC`, `O_DIRECT`, ... The access
+    /// mode bits (`O_ACCMODE`) are ignored: [`read`](OpenOptions::read) and
+    /// [`write`](OpenOptions::write) set those. A file opened with `O_DIRECT` this way is
+    /// checked as with [`direct`](OpenOptions::direct).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::run(async {
+    ///     let mut opts = ringio::fs::OpenOptions::new();
+    ///     opts.read(true).custom_flags(libc::O_NOFOLLOW);
+    ///     // /proc/self/exe is a symbolic link: O_NOFOLLOW refuses it (ELOOP).
+    ///     let err = opts.open("/proc/self/exe").await.unwrap_err();
+    ///     assert!(err.to_string().contains("/proc/self/exe"), "{err}");
+    /// });
+    /// ```
+    pub fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
+        self.custom_flags = flags & !libc::O_ACCMODE;
+        self
+    }
+
+    /// Opens for direct I/O (O_DIRECT): reads and writes go between the device and the
+    /// caller's buffers, bypassing the page cache. Buffer addresses, lengths and offsets
+    /// must then be aligned as the file's
+    /// [`direct_io_alignment`](File::direct_io_alignment) says (statx `STATX_DIOALIGN`,
+    /// else 512 bytes); reads and writes check this before they are submitted and fail
+    /// with `InvalidInput` naming what is misaligned. [`AlignedBuf`](crate::buf::AlignedBuf)
+    /// makes aligned buffers. A filesystem without direct I/O (tmpfs) refuses the open
+    /// with `EINVAL`. A file whose size is not a multiple of the alignment ends in a
+    /// short read; a `read_exact_at` that goes on from there is refused as misaligned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::buf::AlignedBuf;
+    /// use ringio::fs::OpenOptions;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("ringio-doc-direct-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// ringio::run(async {
+    ///     let path = dir.join("direct.bin");
+    ///     let mut opts = OpenOptions::new();
+    ///     opts.read(true).write(true).create(true).direct(true);
+    ///     let Ok(file) = opts.open(&path).await else {
+    ///         return; // this filesystem has no direct I/O (tmpfs)
+    ///     };
+    ///     let mut buf = AlignedBuf::new(4096, 4096);
+    ///     buf.fill(b'd');
+    ///     file.write_all_at(buf, 0).await.0.unwrap();
+    ///     let (res, buf) = file.read_at(AlignedBuf::with_capacity(4096, 4096), 0).await;
+    ///     assert_eq!(res.unwrap(), 4096);
+    ///     assert!(buf.iter().all(|&b| b == b'd'));
+    ///     let (res, _) = file.read_at(vec![0u8; 100], 0).await;
+    ///     assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    #[doc(alias = "O_DIRECT")]
+    pub fn direct(&mut self, direct: bool) -> &mut OpenOptions {
+        self.direct = direct;
+        self
+    }
+
     /// Opens `path` with these options (openat through the ring; O_CLOEXEC always).
     ///
     /// # Examples
@@ -216,11 +284,21 @@ impl OpenOptions {
     /// Cancel-safe: if the future is dropped, a descriptor the kernel opens afterwards is
     /// closed when its completion arrives (a file created by `create` stays created).
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        let flags = self.access_flags()? | self.creation_flags()?;
+        let mut flags = self.access_flags()? | self.creation_flags()? | self.custom_flags;
+        if self.direct {
+            flags |= libc::O_DIRECT;
+        }
         let path = path.as_ref();
+        let direct = flags & libc::O_DIRECT != 0;
+        let what = if direct { "open (O_DIRECT)" } else { "open" };
         let fd = async { Op::open_at(c_path(path)?, flags, self.mode)?.await }.await;
-        let fd = fd.map_err(|e| with_path(e, "open", path))?;
-        Ok(File::from_fd(fd))
+        let fd = fd.map_err(|e| with_path(e, what, path))?;
+        let mut file = File::from_fd(fd);
+        if direct {
+            let align = DirectIoAlignment::of(&file.fd).await;
+            file.direct = Some(align.map_err(|e| with_path(e, "statx (STATX_DIOALIGN)", path))?);
+        }
+        Ok(file)
     }
 
     /// O_RDONLY / O_WRONLY / O_RDWR (| O_APPEND), with std's checks.

@@ -27,6 +27,7 @@ mod openat;
 mod outgoing;
 mod poll;
 mod read;
+mod read_fixed;
 mod recv;
 mod recv_pooled;
 mod recvmsg;
@@ -42,6 +43,7 @@ mod unit;
 mod unlinkat;
 mod waitid;
 mod write;
+mod write_fixed;
 
 pub(crate) use accept::AcceptMulti;
 pub(crate) use multishot::{MultiCompletable, MultiOp};
@@ -50,6 +52,7 @@ pub(crate) use recv_pooled::{PooledRecv, pool, pool_fallback};
 pub(crate) use recvmsg::RecvMeta;
 pub(crate) use send_zc::SendZcItem;
 pub(crate) use splice::splice_pipe;
+pub(crate) use statx::STATX_DIOALIGN;
 
 use crate::driver::{Completion, Orphan};
 use crate::runtime::handle::DriverHandle;

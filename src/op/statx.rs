@@ -15,6 +15,10 @@ const MASK: u32 = libc::STATX_TYPE
     | libc::STATX_MTIME
     | libc::STATX_BTIME;
 
+/// `STATX_DIOALIGN` (linux/stat.h, Linux 6.1): direct-I/O alignment in `stx_dio_mem_align`
+/// and `stx_dio_offset_align` (statx(2)).
+pub(crate) const STATX_DIOALIGN: u32 = 0x2000;
+
 pub(crate) struct Statx {
     /// Keeps the descriptor open while the kernel reads it (statx by fd).
     _fd: Option<SharedFd>,
@@ -39,7 +43,7 @@ impl Completable for Statx {
 impl Op<Statx> {
     /// Metadata of `path` (symlinks followed), relative to the working directory.
     pub(crate) fn statx_path(path: CString) -> io::Result<Op<Statx>> {
-        Self::statx(None, libc::AT_FDCWD, path, 0)
+        Self::statx(None, libc::AT_FDCWD, path, 0, MASK)
     }
 
     /// Metadata of the file open as `fd`.
@@ -49,10 +53,29 @@ impl Op<Statx> {
             fd.raw(),
             CString::default(),
             libc::AT_EMPTY_PATH,
+            MASK,
         )
     }
 
-    fn statx(fd: Option<SharedFd>, dirfd: i32, path: CString, flags: i32) -> io::Result<Op<Statx>> {
+    /// The direct-I/O alignment of the file open as `fd` ([`STATX_DIOALIGN`]); a kernel
+    /// older than 6.1 leaves the bit out of `stx_mask`.
+    pub(crate) fn statx_dio(fd: &SharedFd) -> io::Result<Op<Statx>> {
+        Self::statx(
+            Some(fd.clone()),
+            fd.raw(),
+            CString::default(),
+            libc::AT_EMPTY_PATH,
+            STATX_DIOALIGN,
+        )
+    }
+
+    fn statx(
+        fd: Option<SharedFd>,
+        dirfd: i32,
+        path: CString,
+        flags: i32,
+        mask: u32,
+    ) -> io::Result<Op<Statx>> {
         // SAFETY: statx is a plain C struct of integers, for which all-zero is valid.
         let mut buf: Box<libc::statx> = Box::new(unsafe { std::mem::zeroed() });
         let sqe = opcode::Statx::new(
@@ -61,7 +84,7 @@ impl Op<Statx> {
             (&mut *buf as *mut libc::statx).cast::<types::statx>(),
         )
         .flags(flags)
-        .mask(MASK)
+        .mask(mask)
         .build();
         let data = Statx {
             _fd: fd,

@@ -106,11 +106,11 @@ pub(super) fn attempt(sqe: &mut Sqe, pool: Option<&BufRing>) -> Option<Completio
         opcode::Connect::CODE => return connect(sqe),
         // Polled descriptors are streams (pipe, socket, eventfd, tty): the offset means
         // nothing, as io_uring ignores it for them (io_uring_prep_read(3)).
-        opcode::Read::CODE => retry_eintr(|| {
+        opcode::Read::CODE | opcode::ReadFixed::CODE => retry_eintr(|| {
             // SAFETY: the op's buffer (module docs).
             unsafe { libc::read(fd, sqe.addr as *mut _, sqe.len as usize) }
         }),
-        opcode::Write::CODE => retry_eintr(|| {
+        opcode::Write::CODE | opcode::WriteFixed::CODE => retry_eintr(|| {
             // SAFETY: the op's buffer (module docs).
             unsafe { libc::write(fd, sqe.addr as *const _, sqe.len as usize) }
         }),
@@ -295,11 +295,11 @@ pub(super) fn blocking(sqe: &Sqe) -> i32 {
     // outlive its completion (module docs).
     let r = retry_eintr(|| unsafe {
         match sqe.opcode {
-            opcode::Read::CODE => match offset(sqe) {
+            opcode::Read::CODE | opcode::ReadFixed::CODE => match offset(sqe) {
                 None => libc::read(fd, sqe.addr as *mut _, sqe.len as usize),
                 Some(off) => libc::pread(fd, sqe.addr as *mut _, sqe.len as usize, off),
             },
-            opcode::Write::CODE => match offset(sqe) {
+            opcode::Write::CODE | opcode::WriteFixed::CODE => match offset(sqe) {
                 None => libc::write(fd, sqe.addr as *const _, sqe.len as usize),
                 Some(off) => libc::pwrite(fd, sqe.addr as *const _, sqe.len as usize, off),
             },

@@ -252,7 +252,12 @@ impl Epoll {
             | opcode::SendMsg::CODE
             | opcode::Connect::CODE
             | opcode::PollAdd::CODE => self.socket_op(sqe),
-            opcode::Read::CODE | opcode::Write::CODE => self.file_op(sqe),
+            // A fixed read or write names a registered buffer by index, but its address and
+            // length are those of a plain one: this backend has no table and uses them.
+            opcode::Read::CODE
+            | opcode::Write::CODE
+            | opcode::ReadFixed::CODE
+            | opcode::WriteFixed::CODE => self.file_op(sqe),
             opcode::OpenAt::CODE
             | opcode::Statx::CODE
             | opcode::UnlinkAt::CODE
@@ -344,10 +349,12 @@ impl Epoll {
         }
         match self.state(sqe.fd).kind {
             Kind::Polled => self.ready_op(sqe),
-            _ if sqe.opcode == opcode::Read::CODE => match exec::read_cached(&sqe) {
-                Some(c) => self.finish_with(sqe.user_data, c),
-                None => self.offload(sqe),
-            },
+            _ if matches!(sqe.opcode, opcode::Read::CODE | opcode::ReadFixed::CODE) => {
+                match exec::read_cached(&sqe) {
+                    Some(c) => self.finish_with(sqe.user_data, c),
+                    None => self.offload(sqe),
+                }
+            }
             _ => self.offload(sqe),
         }
     }

@@ -52,9 +52,9 @@ impl Sqe {
     /// Whether the op waits for room to write (else for something to read). A poll
     /// waits on the write side only if it asks for `POLLOUT` alone.
     pub(super) fn writes(&self) -> bool {
-        use io_uring::opcode::{Connect, PollAdd, Send, SendMsg, Write};
+        use io_uring::opcode::{Connect, PollAdd, Send, SendMsg, Write, WriteFixed};
         match self.opcode {
-            Send::CODE | SendMsg::CODE | Connect::CODE | Write::CODE => true,
+            Send::CODE | SendMsg::CODE | Connect::CODE | Write::CODE | WriteFixed::CODE => true,
             PollAdd::CODE => self.op_flags & libc::POLLIN as u32 == 0,
             _ => false,
         }
