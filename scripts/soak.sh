@@ -21,3 +21,18 @@ RINGIO_CHURN_SECS=60 cargo test --release --test fault_churn -- --nocapture
 echo "==> fault_timers: timers over 30 s, interval for 120 s"
 RINGIO_SOAK_TIMER_SECS=30 RINGIO_SOAK_INTERVAL_SECS=120 \
     cargo test --release --test fault_timers -- --nocapture
+
+# The property tests (src/**/prop_tests.rs) with many more cases than `cargo test` runs,
+# and the loom models (src/runtime/loom_models.rs) with a higher preemption bound than
+# CI's (3, and 2 for the three-thread mpsc model): 4, and 3 for the mpsc model, which
+# was still running after 15 minutes with 4 (about 3 minutes with 3). Here: about 70 s
+# of property tests and 3 minutes of loom models, plus a release build of each.
+echo "==> property tests, PROPTEST_CASES=200000"
+PROPTEST_CASES=200000 cargo test --release -p ringio --lib prop_tests
+
+loom_dir="${CARGO_TARGET_DIR:-target}/loom"
+echo "==> loom models, LOOM_MAX_PREEMPTIONS=4 (the mpsc pair: 3)"
+LOOM_MAX_PREEMPTIONS=4 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$loom_dir" \
+    cargo test --release -p ringio --lib loom -- --skip loom_mpsc_two_senders_bounded
+LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$loom_dir" \
+    cargo test --release -p ringio --lib loom_mpsc_two_senders_bounded

@@ -175,6 +175,7 @@ pub mod fs;
 #[cfg(feature = "hyper")]
 pub mod http;
 pub mod io;
+pub(crate) mod loom_shim;
 pub mod net;
 pub(crate) mod op;
 pub(crate) mod pin_slice;

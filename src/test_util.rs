@@ -100,3 +100,18 @@ impl XorShift {
         self.next_u64() % n
     }
 }
+
+/// Settings for the property tests under `src/`: `cases` cases, or more when
+/// `PROPTEST_CASES` asks for more (`scripts/soak.sh`), and no regression files
+/// written into the source tree (a failure prints its minimal input instead).
+pub(crate) fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .map_or(cases, |n| n.max(cases));
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}

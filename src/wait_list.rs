@@ -23,6 +23,9 @@ use slab::Slab;
 
 mod waiter;
 
+#[cfg(test)]
+mod prop_tests;
+
 pub(crate) use waiter::{WaitQueue, Waiter};
 
 /// Wakers gathered while a primitive's state is borrowed (or its lock held),

@@ -11,6 +11,10 @@
 //! core's lock-free remote queue and, only if that core sleeps, signals its eventfd,
 //! so a wake from any thread is correct and cheap and nothing ever spins.
 //!
+//! Their cross-thread paths (send, receive, close and drop racing on two threads) are
+//! model-checked with loom (`runtime::loom_models`) on this code, with loom's `Mutex`
+//! and `Arc` in place of std's (`loom_shim`).
+//!
 //! # Rules
 //!
 //! The code and the tests cite these by number.

@@ -29,9 +29,10 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::Waker;
 
+use crate::loom_shim::{Arc, Mutex, MutexGuard};
 use crate::wait_list::{WaitList, Wakers};
 
 mod receiver;

@@ -20,10 +20,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
 use super::error::{RecvError, TryRecvError};
+use crate::loom_shim::{Arc, Mutex, MutexGuard};
 
 /// Makes a one-value channel.
 ///

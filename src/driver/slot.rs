@@ -288,6 +288,9 @@ pub(crate) enum Reaped {
 }
 
 #[cfg(test)]
+mod prop_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::Cell;

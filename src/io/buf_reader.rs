@@ -616,3 +616,6 @@ impl<R: AsyncWrite> AsyncWrite for BufReader<R> {
         self.inner.shutdown().await
     }
 }
+
+#[cfg(test)]
+mod prop_tests;

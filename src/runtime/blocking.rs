@@ -8,14 +8,21 @@
 //!    closed (its `Runtime` dropped). Queued jobs still run after the close.
 //! 2. A job is an ordinary task (one allocation, the same `JoinHandle`); its result wakes
 //!    the awaiting task through that task's own waker, i.e. the cross-core wake path.
+//!
+//! The hand-off (a job queued, a thread started or woken, the result waking its awaiter
+//! on a sleeping core) is model-checked with loom (`loom_models`) on this code with
+//! loom's `Mutex`, `Condvar` and threads in place (`loom_shim`); loom's `wait_timeout`
+//! never times out, so the keep-alive exit is not part of the model.
 #![forbid(unsafe_code)]
 
 use super::join::Runnable;
 use super::options::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
+use crate::loom_shim::{Condvar, Mutex, MutexGuard, thread};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+// std's `Arc` even under loom: `self: &Arc<Self>` takes no other pointer type.
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -74,7 +81,7 @@ impl BlockingPool {
         .clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -98,7 +105,7 @@ impl BlockingPool {
             st.threads += 1;
             drop(st);
             let pool = self.clone();
-            let spawned = std::thread::Builder::new()
+            let spawned = thread::Builder::new()
                 .name("ringio-blocking".into())
                 .spawn(move || pool.worker());
             if spawned.is_err() {

@@ -18,6 +18,8 @@ pub(crate) mod handle;
 mod join;
 mod launch;
 pub(crate) mod locals;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod metrics;
 mod options;
 mod shared;

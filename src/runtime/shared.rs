@@ -8,13 +8,17 @@
 //!    `sleeping`, fences, then re-checks the queue before it waits; the waker pushes,
 //!    fences, then reads `sleeping`. One of the two always sees the other, so no wake-up
 //!    is lost and an awake core costs no syscall.
+//!
+//! Rule 2 is model-checked with loom (`loom_models`), against this code with loom's
+//! atomics, fences and a loom-visible queue and eventfd in place (`loom_shim`).
 #![forbid(unsafe_code)]
 
 use super::join::Runnable;
-use crossbeam_queue::SegQueue;
+use crate::loom_shim::{AtomicBool, RemoteQueue, WakeFd, eventfd, eventfd_signal, fence};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::os::fd::{AsRawFd, RawFd};
+// A plain std atomic even in a loom build: ids are handed out in a `static`, outside any model.
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Ids for cores, unique in the process, so a waker can tell whether it runs at home.
 static NEXT_CORE_ID: AtomicUsize = AtomicUsize::new(1);
@@ -23,12 +27,12 @@ pub(crate) struct Shared {
     pub(crate) id: usize,
     /// This core's number in its runtime (0 = the thread that called `block_on`).
     pub(crate) index: usize,
-    remote: SegQueue<Runnable>,
+    remote: RemoteQueue<Runnable>,
     /// True while the core is (about to be) blocked in `io_uring_enter`.
     sleeping: AtomicBool,
     /// Set when the runtime shuts down: the core stops once its main future is done.
     stopping: AtomicBool,
-    wake_fd: OwnedFd,
+    wake_fd: WakeFd,
 }
 
 impl Shared {
@@ -36,10 +40,10 @@ impl Shared {
         Ok(Shared {
             id: NEXT_CORE_ID.fetch_add(1, Ordering::Relaxed),
             index,
-            remote: SegQueue::new(),
+            remote: RemoteQueue::new(),
             sleeping: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            wake_fd: crate::sys::fd::eventfd()?,
+            wake_fd: eventfd()?,
         })
     }
 
@@ -68,7 +72,7 @@ impl Shared {
     pub(crate) fn unpark(&self) {
         fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
-            crate::sys::fd::eventfd_signal(&self.wake_fd);
+            eventfd_signal(&self.wake_fd);
         }
     }
 
@@ -97,5 +101,12 @@ impl Shared {
 
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until the core's wake-up was written: in a model, what the ring's read
+    /// armed on the eventfd does while the core sleeps (`loom_shim` rule 3).
+    #[cfg(all(test, loom))]
+    pub(crate) fn wait_woken(&self) {
+        self.wake_fd.wait();
     }
 }

@@ -435,4 +435,6 @@ impl TimerWheel {
 
 // Unit tests live in `wheel/tests.rs` to keep this file short.
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;

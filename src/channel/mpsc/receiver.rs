@@ -3,11 +3,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{Chan, wake};
 use crate::channel::error::TryRecvError;
+use crate::loom_shim::Arc;
 use crate::wait_list::Wakers;
 
 /// The receiving half of an [`mpsc`](super) channel.

@@ -3,11 +3,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{Chan, Closed, State, wake};
 use crate::channel::error::{SendError, TrySendError};
+use crate::loom_shim::Arc;
 use crate::wait_list::{WaitList, WaitQueue, Waiter, WaiterState, Wakers};
 
 /// The sending half of an [`mpsc`](super) channel; clone it for more producers.

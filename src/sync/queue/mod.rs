@@ -594,4 +594,6 @@ impl<T, S: QueueStorage<T>> fmt::Debug for GenericQueue<T, S> {
 }
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;
