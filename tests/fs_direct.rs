@@ -11,29 +11,11 @@ mod support;
 use ringio::buf::{AlignedBuf, IoBuf};
 use ringio::fs::{File, OpenOptions};
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 use support::Rng;
-
-/// A fresh directory under the target dir (a real filesystem), removed on drop.
-struct TargetDir(PathBuf);
-
-impl TargetDir {
-    fn new(name: &str) -> TargetDir {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("ringio-fs-direct-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the test directory");
-        TargetDir(path)
-    }
-}
-
-impl Drop for TargetDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::temp_dir::TempDir;
 
 /// Opens `path` read-write with O_DIRECT, or `None` with a printed reason if this
 /// filesystem refuses direct I/O.
@@ -57,7 +39,7 @@ async fn open_direct(path: &Path) -> Option<File> {
 fn direct_round_trip_with_aligned_buffers() {
     let _serial = support::serial();
     support::watchdog("direct_round_trip", Duration::from_secs(60));
-    let dir = TargetDir::new("round-trip");
+    let dir = TempDir::on_disk("round-trip");
     let path = dir.0.join("direct.bin");
     let before = support::fd_names_at_rest();
     const BLOCKS: usize = 256;
@@ -135,7 +117,7 @@ fn direct_round_trip_with_aligned_buffers() {
 fn misaligned_direct_io_is_refused_before_the_kernel_sees_it() {
     let _serial = support::serial();
     support::watchdog("misaligned_direct_io", Duration::from_secs(60));
-    let dir = TargetDir::new("misaligned");
+    let dir = TempDir::on_disk("misaligned");
     let path = dir.0.join("direct.bin");
     std::fs::write(&path, vec![7u8; 64 << 10]).unwrap();
     let before = support::fd_names_at_rest();

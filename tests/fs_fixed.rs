@@ -8,40 +8,21 @@ mod support;
 use ringio::buf::FixedBufPool;
 use ringio::fs::{File, OpenOptions};
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 use support::Rng;
+use support::temp_dir::TempDir;
 
 const ROUND_TRIP_LEN: usize = 64 << 20;
 /// 16 × 128 KiB: 2 MiB pinned, within the smallest common RLIMIT_MEMLOCK (8 MiB).
 const BUFFERS: usize = 16;
 const BUFFER_SIZE: usize = 128 << 10;
 
-/// A fresh directory under the target dir, removed on drop.
-struct TargetDir(PathBuf);
-
-impl TargetDir {
-    fn new(name: &str) -> TargetDir {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("ringio-fs-fixed-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the test directory");
-        TargetDir(path)
-    }
-}
-
-impl Drop for TargetDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn fixed_round_trip_64_mib_every_byte_checked() {
     let _serial = support::serial();
     support::watchdog("fixed_round_trip", Duration::from_secs(120));
-    let dir = TargetDir::new("round-trip");
+    let dir = TempDir::on_disk("round-trip");
     let path = dir.0.join("fixed.bin");
     let mut data = vec![0u8; ROUND_TRIP_LEN];
     Rng::new(0xf1_8ed).fill(&mut data);
@@ -110,7 +91,7 @@ fn fixed_round_trip_64_mib_every_byte_checked() {
 fn dropped_fixed_read_keeps_its_buffer_until_the_completion() {
     let _serial = support::serial();
     support::watchdog("dropped_fixed_read", Duration::from_secs(60));
-    let dir = TargetDir::new("dropped");
+    let dir = TempDir::on_disk("dropped");
     // A FIFO opened read-write: a read on it waits forever (its own write end is open),
     // so the read is surely in flight when dropped, and only the cancel ends it.
     let fifo = dir.0.join("fifo");
@@ -203,7 +184,7 @@ fn exhausted_pool_waits_and_wakes_in_order() {
 fn one_table_per_ring_and_it_lives_until_the_last_buffer() {
     let _serial = support::serial();
     support::watchdog("one_table_per_ring", Duration::from_secs(60));
-    let dir = TargetDir::new("table");
+    let dir = TempDir::on_disk("table");
     let path = dir.0.join("small.bin");
     std::fs::write(&path, b"table").unwrap();
     let before = support::fd_names_at_rest();
@@ -240,7 +221,7 @@ fn one_table_per_ring_and_it_lives_until_the_last_buffer() {
 #[test]
 fn fixed_buffers_serve_direct_io() {
     let _serial = support::serial();
-    let dir = TargetDir::new("direct");
+    let dir = TempDir::on_disk("direct");
     let path = dir.0.join("direct.bin");
     std::fs::write(&path, vec![9u8; 64 << 10]).unwrap();
     ringio::run(async {

@@ -1,6 +1,6 @@
 //! A fresh directory for one test, removed when the test is done.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A fresh directory under the temp dir, named with the test binary, `name` and the
 /// pid, and canonical (the temp dir may sit behind a symlink, and `canonicalize` results
@@ -9,6 +9,16 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
+        TempDir::under(&std::env::temp_dir(), name)
+    }
+
+    /// As [`new`](Self::new), under cargo's target directory instead: a real filesystem,
+    /// for what tmpfs refuses (O_DIRECT).
+    pub fn on_disk(name: &str) -> TempDir {
+        TempDir::under(Path::new(env!("CARGO_TARGET_TMPDIR")), name)
+    }
+
+    fn under(parent: &Path, name: &str) -> TempDir {
         let exe = std::env::current_exe().expect("current_exe");
         let binary = exe
             .file_stem()
@@ -16,8 +26,7 @@ impl TempDir {
             .and_then(|s| s.split('-').next())
             .unwrap_or("test")
             .to_string();
-        let path =
-            std::env::temp_dir().join(format!("ringio-{binary}-{name}-{}", std::process::id()));
+        let path = parent.join(format!("ringio-{binary}-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create the test directory");
         TempDir(
