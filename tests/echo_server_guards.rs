@@ -4,15 +4,16 @@
 //! shutdown output counts the connections closed over the limit. A second server on the
 //! port of a running one stops with `AddrInUse` instead of sharing the port.
 //!
-//! Examples have no `CARGO_BIN_EXE_*`, so the server runs through `cargo run` (the same
-//! profile as this test), which execs it in place: the child's pid is the server's.
+//! The server runs through `cargo run` (`support::example`: the same profile and
+//! features as this test), which execs it in place: the child's pid is the server's.
 
 mod support;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::example::{ExampleServer, echo};
 
 /// Deadline for the server to say where it listens: `cargo run` may first build it.
 const START_DEADLINE: Duration = Duration::from_secs(180);
@@ -20,80 +21,30 @@ const START_DEADLINE: Duration = Duration::from_secs(180);
 /// needs.
 const STEP_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The echo server example, killed when this is dropped (also when the test fails).
-struct Server {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// The next line of its stdout (empty at its end).
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .expect("reading the server's stdout");
-        line.trim_end().to_owned()
-    }
-}
-
-/// `cargo run` of the echo server example, in this test's profile, before its arguments.
-fn echo_server() -> Command {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "run",
-        "--quiet",
-        "--example",
+/// Starts `echo_server --addr 127.0.0.1:0 --workers 1 --max-conns <max>`.
+fn start(max: &str) -> (ExampleServer, SocketAddr) {
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--max-conns",
+        max,
+        "--grace",
+        "0",
+    ];
+    let server = ExampleServer::start(
         "echo_server",
-    ]);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    cmd
-}
-
-/// Starts `echo_server --addr 127.0.0.1:0 --workers 1 --max-conns <max>`; returns it and
-/// the address its `listening on` line names.
-fn start(max: &str) -> (Server, SocketAddr) {
-    let mut child = echo_server()
-        .args(["--", "--addr", "127.0.0.1:0", "--workers", "1"])
-        .args(["--max-conns", max, "--grace", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cargo can be started");
-    let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let mut server = Server { child, stdout };
-    support::watchdog("echo_server max-conns", START_DEADLINE);
-    let line = server.line();
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
+        &args,
+        "echo_server max-conns",
+        START_DEADLINE,
+    );
+    let addr = server.addr;
     (server, addr)
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
-    let conn = TcpStream::connect(addr).expect("connect to the server");
-    conn.set_read_timeout(Some(STEP_DEADLINE)).unwrap();
-    conn
-}
-
-/// Sends `msg` and reads its echo.
-fn echo(conn: &mut TcpStream, msg: &[u8]) {
-    conn.write_all(msg).expect("send to the server");
-    let mut got = vec![0u8; msg.len()];
-    conn.read_exact(&mut got).expect("read the echo");
-    assert_eq!(got, msg);
+    support::example::connect(addr, STEP_DEADLINE)
 }
 
 /// Whether the server closed `conn` without a byte: end of stream or a reset.
@@ -144,11 +95,7 @@ fn connections_past_max_conns_are_closed_at_once_and_counted() {
     };
     echo(&mut d, b"in the freed slot");
 
-    // SAFETY: kill(2) only sends a signal, to the child this test started.
-    assert_eq!(
-        unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) },
-        0
-    );
+    server.signal(libc::SIGTERM);
     let shutdown = server.line();
     assert!(
         shutdown.starts_with("shutdown on SIGTERM: 2 connections open"),
@@ -168,7 +115,7 @@ fn connections_past_max_conns_are_closed_at_once_and_counted() {
 fn a_second_server_on_the_port_stops_with_addr_in_use() {
     let _serial = support::serial();
     let (server, addr) = start("10");
-    let mut second = echo_server()
+    let mut second = support::example::cargo_example("echo_server")
         .args(["--", "--addr", &addr.to_string(), "--workers", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
