@@ -1,21 +1,9 @@
 //! `BufReader`: asyncio's `StreamReader` (`readline`, `readuntil`, `readexactly`).
 
-use super::{
-    AsyncRead, AsyncWrite, DEFAULT_BUF_SIZE, DEFAULT_LINE_LIMIT, IncompleteRead, LimitOverrun,
-};
+use super::{AsyncRead, AsyncWrite, DEFAULT_BUF_SIZE, DEFAULT_LINE_LIMIT, IncompleteRead};
 use crate::buf::{BufResult, IoBuf};
+use fill::Scan;
 use std::io;
-
-/// One read asks for at most this many times the reader's capacity, however large a
-/// `read_exact`: a length prefix sent by the peer then costs memory only as the bytes
-/// actually arrive, and big reads still take few syscalls.
-const MAX_READ_FACTOR: usize = 4;
-
-/// The buffer keeps up to this many times what a line at the default limit needs (the
-/// limit plus one read) between items; past that, once the big item is taken, it shrinks
-/// back to the read capacity (rule 3). Two: `Vec` doubles as it grows, so a line just
-/// under the limit may leave up to twice its size, and that much is kept for the next.
-const RETAIN_FACTOR: usize = 2;
 
 /// A reader with a buffer, for reading lines, delimited chunks and exact sizes.
 ///
@@ -28,7 +16,7 @@ const RETAIN_FACTOR: usize = 2;
 /// 1. A line (or [`read_until`](Self::read_until) chunk) is at most the limit long,
 ///    [`DEFAULT_LINE_LIMIT`] (64 KiB, asyncio's `limit=`) unless set with
 ///    [`with_limit`](Self::with_limit) or removed with
-///    [`without_limit`](Self::without_limit). A longer one gives [`LimitOverrun`] once
+///    [`without_limit`](Self::without_limit). A longer one gives [`LimitOverrun`](super::LimitOverrun) once
 ///    the limit is buffered: the reader never holds more than the limit plus one read
 ///    of it, however long the peer's line.
 /// 2. After an overrun the reader never passes a piece of the over-long item off as an
@@ -82,14 +70,6 @@ pub struct BufReader<R> {
     skipping: Option<u8>,
 }
 
-/// What a scan for a delimiter found in the buffer.
-enum Scan {
-    /// A chunk of this many bytes ending with the delimiter.
-    Found(usize),
-    /// End of stream with this many bytes buffered and no delimiter among them.
-    Eof(usize),
-}
-
 impl<R> BufReader<R> {
     /// Wraps `inner` with a buffer of [`DEFAULT_BUF_SIZE`] bytes and the line limit
     /// [`DEFAULT_LINE_LIMIT`].
@@ -131,12 +111,12 @@ impl<R> BufReader<R> {
     }
 
     /// Sets the longest line (delimiter included) that [`read_line`](Self::read_line) and
-    /// [`read_until`](Self::read_until) accept; longer ones give [`LimitOverrun`]. The
+    /// [`read_until`](Self::read_until) accept; longer ones give [`LimitOverrun`](super::LimitOverrun). The
     /// reader holds at most about `limit` bytes for a line (rule 1).
     ///
     /// # Examples
     ///
-    /// See [`LimitOverrun`].
+    /// See [`LimitOverrun`](super::LimitOverrun).
     pub fn with_limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
         self
@@ -239,7 +219,7 @@ impl<R> BufReader<R> {
     }
 
     /// Gives back the reader and the buffered bytes not yet returned. After a
-    /// [`LimitOverrun`] whose item had not ended, the reader is still inside that item.
+    /// [`LimitOverrun`](super::LimitOverrun) whose item had not ended, the reader is still inside that item.
     ///
     /// # Examples
     ///
@@ -272,36 +252,6 @@ impl<R> BufReader<R> {
     /// ```
     pub fn into_inner(self) -> R {
         self.inner
-    }
-
-    /// Takes `n` buffered bytes out.
-    fn take(&mut self, n: usize) -> Vec<u8> {
-        let out = self.buf[self.pos..self.pos + n].to_vec();
-        self.pos += n;
-        self.shrink_if_oversized();
-        out
-    }
-
-    /// The buffer capacity kept between items: what a line at the default limit needs,
-    /// twice (`RETAIN_FACTOR`), and never less than a `read_exact` read. Not the reader's
-    /// own limit: a reader allowed 100 MB lines must not keep 100 MB after one.
-    fn retained(&self) -> usize {
-        let read = self.capacity.saturating_mul(MAX_READ_FACTOR);
-        DEFAULT_LINE_LIMIT
-            .max(read)
-            .saturating_add(self.capacity)
-            .saturating_mul(RETAIN_FACTOR)
-    }
-
-    /// Gives back what a big item made the buffer grow to, once the bytes left are few
-    /// (rule 3). Costs a copy of those bytes, only after such an item.
-    fn shrink_if_oversized(&mut self) {
-        let retained = self.retained();
-        if self.buf.capacity() > retained && self.buf.len() - self.pos <= retained / 2 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-            self.buf.shrink_to(self.capacity);
-        }
     }
 }
 
@@ -353,7 +303,7 @@ impl<R: AsyncRead> BufReader<R> {
     ///
     /// # Errors
     ///
-    /// - [`LimitOverrun`] (kind `InvalidData`) if the line is longer than the limit;
+    /// - [`LimitOverrun`](super::LimitOverrun) (kind `InvalidData`) if the line is longer than the limit;
     ///   `line` is unchanged and the over-long line is dropped, the part not read yet by
     ///   the next call (rule 2 of [`BufReader`]).
     /// - `InvalidData` if the line is not UTF-8; its bytes are consumed and `line` is
@@ -409,7 +359,7 @@ impl<R: AsyncRead> BufReader<R> {
     ///
     /// # Errors
     ///
-    /// - [`LimitOverrun`] (kind `InvalidData`) if the chunk is longer than the limit; `out`
+    /// - [`LimitOverrun`](super::LimitOverrun) (kind `InvalidData`) if the chunk is longer than the limit; `out`
     ///   is unchanged and the chunk is dropped, as by [`read_line`](Self::read_line).
     /// - [`IncompleteRead`] (kind `UnexpectedEof`) if the stream ends after some bytes but
     ///   before `delimiter` (asyncio `readuntil`); the error holds those bytes and `out`
@@ -520,90 +470,6 @@ impl<R: AsyncRead> BufReader<R> {
             }
         }
     }
-
-    /// Finds `delimiter` in the buffer, reading more until it arrives, the limit is
-    /// passed or the stream ends. Returns with every scanned byte still buffered, except
-    /// after an overrun, whose bytes are dropped (rule 2).
-    async fn scan_until(&mut self, delimiter: u8) -> io::Result<Scan> {
-        let mut scanned = 0;
-        loop {
-            let avail = self.buffer();
-            if let Some(i) = avail[scanned..].iter().position(|&b| b == delimiter) {
-                let len = scanned + i + 1;
-                if let Some(limit) = self.limit
-                    && len > limit
-                {
-                    self.pos += len;
-                    self.shrink_if_oversized();
-                    return Err(LimitOverrun::new(limit, len, false).into());
-                }
-                return Ok(Scan::Found(len));
-            }
-            if let Some(limit) = self.limit
-                && avail.len() >= limit.max(1)
-            {
-                let dropped = avail.len();
-                self.pos = self.buf.len();
-                self.skipping = Some(delimiter);
-                self.shrink_if_oversized();
-                return Err(LimitOverrun::new(limit, dropped, true).into());
-            }
-            scanned = avail.len();
-            if self.fill_more(0).await? == 0 {
-                return Ok(Scan::Eof(self.buffer().len()));
-            }
-        }
-    }
-
-    /// Drops the rest of an over-long item through its delimiter, one read at a time, if
-    /// an overrun left one unfinished (rule 2). Cancel-safe: what is left to skip is
-    /// remembered in the reader.
-    async fn skip_overrun(&mut self) -> io::Result<()> {
-        while let Some(delimiter) = self.skipping {
-            match self.buffer().iter().position(|&b| b == delimiter) {
-                Some(i) => {
-                    self.pos += i + 1;
-                    self.skipping = None;
-                }
-                None => {
-                    self.pos = self.buf.len();
-                    if self.fill_more(0).await? == 0 {
-                        // The stream ended inside the item: nothing of it is left.
-                        self.skipping = None;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads once, asking for `want` bytes (at least `capacity`, at most
-    /// `MAX_READ_FACTOR` times it), and appends what arrived to the buffer; returns how
-    /// many bytes (0 at end of stream).
-    async fn fill_more(&mut self, want: usize) -> io::Result<usize> {
-        if self.pos > 0 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        let mut landing = std::mem::take(&mut self.landing);
-        landing.clear();
-        landing.reserve(want.clamp(self.capacity, self.capacity.saturating_mul(MAX_READ_FACTOR)));
-        let res = loop {
-            // If this future is dropped here, only `landing` is lost: `buf` is untouched
-            // and the stream keeps whatever the kernel delivered for its next read.
-            let (res, back) = self.inner.read(landing).await;
-            landing = back;
-            match res {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => break res,
-            }
-        };
-        if let Ok(n) = res {
-            self.buf.extend_from_slice(&landing[..n]);
-        }
-        self.landing = landing;
-        res
-    }
 }
 
 /// Writes go straight to the wrapped stream, so a `BufReader<TcpStream>` can answer what
@@ -617,5 +483,6 @@ impl<R: AsyncWrite> AsyncWrite for BufReader<R> {
     }
 }
 
+mod fill;
 #[cfg(test)]
 mod prop_tests;
