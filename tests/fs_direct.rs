@@ -1,6 +1,7 @@
-//! Direct I/O (O_DIRECT): a round trip through `AlignedBuf`, and reads and writes whose
+//! Direct I/O (O_DIRECT): a round trip through `AlignedBuf`, reads and writes whose
 //! buffer, length or offset misses the file's alignment refused before the kernel sees
-//! them, with a message naming the alignment and what missed it.
+//! them, with a message naming the alignment and what missed it, and direct reads and
+//! writes handed to the kernel one by one, not in the loop turn's batch (`fs` rule 7).
 //!
 //! The files live under the target directory: tmpfs (a common /tmp) has no direct I/O.
 //! Where the filesystem refuses O_DIRECT anyway (EINVAL at open), each test says so and
@@ -201,4 +202,71 @@ fn misaligned_direct_io_is_refused_before_the_kernel_sees_it() {
         assert_eq!(res.unwrap(), 100);
     });
     support::check_fds(&before, "misaligned direct I/O");
+}
+
+/// Reads `pieces` blocks of 4 KiB of `file` at once (one gather: every read is queued
+/// in the same poll) and returns the `io_uring_enter` calls the core made meanwhile.
+async fn enters_for_reads(file: &File, pieces: usize, aligned: bool) -> u64 {
+    let before = ringio::metrics().enters;
+    let reads = (0..pieces).map(|i| async move {
+        let at = (i * 4096) as u64;
+        let res = if aligned {
+            file.read_at(AlignedBuf::with_capacity(4096, 4096), at)
+                .await
+                .0
+        } else {
+            file.read_at(vec![0u8; 4096], at).await.0
+        };
+        assert_eq!(res.unwrap(), 4096, "read {i}");
+    });
+    ringio::task::gather(reads.collect::<Vec<_>>()).await;
+    ringio::metrics().enters - before
+}
+
+#[test]
+fn direct_reads_and_writes_are_submitted_one_by_one() {
+    let _serial = support::serial();
+    if support::skip_on_epoll("regular files go through the blocking pool, not an SQ") {
+        return;
+    }
+    support::watchdog("direct_one_by_one", Duration::from_secs(60));
+    let dir = TempDir::on_disk("one-by-one");
+    let path = dir.0.join("direct.bin");
+    const PIECES: usize = 32;
+    std::fs::write(&path, vec![3u8; PIECES * 4096]).unwrap();
+    ringio::run(async {
+        let Some(file) = open_direct(&path).await else {
+            return;
+        };
+        // Each direct read enters on its own: at least one enter per read.
+        let direct = enters_for_reads(&file, PIECES, true).await;
+        assert!(
+            direct >= PIECES as u64,
+            "{PIECES} direct reads queued in one poll took only {direct} enters"
+        );
+        // Direct writes too.
+        let before = ringio::metrics().enters;
+        let writes = (0..PIECES).map(|i| {
+            let file = &file;
+            async move {
+                let mut buf = AlignedBuf::new(4096, 4096);
+                buf.fill(9);
+                let (res, _) = file.write_at(buf, (i * 4096) as u64).await;
+                assert_eq!(res.unwrap(), 4096, "write {i}");
+            }
+        });
+        ringio::task::gather(writes.collect::<Vec<_>>()).await;
+        let writes = ringio::metrics().enters - before;
+        assert!(
+            writes >= PIECES as u64,
+            "{PIECES} direct writes queued in one poll took only {writes} enters"
+        );
+        // The same reads on the file opened without O_DIRECT keep the turn's batch.
+        let plain = File::open(&path).await.unwrap();
+        let buffered = enters_for_reads(&plain, PIECES, false).await;
+        assert!(
+            buffered < PIECES as u64 / 2,
+            "{PIECES} buffered reads queued in one poll took {buffered} enters"
+        );
+    });
 }

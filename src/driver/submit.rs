@@ -217,6 +217,18 @@ impl Driver {
         settle_enter(res.map(drop))
     }
 
+    /// Hands the queued SQEs to the kernel now rather than at the loop's enter: for ops
+    /// whose latency suffers from waiting for the turn's batch (`fs` rule 7). A failed
+    /// flush changes nothing: the SQEs stay queued and the loop's enter submits them (or
+    /// reports the error). A no-op on the epoll backend, which has no SQ.
+    pub(crate) fn flush(&mut self) {
+        if let Queue::Ring(ring) = &mut self.queue
+            && !ring.submission().is_empty()
+        {
+            let _ = self.submit();
+        }
+    }
+
     /// Submits the queued SQEs without waiting (a full SQ's flush).
     pub(super) fn submit(&mut self) -> io::Result<()> {
         let to_submit = self.ring_mut().submission().len() as u32;

@@ -9,9 +9,12 @@
 //! `stx_dio_offset_align` for the offset and the length. Where the kernel or filesystem
 //! does not report it, 512 bytes is assumed for all three: the traditional logical
 //! block size, which the kernel itself still checks, so an error is still an error.
+//!
+//! A read or write on such a file is also submitted at once, in an `io_uring_enter` of
+//! its own, instead of with the loop turn's batch (`fs` rule 7).
 
 use super::File;
-use crate::op::{Op, STATX_DIOALIGN};
+use crate::op::{Completable, Op, STATX_DIOALIGN};
 use crate::sys::fd::SharedFd;
 use std::fmt;
 use std::io;
@@ -174,6 +177,18 @@ impl File {
         match &self.direct {
             Some(a) => a.check(what, addr as usize, len, pos),
             None => Ok(()),
+        }
+    }
+
+    /// `op`, submitted now if this file is O_DIRECT (`fs` rule 7), else left for the
+    /// loop's enter.
+    pub(super) fn submit_direct<T: Completable, E>(
+        &self,
+        op: Result<Op<T>, E>,
+    ) -> Result<Op<T>, E> {
+        match self.direct {
+            Some(_) => op.map(Op::submit_now),
+            None => op,
         }
     }
 }

@@ -156,7 +156,7 @@ impl File {
         if let Err(e) = checked {
             return (Err(e), buf);
         }
-        finish(Op::read_at(&self.fd, buf, pos)).await
+        finish(self.submit_direct(Op::read_at(&self.fd, buf, pos))).await
     }
 
     /// Reads exactly `buf.bytes_total()` bytes starting at `pos`, however many reads it
@@ -232,7 +232,7 @@ impl File {
         if let Err(e) = checked {
             return (Err(e), buf);
         }
-        let (res, buf) = finish(Op::write_at(&self.fd, buf, 0, pos)).await;
+        let (res, buf) = finish(self.submit_direct(Op::write_at(&self.fd, buf, 0, pos))).await;
         (res.map_err(|e| not_writable(e, self.fd.as_fd())), buf)
     }
 
@@ -271,7 +271,8 @@ impl File {
             if let Err(e) = checked {
                 return (Err(e), buf);
             }
-            let (res, buf) = finish(Op::write_at(&self.fd, buf, written, at)).await;
+            let (res, buf) =
+                finish(self.submit_direct(Op::write_at(&self.fd, buf, written, at))).await;
             (res.map_err(|e| not_writable(e, self.fd.as_fd())), buf)
         })
         .await

@@ -52,7 +52,7 @@ impl File {
         if let Err(e) = checked {
             return (Err(e), buf);
         }
-        finish(Op::read_fixed_at(&self.fd, buf, pos)).await
+        finish(self.submit_direct(Op::read_fixed_at(&self.fd, buf, pos))).await
     }
 
     /// Writes some of registered buffer `buf`'s `len` bytes at byte `pos` of the file
@@ -96,6 +96,6 @@ impl File {
         if let Err(e) = checked {
             return (Err(e), buf);
         }
-        finish(Op::write_fixed_at(&self.fd, buf, pos)).await
+        finish(self.submit_direct(Op::write_fixed_at(&self.fd, buf, pos))).await
     }
 }

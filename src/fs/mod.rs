@@ -27,6 +27,16 @@
 //!    resolving links, permissions) runs on the runtime's blocking pool
 //!    ([`spawn_blocking`](crate::spawn_blocking)), never on the core: a directory is read
 //!    in batches of entries, so the core only ever waits for one batch's hand-over.
+//! 7. A read or write on a file opened with O_DIRECT is handed to the kernel at once, in
+//!    an `io_uring_enter` of its own (the queued SQEs go with it), not with the batch the
+//!    loop submits at the end of its turn. Direct I/O goes straight to the device, and a
+//!    batch of it reaches the device as one plugged burst (`blk_start_plug` when an
+//!    enter submits several): on a virtio disk the burst completed together and the
+//!    next one went out together, so the reads at depth 32 moved in lockstep and each
+//!    waited for the slowest of its burst. Submitted one by one, as fio's io_uring
+//!    engine does by default (`iodepth_batch_submit=1`), they stay staggered (figures in
+//!    the README's Files section). Buffered I/O, served by the page cache, keeps the
+//!    batch: there a syscall per read would cost more than it saves.
 //!
 //! Files are always read and written at explicit offsets (`pread`/`pwrite` style): there
 //! is no shared cursor to race on when many operations are in flight.

@@ -146,6 +146,13 @@ impl<T: Completable> Op<T> {
         })
     }
 
+    /// Submits this op (and whatever else is queued) now instead of with the loop turn's
+    /// batch (`Driver::flush`).
+    pub(crate) fn submit_now(self) -> Self {
+        self.core.driver().flush();
+        self
+    }
+
     /// Asks the kernel to end this op early; awaiting it still gives its result, which is
     /// -ECANCELED unless it completed first (io_uring_prep_cancel(3)). Once per op.
     pub(crate) fn cancel(&mut self) {
