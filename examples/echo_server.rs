@@ -30,8 +30,10 @@
 //! Graceful shutdown: on SIGTERM or Ctrl-C (SIGINT) each core stops accepting (its
 //! listener closes), lets its open connections finish for up to `--grace` seconds
 //! (default 5), then closes the rest; the process prints one `shutdown:` line (how many
-//! connections were open, how many were cut) and exits 0. Each core listens for the
-//! signals itself (`ringio::signal::signal`): every listener wakes, on every core.
+//! connections were open, how many were cut), then the cores' totals (`io_uring_enter`
+//! calls, ops submitted, how often the receive pool ran empty), and exits 0. Each core
+//! listens for the signals itself (`ringio::signal::signal`): every listener wakes, on
+//! every core.
 
 #[allow(dead_code)] // shared by the three echo examples; each uses part of it
 #[path = "common/echo.rs"]
@@ -202,5 +204,11 @@ fn main() -> ExitCode {
             max_conns.max()
         );
     }
+    let m = rt.metrics();
+    println!(
+        "server totals: {} enters, {} ops submitted; receive pool empty {} times, {} receives \
+         into owned buffers",
+        m.enters, m.ops_submitted, m.pool_exhausted, m.pool_fallbacks
+    );
     ExitCode::SUCCESS
 }
