@@ -315,7 +315,7 @@ fn refused(e: io::Error, count: usize, size: usize) -> io::Error {
                     .map_or("unknown".to_string(), |l| format!("{l} bytes"))
             ),
         ),
-        _ => io::Error::new(e.kind(), format!("{what}: {e}")),
+        _ => crate::io::context::with_context(e, what),
     }
 }
 

@@ -8,50 +8,21 @@
 //!    it, and it runs to its end on its pool thread.
 #![forbid(unsafe_code)]
 
+use crate::io::context::with_context;
 use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-/// What failed (`"remove directory"`), on which path or paths, and the syscall's error.
-#[derive(Debug)]
-struct PathError {
-    what: &'static str,
-    /// The path, or `"a to b"` for calls on two paths.
-    target: String,
-    source: io::Error,
-}
-
-impl fmt::Display for PathError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "failed to {} {}: {}",
-            self.what, self.target, self.source
-        )
-    }
-}
-
-impl std::error::Error for PathError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
-fn wrap(source: io::Error, what: &'static str, target: String) -> io::Error {
-    io::Error::new(
-        source.kind(),
-        PathError {
-            what,
-            target,
-            source,
-        },
-    )
+/// "failed to `what` `target`: `source`", where `target` is the path, or "a to b" for
+/// calls on two paths.
+fn wrap(source: io::Error, what: &'static str, target: impl fmt::Display) -> io::Error {
+    with_context(source, format_args!("failed to {what} {target}"))
 }
 
 /// `source` as an error of the same kind saying "failed to `what` `path`: `source`".
 pub(super) fn with_path(source: io::Error, what: &'static str, path: &Path) -> io::Error {
-    wrap(source, what, path.display().to_string())
+    wrap(source, what, path.display())
 }
 
 /// As [`with_path`], for a call on two paths ("failed to rename a to b: ...").
@@ -64,7 +35,7 @@ pub(super) fn with_paths(
     wrap(
         source,
         what,
-        format!("{} to {}", from.display(), to.display()),
+        format_args!("{} to {}", from.display(), to.display()),
     )
 }
 

@@ -46,6 +46,7 @@
 
 mod buf_reader;
 mod buf_writer;
+pub(crate) mod context;
 mod copy;
 mod error;
 pub(crate) mod loops;

@@ -103,9 +103,9 @@ impl StdFd {
             return Ok(fd.clone());
         }
         let dup = self.which.dup().map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("{}: cannot duplicate it: {e}", self.which.name()),
+            super::context::with_context(
+                e,
+                format_args!("{}: cannot duplicate it", self.which.name()),
             )
         })?;
         Ok(self.fd.get_or_init(|| SharedFd::new(dup)).clone())

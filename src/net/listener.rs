@@ -2,6 +2,7 @@
 
 use super::accept::Acceptor;
 use super::{TcpStream, each_addr, ip_addr, ip_socket};
+use crate::io::context::with_hint;
 use crate::sys::fd::SharedFd;
 use socket2::{Protocol, SockRef, Type};
 use std::cell::Cell;
@@ -212,38 +213,7 @@ fn bind_error(e: io::Error, addr: SocketAddr, reuse_port: bool) -> io::Error {
         }
         _ => "",
     };
-    io::Error::new(
-        e.kind(),
-        BindError {
-            addr,
-            hint,
-            source: e,
-        },
-    )
-}
-
-/// What [`bind_error`] wraps: the address, the way out, and the syscall's error.
-#[derive(Debug)]
-struct BindError {
-    addr: SocketAddr,
-    hint: &'static str,
-    source: io::Error,
-}
-
-impl fmt::Display for BindError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cannot listen on {}: {}{}",
-            self.addr, self.source, self.hint
-        )
-    }
-}
-
-impl std::error::Error for BindError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
+    with_hint(e, format_args!("cannot listen on {addr}"), hint)
 }
 
 /// One accepted connection, or the error accepting it: what [`Incoming`] yields.

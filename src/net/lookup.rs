@@ -17,7 +17,7 @@
 //!    until the resolver gives up.
 #![forbid(unsafe_code)]
 
-use std::fmt;
+use crate::io::context::with_context;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::vec;
@@ -91,7 +91,7 @@ async fn resolve_name(host: String, port: u16) -> io::Result<Addrs> {
     let named = host.clone();
     let job = crate::spawn_blocking(move || {
         std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-            .map_err(|e| LookupError::wrap(host, e))
+            .map_err(|e| lookup_error(host, e))
     });
     match job.await {
         Ok(res) => res.map(Addrs::many),
@@ -101,30 +101,10 @@ async fn resolve_name(host: String, port: u16) -> io::Result<Addrs> {
     }
 }
 
-/// A resolver failure that names the host it was asked about.
-#[derive(Debug)]
-struct LookupError {
-    host: String,
-    source: io::Error,
-}
-
-impl LookupError {
-    /// `source` as an `io::Error` of the same kind whose message names `host`.
-    fn wrap(host: String, source: io::Error) -> io::Error {
-        io::Error::new(source.kind(), LookupError { host, source })
-    }
-}
-
-impl fmt::Display for LookupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "failed to look up {:?}: {}", self.host, self.source)
-    }
-}
-
-impl std::error::Error for LookupError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
+/// A resolver failure as an error of the same kind that names the host it was asked
+/// about (the resolver's error is its `source`).
+fn lookup_error(host: String, source: io::Error) -> io::Error {
+    with_context(source, format_args!("failed to look up {host:?}"))
 }
 
 /// The addresses an address argument stands for (`pub` only so that the sealed trait
@@ -387,7 +367,7 @@ mod tests {
     #[test]
     fn lookup_errors_name_the_host_and_keep_kind_and_source() {
         let inner = io::Error::new(io::ErrorKind::TimedOut, "resolver silent");
-        let e = LookupError::wrap("nosuch.invalid".into(), inner);
+        let e = lookup_error("nosuch.invalid".into(), inner);
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert_eq!(
             e.to_string(),

@@ -22,6 +22,7 @@
 
 use super::TcpStream;
 use crate::buf::{BufResult, IoBuf};
+use crate::io::context::with_context;
 use crate::op::{MultiOp, Op, SendZcItem, splice_pipe};
 use crate::sys::fd::SharedFd;
 use std::cell::RefCell;
@@ -58,8 +59,8 @@ impl PipeGuard {
         let pipe = match cached {
             Some(p) => p,
             None => {
-                let (r, w, size) = splice_pipe()
-                    .map_err(|e| io::Error::new(e.kind(), format!("send_file: pipe2: {e}")))?;
+                let (r, w, size) =
+                    splice_pipe().map_err(|e| with_context(e, "send_file: pipe2"))?;
                 SplicePipe {
                     r: SharedFd::new(r),
                     w: SharedFd::new(w),
@@ -147,10 +148,11 @@ impl TcpStream {
         let sock = self.stream_io().fd();
         // A descriptor of its own: a dropped call's ops may outlive the borrow of `file`,
         // and the kernel looks the input up only when the splice runs (op/splice.rs rule 2).
-        let file_fd =
-            SharedFd::new(file.as_fd().try_clone_to_owned().map_err(|e| {
-                io::Error::new(e.kind(), format!("send_file: dup of the file: {e}"))
-            })?);
+        let file_fd = SharedFd::new(
+            file.as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| with_context(e, "send_file: dup of the file"))?,
+        );
         let mut guard = PipeGuard::take()?;
         let mut sent = 0usize;
         let mut at = offset;

@@ -296,7 +296,7 @@ impl Command {
     pub fn spawn(&mut self) -> io::Result<Child> {
         let mut child = self.std.spawn().map_err(|e| {
             let program = self.std.get_program().to_string_lossy();
-            io::Error::new(e.kind(), format!("cannot run {program:?}: {e}"))
+            crate::io::context::with_context(e, format_args!("cannot run {program:?}"))
         })?;
         let fd = match pidfd::open(child.id()) {
             Ok(fd) => fd,
@@ -305,9 +305,9 @@ impl Command {
                 // rather than leave it unreaped.
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("pidfd_open for a new child (needs Linux 5.3): {e}"),
+                return Err(crate::io::context::with_context(
+                    e,
+                    "pidfd_open for a new child (needs Linux 5.3)",
                 ));
             }
         };

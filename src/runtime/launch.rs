@@ -191,10 +191,7 @@ impl Runtime {
                 Some(libc::EMFILE | libc::ENFILE) => {
                     crate::driver::descriptor_error(e, "a core's wake-up eventfd")
                 }
-                _ => io::Error::new(
-                    e.kind(),
-                    format!("ringio: cannot create a core's eventfd: {e}"),
-                ),
+                _ => crate::io::context::with_context(e, "ringio: cannot create a core's eventfd"),
             })?
             .into();
         let remaining = AtomicUsize::new(counted);
@@ -248,8 +245,8 @@ impl Runtime {
                         });
                     spawned
                         .map_err(|e| {
-                            let why = format!("ringio cannot start: no thread for core {i}: {e}");
-                            gate.fail(io::Error::new(e.kind(), why));
+                            let why = format_args!("ringio cannot start: no thread for core {i}");
+                            gate.fail(crate::io::context::with_context(e, why));
                         })
                         .ok()
                 })

@@ -2,6 +2,7 @@
 
 use super::kind::SignalKind;
 use super::slot::Slot;
+use crate::io::context::with_context;
 use crate::op::Op;
 use crate::sys::fd::SharedFd;
 use crate::sys::signal as handler;
@@ -79,14 +80,10 @@ pub struct Signal {
 /// ```
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let signo = kind.checked()?;
-    handler::install(signo).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot install a handler for {kind}: {e}"),
-        )
-    })?;
+    handler::install(signo)
+        .map_err(|e| with_context(e, format_args!("cannot install a handler for {kind}")))?;
     let (slot, fd) = Slot::claim(signo)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen for {kind}: {e}")))?;
+        .map_err(|e| with_context(e, format_args!("cannot listen for {kind}")))?;
     // Read after the slot listens (module docs, rule 2): a delivery that this misses
     // writes to the eventfd.
     let seen = handler::generation(signo);
@@ -157,7 +154,7 @@ impl Signal {
                 Err((e, buf)) => (Err(e), buf),
             };
             self.buf = Some(buf);
-            res.map_err(|e| io::Error::new(e.kind(), format!("waiting for {}: {e}", self.kind)))?;
+            res.map_err(|e| with_context(e, format_args!("waiting for {}", self.kind)))?;
         }
     }
 

@@ -68,5 +68,5 @@ fn with_addr(e: io::Error, what: &str, addr: &SockAddr) -> io::Error {
         Some(libc::ECONNREFUSED) => "; nothing listens there (a stale socket file?)",
         _ => "",
     };
-    io::Error::new(e.kind(), format!("{what} {shown}: {e}{hint}"))
+    crate::io::context::with_hint(e, format_args!("{what} {shown}"), hint)
 }
