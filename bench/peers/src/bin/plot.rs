@@ -1,18 +1,30 @@
-//! Reads the CSV that `bench/echo.sh` writes, prints a markdown table of medians (with
-//! ratios to ringio and the min–max spread of each cell), and draws the chart: closed-loop
-//! throughput against connections for each server, and server CPU µs per request.
+//! Reads the CSV that `bench/echo.sh` writes, prints markdown tables of medians (with
+//! ratios to ringio and the min–max spread of each cell), one set per client, and draws
+//! the chart of one client's runs: closed-loop throughput against connections for each
+//! server, and server CPU µs per request.
 //!
-//! `echo-plot --csv bench/results/echo-XXXX.csv --svg docs/echo-bench.svg`
+//! `echo-plot --csv bench/results/echo-XXXX.csv --svg docs/echo-bench.svg [--client uring]`
 //!
 //! CSV columns (header required, in any order): server, config, conns, size, round,
-//! req_s, p50_us, p99_us, p999_us, cpu_us_per_req, rss_base_kib, rss_kib, errors.
-//! `config` is `closed`, `rate` or `idle`; empty cells are missing values.
+//! req_s, p50_us, p99_us, p999_us, cpu_us_per_req, rss_base_kib, rss_kib, errors, and
+//! optionally client (without it every row is ringio's `echo_client`'s).
+//! `config` is `closed`, `rate` or `idle`; empty cells are missing values. Ratios compare
+//! servers under the same client only.
 
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-const USAGE: &str = "echo-plot --csv FILE [--svg docs/echo-bench.svg] [--title TEXT]";
+const USAGE: &str =
+    "echo-plot --csv FILE [--svg docs/echo-bench.svg] [--title TEXT] [--client NAME]";
+/// Order of the clients' tables, with what each one is; the chart is drawn from the first
+/// one present unless `--client` names another. Rows of other clients follow, by name.
+const CLIENTS: [(&str, &str); 4] = [
+    ("ringio", "ringio's examples/echo_client"),
+    ("uring", "peer-uring-client, raw io_uring"),
+    ("tokio", "peer-client, tokio current-thread"),
+    ("peer-idle", "peer-idle, connections held idle"),
+];
 /// Column order of the servers in tables and charts; ringio first, ratios are to it.
 /// `ringio-pooled` and `ringio-owned` are ringio's server on its other receive paths,
 /// `ringio-epoll` its server on the epoll backend.
@@ -41,6 +53,7 @@ const COLORS: [RGBColor; 8] = [
 #[derive(Clone, Debug)]
 struct Run {
     server: String,
+    client: String,
     config: String,
     conns: u64,
     size: u64,
@@ -84,12 +97,16 @@ fn main() {
     let mut csv = None;
     let mut svg = String::from("docs/echo-bench.svg");
     let mut title = String::from("echo: server on CPU 0, client on CPU 1, loopback");
+    let mut client = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--csv" => csv = Some(ringio_peers::parse_value::<String>(&flag, it.next(), USAGE)),
             "--svg" => svg = ringio_peers::parse_value(&flag, it.next(), USAGE),
             "--title" => title = ringio_peers::parse_value(&flag, it.next(), USAGE),
+            "--client" => {
+                client = Some(ringio_peers::parse_value::<String>(&flag, it.next(), USAGE))
+            }
             _ => ringio_peers::bad_usage(&format!("unknown flag {flag}"), USAGE),
         }
     }
@@ -110,8 +127,30 @@ fn main() {
             std::process::exit(1);
         }
     };
-    print!("{}", table(&runs));
-    if let Err(e) = draw(&runs, &svg, &title) {
+    print!("{}", tables(&runs));
+    let clients = clients(&runs);
+    let client = client.unwrap_or_else(|| {
+        let closed = |c: &&String| runs.iter().any(|r| &r.client == *c && r.config == "closed");
+        clients
+            .iter()
+            .find(closed)
+            .or(clients.first())
+            .cloned()
+            .unwrap_or_default()
+    });
+    let chosen: Vec<Run> = runs
+        .iter()
+        .filter(|r| r.client == client)
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        eprintln!("{csv}: no runs of client {client} to draw (clients: {clients:?})");
+        std::process::exit(1);
+    }
+    if clients.len() > 1 {
+        title = format!("{title}; client: {client}");
+    }
+    if let Err(e) = draw(&chosen, &svg, &title) {
         eprintln!("drawing {svg}: {e}");
         std::process::exit(1);
     }
@@ -127,6 +166,7 @@ fn parse(text: &str) -> Result<Vec<Run>, String> {
             .position(|h| h.trim() == name)
             .ok_or(format!("no column {name}"))
     };
+    let client_col = header.iter().position(|h| h.trim() == "client");
     let idx: Vec<usize> = [
         "server",
         "config",
@@ -151,6 +191,10 @@ fn parse(text: &str) -> Result<Vec<Run>, String> {
         let num = |i: usize| get(i).parse::<f64>().ok().filter(|v| v.is_finite());
         runs.push(Run {
             server: get(0).to_string(),
+            client: match client_col.and_then(|i| f.get(i)) {
+                Some(c) => c.to_string(),
+                None => "ringio".to_string(),
+            },
             config: get(1).to_string(),
             conns: get(2)
                 .parse()
@@ -241,6 +285,55 @@ fn fmt_cell(s: Option<Stat>, base: Option<Stat>, spread: bool) -> String {
     out
 }
 
+/// The clients in the runs: those of `CLIENTS` in its order, then others by name.
+fn clients(runs: &[Run]) -> Vec<String> {
+    let mut out: Vec<String> = CLIENTS
+        .iter()
+        .map(|(c, _)| c.to_string())
+        .filter(|c| runs.iter().any(|r| &r.client == c))
+        .collect();
+    let mut rest: Vec<String> = runs
+        .iter()
+        .map(|r| r.client.clone())
+        .filter(|c| !out.contains(c))
+        .collect();
+    rest.sort();
+    rest.dedup();
+    out.extend(rest);
+    out
+}
+
+/// One set of tables per client, then the errors over all runs.
+fn tables(runs: &[Run]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Medians over rounds; (×) = ratio to ringio's median under the same client; [min–max] over rounds. {} runs.",
+        runs.len()
+    );
+    for client in clients(runs) {
+        let mine: Vec<Run> = runs
+            .iter()
+            .filter(|r| r.client == client)
+            .cloned()
+            .collect();
+        let what = CLIENTS
+            .iter()
+            .find(|(c, _)| *c == client)
+            .map_or(client.as_str(), |(_, w)| w);
+        let _ = writeln!(
+            out,
+            "\n#### client: {client} ({what}), {} runs\n",
+            mine.len()
+        );
+        out.push_str(&table(&mine));
+    }
+    let errors: f64 = runs.iter().filter_map(|r| r.errors).sum();
+    let _ = writeln!(out, "\nErrors over all runs: {errors:.0}.");
+    out
+}
+
+/// The tables of one client's runs; a kind of run that is absent has no table.
 fn table(runs: &[Run]) -> String {
     let srv = servers(runs);
     let mut out = String::new();
@@ -267,12 +360,10 @@ fn table(runs: &[Run]) -> String {
         let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
     };
     let keys = cells(runs);
-    let _ = writeln!(
-        out,
-        "Medians over rounds; (×) = ratio to ringio's median; [min–max] over rounds. {} runs.\n",
-        runs.len()
-    );
-    head(&mut out, "closed loop: req/s");
+    let has = |kind: &str| keys.iter().any(|k| k.0 == kind);
+    if has("closed") {
+        head(&mut out, "closed loop: req/s");
+    }
     for k in keys.iter().filter(|k| k.0 == "closed") {
         row(
             &mut out,
@@ -282,8 +373,10 @@ fn table(runs: &[Run]) -> String {
             true,
         );
     }
-    out.push('\n');
-    head(&mut out, "closed loop: p50 / p99 / p99.9 µs");
+    if has("closed") {
+        out.push('\n');
+        head(&mut out, "closed loop: p50 / p99 / p99.9 µs");
+    }
     for k in keys.iter().filter(|k| k.0 == "closed") {
         let base99 = pick(runs, "ringio", k, |r| r.p99);
         let cells: Vec<String> = srv
@@ -303,8 +396,12 @@ fn table(runs: &[Run]) -> String {
             .collect();
         let _ = writeln!(out, "| {} conns × {} B | {} |", k.1, k.2, cells.join(" | "));
     }
-    out.push('\n');
-    head(&mut out, "fixed rate / idle");
+    if has("rate") || has("idle") {
+        if has("closed") {
+            out.push('\n');
+        }
+        head(&mut out, "fixed rate / idle");
+    }
     for k in keys.iter().filter(|k| k.0 == "rate") {
         row(
             &mut out,
@@ -337,8 +434,6 @@ fn table(runs: &[Run]) -> String {
             true,
         );
     }
-    let errors: f64 = runs.iter().filter_map(|r| r.errors).sum();
-    let _ = writeln!(out, "\nErrors over all runs: {errors:.0}.");
     out
 }
 
@@ -479,3 +574,9 @@ fn draw(runs: &[Run], path: &str, title: &str) -> Result<(), Box<dyn std::error:
     root.present()?;
     Ok(())
 }
+
+// A bin's root file looks for modules beside it, in src/bin/, where cargo would take a
+// file for another binary.
+#[cfg(test)]
+#[path = "plot/tests.rs"]
+mod tests;
