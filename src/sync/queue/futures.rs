@@ -1,5 +1,12 @@
 //! The futures of [`GenericQueue`]: [`Put`], [`Get`] and [`QueueJoin`], and how
 //! each waits in its list (the one [`Waiter`] state machine does the rest).
+//!
+//! A `Put` or `Get` first tries the queue's fast path, once, on its first
+//! poll: a put with room and nobody waiting, a get with an item stored and
+//! no putter waiting, each in one borrow with no waker, waiter entry or
+//! grant involved. Anything else (waiters on either side, a full or empty
+//! queue, a shutdown) is left to its [`Waiter`], whose first poll decides
+//! the same case again the general way, so both paths give the same result.
 
 use std::fmt;
 use std::future::Future;
@@ -29,6 +36,26 @@ pub struct Put<'a, T, S: QueueStorage<T>> {
     waiter: Waiter<'a, GenericQueue<T, S>, Putting>,
     /// `Some` until the item goes in; a refused item is dropped with the future.
     item: Option<T>,
+    stage: Stage,
+}
+
+/// Where a [`Put`] or [`Get`] stands: only a fresh one may take the fast
+/// path (a queued or granted waiter must come back through its [`Waiter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Not polled yet.
+    Fresh,
+    /// Handed to its [`Waiter`], which also knows when it is done.
+    Waiting,
+    /// Finished by the fast path.
+    Done,
+}
+
+/// Kept out of line so the poll path stays small.
+#[cold]
+#[inline(never)]
+fn polled_after_completion(future: &str) -> ! {
+    panic!("`{future}` polled after completion")
 }
 
 impl<'a, T, S: QueueStorage<T>> Put<'a, T, S> {
@@ -36,6 +63,7 @@ impl<'a, T, S: QueueStorage<T>> Put<'a, T, S> {
         Put {
             waiter: Waiter::new(queue),
             item: Some(item),
+            stage: Stage::Fresh,
         }
     }
 }
@@ -46,8 +74,21 @@ impl<T, S: QueueStorage<T>> Unpin for Put<'_, T, S> {}
 impl<T, S: QueueStorage<T>> Future for Put<'_, T, S> {
     type Output = Result<(), QueueShutDown>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        match this.stage {
+            Stage::Fresh => {
+                let queue = this.waiter.owner();
+                if queue.state.borrow_mut().put_fast(&mut this.item) {
+                    this.stage = Stage::Done;
+                    return Poll::Ready(Ok(()));
+                }
+                this.stage = Stage::Waiting;
+            }
+            Stage::Waiting => {}
+            Stage::Done => polled_after_completion("Put"),
+        }
         let result = std::task::ready!(this.waiter.poll(cx, &mut this.item));
         // A refused item is dropped here, outside the borrow.
         this.item = None;
@@ -151,12 +192,14 @@ fn take_item<T>(item: &mut Option<T>) -> T {
 #[must_use = "futures do nothing unless polled"]
 pub struct Get<'a, T, S: QueueStorage<T>> {
     waiter: Waiter<'a, GenericQueue<T, S>, Getting>,
+    stage: Stage,
 }
 
 impl<'a, T, S: QueueStorage<T>> Get<'a, T, S> {
     pub(super) fn new(queue: &'a GenericQueue<T, S>) -> Self {
         Get {
             waiter: Waiter::new(queue),
+            stage: Stage::Fresh,
         }
     }
 }
@@ -164,8 +207,22 @@ impl<'a, T, S: QueueStorage<T>> Get<'a, T, S> {
 impl<T, S: QueueStorage<T>> Future for Get<'_, T, S> {
     type Output = Result<T, QueueShutDown>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().waiter.poll(cx, &mut ())
+        let this = self.get_mut();
+        match this.stage {
+            Stage::Fresh => {
+                let fast = this.waiter.owner().state.borrow_mut().get_fast();
+                if let Some(item) = fast {
+                    this.stage = Stage::Done;
+                    return Poll::Ready(Ok(item));
+                }
+                this.stage = Stage::Waiting;
+            }
+            Stage::Waiting => {}
+            Stage::Done => polled_after_completion("Get"),
+        }
+        this.waiter.poll(cx, &mut ())
     }
 }
 

@@ -34,6 +34,7 @@ use crate::wait_list::{WaitList, Wakers};
 
 mod error;
 mod futures;
+mod state;
 mod storage;
 
 #[doc(alias = "asyncio.QueueEmpty")]
@@ -44,6 +45,7 @@ pub use error::QueueFull;
 pub use error::QueueShutDown;
 pub use error::{TaskDoneError, TryGetError, TryPutError};
 pub use futures::{Get, Put, QueueJoin};
+use state::{Shutdown, State};
 pub use storage::{FifoStorage, LifoStorage, PriorityStorage, QueueStorage};
 
 /// A first-in, first-out queue (asyncio `Queue`).
@@ -153,79 +155,6 @@ pub type LifoQueue<T> = GenericQueue<T, LifoStorage<T>>;
 /// ```
 pub struct GenericQueue<T, S> {
     state: RefCell<State<T, S>>,
-}
-
-/// How far [`GenericQueue::shutdown`] has gone; only ever moves forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Shutdown {
-    Open,
-    /// `shutdown(false)`: no more puts; gets drain what is left.
-    Draining,
-    /// `shutdown(true)`: no more puts; what was left is discarded.
-    Immediate,
-}
-
-pub(crate) struct State<T, S> {
-    items: S,
-    maxsize: usize,
-    /// Slots granted to putters that have not run yet.
-    reserved: usize,
-    /// Items granted to getters that have not run yet.
-    handed: usize,
-    /// Items put and not yet marked done.
-    unfinished: usize,
-    shutdown: Shutdown,
-    /// Getters are only queued while `items` is empty.
-    getters: WaitList<(), Result<T, QueueShutDown>>,
-    /// Putters are only queued while there is no room; each keeps its item.
-    putters: WaitList<(), Result<(), QueueShutDown>>,
-    joiners: WaitList<(), ()>,
-}
-
-impl<T, S: QueueStorage<T>> State<T, S> {
-    fn has_room(&self) -> bool {
-        self.maxsize == 0 || self.items.len() + self.reserved + self.handed < self.maxsize
-    }
-
-    /// Adds a put item: straight to the oldest getter if one waits (rule 1),
-    /// otherwise into the store.
-    fn commit(&mut self, item: T, wakers: &mut Wakers) {
-        self.unfinished += 1;
-        match self.getters.grant_front(Ok(item)) {
-            Ok(((), waker)) => {
-                self.handed += 1;
-                wakers.push(waker);
-            }
-            Err(Ok(item)) => self.items.push(item),
-            Err(Err(QueueShutDown)) => unreachable!("granted Ok above"),
-        }
-    }
-
-    /// Takes the next item out of the store and offers its slot to putters.
-    fn take_item(&mut self, wakers: &mut Wakers) -> Option<T> {
-        let item = self.items.pop()?;
-        self.grant_putters(wakers);
-        Some(item)
-    }
-
-    /// Reserves free slots for waiting putters, oldest first.
-    fn grant_putters(&mut self, wakers: &mut Wakers) {
-        while self.shutdown == Shutdown::Open && !self.putters.is_empty() && self.has_room() {
-            self.reserved += 1;
-            match self.putters.grant_front(Ok(())) {
-                Ok(((), waker)) => wakers.push(waker),
-                Err(_) => unreachable!("a putter is queued"),
-            }
-        }
-    }
-
-    /// Marks `n` items done (never below zero) and releases joiners at zero.
-    fn mark_done(&mut self, n: usize, wakers: &mut Wakers) {
-        self.unfinished = self.unfinished.saturating_sub(n);
-        if self.unfinished == 0 {
-            self.joiners.grant_all(|| (), wakers);
-        }
-    }
 }
 
 impl<T, S: QueueStorage<T>> GenericQueue<T, S> {

@@ -16,10 +16,21 @@ use crate::test_util::{poll_once, proptest_config};
 enum Op {
     TryPut(u8),
     TryGet,
+    /// A `put` future polled once (the fast path), dropped if still pending.
+    Put(u8),
+    /// A `get` future polled once (the fast path), dropped if still pending.
+    Get,
+    TaskDone,
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![any::<u8>().prop_map(Op::TryPut), Just(Op::TryGet)]
+    prop_oneof![
+        any::<u8>().prop_map(Op::TryPut),
+        Just(Op::TryGet),
+        any::<u8>().prop_map(Op::Put),
+        Just(Op::Get),
+        Just(Op::TaskDone),
+    ]
 }
 
 /// The reference for one queue kind: where an item goes and which comes out next.
@@ -72,29 +83,49 @@ impl Model for Smallest {
     }
 }
 
-/// Runs `ops` on a queue of `maxsize` and on model `M`: every answer must agree.
+/// Runs `ops` on a queue of `maxsize` and on model `M`: every answer must agree, and
+/// so must the count of items not yet done (`task_done`, `join`).
 fn check_against<S: QueueStorage<u8>, M: Model>(
     maxsize: usize,
     ops: &[Op],
 ) -> Result<(), TestCaseError> {
     let q: GenericQueue<u8, S> = GenericQueue::new(maxsize);
     let mut model = M::default();
+    let mut unfinished = 0usize;
     for op in ops {
+        let full = maxsize != 0 && model.len() == maxsize;
         match *op {
-            Op::TryPut(v) => {
-                let full = maxsize != 0 && model.len() == maxsize;
-                match q.try_put(v) {
-                    Ok(()) => {
-                        prop_assert!(!full, "put {} into a full queue", v);
-                        model.push(v);
-                    }
-                    Err(TryPutError::Full(back)) => {
-                        prop_assert!(full, "{} refused with room left", v);
-                        prop_assert_eq!(back, v);
-                    }
-                    Err(TryPutError::ShutDown(_)) => prop_assert!(false, "never shut down"),
+            Op::Put(v) => match poll_once(std::pin::pin!(q.put(v))) {
+                Poll::Ready(r) => {
+                    prop_assert_eq!(r, Ok(()));
+                    prop_assert!(!full, "put {} into a full queue", v);
+                    model.push(v);
+                    unfinished += 1;
                 }
+                // Dropped while waiting: the item never went in.
+                Poll::Pending => prop_assert!(full, "put {} waits with room left", v),
+            },
+            Op::Get => match (poll_once(std::pin::pin!(q.get())), model.pop()) {
+                (Poll::Ready(Ok(got)), Some(want)) => prop_assert_eq!(got, want),
+                (Poll::Pending, None) => {}
+                (got, want) => prop_assert!(false, "got {:?}, model says {:?}", got, want),
+            },
+            Op::TaskDone => {
+                prop_assert_eq!(q.task_done().is_ok(), unfinished > 0);
+                unfinished = unfinished.saturating_sub(1);
             }
+            Op::TryPut(v) => match q.try_put(v) {
+                Ok(()) => {
+                    prop_assert!(!full, "put {} into a full queue", v);
+                    model.push(v);
+                    unfinished += 1;
+                }
+                Err(TryPutError::Full(back)) => {
+                    prop_assert!(full, "{} refused with room left", v);
+                    prop_assert_eq!(back, v);
+                }
+                Err(TryPutError::ShutDown(_)) => prop_assert!(false, "never shut down"),
+            },
             Op::TryGet => match (q.try_get(), model.pop()) {
                 (Ok(got), Some(want)) => prop_assert_eq!(got, want),
                 (Err(TryGetError::Empty), None) => {}
@@ -104,6 +135,10 @@ fn check_against<S: QueueStorage<u8>, M: Model>(
         prop_assert_eq!(q.len(), model.len());
         prop_assert_eq!(q.is_empty(), model.len() == 0);
         prop_assert_eq!(q.is_full(), maxsize != 0 && model.len() == maxsize);
+        prop_assert_eq!(q.state.borrow().unfinished, unfinished);
+        let joined = poll_once(std::pin::pin!(q.join())).is_ready();
+        prop_assert_eq!(joined, unfinished == 0);
+        prop_assert_eq!(q.waiter_entries(), 0, "a dropped future left an entry");
     }
     Ok(())
 }
@@ -159,6 +194,12 @@ fn poll_get<'a>(mut f: GetFut<'a>, gets: &mut Vec<GetFut<'a>>, got: &mut Vec<u32
     }
 }
 
+/// How many putters and getters are queued (not yet granted).
+fn queued<T, S: QueueStorage<T>>(q: &GenericQueue<T, S>) -> (usize, usize) {
+    let state = q.state.borrow();
+    (state.putters.len(), state.getters.len())
+}
+
 /// Waiting getters and putters on a bounded `Queue`, polled and dropped in any order:
 /// each value whose put completed is got exactly once (by a get or the final drain),
 /// a value whose put was dropped before completing never is, and nothing else comes out.
@@ -172,10 +213,28 @@ fn check_waiters(maxsize: usize, ops: &[Waiting]) -> Result<(), TestCaseError> {
     for op in ops {
         match *op {
             Waiting::Put => {
+                // Rule 1: a new put never overtakes a queued one; one that goes in
+                // while getters are queued hands its item to the oldest.
+                let (putters, getters) = queued(&q);
+                let pending = puts.len();
                 poll_put(next, Box::pin(q.put(next)), &mut puts, &mut put_done);
+                if putters > 0 {
+                    prop_assert_eq!(puts.len(), pending + 1, "put {} overtook a putter", next);
+                }
+                if puts.len() == pending && getters > 0 {
+                    prop_assert_eq!(queued(&q).1, getters - 1, "put {} skipped a getter", next);
+                }
                 next += 1;
             }
-            Waiting::Get => poll_get(Box::pin(q.get()), &mut gets, &mut got),
+            Waiting::Get => {
+                // Rule 1: a new get never overtakes a queued one.
+                let getters = queued(&q).1;
+                let pending = gets.len();
+                poll_get(Box::pin(q.get()), &mut gets, &mut got);
+                if getters > 0 {
+                    prop_assert_eq!(gets.len(), pending + 1, "a get overtook a queued getter");
+                }
+            }
             Waiting::PollAll => {
                 for (v, f) in std::mem::take(&mut puts) {
                     poll_put(v, f, &mut puts, &mut put_done);
@@ -198,6 +257,10 @@ fn check_waiters(maxsize: usize, ops: &[Waiting]) -> Result<(), TestCaseError> {
             q.len(),
             maxsize
         );
+        // What the first-poll fast paths rely on: nobody waits for what is there.
+        let (putters, getters) = queued(&q);
+        prop_assert!(putters == 0 || q.is_full(), "a putter waits with room left");
+        prop_assert!(getters == 0 || q.is_empty(), "a getter waits by an item");
     }
     // The pending gets are dropped (any grant they hold goes back), then the rest is drained.
     drop(gets);

@@ -153,6 +153,64 @@ fn queue_newcomer_does_not_barge_queued_waiter() {
 }
 
 #[test]
+fn queue_put_and_get_futures_keep_rule_1() {
+    // A put future while a getter waits hands it the item; a later get waits.
+    let q = Queue::new(0);
+    let w = TestWaker::new();
+    let mut getter = Box::pin(q.get());
+    assert!(w.poll(getter.as_mut()).is_pending());
+    assert_eq!(poll_once(pin!(q.put(7))), Poll::Ready(Ok(())));
+    assert_eq!(w.wakes(), 1, "the put wakes the waiting getter");
+    let mut late = Box::pin(q.get());
+    assert!(
+        poll_once(late.as_mut()).is_pending(),
+        "a later get took the waiting getter's item"
+    );
+    assert_eq!(ready(&w, getter.as_mut()), Ok(7));
+    drop(late);
+    assert_eq!(q.waiter_entries(), 0);
+    // A get future while a putter waits frees its slot for that putter, and
+    // a later put does not take the room reserved for it.
+    let q = Queue::new(1);
+    assert_eq!(poll_once(pin!(q.put(0))), Poll::Ready(Ok(())));
+    let w = TestWaker::new();
+    let mut queued = Box::pin(q.put(1));
+    assert!(w.poll(queued.as_mut()).is_pending());
+    assert_eq!(poll_once(pin!(q.get())), Poll::Ready(Ok(0)));
+    assert_eq!(w.wakes(), 1, "the get wakes the waiting putter");
+    assert!(
+        poll_once(pin!(q.put(2))).is_pending(),
+        "a later put took the reserved room"
+    );
+    assert_eq!(ready(&w, queued.as_mut()), Ok(()));
+    assert_eq!(poll_once(pin!(q.get())), Poll::Ready(Ok(1)));
+    // Two items went in (0 and 1); the put of 2 was dropped waiting.
+    assert_eq!(q.task_done(), Ok(()));
+    assert_eq!(q.task_done(), Ok(()));
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+    assert_eq!(q.waiter_entries(), 0);
+}
+
+#[test]
+#[should_panic(expected = "`Put` polled after completion")]
+fn queue_put_polled_after_completion_panics() {
+    let q = Queue::new(0);
+    let mut put = pin!(q.put(1));
+    assert_eq!(poll_once(put.as_mut()), Poll::Ready(Ok(())));
+    let _ = poll_once(put.as_mut());
+}
+
+#[test]
+#[should_panic(expected = "`Get` polled after completion")]
+fn queue_get_polled_after_completion_panics() {
+    let q = Queue::new(0);
+    q.try_put(1).expect("unbounded");
+    let mut get = pin!(q.get());
+    assert_eq!(poll_once(get.as_mut()), Poll::Ready(Ok(1)));
+    let _ = poll_once(get.as_mut());
+}
+
+#[test]
 fn queue_dropped_waiter_leaves_no_entry() {
     let q = Queue::new(1);
     {
