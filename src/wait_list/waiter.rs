@@ -155,16 +155,25 @@ fn polled_after_completion(future: &str) -> ! {
 impl<O: WaitQueue<Side> + ?Sized, Side> Drop for Waiter<'_, O, Side> {
     #[inline]
     fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let owner = self.owner;
-        let mut wakers = Wakers::new();
-        let leftover = owner.with_state(|state| {
-            let last = O::list(state).remove(key);
-            owner.cancelled(state, last, &mut wakers)
-        });
-        drop(leftover);
-        wakers.wake_all();
+        // Most waiters never queued (their first poll was ready): keep that check inline
+        // and the unlinking out of line, so the common drop stays a few instructions.
+        if let Some(key) = self.key.take() {
+            leave(self.owner, key);
+        }
     }
+}
+
+/// Unlinks a dropped waiter `key` from `owner`'s list, then wakes whoever its leaving
+/// lets through.
+#[inline(never)]
+fn leave<O: WaitQueue<Side> + ?Sized, Side>(owner: &O, key: WaiterKey) {
+    let mut wakers = Wakers::new();
+    let leftover = owner.with_state(|state| {
+        let last = O::list(state).remove(key);
+        owner.cancelled(state, last, &mut wakers)
+    });
+    drop(leftover);
+    wakers.wake_all();
 }
 
 impl<O: WaitQueue<Side> + ?Sized, Side> fmt::Debug for Waiter<'_, O, Side> {
