@@ -4,17 +4,55 @@
 //! deadline (`core.rs`). `time` reaches it only through `handle::with_timers`.
 //!
 //! Pure bookkeeping: no clock reads, no syscalls. The runtime hands in `now`, the wheel
-//! answers which timers expired and when the next one is due. Deadlines are kept in
-//! whole ticks counted from `origin`, rounded up, so a timer never fires early (rule 1
-//! in `time/mod.rs`).
+//! answers which timers expired and when the next one is due.
 //!
 //! Layout (as in tokio and the Varghese–Lauck paper): level `L` has 64 slots of
-//! `64^L` ticks each. An entry sits at the level of the highest 6-bit digit in which its
-//! deadline differs from `elapsed` (the last processed tick), in the slot named by its
-//! own digit at that level. Level 0 therefore holds exact ticks; when a higher slot's
-//! start is reached its entries cascade down. Each slot is an intrusive doubly linked
-//! list through a `Slab`, so insert and remove are O(1), and one `u64` bitmap per level
-//! finds the next occupied slot with a single `trailing_zeros`.
+//! `64^L` ticks each. Each slot is an intrusive doubly linked list through a `Slab`, so
+//! insert and remove are O(1), and one `u64` bitmap per level finds the next occupied
+//! slot with a single `trailing_zeros`.
+//!
+//! # Rules
+//!
+//! 1. **Ticks round up.** Deadlines are kept in whole ticks counted from `origin`,
+//!    rounded up, so a timer never fires early (rule 1 in `time/mod.rs`).
+//! 2. **Placement.** An entry sits at the level of the highest 6-bit digit in which its
+//!    deadline differs from `elapsed` (the last processed tick), in the slot named by its
+//!    own digit at that level; deadlines in a later `WHEEL_SPAN` block wait in
+//!    `overflow`. Level 0 therefore holds exact ticks, and a slot's entries move down a
+//!    level (cascade) when its start tick is reached.
+//! 3. **One cascade per boundary.** Level-1 slot starts (multiples of 64 ticks) are the
+//!    only ticks where entries move. At the next one, `S` (see `boundary`), exactly one
+//!    list moves: the level-`k` slot starting at `S`, `k` being the level of `S`'s lowest
+//!    non-zero digit (the overflow list when `S` starts a `WHEEL_SPAN` block), and every
+//!    level below `k` is empty by then.
+//! 4. **Two banks per level.** Each level has a current bank, laid out relative to
+//!    `elapsed` (rule 2), and a staged bank, laid out relative to `S` and used only below
+//!    `k`: it holds entries due in `[S, S + 64^k)` already at the level and slot they
+//!    will have once `S` is reached. Crossing `S` swaps the two banks of each level
+//!    below `k` (one bit each in `flipped`), so the staged entries become current
+//!    without being touched, and the emptied banks become the next staging area. An
+//!    entry's `List` names its bank, so removing it stays O(1).
+//! 5. **Cascade ahead, within a budget.** Each `fire_expired` moves at most
+//!    `CASCADE_BUDGET` entries. What it must move (the unstaged part of each list
+//!    crossed) comes first; the rest of the budget stages entries of the slot due at
+//!    `S` (rule 3), which `insert` also stages directly. A slot holding more than
+//!    `LARGE_SLOT` entries gets the loop woken when it becomes that slot (64 ticks before
+//!    its start), and then at once on every turn until it is staged down to
+//!    `LARGE_SLOT` (`next_deadline`). Waking at the earliest deadline, the loop crosses at
+//!    most one such slot and one staged slot inside it, each of at most `LARGE_SLOT`
+//!    entries that move down at most five levels: `9 × LARGE_SLOT` entries at most, so
+//!    half the budget is left to stage. 100,000 timers in one slot thus move over 100 to
+//!    200 turns of at most `CASCADE_BUDGET` entries instead of in one turn, and no timer
+//!    fires later: every list still moves at its start tick. Not covered: the overflow
+//!    list (moved whole once per `WHEEL_SPAN`, about 2.2 years), and a loop that wakes
+//!    late or turns too slowly to stage a slot in its 64 ticks (100,000 entries take some
+//!    30 ms of CPU): past half of them, each turn stages at least what is left divided
+//!    by the ticks left, so a slow loop spreads the rest over its remaining turns
+//!    rather than moving it all at the boundary.
+//! 6. **The sleep bound.** `next_deadline` never names a tick after the earliest
+//!    deadline; it may name an earlier one (a removed timer's deadline, or a large slot to
+//!    stage, rule 5), which costs a wake-up with nothing to fire. It scans at most two
+//!    lists of at most `LARGE_SLOT` entries each (and `overflow`), never a large slot.
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -38,6 +76,17 @@ const SLOT_MASK: u64 = SLOTS as u64 - 1;
 const LEVELS: usize = 6;
 /// Ticks covered by one turn of the top level; farther deadlines wait in `overflow`.
 const WHEEL_SPAN: u64 = 1 << (LEVEL_BITS * LEVELS as u32);
+/// Banks per level: current and staged (rule 4).
+const BANKS: usize = 2;
+/// Entries one `fire_expired` moves between lists at most (rule 5). A move costs 10 to
+/// 300 ns, the upper end with entries scattered in memory (each one a cache and TLB
+/// miss): `examples/timer_storm.rs` measured 2,048 moves at 0.5 to 0.7 ms of thread CPU
+/// time on a loaded 2-core machine, so half that keeps a turn well under 1 ms. The
+/// total work to stage a slot does not depend on it, only the number of turns it takes.
+const CASCADE_BUDGET: usize = 1024;
+/// A slot with more entries than this is staged ahead on turns of its own (rule 5):
+/// `9 × LARGE_SLOT` then bounds what a turn must move, half of `CASCADE_BUDGET`.
+const LARGE_SLOT: usize = CASCADE_BUDGET / 18;
 
 /// Gives every wheel its own id so a key from another wheel (another runtime on this
 /// thread) is never mistaken for one of ours.
@@ -54,8 +103,12 @@ pub(crate) struct TimerKey {
 /// The list an entry is linked into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum List {
-    /// A wheel slot.
-    Slot { level: usize, slot: usize },
+    /// A wheel slot of one bank (rule 4).
+    Slot {
+        bank: usize,
+        level: usize,
+        slot: usize,
+    },
     /// Deadline at or before `elapsed` when inserted: fires on the next `fire_expired`.
     Expired,
     /// Deadline in a later `WHEEL_SPAN` block than `elapsed`: re-placed when that block starts.
@@ -95,14 +148,25 @@ pub(crate) struct TimerWheel {
     /// Every deadline at or before this tick has been fired.
     elapsed: u64,
     entries: Slab<Entry>,
-    heads: [[Option<usize>; SLOTS]; LEVELS],
-    occupied: [u64; LEVELS],
+    heads: [[[Option<usize>; SLOTS]; LEVELS]; BANKS],
+    occupied: [[u64; LEVELS]; BANKS],
+    /// Entries per slot, and a bitmap per level of the slots holding more than `large_slot`.
+    counts: [[[u32; SLOTS]; LEVELS]; BANKS],
+    large: [[u64; LEVELS]; BANKS],
+    /// Bit `L` set: level `L`'s current bank is bank 1 (rule 4).
+    flipped: u8,
     expired: Option<usize>,
     overflow: Option<usize>,
     /// Entries not fired yet.
     pending: usize,
     next_generation: u64,
     earliest: Earliest,
+    /// `CASCADE_BUDGET` and `LARGE_SLOT`; tests shrink them to reach every path quickly.
+    budget: usize,
+    large_slot: usize,
+    /// Entries the last `fire_expired` moved between lists.
+    #[cfg(test)]
+    moved: usize,
 }
 
 impl TimerWheel {
@@ -112,18 +176,29 @@ impl TimerWheel {
     }
 
     fn with_origin(origin: Instant) -> Self {
+        Self::with_budget(origin, CASCADE_BUDGET, LARGE_SLOT)
+    }
+
+    fn with_budget(origin: Instant, budget: usize, large_slot: usize) -> Self {
         TimerWheel {
             id: NEXT_WHEEL_ID.fetch_add(1, Ordering::Relaxed),
             origin,
             elapsed: 0,
             entries: Slab::new(),
-            heads: [[None; SLOTS]; LEVELS],
-            occupied: [0; LEVELS],
+            heads: [[[None; SLOTS]; LEVELS]; BANKS],
+            occupied: [[0; LEVELS]; BANKS],
+            counts: [[[0; SLOTS]; LEVELS]; BANKS],
+            large: [[0; LEVELS]; BANKS],
+            flipped: 0,
             expired: None,
             overflow: None,
             pending: 0,
             next_generation: 0,
             earliest: Earliest::Known(None),
+            budget,
+            large_slot,
+            #[cfg(test)]
+            moved: 0,
         }
     }
 
@@ -205,7 +280,9 @@ impl TimerWheel {
     }
 
     /// The earliest pending deadline rounded up to the tick (never before the real
-    /// deadline), or `None` if nothing is pending.
+    /// deadline), or an earlier tick when a large slot is to be staged (rule 5: the tick
+    /// already processed while the slot due next holds more than `large_slot` unstaged
+    /// entries, so the loop turns again at once), or `None` if nothing is pending.
     ///
     /// After the earliest timer was removed (a timeout whose future finished first, the
     /// common case: hyper arms a header timeout per request and drops it), this may still
@@ -234,6 +311,7 @@ impl TimerWheel {
     pub(crate) fn fire_expired(&mut self, now: Instant) -> usize {
         let now_tick = self.tick_floor(now).max(self.elapsed);
         let mut fired = 0;
+        let mut moved = 0;
         while let Some(index) = self.expired {
             self.unlink(index);
             self.fire(index);
@@ -243,12 +321,23 @@ impl TimerWheel {
             if expiration.deadline > now_tick {
                 break;
             }
-            fired += self.process(expiration);
+            let (f, m) = self.process(expiration);
+            fired += f;
+            moved += m;
             self.earliest = Earliest::Stale;
         }
         // Sound: no slot or overflow expiration is left at or before `now_tick`, so
-        // every remaining entry keeps its level and slot relative to the new tick.
+        // every remaining entry keeps its level and slot relative to the new tick, and
+        // the staged bank (empty, or staged for a boundary after `now_tick`) stays valid.
         self.elapsed = now_tick;
+        let staged = self.stage(self.budget.saturating_sub(moved));
+        if staged > 0 {
+            self.earliest = Earliest::Stale;
+        }
+        #[cfg(test)]
+        {
+            self.moved = moved + staged;
+        }
         // A bound left by removed timers (`next_deadline`) that is now past is no bound:
         // drop it, or the loop would be told to wake at once, again and again.
         if matches!(self.earliest, Earliest::Known(Some(e)) if e <= now_tick) {
@@ -283,19 +372,30 @@ impl TimerWheel {
         u64::try_from(nanos / TICK_NANOS).unwrap_or(u64::MAX)
     }
 
-    /// Links an unlinked entry into the list its `when` belongs to, given `elapsed`.
+    /// Links an unlinked entry into the list its `when` belongs to, given `elapsed`:
+    /// the staged bank if it is due in the block that starts at the next boundary.
     fn place(&mut self, index: usize) {
         let when = self.entries[index].when;
         let list = if when <= self.elapsed {
             List::Expired
+        } else if let Some((start, k)) = self.boundary()
+            && when >= start
+            && when - start < level_span(k)
+        {
+            let level = level_between(start, when);
+            List::Slot {
+                bank: self.bank(level) ^ 1,
+                level,
+                slot: digit(when, level),
+            }
+        } else if self.elapsed ^ when >= WHEEL_SPAN {
+            List::Overflow
         } else {
-            let differing = (self.elapsed ^ when) | SLOT_MASK;
-            if differing >= WHEEL_SPAN {
-                List::Overflow
-            } else {
-                let level = (differing.ilog2() / LEVEL_BITS) as usize;
-                let slot = ((when >> (LEVEL_BITS * level as u32)) & SLOT_MASK) as usize;
-                List::Slot { level, slot }
+            let level = level_between(self.elapsed, when);
+            List::Slot {
+                bank: self.bank(level),
+                level,
+                slot: digit(when, level),
             }
         };
         if list != List::Expired
@@ -306,50 +406,6 @@ impl TimerWheel {
         self.link(index, list);
     }
 
-    fn head_mut(&mut self, list: List) -> &mut Option<usize> {
-        match list {
-            List::Slot { level, slot } => &mut self.heads[level][slot],
-            List::Expired => &mut self.expired,
-            List::Overflow => &mut self.overflow,
-        }
-    }
-
-    fn link(&mut self, index: usize, list: List) {
-        let old_head = self.head_mut(list).replace(index);
-        if let Some(old_head) = old_head {
-            self.entries[old_head].prev = Some(index);
-        }
-        let entry = &mut self.entries[index];
-        entry.list = Some(list);
-        entry.prev = None;
-        entry.next = old_head;
-        if let List::Slot { level, slot } = list {
-            self.occupied[level] |= 1 << slot;
-        }
-    }
-
-    fn unlink(&mut self, index: usize) {
-        let entry = &mut self.entries[index];
-        let list = entry
-            .list
-            .take()
-            .expect("unlink is only called on linked entries");
-        let (prev, next) = (entry.prev.take(), entry.next.take());
-        // The memo stays: without this entry it is a lower bound (`next_deadline`).
-        match prev {
-            Some(prev) => self.entries[prev].next = next,
-            None => *self.head_mut(list) = next,
-        }
-        if let Some(next) = next {
-            self.entries[next].prev = prev;
-        }
-        if let List::Slot { level, slot } = list
-            && self.heads[level][slot].is_none()
-        {
-            self.occupied[level] &= !(1 << slot);
-        }
-    }
-
     /// Marks an unlinked entry fired and wakes its task.
     fn fire(&mut self, index: usize) {
         self.pending -= 1;
@@ -358,21 +414,20 @@ impl TimerWheel {
         }
     }
 
-    /// The earliest slot (or the overflow list) with work, by start tick.
-    fn next_expiration(&self) -> Option<Expiration> {
-        for (level, &occupied) in self.occupied.iter().enumerate() {
+    /// The earliest list of the current banks (or the overflow list) with work, by
+    /// start tick.
+    fn first_current(&self) -> Option<Expiration> {
+        for level in 0..LEVELS {
+            let bank = self.bank(level);
+            let occupied = self.occupied[bank][level];
             if occupied != 0 {
-                // Every occupied slot's digit is above `elapsed`'s (see `place`), so
-                // the lowest set bit is the next slot and no wrap-around is possible.
-                let slot = occupied.trailing_zeros() as u64;
-                let shift = LEVEL_BITS * level as u32;
-                let level_start = self.elapsed & !((1 << (shift + LEVEL_BITS)) - 1);
+                // Every occupied slot's digit is at or above `elapsed`'s (rule 2; at it
+                // only for a tick just reached, rule 4), so the lowest set bit is the
+                // next slot and no wrap-around is possible.
+                let slot = occupied.trailing_zeros() as usize;
                 return Some(Expiration {
-                    list: List::Slot {
-                        level,
-                        slot: slot as usize,
-                    },
-                    deadline: level_start + (slot << shift),
+                    list: List::Slot { bank, level, slot },
+                    deadline: slot_start(self.elapsed, level, slot),
                 });
             }
         }
@@ -384,14 +439,36 @@ impl TimerWheel {
         })
     }
 
-    /// Advances to `expiration.deadline`, firing due entries and cascading the rest.
-    fn process(&mut self, expiration: Expiration) -> usize {
-        self.elapsed = expiration.deadline;
-        let mut next = self.head_mut(expiration.list).take();
-        if let List::Slot { level, slot } = expiration.list {
-            self.occupied[level] &= !(1 << slot);
+    /// The next piece of work: the earliest current list, or the next boundary if only
+    /// staged entries need it crossed.
+    fn next_expiration(&self) -> Option<Expiration> {
+        let first = self.first_current();
+        if self.first_staged().is_none() {
+            return first;
         }
-        let mut fired = 0;
+        let (start, k) = self.boundary()?;
+        match first {
+            Some(first) if first.deadline <= start => Some(first),
+            _ => Some(Expiration {
+                list: self.boundary_list(k, start),
+                deadline: start,
+            }),
+        }
+    }
+
+    /// Advances to `expiration.deadline`, firing due entries and cascading the rest.
+    /// Returns how many fired and how many moved.
+    fn process(&mut self, expiration: Expiration) -> (usize, usize) {
+        self.elapsed = expiration.deadline;
+        if !matches!(expiration.list, List::Slot { level: 0, .. }) {
+            // A boundary: the staged banks below it become current (rule 4). They were
+            // empty if it was not the next boundary, and the current ones are empty now.
+            let below = boundary_level(expiration.deadline).min(LEVELS);
+            debug_assert!((0..below).all(|level| self.occupied[self.bank(level)][level] == 0));
+            self.flipped ^= ((1u16 << below) - 1) as u8;
+        }
+        let mut next = self.take_list(expiration.list);
+        let (mut fired, mut moved) = (0, 0);
         while let Some(index) = next {
             let entry = &mut self.entries[index];
             next = entry.next.take();
@@ -402,22 +479,33 @@ impl TimerWheel {
                 fired += 1;
             } else {
                 self.place(index);
+                moved += 1;
             }
         }
-        fired
+        (fired, moved)
     }
 
-    /// Earliest `when` among slot and overflow entries, memoised between changes.
+    /// Earliest `when` among slot and overflow entries (or the large-slot wake, rule 5,
+    /// if that comes first), memoised between changes.
     fn earliest_in_wheel(&mut self) -> Option<u64> {
         if let Earliest::Known(earliest) = self.earliest {
             return earliest;
         }
-        let earliest = self
-            .next_expiration()
-            .map(|expiration| match expiration.list {
-                // A level-0 slot holds exactly one tick.
+        let mut earliest = self.large_wake();
+        for expiration in [self.first_current(), self.first_staged()]
+            .into_iter()
+            .flatten()
+        {
+            let min = match expiration.list {
+                // A level-0 slot holds exactly one tick; a large slot is woken for before
+                // its start (`large_wake`), so its start is bound enough.
                 List::Slot { level: 0, .. } => expiration.deadline,
-                // The earliest slot holds the earliest entries; scan it for the minimum.
+                List::Slot { bank, level, slot }
+                    if self.counts[bank][level][slot] as usize > self.large_slot =>
+                {
+                    expiration.deadline
+                }
+                // Otherwise scan the slot (at most `large_slot` entries) for the minimum.
                 list => {
                     let mut min = u64::MAX;
                     let mut next = *self.head_mut(list);
@@ -427,13 +515,22 @@ impl TimerWheel {
                     }
                     min
                 }
-            });
+            };
+            earliest = Some(earliest.map_or(min, |e| e.min(min)));
+        }
         self.earliest = Earliest::Known(earliest);
         earliest
     }
 }
 
+mod lists;
+mod stage;
+
+use lists::{boundary_level, digit, level_between, level_span, slot_start};
+
 // Unit tests live in `wheel/tests.rs` to keep this file short.
+#[cfg(test)]
+mod budget_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]

@@ -27,7 +27,8 @@
 //!    deadline passes fires at the next loop turn.
 //! 3. **No syscall per timer.** The wheel is pure bookkeeping; the loop's one wait is
 //!    bounded by the earliest deadline (or by a removed timer's earlier one, which costs
-//!    one wake-up with nothing to fire; `TimerWheel::next_deadline`).
+//!    one wake-up with nothing to fire, or by a slot of many timers to move down a level
+//!    ahead of its start, a few entries a turn; `TimerWheel::next_deadline`).
 //! 4. **Per core.** A timer lives in the wheel of the core that first polled it.
 //!    `Sleep`, `Timeout` and `Interval` are `!Send` so they cannot leave it.
 //! 5. **Dropping cancels, in O(1).** Dropping a `Sleep`, `Timeout` or `Interval`

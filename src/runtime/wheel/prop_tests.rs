@@ -1,5 +1,8 @@
 //! Property test: the wheel against a `BTreeMap` model under random inserts, cancels and
-//! clock jumps (sub-tick steps up to jumps past the wheel's span, into `overflow`).
+//! clock jumps (sub-tick steps up to jumps past the wheel's span, into `overflow`), and
+//! loop turns that sleep until `next_deadline`. The wheel runs with a tiny cascade
+//! budget so that staging, bank swaps and large-slot wake-ups (rules 4 and 5) happen
+//! within a few timers; every list is checked against the rules after each step.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -33,7 +36,15 @@ enum Op {
     Cancel(usize),
     /// Moves the clock this many microseconds forward and fires what expired.
     Advance(u64),
+    /// Moves the clock to `next_deadline` (if later) and fires, as the loop does when it
+    /// sleeps: such a turn moves at most the budget (rule 5).
+    Sleep,
 }
+
+/// Entries one `fire_expired` may move here, and the size past which a slot is large:
+/// tiny, so a handful of timers reach every path of rules 4 and 5.
+const BUDGET: usize = 9 * LARGE + 3;
+const LARGE: usize = 2;
 
 /// Microseconds: sub-tick, within level 0, a few levels up, and past `WHEEL_SPAN` ticks.
 fn span() -> impl Strategy<Value = u64> {
@@ -50,6 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => span().prop_map(Op::Insert),
         1 => any::<usize>().prop_map(Op::Cancel),
         3 => span().prop_map(Op::Advance),
+        3 => Just(Op::Sleep),
     ]
 }
 
@@ -96,13 +108,28 @@ fn fire_and_check(
     Ok(())
 }
 
+/// What a turn at the current tick may stage beyond the budget: after a jump into the
+/// second half of a staging window, what is left over the ticks left (`stage`).
+fn catch_up(wheel: &TimerWheel) -> usize {
+    let Some((start, k)) = wheel.boundary() else {
+        return 0;
+    };
+    let ticks_left = start - wheel.elapsed;
+    match wheel.boundary_list(k, start) {
+        List::Slot { bank, level, slot } if ticks_left <= SLOTS as u64 / 2 => {
+            (wheel.counts[bank][level][slot] as usize).div_ceil(ticks_left as usize)
+        }
+        _ => 0,
+    }
+}
+
 proptest! {
     #![proptest_config(proptest_config(1024))]
 
     #[test]
     fn wheel_fires_each_live_timer_once_in_order(ops in prop::collection::vec(op(), 0..150)) {
         let origin = Instant::now();
-        let mut wheel = TimerWheel::with_origin(origin);
+        let mut wheel = TimerWheel::with_budget(origin, BUDGET, LARGE);
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut now = origin;
         let mut keys = Vec::new();
@@ -127,7 +154,21 @@ proptest! {
                     now += Duration::from_micros(us);
                     fire_and_check(&mut wheel, now, &mut live, &log)?;
                 }
+                Op::Sleep => {
+                    // The overflow list moves whole at its boundary (rule 5's exception).
+                    let bounded = wheel.overflow.is_none();
+                    let catch_up = catch_up(&wheel);
+                    if let Some(next) = wheel.next_deadline() {
+                        now = now.max(next);
+                    }
+                    fire_and_check(&mut wheel, now, &mut live, &log)?;
+                    prop_assert!(
+                        !bounded || wheel.moved <= BUDGET.max(catch_up),
+                        "a turn woken at next_deadline moved {} entries", wheel.moved
+                    );
+                }
             }
+            super::tests::check_invariants(&wheel);
             // The loop's sleep bound: never after the earliest live deadline.
             match (wheel.next_deadline(), live.values().map(|(_, d)| *d).min()) {
                 (Some(bound), Some(earliest)) => prop_assert!(

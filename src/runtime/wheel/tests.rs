@@ -57,8 +57,10 @@ fn assert_empty(wheel: &mut TimerWheel) {
     assert_eq!(wheel.len(), 0);
     assert_eq!(wheel.next_deadline(), None);
     assert!(wheel.entries.iter().all(|(_, entry)| entry.list.is_none()));
-    assert_eq!(wheel.occupied, [0; LEVELS]);
-    assert!(wheel.heads.iter().flatten().all(Option::is_none));
+    assert_eq!(wheel.occupied, [[0; LEVELS]; BANKS]);
+    assert_eq!(wheel.large, [[0; LEVELS]; BANKS]);
+    assert!(wheel.counts.iter().flatten().flatten().all(|&n| n == 0));
+    assert!(wheel.heads.iter().flatten().flatten().all(Option::is_none));
     assert!(wheel.expired.is_none() && wheel.overflow.is_none());
 }
 
@@ -414,4 +416,73 @@ fn matches_a_sorted_model_under_random_operations() {
         }
         assert_eq!(wheel.len(), model.len());
     }
+}
+
+/// Checks every list against the rules: links, counts and bitmaps agree, and each entry
+/// sits where rules 2 and 4 put it given `elapsed`.
+pub(super) fn check_invariants(wheel: &TimerWheel) {
+    let mut linked = 0;
+    let staged_range = wheel
+        .boundary()
+        .map(|(start, k)| (start, k, start..start.saturating_add(level_span(k))));
+    let in_staged_range = |when: u64| {
+        staged_range
+            .as_ref()
+            .is_some_and(|(_, _, range)| range.contains(&when))
+    };
+    let mut walk = |list: List| -> Vec<u64> {
+        let mut whens = Vec::new();
+        let mut prev = None;
+        let mut next = match list {
+            List::Slot { bank, level, slot } => wheel.heads[bank][level][slot],
+            List::Expired => wheel.expired,
+            List::Overflow => wheel.overflow,
+        };
+        while let Some(index) = next {
+            let entry = &wheel.entries[index];
+            assert_eq!(entry.list, Some(list), "entry {index} names another list");
+            assert_eq!(entry.prev, prev, "entry {index} links back wrong");
+            whens.push(entry.when);
+            prev = Some(index);
+            next = entry.next;
+        }
+        linked += whens.len();
+        whens
+    };
+    for bank in 0..BANKS {
+        for level in 0..LEVELS {
+            let staged = bank != wheel.bank(level);
+            for slot in 0..SLOTS {
+                let whens = walk(List::Slot { bank, level, slot });
+                let n = whens.len();
+                assert_eq!(wheel.counts[bank][level][slot] as usize, n);
+                assert_eq!(wheel.occupied[bank][level] >> slot & 1 == 1, n > 0);
+                assert_eq!(
+                    wheel.large[bank][level] >> slot & 1 == 1,
+                    n > wheel.large_slot
+                );
+                for when in whens {
+                    assert_eq!(digit(when, level), slot);
+                    if staged {
+                        let (start, k, _) = staged_range.clone().expect("a next boundary");
+                        assert!(
+                            level < k && in_staged_range(when),
+                            "staged {when} for {start}"
+                        );
+                        assert_eq!(level_between(start, when), level);
+                    } else {
+                        assert!(when > wheel.elapsed && !in_staged_range(when), "{when}");
+                        assert_eq!(level_between(wheel.elapsed, when), level);
+                    }
+                }
+            }
+        }
+    }
+    for when in walk(List::Expired) {
+        assert!(when <= wheel.elapsed);
+    }
+    for when in walk(List::Overflow) {
+        assert!(wheel.elapsed ^ when >= WHEEL_SPAN && !in_staged_range(when));
+    }
+    assert_eq!(linked, wheel.pending);
 }
