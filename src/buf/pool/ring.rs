@@ -68,9 +68,10 @@ pub(crate) struct BufRing {
     config: PoolConfig,
     /// Our copy of the ring tail (the kernel only reads the shared one).
     tail: Cell<u16>,
-    /// The consumer's head when no kernel consumes the ring: the epoll backend takes
-    /// buffers itself ([`peek_published`](Self::peek_published)). Unused with io_uring,
-    /// whose head is the kernel's own.
+    /// The ring's head when no kernel consumes it (the epoll backend): it stays put, as
+    /// that consumer takes buffers back from the tail
+    /// ([`peek_published`](Self::peek_published)). Unused with io_uring, whose head is the
+    /// kernel's own.
     head: Cell<u16>,
     /// Buffers out of the kernel's hands: named by a reaped CQE and not given back yet,
     /// whether the application holds them or they wait unread in a queue. Counted at
@@ -179,20 +180,24 @@ impl BufRing {
         }
     }
 
-    /// The next published buffer, as the kernel would pick it (id, address, size),
-    /// without taking it. For a consumer in user space: the epoll backend.
+    /// The published buffer a consumer in user space (the epoll backend) takes next (id,
+    /// address, size), without taking it: the one published last. Any published buffer
+    /// may serve a receive, since its CQE names it; taking the newest one keeps a light
+    /// load on the few buffers just given back, warm in the cache, where taking them in
+    /// ring order would walk every buffer of the pool in turn. No kernel consumes this
+    /// ring (it is not registered), so its tail may move back.
     pub(crate) fn peek_published(&self) -> Option<(u16, *mut u8, u32)> {
-        let head = self.head.get();
-        if head == self.tail.get() {
+        let tail = self.tail.get();
+        if self.head.get() == tail {
             return None;
         }
         let base: *const RingEntry = self.entries.ptr.cast();
         let mask = self.config.buffers - 1;
-        // SAFETY: `head & mask` < count: inside the mapping; the entry was written by
-        // `push_entry` on this thread before the tail passed it, and is not rewritten until
-        // the buffer comes back after being consumed.
+        // SAFETY: `(tail - 1) & mask` < count: inside the mapping; the entry was written by
+        // `push_entry` on this thread before the tail passed it, and is not rewritten while
+        // it is published (`push_entry` writes at the tail, past it).
         let (addr, len, bid) = unsafe {
-            let entry = base.add(usize::from(head & mask));
+            let entry = base.add(usize::from(tail.wrapping_sub(1) & mask));
             (
                 (&raw const (*entry).addr).read(),
                 (&raw const (*entry).len).read(),
@@ -207,11 +212,19 @@ impl BufRing {
         usize::from(self.tail.get().wrapping_sub(self.head.get()))
     }
 
-    /// Takes the buffer [`peek_published`](Self::peek_published) named; a CQE naming it
-    /// follows (`note_taken` counts it at reap, as for the kernel's).
+    /// Takes the buffer [`peek_published`](Self::peek_published) named (the tail moves
+    /// back over it); a CQE naming it follows (`note_taken` counts it at reap, as for the
+    /// kernel's).
     pub(crate) fn consume_published(&self) {
         debug_assert_ne!(self.head.get(), self.tail.get(), "nothing published");
-        self.head.set(self.head.get().wrapping_add(1));
+        let tail = self.tail.get().wrapping_sub(1);
+        self.tail.set(tail);
+        let base: *mut RingEntry = self.entries.ptr.cast();
+        // SAFETY: as in `push_entry`: entry 0's `resv`, inside the mapping and aligned;
+        // kept equal to our copy although no kernel reads this ring.
+        unsafe {
+            AtomicU16::from_ptr(&raw mut (*base).resv).store(tail, Ordering::Release);
+        }
     }
 
     /// Whether any buffer is in the kernel's hands now.
@@ -227,5 +240,42 @@ impl fmt::Debug for BufRing {
             .field("buffer_size", &self.config.buffer_size)
             .field("in_use", &self.in_use.get())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A consumer in user space takes the newest published buffer, so the one given back
+    /// last is the next taken, and the count of published buffers follows.
+    #[test]
+    fn user_space_consumer_takes_the_newest_buffer() {
+        let ring = BufRing::new(PoolConfig {
+            buffers: 8,
+            buffer_size: 64,
+        })
+        .unwrap();
+        assert_eq!(ring.published(), 8);
+        let take = |ring: &BufRing| {
+            let (bid, ptr, len) = ring.peek_published().expect("a buffer is published");
+            assert_eq!((ptr, len), (ring.buffer_ptr(bid), 64));
+            ring.consume_published();
+            ring.note_taken();
+            bid
+        };
+        assert_eq!(take(&ring), 7, "the last one published at start");
+        assert_eq!(take(&ring), 6);
+        assert_eq!(ring.published(), 6);
+        ring.give_back(7);
+        assert_eq!(take(&ring), 7, "the one given back last");
+        ring.give_back(6);
+        ring.give_back(7);
+        assert_eq!(ring.published(), 8);
+        let mut all: Vec<u16> = (0..8).map(|_| take(&ring)).collect();
+        assert_eq!(ring.peek_published(), None);
+        assert_eq!(ring.published(), 0);
+        all.sort_unstable();
+        assert_eq!(all, (0..8).collect::<Vec<u16>>(), "each buffer taken once");
     }
 }
