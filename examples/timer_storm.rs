@@ -21,7 +21,12 @@
 //! run's length. `--json` prints one JSON object with the same fields. By default the
 //! wheel's entries are first scattered in memory (`scatter`); `--sequential` skips that.
 
+#[allow(dead_code)] // shared by the examples; this one only draws numbers
+#[path = "common/rng.rs"]
+mod rng;
+
 use clap::{Parser, ValueEnum};
+use rng::SplitMix64;
 use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
@@ -57,18 +62,6 @@ struct Args {
     /// Print one JSON object instead of lines of text.
     #[arg(long)]
     json: bool,
-}
-
-/// xorshift64: spreads the deadlines without another crate.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// CPU time this thread has used: unlike the wall clock, it does not count the time the
@@ -129,7 +122,7 @@ impl Gaps {
 /// reused in that order and a slot's list walks memory at random, as after hours of
 /// churn in a server; armed in order instead, each list would walk memory in sequence,
 /// which the CPU's prefetcher makes several times cheaper than any real workload.
-async fn scatter(n: u64, rng: &mut XorShift) {
+async fn scatter(n: u64, rng: &mut SplitMix64) {
     let far = Instant::now() + Duration::from_secs(3_600);
     let mut sleeps: Vec<_> = (0..n)
         .map(|_| Box::pin(ringio::time::sleep_until(far.into())))
@@ -145,7 +138,7 @@ async fn scatter(n: u64, rng: &mut XorShift) {
     })
     .await;
     for i in (1..sleeps.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         sleeps.swap(i, j);
     }
     drop(sleeps);
@@ -167,14 +160,16 @@ fn main() {
         .expect("a one-core runtime");
     let start = Instant::now();
     let (wall, cpu) = rt.block_on(async move {
-        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut rng = SplitMix64::new(0x9E37_79B9_7F4A_7C15);
         if !args.sequential {
             scatter(args.timers, &mut rng).await;
         }
         let left = Rc::new(Cell::new(args.timers));
         for _ in 0..args.timers {
-            let at =
-                start + Duration::from_millis(args.from_ms + rng.below(args.to_ms - args.from_ms));
+            let at = start
+                + Duration::from_millis(
+                    args.from_ms + rng.next_u64() % (args.to_ms - args.from_ms),
+                );
             let left = left.clone();
             ringio::spawn(async move {
                 ringio::time::sleep_until(at.into()).await;
@@ -208,41 +203,52 @@ fn main() {
 }
 
 fn report(args: &Args, wall: &Gaps, cpu: &Gaps, run: Duration) {
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    if args.json {
-        println!(
-            "{{\"timers\":{},\"from_ms\":{},\"to_ms\":{},\"probe\":\"{:?}\",\"gaps\":{},\
-             \"max_gap_us\":{:.0},\"p999_gap_us\":{},\"gaps_over_1ms\":{},\
-             \"max_cpu_gap_us\":{:.0},\"p999_cpu_gap_us\":{},\"cpu_gaps_over_1ms\":{},\"run_ms\":{}}}",
-            args.timers,
-            args.from_ms,
-            args.to_ms,
-            args.probe,
-            wall.count,
-            us(wall.max),
-            wall.quantile_us(999),
-            wall.over_1ms(),
-            us(cpu.max),
-            cpu.quantile_us(999),
-            cpu.over_1ms(),
-            run.as_millis()
-        );
+    let us = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1e6);
+    // (JSON name, text label, value), in the order both forms print them.
+    let fields = [
+        ("timers", "timers", args.timers.to_string()),
+        ("from_ms", "from ms", args.from_ms.to_string()),
+        ("to_ms", "to ms", args.to_ms.to_string()),
+        ("probe", "probe", format!("\"{:?}\"", args.probe)),
+        ("gaps", "gaps", wall.count.to_string()),
+        ("max_gap_us", "wall: longest µs", us(wall.max)),
+        (
+            "p999_gap_us",
+            "wall: p99.9 µs",
+            wall.quantile_us(999).to_string(),
+        ),
+        (
+            "gaps_over_1ms",
+            "wall: over 1 ms",
+            wall.over_1ms().to_string(),
+        ),
+        ("max_cpu_gap_us", "thread CPU: longest µs", us(cpu.max)),
+        (
+            "p999_cpu_gap_us",
+            "thread CPU: p99.9 µs",
+            cpu.quantile_us(999).to_string(),
+        ),
+        (
+            "cpu_gaps_over_1ms",
+            "thread CPU: over 1 ms",
+            cpu.over_1ms().to_string(),
+        ),
+        ("run_ms", "run ms", run.as_millis().to_string()),
+    ];
+    let line: Vec<String> = if args.json {
+        fields
+            .iter()
+            .map(|(k, _, v)| format!("\"{k}\":{v}"))
+            .collect()
     } else {
-        println!(
-            "{} timers over {}..{} ms, probe {:?}: {} gaps; wall: longest {:.0} µs, p99.9 {} µs, \
-             {} over 1 ms; thread CPU: longest {:.0} µs, p99.9 {} µs, {} over 1 ms; run {} ms",
-            args.timers,
-            args.from_ms,
-            args.to_ms,
-            args.probe,
-            wall.count,
-            us(wall.max),
-            wall.quantile_us(999),
-            wall.over_1ms(),
-            us(cpu.max),
-            cpu.quantile_us(999),
-            cpu.over_1ms(),
-            run.as_millis()
-        );
+        fields
+            .iter()
+            .map(|(_, label, v)| format!("{label} {}", v.trim_matches('"')))
+            .collect()
+    };
+    if args.json {
+        println!("{{{}}}", line.join(","));
+    } else {
+        println!("{}", line.join("; "));
     }
 }

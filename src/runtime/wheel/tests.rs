@@ -29,8 +29,9 @@ fn drain(log: &Arc<Mutex<Vec<usize>>>) -> Vec<usize> {
     std::mem::take(&mut *log.lock().unwrap())
 }
 
-/// xorshift64: enough randomness for test inputs without another crate.
-struct XorShift(u64);
+/// xorshift64: enough randomness for test inputs without another crate (the budget tests
+/// use it too).
+pub(super) struct XorShift(pub(super) u64);
 
 impl XorShift {
     fn next(&mut self) -> u64 {
@@ -40,7 +41,7 @@ impl XorShift {
         self.0
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
