@@ -100,19 +100,41 @@ pub(crate) struct TimerKey {
     generation: u64,
 }
 
-/// The list an entry is linked into.
+/// The list an entry is linked into. Four bytes: every timer's entry holds one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum List {
-    /// A wheel slot of one bank (rule 4).
-    Slot {
-        bank: usize,
-        level: usize,
-        slot: usize,
-    },
+    /// A wheel slot of one bank (rule 4); [`List::slot`] and [`List::indexes`] convert
+    /// from and to array indexes.
+    Slot { bank: u8, level: u8, slot: u8 },
     /// Deadline at or before `elapsed` when inserted: fires on the next `fire_expired`.
     Expired,
     /// Deadline in a later `WHEEL_SPAN` block than `elapsed`: re-placed when that block starts.
     Overflow,
+}
+
+// Each timer's entry holds an `Option<List>`: keep it small.
+const _: () = assert!(std::mem::size_of::<Option<List>>() == 4);
+
+impl List {
+    /// Slot `slot` of level `level` in bank `bank` (each below 64).
+    fn slot(bank: usize, level: usize, slot: usize) -> List {
+        debug_assert!(bank < BANKS && level < LEVELS && slot < SLOTS);
+        List::Slot {
+            bank: bank as u8,
+            level: level as u8,
+            slot: slot as u8,
+        }
+    }
+
+    /// A slot's `(bank, level, slot)` as array indexes; `None` for the other lists.
+    fn indexes(self) -> Option<(usize, usize, usize)> {
+        match self {
+            List::Slot { bank, level, slot } => {
+                Some((usize::from(bank), usize::from(level), usize::from(slot)))
+            }
+            List::Expired | List::Overflow => None,
+        }
+    }
 }
 
 struct Entry {
@@ -383,20 +405,12 @@ impl TimerWheel {
             && when - start < level_span(k)
         {
             let level = level_between(start, when);
-            List::Slot {
-                bank: self.bank(level) ^ 1,
-                level,
-                slot: digit(when, level),
-            }
+            List::slot(self.bank(level) ^ 1, level, digit(when, level))
         } else if self.elapsed ^ when >= WHEEL_SPAN {
             List::Overflow
         } else {
             let level = level_between(self.elapsed, when);
-            List::Slot {
-                bank: self.bank(level),
-                level,
-                slot: digit(when, level),
-            }
+            List::slot(self.bank(level), level, digit(when, level))
         };
         if list != List::Expired
             && let Earliest::Known(earliest) = self.earliest
@@ -426,7 +440,7 @@ impl TimerWheel {
                 // next slot and no wrap-around is possible.
                 let slot = occupied.trailing_zeros() as usize;
                 return Some(Expiration {
-                    list: List::Slot { bank, level, slot },
+                    list: List::slot(bank, level, slot),
                     deadline: slot_start(self.elapsed, level, slot),
                 });
             }
@@ -500,8 +514,9 @@ impl TimerWheel {
                 // A level-0 slot holds exactly one tick; a large slot is woken for before
                 // its start (`large_wake`), so its start is bound enough.
                 List::Slot { level: 0, .. } => expiration.deadline,
-                List::Slot { bank, level, slot }
-                    if self.counts[bank][level][slot] as usize > self.large_slot =>
+                list if list
+                    .indexes()
+                    .is_some_and(|(b, l, s)| self.counts[b][l][s] as usize > self.large_slot) =>
                 {
                     expiration.deadline
                 }

@@ -9,9 +9,11 @@ const _: () = assert!(BANKS == 2);
 impl TimerWheel {
     pub(super) fn head_mut(&mut self, list: List) -> &mut Option<usize> {
         match list {
-            List::Slot { bank, level, slot } => &mut self.heads[bank][level][slot],
             List::Expired => &mut self.expired,
             List::Overflow => &mut self.overflow,
+            List::Slot { bank, level, slot } => {
+                &mut self.heads[usize::from(bank)][usize::from(level)][usize::from(slot)]
+            }
         }
     }
 
@@ -24,7 +26,7 @@ impl TimerWheel {
         entry.list = Some(list);
         entry.prev = None;
         entry.next = old_head;
-        if let List::Slot { bank, level, slot } = list {
+        if let Some((bank, level, slot)) = list.indexes() {
             self.occupied[bank][level] |= 1 << slot;
             let count = &mut self.counts[bank][level][slot];
             *count += 1;
@@ -51,7 +53,7 @@ impl TimerWheel {
         if let Some(next) = next {
             self.entries[next].prev = prev;
         }
-        if let List::Slot { bank, level, slot } = list {
+        if let Some((bank, level, slot)) = list.indexes() {
             let count = &mut self.counts[bank][level][slot];
             *count -= 1;
             if *count as usize == self.large_slot {
@@ -65,7 +67,7 @@ impl TimerWheel {
 
     /// Detaches a whole list and returns its head; its entries still name it.
     pub(super) fn take_list(&mut self, list: List) -> Option<usize> {
-        if let List::Slot { bank, level, slot } = list {
+        if let Some((bank, level, slot)) = list.indexes() {
             self.occupied[bank][level] &= !(1 << slot);
             self.large[bank][level] &= !(1 << slot);
             self.counts[bank][level][slot] = 0;

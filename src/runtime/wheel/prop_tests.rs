@@ -115,8 +115,8 @@ fn catch_up(wheel: &TimerWheel) -> usize {
         return 0;
     };
     let ticks_left = start - wheel.elapsed;
-    match wheel.boundary_list(k, start) {
-        List::Slot { bank, level, slot } if ticks_left <= SLOTS as u64 / 2 => {
+    match wheel.boundary_list(k, start).indexes() {
+        Some((bank, level, slot)) if ticks_left <= SLOTS as u64 / 2 => {
             (wheel.counts[bank][level][slot] as usize).div_ceil(ticks_left as usize)
         }
         _ => 0,

@@ -26,7 +26,7 @@ impl TimerWheel {
             (occupied != 0).then(|| {
                 let slot = occupied.trailing_zeros() as usize;
                 Expiration {
-                    list: List::Slot { bank, level, slot },
+                    list: List::slot(bank, level, slot),
                     deadline: slot_start(start, level, slot),
                 }
             })
@@ -38,11 +38,7 @@ impl TimerWheel {
         if k >= LEVELS {
             List::Overflow
         } else {
-            List::Slot {
-                bank: self.bank(k),
-                level: k,
-                slot: digit(start, k),
-            }
+            List::slot(self.bank(k), k, digit(start, k))
         }
     }
 
@@ -54,7 +50,7 @@ impl TimerWheel {
             return 0;
         };
         // The overflow list mixes in far deadlines: it moves whole at its boundary.
-        let List::Slot { bank, level, slot } = self.boundary_list(k, start) else {
+        let Some((bank, level, slot)) = self.boundary_list(k, start).indexes() else {
             return 0;
         };
         let ticks_left = (start - self.elapsed) as usize;

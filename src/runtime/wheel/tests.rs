@@ -434,10 +434,10 @@ pub(super) fn check_invariants(wheel: &TimerWheel) {
     let mut walk = |list: List| -> Vec<u64> {
         let mut whens = Vec::new();
         let mut prev = None;
-        let mut next = match list {
-            List::Slot { bank, level, slot } => wheel.heads[bank][level][slot],
-            List::Expired => wheel.expired,
-            List::Overflow => wheel.overflow,
+        let mut next = match list.indexes() {
+            Some((bank, level, slot)) => wheel.heads[bank][level][slot],
+            None if list == List::Expired => wheel.expired,
+            None => wheel.overflow,
         };
         while let Some(index) = next {
             let entry = &wheel.entries[index];
@@ -454,7 +454,7 @@ pub(super) fn check_invariants(wheel: &TimerWheel) {
         for level in 0..LEVELS {
             let staged = bank != wheel.bank(level);
             for slot in 0..SLOTS {
-                let whens = walk(List::Slot { bank, level, slot });
+                let whens = walk(List::slot(bank, level, slot));
                 let n = whens.len();
                 assert_eq!(wheel.counts[bank][level][slot] as usize, n);
                 assert_eq!(wheel.occupied[bank][level] >> slot & 1 == 1, n > 0);
@@ -486,4 +486,12 @@ pub(super) fn check_invariants(wheel: &TimerWheel) {
         assert!(wheel.elapsed ^ when >= WHEEL_SPAN && !in_staged_range(when));
     }
     assert_eq!(linked, wheel.pending);
+}
+
+#[test]
+fn an_entry_is_72_bytes_on_64_bit_targets() {
+    // generation, when, waker (16), list (4, padded to 8), prev and next (16 each).
+    if cfg!(target_pointer_width = "64") {
+        assert_eq!(std::mem::size_of::<Entry>(), 72);
+    }
 }
