@@ -6,6 +6,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Read buffer per connection, the same as ringio's echo server default.
 pub const BUF_SIZE: usize = 4096;
@@ -43,6 +44,55 @@ pub fn server_args(usage: &str) -> ServerArgs {
         bad_usage("--workers must be at least 1", usage);
     }
     ServerArgs { addr, workers }
+}
+
+/// Flags shared by the echo clients: `--addr`, `--conns`, `--size`, `--duration`,
+/// `--warmup` (seconds, fractions allowed).
+#[derive(Debug)]
+pub struct LoadArgs {
+    /// The server.
+    pub addr: SocketAddr,
+    /// Connections, each with one request in flight.
+    pub conns: usize,
+    /// Bytes per request.
+    pub size: usize,
+    /// The measured window.
+    pub duration: Duration,
+    /// Time run before the window opens.
+    pub warmup: Duration,
+}
+
+impl Default for LoadArgs {
+    fn default() -> Self {
+        LoadArgs {
+            addr: "127.0.0.1:7000".parse().expect("a literal address"),
+            conns: 1000,
+            size: 64,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+        }
+    }
+}
+
+impl LoadArgs {
+    /// Takes `flag` and its value if it is one of the shared flags; `false` (and the value
+    /// untouched) otherwise. Exits with code 2 on a bad value.
+    pub fn take(&mut self, flag: &str, value: &mut Option<String>, usage: &str) -> bool {
+        let secs = |value: Option<String>| {
+            let s: f64 = parse_value(flag, value, usage);
+            Duration::try_from_secs_f64(s)
+                .unwrap_or_else(|_| bad_usage(&format!("{flag} {s}: not a duration"), usage))
+        };
+        match flag {
+            "--addr" => self.addr = parse_value(flag, value.take(), usage),
+            "--conns" => self.conns = parse_value(flag, value.take(), usage),
+            "--size" => self.size = parse_value(flag, value.take(), usage),
+            "--duration" => self.duration = secs(value.take()),
+            "--warmup" => self.warmup = secs(value.take()),
+            _ => return false,
+        }
+        true
+    }
 }
 
 /// Parses the value that follows `flag`, or exits with code 2.

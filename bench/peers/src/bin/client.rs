@@ -6,44 +6,22 @@
 //!
 //! `cargo run --release -p ringio-peers --bin peer-client -- --addr 127.0.0.1:7000 --conns 1000`
 
+use ringio_peers::LoadArgs;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const USAGE: &str = "peer-client [--addr 127.0.0.1:7000] [--conns 1000] [--size 64] \
                      [--duration 10] [--warmup 2]";
 
-struct Args {
-    addr: std::net::SocketAddr,
-    conns: usize,
-    size: usize,
-    duration: Duration,
-    warmup: Duration,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        addr: "127.0.0.1:7000".parse().expect("a valid default"),
-        conns: 1000,
-        size: 64,
-        duration: Duration::from_secs(10),
-        warmup: Duration::from_secs(2),
-    };
+fn args() -> LoadArgs {
+    let mut a = LoadArgs::default();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let v = it.next();
-        match flag.as_str() {
-            "--addr" => a.addr = ringio_peers::parse_value(&flag, v, USAGE),
-            "--conns" => a.conns = ringio_peers::parse_value(&flag, v, USAGE),
-            "--size" => a.size = ringio_peers::parse_value(&flag, v, USAGE),
-            "--duration" => {
-                a.duration = Duration::from_secs_f64(ringio_peers::parse_value(&flag, v, USAGE))
-            }
-            "--warmup" => {
-                a.warmup = Duration::from_secs_f64(ringio_peers::parse_value(&flag, v, USAGE))
-            }
-            _ => ringio_peers::bad_usage(&format!("unknown flag {flag}"), USAGE),
+        let mut v = it.next();
+        if !a.take(&flag, &mut v, USAGE) {
+            ringio_peers::bad_usage(&format!("unknown flag {flag}"), USAGE);
         }
     }
     a

@@ -31,8 +31,9 @@
 
 use hdrhistogram::Histogram;
 use io_uring::{IoUring, opcode, squeue, types};
+use ringio_peers::LoadArgs;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -71,31 +72,18 @@ fn user_data(conn: usize, op: u64) -> u64 {
     ((conn as u64) << 8) | op
 }
 
+/// The shared load flags, and this client's own.
 struct Args {
-    addr: SocketAddr,
-    conns: usize,
-    size: usize,
-    duration: Duration,
-    warmup: Duration,
+    load: LoadArgs,
     cpu: Option<usize>,
     entries: u32,
 }
 
 fn args() -> Args {
     let mut a = Args {
-        addr: "127.0.0.1:7000".parse().expect("a valid default"),
-        conns: 1000,
-        size: 64,
-        duration: Duration::from_secs(10),
-        warmup: Duration::from_secs(2),
+        load: LoadArgs::default(),
         cpu: None,
         entries: DEFAULT_ENTRIES,
-    };
-    let secs = |flag: &str, v| {
-        let s: f64 = ringio_peers::parse_value(flag, v, USAGE);
-        Duration::try_from_secs_f64(s).unwrap_or_else(|_| {
-            ringio_peers::bad_usage(&format!("{flag} {s}: not a duration"), USAGE)
-        })
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -103,26 +91,24 @@ fn args() -> Args {
             println!("{USAGE}");
             std::process::exit(0);
         }
-        let v = it.next();
+        let mut v = it.next();
+        if a.load.take(&flag, &mut v, USAGE) {
+            continue;
+        }
         match flag.as_str() {
-            "--addr" => a.addr = ringio_peers::parse_value(&flag, v, USAGE),
-            "--conns" => a.conns = ringio_peers::parse_value(&flag, v, USAGE),
-            "--size" => a.size = ringio_peers::parse_value(&flag, v, USAGE),
-            "--duration" => a.duration = secs(&flag, v),
-            "--warmup" => a.warmup = secs(&flag, v),
             "--cpu" => a.cpu = Some(ringio_peers::parse_value(&flag, v, USAGE)),
             "--entries" => a.entries = ringio_peers::parse_value(&flag, v, USAGE),
             _ => ringio_peers::bad_usage(&format!("unknown flag {flag}"), USAGE),
         }
     }
-    if a.conns == 0 || a.size == 0 || a.entries == 0 || a.duration.is_zero() {
+    if a.load.conns == 0 || a.load.size == 0 || a.entries == 0 || a.load.duration.is_zero() {
         ringio_peers::bad_usage(
             "--conns, --size, --entries and --duration must be above 0",
             USAGE,
         );
     }
     // Far beyond any fd limit and any sensible request, and their product fits in memory.
-    if a.conns > MAX_CONNS || a.size > MAX_SIZE {
+    if a.load.conns > MAX_CONNS || a.load.size > MAX_SIZE {
         ringio_peers::bad_usage("--conns or --size is too large", USAGE);
     }
     if let Some(cpu) = a.cpu
@@ -196,10 +182,10 @@ fn report(a: &Args, o: &Outcome) -> i32 {
     let _ = writeln!(
         out,
         "{{\"client\":\"uring\",\"connections\":{},\"size\":{},\"requests\":{},\"req_per_s\":{:.1},\"errors\":{},\"p50_us\":{},\"p99_us\":{},\"p999_us\":{},\"enters_per_req\":{:.3}}}",
-        a.conns,
-        a.size,
+        a.load.conns,
+        a.load.size,
         o.requests,
-        o.requests as f64 / a.duration.as_secs_f64(),
+        o.requests as f64 / a.load.duration.as_secs_f64(),
         o.stuck.len(),
         pct(0.5),
         pct(0.99),
@@ -212,8 +198,8 @@ fn report(a: &Args, o: &Outcome) -> i32 {
             "peer-uring-client: {} of {} connections completed no request during the whole {:?} \
              window (first: connection {first})",
             o.stuck.len(),
-            a.conns,
-            a.duration
+            a.load.conns,
+            a.load.duration
         );
         return 1;
     }
@@ -226,23 +212,26 @@ fn run(a: &Args) -> io::Result<Outcome> {
     }
     ringio_peers::raise_fd_limit()?;
     let up = Instant::now();
-    let mut streams = Vec::with_capacity(a.conns);
-    for i in 0..a.conns {
-        let s = TcpStream::connect_timeout(&a.addr, CONNECT_TIMEOUT).map_err(|e| {
+    let mut streams = Vec::with_capacity(a.load.conns);
+    for i in 0..a.load.conns {
+        let s = TcpStream::connect_timeout(&a.load.addr, CONNECT_TIMEOUT).map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("connection {i} of {} to {}: connect: {e}", a.conns, a.addr),
+                format!(
+                    "connection {i} of {} to {}: connect: {e}",
+                    a.load.conns, a.load.addr
+                ),
             )
         })?;
         s.set_nodelay(true)
             .map_err(|e| io::Error::new(e.kind(), format!("connection {i}: TCP_NODELAY: {e}")))?;
         streams.push(s);
     }
-    let (ring, setup) = ring(a.entries, a.conns)?;
+    let (ring, setup) = ring(a.entries, a.load.conns)?;
     eprintln!(
         "peer-uring-client: {} connections to {} up in {:.2} s; ring {setup}, SQ {}, CQ {}",
-        a.conns,
-        a.addr,
+        a.load.conns,
+        a.load.addr,
         up.elapsed().as_secs_f64(),
         ring.params().sq_entries(),
         ring.params().cq_entries()
@@ -264,13 +253,13 @@ fn run(a: &Args) -> io::Result<Outcome> {
                 served: false,
             })
             .collect(),
-        size: a.size,
-        out: vec![0u8; a.conns * a.size].leak(),
-        back: vec![0u8; a.conns * a.size].leak(),
-        unstamped: Vec::with_capacity(a.conns),
+        size: a.load.size,
+        out: vec![0u8; a.load.conns * a.load.size].leak(),
+        back: vec![0u8; a.load.conns * a.load.size].leak(),
+        unstamped: Vec::with_capacity(a.load.conns),
         enters: 0,
     };
-    c.run(now + a.warmup, a.duration)
+    c.run(now + a.load.warmup, a.load.duration)
 }
 
 /// A ring with the cheapest task-work mode the kernel accepts: SINGLE_ISSUER +

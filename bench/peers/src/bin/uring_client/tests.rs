@@ -3,7 +3,7 @@
 
 use super::*;
 use std::io::Read;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 
 /// What the test server answers to message `n` of connection `conn`.
 enum Reply {
@@ -57,11 +57,13 @@ fn server(size: usize, reply: fn(usize, u64) -> Reply) -> SocketAddr {
 /// 2 SQEs per connection of the first turn, so pushing has to submit early.
 fn client(addr: SocketAddr, conns: usize, size: usize, secs: u64) -> io::Result<Outcome> {
     run(&Args {
-        addr,
-        conns,
-        size,
-        duration: Duration::from_secs(secs),
-        warmup: Duration::ZERO,
+        load: LoadArgs {
+            addr,
+            conns,
+            size,
+            duration: Duration::from_secs(secs),
+            warmup: Duration::ZERO,
+        },
         cpu: None,
         entries: 4,
     })
