@@ -45,7 +45,18 @@
 //!    buffer will do, as its CQE names it; the newest is still warm in the cache, so a
 //!    light load keeps reusing a few buffers instead of writing each receive into a cold
 //!    one (with 1,024 buffers of 4 KiB, a new page every time).
+//! 9. A receive on a stream socket that returns fewer bytes than it asked for drained
+//!    the socket: the descriptor is marked drained until epoll next reports it readable,
+//!    and a receive pushed meanwhile is parked without a syscall, where trying it would
+//!    only cost a recv(2) that fails with EAGAIN (tokio clears its readiness the same
+//!    way). This is sound because with `EPOLLET` every arrival of data after the
+//!    receive queues a new event (epoll(7): edge-triggered mode wakes on each change of
+//!    the file, not only on the first), and it is kept to `SOCK_STREAM`: a short
+//!    datagram says nothing of the datagrams queued behind it. A peek drains nothing, and
+//!    end of stream marks the descriptor closed instead.
 
+#[cfg(test)]
+mod drained_tests;
 mod exec;
 mod offload;
 mod sqe;
@@ -109,6 +120,10 @@ struct FdState {
     kind: Kind,
     /// On the starved list (rule 7).
     starved: bool,
+    /// A `SOCK_STREAM` socket: a short receive means drained (rule 9).
+    stream: bool,
+    /// A receive drained it and epoll has not reported it readable since (rule 9).
+    drained: bool,
     /// epoll reported the peer's end (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`): reads end
     /// in EOF or an error without another edge, so a short read does not mean "wait".
     closed: bool,
@@ -127,6 +142,35 @@ impl FdState {
             &mut self.writers
         } else {
             &mut self.readers
+        }
+    }
+
+    /// What an op's outcome says of the descriptor (rule 9).
+    fn learn(&mut self, outcome: &Drive) {
+        match outcome {
+            Drive::Done { drained, ended } => {
+                self.drained |= drained;
+                self.closed |= ended;
+            }
+            Drive::Wait | Drive::Again => {}
+        }
+    }
+}
+
+/// What [`drive`] needs to know of the descriptor an op runs on.
+#[derive(Clone, Copy)]
+struct End {
+    /// `FdState::closed`.
+    closed: bool,
+    /// `FdState::stream`.
+    stream: bool,
+}
+
+impl End {
+    fn of(state: &FdState) -> End {
+        End {
+            closed: state.closed,
+            stream: state.stream,
         }
     }
 }
@@ -318,7 +362,9 @@ impl Epoll {
             // SAFETY: as above.
             cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
         }
-        self.state(fd).kind = Kind::Polled;
+        let state = self.state(fd);
+        state.kind = Kind::Polled;
+        state.stream = is_stream_socket(fd);
         Ok(())
     }
 
@@ -370,18 +416,17 @@ impl Epoll {
         let write = sqe.writes();
         let mut parked: Parked = sqe;
         let state = &mut self.fds[sqe.fd as usize];
-        if state.waiters(write).is_empty() {
-            let closed = state.closed;
+        // Nothing to read until epoll says so (rule 9): park without trying.
+        let drained = !write && state.drained && !state.closed;
+        if state.waiters(write).is_empty() && !drained {
+            let end = End::of(state);
             if exec::lacks_buffer(&parked, self.buf_ring.as_deref()) {
                 self.starve(sqe.fd);
             } else {
-                match drive(
-                    &mut parked,
-                    self.buf_ring.as_deref(),
-                    closed,
-                    &mut self.done,
-                ) {
-                    Drive::Done => return,
+                let outcome = drive(&mut parked, self.buf_ring.as_deref(), end, &mut self.done);
+                self.fds[sqe.fd as usize].learn(&outcome);
+                match outcome {
+                    Drive::Done { .. } => return,
                     Drive::Again => self.again.push((sqe.fd, write)),
                     Drive::Wait => {}
                 }
@@ -407,26 +452,27 @@ impl Epoll {
         let Some(state) = self.fds.get_mut(fd as usize) else {
             return;
         };
-        let closed = state.closed;
-        let queue = state.waiters(write);
+        let end = End::of(state);
         let pool = self.buf_ring.as_deref();
         let mut starved = false;
-        while let Some(key) = queue.first() {
+        while let Some(key) = state.waiters(write).first() {
             let slot = &mut self.parked[park_index(key)];
             let p = slot.as_mut().expect("a queued key is parked");
             if wait_for_buffer && exec::lacks_buffer(p, pool) {
                 starved = true;
                 break;
             }
-            match drive(p, pool, closed, &mut self.done) {
+            let outcome = drive(p, pool, end, &mut self.done);
+            state.learn(&outcome);
+            match outcome {
                 Drive::Wait => break,
                 Drive::Again => {
                     self.again.push((fd, write));
                     break;
                 }
-                Drive::Done => {
+                Drive::Done { .. } => {
                     *slot = None;
-                    queue.pop_front();
+                    state.waiters(write).pop_front();
                 }
             }
         }
@@ -501,16 +547,18 @@ enum Drive {
     Wait,
     /// A multishot op that posted a result and may have more now (rule 6).
     Again,
-    /// Its last CQE is posted.
-    Done,
+    /// Its last CQE is posted. `drained`: a receive on a stream socket got less than it
+    /// asked for, so the socket is empty until its next edge (rule 9); `ended`: a receive
+    /// read end of stream.
+    Done { drained: bool, ended: bool },
 }
 
-/// Tries op `p` once, posting its CQE to `done`. `closed`: the descriptor's
-/// `FdState::closed`.
+/// Tries op `p` once, posting its CQE to `done`; `end` is what is known of its
+/// descriptor.
 fn drive(
     p: &mut Parked,
     pool: Option<&BufRing>,
-    closed: bool,
+    end: End,
     done: &mut Vec<(u64, Completion)>,
 ) -> Drive {
     /// `IORING_CQE_F_MORE` (io_uring.h).
@@ -520,14 +568,23 @@ fn drive(
         let Some(c) = exec::attempt(p, pool) else {
             return Drive::Wait;
         };
+        let receive = p.opcode == opcode::Recv::CODE && p.op_flags & libc::MSG_PEEK as u32 == 0;
+        let ended = receive && end.stream && c.result == 0;
         if !p.multishot() {
             done.push((p.user_data, c));
-            return Drive::Done;
+            let drained = receive
+                && end.stream
+                && c.result > 0
+                && (c.result as u32) < exec::recv_capacity(p, pool);
+            return Drive::Done { drained, ended };
         }
         // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
         if c.result <= 0 && !(accept && c.result == 0) {
             done.push((p.user_data, c));
-            return Drive::Done;
+            return Drive::Done {
+                drained: false,
+                ended,
+            };
         }
         let more = Completion {
             flags: c.flags | CQE_F_MORE,
@@ -543,7 +600,7 @@ fn drive(
         // bring an edge, unless the peer's end already came (its edge is spent and EOF or
         // the error is still to be read). A full one may have more now.
         let short = (c.result as u32) < exec::recv_capacity(p, pool);
-        return if short && !closed {
+        return if short && !end.closed {
             Drive::Wait
         } else {
             Drive::Again
@@ -561,6 +618,24 @@ fn exec_errno() -> i32 {
     io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
+}
+
+/// Whether `fd` is a `SOCK_STREAM` socket (rule 9); false for anything else, a pipe
+/// included.
+fn is_stream_socket(fd: RawFd) -> bool {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `ty` and `len` are live locals of the sizes given.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&raw mut ty).cast(),
+            &mut len,
+        )
+    };
+    r == 0 && ty == libc::SOCK_STREAM
 }
 
 /// Whether `fd` is a regular file, block device or directory: never pollable (rule 3).

@@ -49,6 +49,9 @@ impl Epoll {
                         state.closed = true;
                     }
                     if bits & read != 0 {
+                        if let Some(state) = self.fds.get_mut(fd as usize) {
+                            state.drained = false;
+                        }
                         self.retry(fd, false);
                     }
                     if bits & write != 0 {
