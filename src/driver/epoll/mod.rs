@@ -568,7 +568,10 @@ fn drive(
         let Some(c) = exec::attempt(p, pool) else {
             return Drive::Wait;
         };
-        let receive = p.opcode == opcode::Recv::CODE && p.op_flags & libc::MSG_PEEK as u32 == 0;
+        // A receive that asked for bytes: its 0 is end of stream, a short count a drain.
+        let receive = p.opcode == opcode::Recv::CODE
+            && p.op_flags & libc::MSG_PEEK as u32 == 0
+            && exec::recv_capacity(p, pool) > 0;
         let ended = receive && end.stream && c.result == 0;
         if !p.multishot() {
             done.push((p.user_data, c));
