@@ -120,8 +120,9 @@ struct FdState {
     kind: Kind,
     /// On the starved list (rule 7).
     starved: bool,
-    /// A `SOCK_STREAM` socket: a short receive means drained (rule 9).
-    stream: bool,
+    /// Whether it is a `SOCK_STREAM` socket (a short receive means drained, rule 9):
+    /// asked of the kernel at the first receive whose result needs it.
+    stream: Option<bool>,
     /// A receive drained it and epoll has not reported it readable since (rule 9).
     drained: bool,
     /// epoll reported the peer's end (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`): reads end
@@ -145,32 +146,15 @@ impl FdState {
         }
     }
 
-    /// What an op's outcome says of the descriptor (rule 9).
-    fn learn(&mut self, outcome: &Drive) {
-        match outcome {
-            Drive::Done { drained, ended } => {
-                self.drained |= drained;
-                self.closed |= ended;
-            }
-            Drive::Wait | Drive::Again => {}
-        }
-    }
-}
-
-/// What [`drive`] needs to know of the descriptor an op runs on.
-#[derive(Clone, Copy)]
-struct End {
-    /// `FdState::closed`.
-    closed: bool,
-    /// `FdState::stream`.
-    stream: bool,
-}
-
-impl End {
-    fn of(state: &FdState) -> End {
-        End {
-            closed: state.closed,
-            stream: state.stream,
+    /// What the outcome of an op on descriptor `fd` says of it (rule 9): on a stream
+    /// socket, a short receive drained it and a receive's 0 is end of stream.
+    fn learn(&mut self, fd: RawFd, outcome: &Drive) {
+        let Drive::Done { short, zero } = *outcome else {
+            return;
+        };
+        if (short || zero) && *self.stream.get_or_insert_with(|| is_stream_socket(fd)) {
+            self.drained |= short;
+            self.closed |= zero;
         }
     }
 }
@@ -362,9 +346,7 @@ impl Epoll {
             // SAFETY: as above.
             cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
         }
-        let state = self.state(fd);
-        state.kind = Kind::Polled;
-        state.stream = is_stream_socket(fd);
+        self.state(fd).kind = Kind::Polled;
         Ok(())
     }
 
@@ -419,12 +401,17 @@ impl Epoll {
         // Nothing to read until epoll says so (rule 9): park without trying.
         let drained = !write && state.drained && !state.closed;
         if state.waiters(write).is_empty() && !drained {
-            let end = End::of(state);
+            let closed = state.closed;
             if exec::lacks_buffer(&parked, self.buf_ring.as_deref()) {
                 self.starve(sqe.fd);
             } else {
-                let outcome = drive(&mut parked, self.buf_ring.as_deref(), end, &mut self.done);
-                self.fds[sqe.fd as usize].learn(&outcome);
+                let outcome = drive(
+                    &mut parked,
+                    self.buf_ring.as_deref(),
+                    closed,
+                    &mut self.done,
+                );
+                self.fds[sqe.fd as usize].learn(sqe.fd, &outcome);
                 match outcome {
                     Drive::Done { .. } => return,
                     Drive::Again => self.again.push((sqe.fd, write)),
@@ -452,7 +439,7 @@ impl Epoll {
         let Some(state) = self.fds.get_mut(fd as usize) else {
             return;
         };
-        let end = End::of(state);
+        let closed = state.closed;
         let pool = self.buf_ring.as_deref();
         let mut starved = false;
         while let Some(key) = state.waiters(write).first() {
@@ -462,8 +449,8 @@ impl Epoll {
                 starved = true;
                 break;
             }
-            let outcome = drive(p, pool, end, &mut self.done);
-            state.learn(&outcome);
+            let outcome = drive(p, pool, closed, &mut self.done);
+            state.learn(fd, &outcome);
             match outcome {
                 Drive::Wait => break,
                 Drive::Again => {
@@ -547,18 +534,18 @@ enum Drive {
     Wait,
     /// A multishot op that posted a result and may have more now (rule 6).
     Again,
-    /// Its last CQE is posted. `drained`: a receive on a stream socket got less than it
-    /// asked for, so the socket is empty until its next edge (rule 9); `ended`: a receive
-    /// read end of stream.
-    Done { drained: bool, ended: bool },
+    /// Its last CQE is posted. `short`: a receive got fewer bytes than it asked for;
+    /// `zero`: a receive that asked for bytes got 0 (on a stream socket, rule 9: drained,
+    /// and end of stream).
+    Done { short: bool, zero: bool },
 }
 
-/// Tries op `p` once, posting its CQE to `done`; `end` is what is known of its
-/// descriptor.
+/// Tries op `p` once, posting its CQE to `done`. `closed`: the descriptor's
+/// `FdState::closed`.
 fn drive(
     p: &mut Parked,
     pool: Option<&BufRing>,
-    end: End,
+    closed: bool,
     done: &mut Vec<(u64, Completion)>,
 ) -> Drive {
     /// `IORING_CQE_F_MORE` (io_uring.h).
@@ -568,26 +555,21 @@ fn drive(
         let Some(c) = exec::attempt(p, pool) else {
             return Drive::Wait;
         };
-        // A receive that asked for bytes: its 0 is end of stream, a short count a drain.
+        // A receive that asked for bytes: on a stream socket its 0 is end of stream and a
+        // short count a drain (rule 9).
         let receive = p.opcode == opcode::Recv::CODE
             && p.op_flags & libc::MSG_PEEK as u32 == 0
             && exec::recv_capacity(p, pool) > 0;
-        let ended = receive && end.stream && c.result == 0;
+        let zero = receive && c.result == 0;
         if !p.multishot() {
             done.push((p.user_data, c));
-            let drained = receive
-                && end.stream
-                && c.result > 0
-                && (c.result as u32) < exec::recv_capacity(p, pool);
-            return Drive::Done { drained, ended };
+            let short = receive && c.result > 0 && (c.result as u32) < exec::recv_capacity(p, pool);
+            return Drive::Done { short, zero };
         }
         // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
         if c.result <= 0 && !(accept && c.result == 0) {
             done.push((p.user_data, c));
-            return Drive::Done {
-                drained: false,
-                ended,
-            };
+            return Drive::Done { short: false, zero };
         }
         let more = Completion {
             flags: c.flags | CQE_F_MORE,
@@ -603,7 +585,7 @@ fn drive(
         // bring an edge, unless the peer's end already came (its edge is spent and EOF or
         // the error is still to be read). A full one may have more now.
         let short = (c.result as u32) < exec::recv_capacity(p, pool);
-        return if short && !end.closed {
+        return if short && !closed {
             Drive::Wait
         } else {
             Drive::Again
