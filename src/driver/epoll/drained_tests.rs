@@ -15,10 +15,9 @@ fn epoll() -> Epoll {
 fn pair(ty: libc::c_int) -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
     // SAFETY: socketpair writes two descriptors into the live local array.
-    assert_eq!(
-        unsafe { libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) },
-        0
-    );
+    let r =
+        unsafe { libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    assert_eq!(r, 0);
     (
         crate::sys::fd::owned_from_raw(fds[0]),
         crate::sys::fd::owned_from_raw(fds[1]),
