@@ -210,6 +210,23 @@ pub(super) fn recv_capacity(sqe: &Sqe, pool: Option<&BufRing>) -> u32 {
     recv_len(sqe, cap)
 }
 
+/// An int-valued `SOL_SOCKET` option of `fd`, or the errno.
+pub(super) fn socket_option(fd: i32, option: libc::c_int) -> Result<libc::c_int, i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: writes an int and its length into live locals.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            (&raw mut value).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 { Err(errno()) } else { Ok(value) }
+}
+
 /// A nonblocking connect: the first attempt starts it; once epoll reports the socket
 /// writable, `SO_ERROR` gives the outcome (calling connect again after a failure would
 /// start a new attempt) and `getpeername` tells a finished connect from a spurious wake.
@@ -235,23 +252,10 @@ fn connect(sqe: &mut Sqe) -> Option<Completion> {
             e => Some(done(-e)),
         };
     }
-    let mut err: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: writes an int and its length into live locals.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&raw mut err).cast(),
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Some(done(-errno()));
-    }
-    if err != 0 {
-        return Some(done(-err));
+    match socket_option(fd, libc::SO_ERROR) {
+        Err(e) => return Some(done(-e)),
+        Ok(0) => {}
+        Ok(err) => return Some(done(-err)),
     }
     // SAFETY: an all-zero sockaddr_storage is valid; the kernel writes at most `len` bytes.
     let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };

@@ -608,19 +608,7 @@ fn exec_errno() -> i32 {
 /// Whether `fd` is a `SOCK_STREAM` socket (rule 9); false for anything else, a pipe
 /// included.
 fn is_stream_socket(fd: RawFd) -> bool {
-    let mut ty: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `ty` and `len` are live locals of the sizes given.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&raw mut ty).cast(),
-            &mut len,
-        )
-    };
-    r == 0 && ty == libc::SOCK_STREAM
+    exec::socket_option(fd, libc::SO_TYPE) == Ok(libc::SOCK_STREAM)
 }
 
 /// Whether `fd` is a regular file, block device or directory: never pollable (rule 3).
