@@ -49,11 +49,13 @@
 //!    the socket: the descriptor is marked drained until epoll next reports it readable,
 //!    and a receive pushed meanwhile is parked without a syscall, where trying it would
 //!    only cost a recv(2) that fails with EAGAIN (tokio clears its readiness the same
-//!    way). This is sound because with `EPOLLET` every arrival of data after the
-//!    receive queues a new event (epoll(7): edge-triggered mode wakes on each change of
-//!    the file, not only on the first), and it is kept to `SOCK_STREAM`: a short
-//!    datagram says nothing of the datagrams queued behind it. A peek drains nothing, and
-//!    end of stream marks the descriptor closed instead.
+//!    way). epoll(7) gives both halves: "for stream-oriented files ... if you call
+//!    read(2) by asking to read a certain amount of data and read(2) returns a lower
+//!    number of bytes, you can be sure of having exhausted the read I/O space" (its Q9),
+//!    and edge-triggered mode reports the changes after that, so bytes that arrive once
+//!    the receive returned bring an event. It is kept to `SOCK_STREAM`: a short datagram
+//!    says nothing of the datagrams queued behind it. A peek drains nothing, and end of
+//!    stream marks the descriptor closed instead.
 
 #[cfg(test)]
 mod drained_tests;
