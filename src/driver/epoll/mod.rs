@@ -59,6 +59,7 @@
 
 #[cfg(test)]
 mod drained_tests;
+mod drive;
 mod exec;
 mod offload;
 mod sqe;
@@ -68,6 +69,7 @@ mod waiters;
 use super::Completion;
 use crate::buf::pool::BufRing;
 use crate::runtime::blocking::BlockingPool;
+use drive::{Drive, drive};
 use io_uring::{opcode, squeue};
 use offload::Offload;
 use sqe::Sqe;
@@ -527,71 +529,6 @@ impl Epoll {
         for fd in changed {
             self.forget(fd);
         }
-    }
-}
-
-/// What [`drive`] left an op in.
-enum Drive {
-    /// Parked until its descriptor is reported ready.
-    Wait,
-    /// A multishot op that posted a result and may have more now (rule 6).
-    Again,
-    /// Its last CQE is posted. `short`: a receive got fewer bytes than it asked for;
-    /// `zero`: a receive that asked for bytes got 0 (on a stream socket, rule 9: drained,
-    /// and end of stream).
-    Done { short: bool, zero: bool },
-}
-
-/// Tries op `p` once, posting its CQE to `done`. `closed`: the descriptor's
-/// `FdState::closed`.
-fn drive(
-    p: &mut Parked,
-    pool: Option<&BufRing>,
-    closed: bool,
-    done: &mut Vec<(u64, Completion)>,
-) -> Drive {
-    /// `IORING_CQE_F_MORE` (io_uring.h).
-    const CQE_F_MORE: u32 = 1 << 1;
-    let accept = p.opcode == opcode::Accept::CODE;
-    loop {
-        let Some(c) = exec::attempt(p, pool) else {
-            return Drive::Wait;
-        };
-        // A receive that asked for bytes: on a stream socket its 0 is end of stream and a
-        // short count a drain (rule 9).
-        let receive = p.opcode == opcode::Recv::CODE
-            && p.op_flags & libc::MSG_PEEK as u32 == 0
-            && exec::recv_capacity(p, pool) > 0;
-        let zero = receive && c.result == 0;
-        if !p.multishot() {
-            done.push((p.user_data, c));
-            let short = receive && c.result > 0 && (c.result as u32) < exec::recv_capacity(p, pool);
-            return Drive::Done { short, zero };
-        }
-        // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
-        if c.result <= 0 && !(accept && c.result == 0) {
-            done.push((p.user_data, c));
-            return Drive::Done { short: false, zero };
-        }
-        let more = Completion {
-            flags: c.flags | CQE_F_MORE,
-            ..c
-        };
-        done.push((p.user_data, more));
-        if accept {
-            // The backlog is taken whole, as one run of the kernel's multishot accept
-            // does; it is bounded by the listen backlog.
-            continue;
-        }
-        // A receive that did not fill its buffer drained the socket: the next bytes
-        // bring an edge, unless the peer's end already came (its edge is spent and EOF or
-        // the error is still to be read). A full one may have more now.
-        let short = (c.result as u32) < exec::recv_capacity(p, pool);
-        return if short && !closed {
-            Drive::Wait
-        } else {
-            Drive::Again
-        };
     }
 }
 

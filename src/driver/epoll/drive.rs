@@ -1,0 +1,73 @@
+//! Trying one op once (rules 1, 6 and 9): its CQE, or CQEs for a multishot op, go to the
+//! backend's done list, and the outcome says whether it waits, may have more, or ended.
+
+use super::Parked;
+use super::exec;
+use crate::buf::pool::BufRing;
+use crate::driver::Completion;
+use io_uring::opcode;
+
+/// What [`drive`] left an op in.
+pub(super) enum Drive {
+    /// Parked until its descriptor is reported ready.
+    Wait,
+    /// A multishot op that posted a result and may have more now (rule 6).
+    Again,
+    /// Its last CQE is posted. `short`: a receive got fewer bytes than it asked for;
+    /// `zero`: a receive that asked for bytes got 0 (on a stream socket, rule 9: drained,
+    /// and end of stream).
+    Done { short: bool, zero: bool },
+}
+
+/// Tries op `p` once, posting its CQE to `done`. `closed`: the descriptor's
+/// `FdState::closed`.
+pub(super) fn drive(
+    p: &mut Parked,
+    pool: Option<&BufRing>,
+    closed: bool,
+    done: &mut Vec<(u64, Completion)>,
+) -> Drive {
+    /// `IORING_CQE_F_MORE` (io_uring.h).
+    const CQE_F_MORE: u32 = 1 << 1;
+    let accept = p.opcode == opcode::Accept::CODE;
+    loop {
+        let Some(c) = exec::attempt(p, pool) else {
+            return Drive::Wait;
+        };
+        // A receive that asked for bytes: on a stream socket its 0 is end of stream and a
+        // short count a drain (rule 9).
+        let receive = p.opcode == opcode::Recv::CODE
+            && p.op_flags & libc::MSG_PEEK as u32 == 0
+            && exec::recv_capacity(p, pool) > 0;
+        let zero = receive && c.result == 0;
+        if !p.multishot() {
+            done.push((p.user_data, c));
+            let short = receive && c.result > 0 && (c.result as u32) < exec::recv_capacity(p, pool);
+            return Drive::Done { short, zero };
+        }
+        // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
+        if c.result <= 0 && !(accept && c.result == 0) {
+            done.push((p.user_data, c));
+            return Drive::Done { short: false, zero };
+        }
+        let more = Completion {
+            flags: c.flags | CQE_F_MORE,
+            ..c
+        };
+        done.push((p.user_data, more));
+        if accept {
+            // The backlog is taken whole, as one run of the kernel's multishot accept
+            // does; it is bounded by the listen backlog.
+            continue;
+        }
+        // A receive that did not fill its buffer drained the socket: the next bytes
+        // bring an edge, unless the peer's end already came (its edge is spent and EOF or
+        // the error is still to be read). A full one may have more now.
+        let short = (c.result as u32) < exec::recv_capacity(p, pool);
+        return if short && !closed {
+            Drive::Wait
+        } else {
+            Drive::Again
+        };
+    }
+}
