@@ -98,7 +98,7 @@ fn end_of_stream_after_a_drain_is_still_read() {
     ep.wait(Some(Some(Duration::from_secs(5)))).unwrap();
     let end = done(&mut ep);
     assert_eq!((end[0].0, end[0].1.result), (2, 0));
-    // End of stream marks the socket closed: later receives read it again at once.
+    // End of stream is not a drain: later receives read it again at once.
     recv(&mut ep, &a, &mut buf, 3);
     assert_eq!(done(&mut ep)[0].1.result, 0);
 }
@@ -136,4 +136,21 @@ fn an_edge_seen_with_no_receive_parked_clears_the_drain() {
         "the receive waits for an edge that was already spent"
     );
     assert_eq!(got[0].1.result, 6);
+}
+
+#[test]
+fn a_short_peek_drains_nothing() {
+    let mut ep = epoll();
+    let (a, b) = pair(libc::SOCK_STREAM);
+    let mut buf = [0u8; 64];
+    send(&b, b"abc");
+    let peek = opcode::Recv::new(types::Fd(a.as_raw_fd()), buf.as_mut_ptr(), buf.len() as u32)
+        .flags(libc::MSG_PEEK)
+        .build()
+        .user_data(1);
+    ep.push(&peek);
+    // The peeked bytes are still there and bring no new edge: the receive must run now.
+    recv(&mut ep, &a, &mut buf, 2);
+    let got: Vec<_> = done(&mut ep).iter().map(|(k, c)| (*k, c.result)).collect();
+    assert_eq!(got, [(1, 3), (2, 3)]);
 }

@@ -13,10 +13,9 @@ pub(super) enum Drive {
     Wait,
     /// A multishot op that posted a result and may have more now (rule 6).
     Again,
-    /// Its last CQE is posted. `short`: a receive got fewer bytes than it asked for;
-    /// `zero`: a receive that asked for bytes got 0 (on a stream socket, rule 9: drained,
-    /// and end of stream).
-    Done { short: bool, zero: bool },
+    /// Its last CQE is posted. `short`: a receive got some bytes but fewer than it asked
+    /// for (on a stream socket, a drain: rule 9).
+    Done { short: bool },
 }
 
 /// Tries op `p` once, posting its CQE to `done`. `closed`: the descriptor's
@@ -34,21 +33,19 @@ pub(super) fn drive(
         let Some(c) = exec::attempt(p, pool) else {
             return Drive::Wait;
         };
-        // A receive that asked for bytes: on a stream socket its 0 is end of stream and a
-        // short count a drain (rule 9).
-        let receive = p.opcode == opcode::Recv::CODE
-            && p.op_flags & libc::MSG_PEEK as u32 == 0
-            && exec::recv_capacity(p, pool) > 0;
-        let zero = receive && c.result == 0;
         if !p.multishot() {
             done.push((p.user_data, c));
-            let short = receive && c.result > 0 && (c.result as u32) < exec::recv_capacity(p, pool);
-            return Drive::Done { short, zero };
+            // A peek leaves the bytes where they were: it drains nothing.
+            let short = p.opcode == opcode::Recv::CODE
+                && p.op_flags & libc::MSG_PEEK as u32 == 0
+                && c.result > 0
+                && (c.result as u32) < exec::recv_capacity(p, pool);
+            return Drive::Done { short };
         }
         // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
         if c.result <= 0 && !(accept && c.result == 0) {
             done.push((p.user_data, c));
-            return Drive::Done { short: false, zero };
+            return Drive::Done { short: false };
         }
         let more = Completion {
             flags: c.flags | CQE_F_MORE,

@@ -54,8 +54,8 @@
 //!    number of bytes, you can be sure of having exhausted the read I/O space" (its Q9),
 //!    and edge-triggered mode reports the changes after that, so bytes that arrive once
 //!    the receive returned bring an event. It is kept to `SOCK_STREAM`: a short datagram
-//!    says nothing of the datagrams queued behind it. A peek drains nothing, and end of
-//!    stream marks the descriptor closed instead.
+//!    says nothing of the datagrams queued behind it. A peek drains nothing; end of stream
+//!    is no drain either (a receive's 0 is read again at once).
 
 #[cfg(test)]
 mod drained_tests;
@@ -125,7 +125,7 @@ struct FdState {
     /// On the starved list (rule 7).
     starved: bool,
     /// Whether it is a `SOCK_STREAM` socket (a short receive means drained, rule 9):
-    /// asked of the kernel at the first receive whose result needs it.
+    /// asked of the kernel at its first short receive.
     stream: Option<bool>,
     /// A receive drained it and epoll has not reported it readable since (rule 9).
     drained: bool,
@@ -151,14 +151,12 @@ impl FdState {
     }
 
     /// What the outcome of an op on descriptor `fd` says of it (rule 9): on a stream
-    /// socket, a short receive drained it and a receive's 0 is end of stream.
+    /// socket, a short receive drained it.
     fn learn(&mut self, fd: RawFd, outcome: &Drive) {
-        let Drive::Done { short, zero } = *outcome else {
-            return;
-        };
-        if (short || zero) && *self.stream.get_or_insert_with(|| is_stream_socket(fd)) {
-            self.drained |= short;
-            self.closed |= zero;
+        if let Drive::Done { short: true } = outcome
+            && *self.stream.get_or_insert_with(|| is_stream_socket(fd))
+        {
+            self.drained = true;
         }
     }
 }
