@@ -9,6 +9,7 @@ mod support;
 use hdrhistogram::Histogram;
 use ringio::Runtime;
 use ringio::net::{RECV_STREAM_QUEUE, TcpListener};
+use ringio::runtime::Backend;
 use socket2::SockRef;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -622,7 +623,9 @@ fn unread_recv_stream_holds_a_bounded_share_of_the_pool() {
 /// Non-reading peers whose streams hold every buffer of a small pool do not stall the
 /// other connections of the core: a receive that finds the pool empty takes its bytes
 /// into an owned buffer at once instead of waiting for buffers the stuck streams will
-/// never give back.
+/// never give back. On the epoll backend a stream receives only when its task polls it
+/// (the backend's rule 10), so a stuck stream cannot fill the pool in the first place:
+/// there each holds the one buffer its task took, and the pool is never empty.
 #[test]
 fn streams_holding_the_whole_pool_do_not_stall_other_connections() {
     let _serial = serial();
@@ -705,6 +708,15 @@ fn streams_holding_the_whole_pool_do_not_stall_other_connections() {
          times, {} owned receives; {ROUNDS} healthy round trips in {took:?}",
         m.pool_in_use, m.pool_exhausted, m.pool_fallbacks
     );
+    if m.backend == Backend::Epoll {
+        // The healthy stream may hold the buffer of the bytes it is echoing.
+        assert!(
+            (STUCK..=STUCK + 1).contains(&m.pool_in_use),
+            "stuck streams took buffers their tasks never asked for: {m:?}"
+        );
+        assert_eq!(m.pool_exhausted, 0, "{m:?}");
+        return;
+    }
     assert_eq!(
         m.pool_in_use,
         usize::from(POOL),

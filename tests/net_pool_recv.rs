@@ -881,9 +881,16 @@ fn receive_finding_the_pool_held_by_another_stream_neither_spins_nor_waits() {
         pa.write_all(b"x").unwrap();
         drop(rs.next().await.unwrap().unwrap());
         // A's receive stays armed; its peer sends more than the pool holds, so all four
-        // buffers end up queued (unread) in A's stream.
+        // buffers end up queued (unread) in A's stream. On epoll a stream receives only
+        // when its reader polls (the backend's rule 10): there A's reader takes the four
+        // and keeps them.
         pa.write_all(&[7u8; 4 * 256 + 100]).unwrap();
-        // On epoll the receive posts one buffer a loop turn (its rule 6): wait for all four.
+        let mut held = Vec::new();
+        if support::on_epoll() {
+            while held.len() < 4 {
+                held.push(rs.next().await.unwrap().unwrap());
+            }
+        }
         settle(Duration::from_secs(5), || pool_in_use() == 4).await;
         assert_eq!(pool_in_use(), 4, "A holds the whole pool");
         let before = ringio::metrics();
@@ -908,7 +915,8 @@ fn receive_finding_the_pool_held_by_another_stream_neither_spins_nor_waits() {
         );
         assert_eq!(after.pool_fallbacks - before.pool_fallbacks, 1, "{after:?}");
         // A still gets every byte, from its own buffers.
-        let mut got = 0;
+        let mut got: usize = held.iter().map(|b| b.len()).sum();
+        drop(held);
         while got < 4 * 256 + 100 {
             got += rs.next().await.unwrap().unwrap().len();
         }
@@ -1040,8 +1048,15 @@ async fn cancelled_then_next(first: &[Recv], second: Recv, sent: &[u8]) -> Resul
         let before = ringio::metrics().ops_completed;
         sleep(Duration::from_millis(20)).await;
         let posted = ringio::metrics().ops_completed - before;
+        // A multishot receive first in line waits for its reader's poll (the backend's
+        // rule 10), which never comes here, and the receives behind it wait for it; the
+        // ones before it take their bytes at the edge. Its drop lets the rest take theirs.
+        let at_edge = first
+            .iter()
+            .take_while(|&&k| !matches!(k, Recv::Stream))
+            .count();
         assert!(
-            posted >= first.len() as u64,
+            posted >= at_edge as u64,
             "{first:?}: the receives took no bytes before their drop ({posted} CQEs)"
         );
     }

@@ -32,7 +32,16 @@ impl Driver {
                     (cqe.user_data(), c)
                 }));
             }
-            Queue::Epoll(epoll) => epoll.take_done(&mut batch),
+            Queue::Epoll(epoll) => {
+                epoll.take_done(&mut batch);
+                // Lazy receives whose socket became readable (epoll rule 10): their tasks
+                // are woken with no CQE, and receive when they poll.
+                for key in epoll.take_nudged() {
+                    if let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key as usize) {
+                        m.nudge(&mut self.ready);
+                    }
+                }
+            }
         }
         for (user_data, completion) in batch.drain(..) {
             self.complete(user_data, completion);
@@ -87,6 +96,13 @@ impl Driver {
         }
     }
 
+    /// Whether reaping collected wakers or orphans not taken yet: a reap inside an op's
+    /// push, cancel or poll (the epoll backend finishes ops there) leaves them for the
+    /// loop, which must not sleep on them.
+    pub(crate) fn has_reaped(&self) -> bool {
+        !self.ready.is_empty() || !self.orphans.is_empty()
+    }
+
     /// Swaps out what reaping collected; the caller wakes and finishes them outside the
     /// driver borrow. Passing in the emptied vectors from last time reuses their memory.
     pub(crate) fn take_ready(
@@ -131,6 +147,7 @@ impl Driver {
     /// is the last: its slot is freed before it is returned, and the key must not be
     /// polled again.
     pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        self.receive_lazily(key);
         let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
             panic!("multishot op polled after its last CQE");
         };
@@ -142,6 +159,21 @@ impl Driver {
                 Poll::Ready(c)
             }
             None => Poll::Pending,
+        }
+    }
+
+    /// On the epoll backend, runs multishot slot `key`'s receive now if nothing is queued
+    /// for it and its socket may hold bytes (epoll rule 10), so the poll that follows
+    /// finds the result.
+    fn receive_lazily(&mut self, key: usize) {
+        let Queue::Epoll(epoll) = &mut self.queue else {
+            return;
+        };
+        if let Some(Lifecycle::Multi(m)) = self.slots.get(key)
+            && m.is_empty()
+            && epoll.poll_lazy(key as u64)
+        {
+            self.reap();
         }
     }
 

@@ -234,6 +234,18 @@ impl Multishot {
         None
     }
 
+    /// Whether no CQE waits to be taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.len() == 0
+    }
+
+    /// Wakes the tasks waiting for this op without a CQE: the epoll backend's lazy
+    /// receive (its rule 10) tells them the socket is readable, and the receive runs when
+    /// they poll.
+    pub(crate) fn nudge(&mut self, ready: &mut Vec<Waker>) {
+        self.wakers.drain_into(ready);
+    }
+
     /// The owner is gone: `orphan` (the op's resources) releases every queued CQE. If the
     /// last CQE was among them it comes back with the orphan, for the caller to free the
     /// slot and finish it outside the driver borrow; otherwise the orphan stays here until

@@ -240,8 +240,10 @@ impl Core {
         self.timers.borrow_mut().fire_expired(self.now());
 
         let main_ready = !main_done && main_woken.load(Ordering::SeqCst);
-        let ready = !self.run_queue.borrow().is_empty() || main_ready;
         let mut driver = self.driver.borrow_mut();
+        // Tasks polled this turn may have reaped CQEs whose wakers and orphans wait for
+        // step 5: the loop does not sleep on them.
+        let ready = !self.run_queue.borrow().is_empty() || main_ready || driver.has_reaped();
         // Where a paused clock jumps if this turn finds nothing to do (module docs).
         #[cfg(feature = "test-util")]
         let mut jump = None;

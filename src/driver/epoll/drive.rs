@@ -11,7 +11,8 @@ use io_uring::opcode;
 pub(super) enum Drive {
     /// Parked until its descriptor is reported ready.
     Wait,
-    /// A multishot op that posted a result and may have more now (rule 6).
+    /// A multishot receive that posted a result and may have more now: its task's next
+    /// poll tries it again (rules 6 and 10).
     Again,
     /// Its last CQE is posted. `short`: a receive got some bytes but fewer than it asked
     /// for (on a stream socket, a drain: rule 9).

@@ -26,13 +26,14 @@
 //!    `IORING_CQE_F_MORE`, and ends (a CQE without it) on an error, end of stream, an
 //!    empty pool, or a cancel, as the kernel's does (io_uring_enter(2), "multishot"). A
 //!    multishot accept takes the whole backlog at once, as the kernel's does. A multishot
-//!    receive posts one result per loop turn while its socket may hold more (it filled a
-//!    buffer), so the driver sees its queue fill and can stop it (slot rule 4), and is
-//!    tried again at the next wait without waiting for an edge. Opcodes this backend
-//!    does not know are answered -EINVAL, as by a kernel without them.
+//!    receive posts one result per try while its socket may hold more (it filled a
+//!    buffer), and is tried again at its task's next poll without waiting for an edge
+//!    (rule 10). Opcodes this backend does not know are answered -EINVAL, as by a kernel
+//!    without them.
 //! 7. A ready receive into the pool waits for a buffer rather than find the pool empty:
-//!    each ready multishot receive takes a buffer at once, while tasks give theirs back
-//!    only as they run, a batch a turn, so a burst of ready sockets can outrun the pool,
+//!    each ready receive takes a buffer at once (a single one at its socket's edge, a
+//!    multishot one at its task's poll, rule 10), while tasks give theirs back only as
+//!    they are done with them, so a burst of ready sockets can outrun the pool,
 //!    and every receive past it would cost a peek, an ENOBUFS CQE and an owned receive.
 //!    A receive whose descriptor is ready while no buffer is published is not tried; its
 //!    descriptor joins a starved list, tried again, oldest first, at the next waits as
@@ -55,12 +56,29 @@
 //!    and edge-triggered mode reports the changes after that, so bytes that arrive once
 //!    the receive returned bring an event. It is kept to `SOCK_STREAM`: a short datagram
 //!    says nothing of the datagrams queued behind it. A peek drains nothing; end of stream
-//!    is no drain either (a receive's 0 is read again at once).
+//!    is no drain either (a receive's 0 is read again at once). A read that had to wait
+//!    (EAGAIN) drained its descriptor too.
+//! 10. A multishot receive is lazy: an edge on its socket does not receive, it wakes
+//!     the op's task (a nudge, no CQE), and the receive runs when the task polls it
+//!     with nothing queued (`Driver::poll_multi`), once per poll, while the socket is
+//!     not drained (rule 9) or its peer's end came. So a task receives and replies in
+//!     turn, into a pool buffer still warm from the reply before (rule 8), as a
+//!     readiness runtime does, where receiving at the edge filled a buffer for every
+//!     ready socket before any task ran, and the sends then copied from buffers gone
+//!     cold. Nothing is lost by waiting: the bytes stay in the socket, and the
+//!     descriptor stays undrained until a receive sees EAGAIN or a short read, after
+//!     which edge-triggered epoll reports the next bytes (rule 1). A receive armed
+//!     while bytes wait is tried at once (its task polls right after), and a starved
+//!     one is fed by the wait (rule 7). Cancelled first in line and undrained, it hands
+//!     its edge to the readers behind it, which are tried at once.
 
 #[cfg(test)]
 mod drained_tests;
 mod drive;
 mod exec;
+mod lazy;
+#[cfg(test)]
+mod lazy_tests;
 mod offload;
 mod sqe;
 mod wait;
@@ -150,13 +168,17 @@ impl FdState {
         }
     }
 
-    /// What the outcome of an op on descriptor `fd` says of it (rule 9): on a stream
-    /// socket, a short receive drained it.
-    fn learn(&mut self, fd: RawFd, outcome: &Drive) {
-        if let Drive::Done { short: true } = outcome
-            && *self.stream.get_or_insert_with(|| is_stream_socket(fd))
-        {
-            self.drained = true;
+    /// What the outcome of an op on descriptor `fd` says of it (rules 9 and 10): a read
+    /// that must wait for an edge, and on a stream socket a short receive, drained it.
+    fn learn(&mut self, fd: RawFd, write: bool, outcome: &Drive) {
+        match outcome {
+            Drive::Wait if !write => self.drained = true,
+            Drive::Done { short: true }
+                if *self.stream.get_or_insert_with(|| is_stream_socket(fd)) =>
+            {
+                self.drained = true;
+            }
+            _ => {}
         }
     }
 }
@@ -182,13 +204,12 @@ pub(crate) struct Epoll {
     buf_ring: Option<Rc<BufRing>>,
     /// A timerfd for timed waits where `epoll_pwait2` (Linux 5.11) is missing.
     timer: Option<OwnedFd>,
-    /// Descriptors (and direction) whose first parked op is a multishot op that may have
-    /// more at once: tried again at the next wait (rule 6).
-    again: Vec<(RawFd, bool)>,
     /// Descriptors whose first reader waits for a pool buffer, oldest first (rule 7).
     starved: VecDeque<RawFd>,
     /// Waits in a row that found `starved` waiting and no pool buffer free.
     dry_turns: u64,
+    /// Lazy receives whose socket became readable, their tasks to wake (rule 10).
+    nudged: Vec<u64>,
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -233,9 +254,9 @@ impl Epoll {
             pool,
             buf_ring: None,
             timer: None,
-            again: Vec::new(),
             starved: VecDeque::new(),
             dry_turns: 0,
+            nudged: Vec::new(),
         };
         let event_fd = epoll.offload.event.as_raw_fd();
         epoll.ctl_add(event_fd, libc::EPOLLIN as u32, OFFLOAD_TOKEN)?;
@@ -413,11 +434,11 @@ impl Epoll {
                     closed,
                     &mut self.done,
                 );
-                self.fds[sqe.fd as usize].learn(sqe.fd, &outcome);
+                self.fds[sqe.fd as usize].learn(sqe.fd, write, &outcome);
                 match outcome {
                     Drive::Done { .. } => return,
-                    Drive::Again => self.again.push((sqe.fd, write)),
-                    Drive::Wait => {}
+                    // A receive that may have more goes on at its task's next poll (rule 10).
+                    Drive::Again | Drive::Wait => {}
                 }
             }
         }
@@ -452,13 +473,10 @@ impl Epoll {
                 break;
             }
             let outcome = drive(p, pool, closed, &mut self.done);
-            state.learn(fd, &outcome);
+            state.learn(fd, write, &outcome);
             match outcome {
-                Drive::Wait => break,
-                Drive::Again => {
-                    self.again.push((fd, write));
-                    break;
-                }
+                // A receive that may have more goes on at its task's next poll (rule 10).
+                Drive::Wait | Drive::Again => break,
                 Drive::Done { .. } => {
                     *slot = None;
                     state.waiters(write).pop_front();
@@ -509,8 +527,16 @@ impl Epoll {
         else {
             return;
         };
-        self.fds[p.fd as usize].waiters(p.writes()).remove(target);
+        let state = &mut self.fds[p.fd as usize];
+        let first = state.waiters(p.writes()).first() == Some(target);
+        state.waiters(p.writes()).remove(target);
+        // A lazy receive first in line may leave bytes its edge reported (rule 10): the
+        // readers behind it take them now, as that edge will not come again.
+        let undrained = !state.drained || state.closed;
         self.finish(target, -libc::ECANCELED);
+        if first && p.receives_lazily() && undrained {
+            self.readable(p.fd);
+        }
     }
 
     /// Drops what the table knows of `fd` (rule 5); ops parked on it keep it.

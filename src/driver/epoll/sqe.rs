@@ -49,6 +49,11 @@ impl Sqe {
         }
     }
 
+    /// A multishot receive: it runs when its task polls, not at its socket's edge (rule 10).
+    pub(super) fn receives_lazily(&self) -> bool {
+        self.opcode == io_uring::opcode::Recv::CODE && self.multishot()
+    }
+
     /// Whether the op waits for room to write (else for something to read). A poll
     /// waits on the write side only if it asks for `POLLOUT` alone.
     pub(super) fn writes(&self) -> bool {

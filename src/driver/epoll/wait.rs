@@ -14,10 +14,10 @@ impl Epoll {
     pub(crate) fn wait(&mut self, wait: Option<Option<Duration>>) -> io::Result<()> {
         self.forget_changed();
         self.collect_offloaded();
-        let sleeping = wait.is_some() && self.done.is_empty() && self.again.is_empty();
+        let sleeping = wait.is_some() && self.done.is_empty();
         self.feed_starved(sleeping);
         let timeout = match wait {
-            _ if !self.done.is_empty() || !self.again.is_empty() => Some(Duration::ZERO),
+            _ if !self.done.is_empty() => Some(Duration::ZERO),
             None => Some(Duration::ZERO),
             Some(t) => t,
         };
@@ -52,16 +52,13 @@ impl Epoll {
                         if let Some(state) = self.fds.get_mut(fd as usize) {
                             state.drained = false;
                         }
-                        self.retry(fd, false);
+                        self.readable(fd);
                     }
                     if bits & write != 0 {
                         self.retry(fd, true);
                     }
                 }
             }
-        }
-        for (fd, write) in std::mem::take(&mut self.again) {
-            self.retry(fd, write);
         }
         self.collect_offloaded();
         Ok(())

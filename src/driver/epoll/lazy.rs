@@ -1,0 +1,51 @@
+//! Lazy receives (rule 10): a multishot receive runs when its task polls for bytes, not
+//! when epoll reports its socket readable.
+
+use super::{Epoll, park_index};
+use std::os::fd::RawFd;
+
+impl Epoll {
+    /// The key of `fd`'s first reader if it is a lazy receive (rule 10).
+    pub(super) fn lazy_reader(&self, fd: RawFd) -> Option<u64> {
+        let key = self.fds.get(fd as usize)?.readers.first()?;
+        let p = self.parked.get(park_index(key))?.as_ref()?;
+        p.receives_lazily().then_some(key)
+    }
+
+    /// epoll reported `fd` readable: wakes its lazy receive's task, or tries its parked
+    /// readers now if the first is not one (rule 1).
+    pub(super) fn readable(&mut self, fd: RawFd) {
+        match self.lazy_reader(fd) {
+            Some(key) => self.nudged.push(key),
+            None => self.retry(fd, false),
+        }
+    }
+
+    /// The lazy receives to wake since the last call.
+    pub(crate) fn take_nudged(&mut self) -> std::vec::Drain<'_, u64> {
+        self.nudged.drain(..)
+    }
+
+    /// Op `key`'s task polls it with nothing queued: if it is a lazy receive, first on
+    /// its socket, and the socket may hold bytes (not drained since its last edge, or its
+    /// peer's end came), it is tried once now. Returns whether that posted anything.
+    pub(crate) fn poll_lazy(&mut self, key: u64) -> bool {
+        let Some(fd) = self
+            .parked
+            .get(park_index(key))
+            .and_then(Option::as_ref)
+            .filter(|p| p.receives_lazily())
+            .map(|p| p.fd)
+        else {
+            return false;
+        };
+        let state = &self.fds[fd as usize];
+        // A starved receive is fed in the wait, as buffers come back (rule 7).
+        if state.readers.first() != Some(key) || state.starved || (state.drained && !state.closed) {
+            return false;
+        }
+        let before = self.done.len();
+        self.retry(fd, false);
+        self.done.len() > before
+    }
+}

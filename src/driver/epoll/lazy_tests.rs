@@ -1,0 +1,196 @@
+//! Rule 10: a multishot receive runs when its task polls, not at its socket's edge; the
+//! edge only nudges it.
+
+use super::Epoll;
+use crate::buf::pool::{BufRing, PoolConfig};
+use crate::driver::Completion;
+use crate::runtime::blocking::BlockingPool;
+use io_uring::{opcode, types};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::Duration;
+
+const KEY: u64 = 7;
+
+/// A backend whose pool has four buffers of `size` bytes.
+fn epoll(size: usize) -> (Epoll, Rc<BufRing>) {
+    let mut ep = Epoll::new(BlockingPool::new(1, Duration::from_secs(1))).unwrap();
+    let ring = Rc::new(
+        BufRing::new(PoolConfig {
+            buffers: 4,
+            buffer_size: size,
+        })
+        .unwrap(),
+    );
+    ep.set_buf_ring(ring.clone());
+    (ep, ring)
+}
+
+fn stream_pair() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two descriptors into the live local array.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    assert_eq!(r, 0);
+    (
+        crate::sys::fd::owned_from_raw(fds[0]),
+        crate::sys::fd::owned_from_raw(fds[1]),
+    )
+}
+
+fn send(fd: &OwnedFd, bytes: &[u8]) {
+    // SAFETY: a live slice.
+    let n = unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
+    assert_eq!(n, bytes.len() as isize);
+}
+
+/// Arms a multishot receive into the pool on `fd`, as `RecvStream` does.
+fn arm(ep: &mut Epoll, fd: &OwnedFd) {
+    let sqe = opcode::RecvMulti::new(types::Fd(fd.as_raw_fd()), 0)
+        .build()
+        .user_data(KEY);
+    ep.push(&sqe);
+}
+
+/// The CQEs posted so far, as (result, more, bytes received).
+fn done(ep: &mut Epoll, ring: &BufRing) -> Vec<(i32, bool, Vec<u8>)> {
+    let mut out: Vec<(u64, Completion)> = Vec::new();
+    ep.take_done(&mut out);
+    out.into_iter()
+        .map(|(key, c)| {
+            assert_eq!(key, KEY);
+            let bytes = match c.buffer() {
+                Some(bid) => {
+                    let ptr = ring.buffer_ptr(bid);
+                    // SAFETY: the CQE names a buffer the backend filled with `result` bytes.
+                    unsafe { std::slice::from_raw_parts(ptr, c.result as usize) }.to_vec()
+                }
+                None => Vec::new(),
+            };
+            (c.result, c.more(), bytes)
+        })
+        .collect()
+}
+
+fn wait(ep: &mut Epoll) -> Vec<u64> {
+    ep.wait(Some(Some(Duration::from_secs(5)))).unwrap();
+    ep.take_nudged().collect()
+}
+
+#[test]
+fn an_edge_nudges_the_receive_and_the_poll_receives() {
+    let (mut ep, ring) = epoll(64);
+    let (a, b) = stream_pair();
+    arm(&mut ep, &a);
+    assert!(done(&mut ep, &ring).is_empty(), "nothing to receive yet");
+    send(&b, b"hello");
+    assert_eq!(wait(&mut ep), [KEY], "the edge wakes the receive's task");
+    assert!(done(&mut ep, &ring).is_empty(), "the edge receives nothing");
+    assert_eq!(
+        ring.published(),
+        4,
+        "no pool buffer is taken before the poll"
+    );
+    assert!(ep.poll_lazy(KEY));
+    assert_eq!(done(&mut ep, &ring), [(5, true, b"hello".to_vec())]);
+}
+
+#[test]
+fn a_full_buffer_is_followed_by_the_next_poll_without_an_edge() {
+    let (mut ep, ring) = epoll(4);
+    let (a, b) = stream_pair();
+    send(&b, b"abcdefgh");
+    // Armed with bytes there: tried at once, as the task that arms it polls next.
+    arm(&mut ep, &a);
+    assert_eq!(done(&mut ep, &ring), [(4, true, b"abcd".to_vec())]);
+    // The wait does not receive the rest for it: the receive waits for its task.
+    ep.wait(None).unwrap();
+    assert!(
+        done(&mut ep, &ring).is_empty(),
+        "received ahead of the task"
+    );
+    assert!(ep.poll_lazy(KEY));
+    assert_eq!(done(&mut ep, &ring), [(4, true, b"efgh".to_vec())]);
+}
+
+#[test]
+fn a_drained_socket_waits_for_its_edge() {
+    let (mut ep, ring) = epoll(64);
+    let (a, b) = stream_pair();
+    send(&b, b"one");
+    arm(&mut ep, &a);
+    assert_eq!(done(&mut ep, &ring), [(3, true, b"one".to_vec())]);
+    // The short receive drained the socket: a poll does not try it again, even with
+    // bytes there, until epoll reports them.
+    send(&b, b"two");
+    assert!(!ep.poll_lazy(KEY), "a drained socket was received from");
+    assert_eq!(wait(&mut ep), [KEY]);
+    assert!(ep.poll_lazy(KEY));
+    assert_eq!(done(&mut ep, &ring), [(3, true, b"two".to_vec())]);
+}
+
+#[test]
+fn end_of_stream_ends_the_receive_at_the_poll() {
+    let (mut ep, ring) = epoll(64);
+    let (a, b) = stream_pair();
+    arm(&mut ep, &a);
+    send(&b, b"bye");
+    drop(b);
+    assert_eq!(wait(&mut ep), [KEY]);
+    assert!(ep.poll_lazy(KEY));
+    assert_eq!(done(&mut ep, &ring), [(3, true, b"bye".to_vec())]);
+    // The peer's end came with the edge: the short receive did not drain the socket,
+    // and the next poll reads the end, which ends the op.
+    assert!(ep.poll_lazy(KEY));
+    assert_eq!(done(&mut ep, &ring), [(0, false, Vec::new())]);
+    assert!(!ep.poll_lazy(KEY), "the ended receive is no longer parked");
+}
+
+#[test]
+fn a_single_shot_receive_still_runs_at_the_edge() {
+    let (mut ep, ring) = epoll(64);
+    let (a, b) = stream_pair();
+    let sqe = opcode::Recv::new(types::Fd(a.as_raw_fd()), std::ptr::null_mut(), 0)
+        .buf_group(0)
+        .build()
+        .flags(io_uring::squeue::Flags::BUFFER_SELECT)
+        .user_data(KEY);
+    ep.push(&sqe);
+    send(&b, b"now");
+    assert!(
+        wait(&mut ep).is_empty(),
+        "a single-shot receive is not lazy"
+    );
+    assert_eq!(done(&mut ep, &ring), [(3, false, b"now".to_vec())]);
+}
+
+#[test]
+fn a_cancelled_lazy_receive_hands_its_edge_to_the_readers_behind_it() {
+    let (mut ep, ring) = epoll(64);
+    let (a, b) = stream_pair();
+    arm(&mut ep, &a);
+    // A single receive waits behind the multishot one (rule 2).
+    let mut own = [0u8; 16];
+    let sqe = opcode::Recv::new(types::Fd(a.as_raw_fd()), own.as_mut_ptr(), 16)
+        .build()
+        .user_data(KEY + 1);
+    ep.push(&sqe);
+    send(&b, b"behind");
+    assert_eq!(wait(&mut ep), [KEY], "the edge goes to the first in line");
+    // The multishot receive's task never polls; it is dropped, and cancelled. No edge
+    // will come for the bytes already there: the receive behind takes them now.
+    let cancel = opcode::AsyncCancel::new(KEY).build();
+    ep.push(&cancel);
+    let mut out: Vec<(u64, Completion)> = Vec::new();
+    ep.take_done(&mut out);
+    let got: Vec<(u64, i32)> = out.iter().map(|(k, c)| (*k, c.result)).collect();
+    assert_eq!(got, [(KEY, -libc::ECANCELED), (KEY + 1, 6)]);
+    assert_eq!(&own[..6], b"behind");
+    assert_eq!(ring.published(), 4);
+}
