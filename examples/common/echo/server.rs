@@ -138,11 +138,11 @@ pub async fn serve_with(
                 // receive will say so.
                 let _ = stream.set_nodelay(true);
                 match mode {
-                    RecvMode::Stream => conns.spawn(echo_stream(stream)),
-                    RecvMode::Pooled => conns.spawn(echo_pooled(stream)),
-                    RecvMode::Owned => conns.spawn(echo_owned(stream, buf_size)),
+                    RecvMode::Stream => conns.spawn(|open| echo_stream(stream, open)),
+                    RecvMode::Pooled => conns.spawn(|open| echo_pooled(stream, open)),
+                    RecvMode::Owned => conns.spawn(|open| echo_owned(stream, buf_size, open)),
                     #[cfg(feature = "tokio-io")]
-                    RecvMode::Compat => conns.spawn(echo_compat(stream)),
+                    RecvMode::Compat => conns.spawn(|open| echo_compat(stream, open)),
                 }
             }
             Err(e) if is_fd_exhaustion(&e) => {
@@ -191,9 +191,14 @@ impl Connections {
         }
     }
 
-    /// Spawns the echo of one connection and counts it until it ends. Costs a slab
-    /// entry per connection and nothing per request.
-    fn spawn(self: &Rc<Self>, echo: impl Future<Output = ()> + 'static) {
+    /// Spawns the echo of one connection, which holds its [`Open`] place until it ends.
+    /// Costs a slab entry per connection and nothing per request. The echo takes the
+    /// place itself: an `async` block holding both would store the echo's future twice
+    /// (as captured, and as awaited), doubling every connection's task.
+    fn spawn<F>(self: &Rc<Self>, echo: impl FnOnce(Open) -> F)
+    where
+        F: Future<Output = ()> + 'static,
+    {
         let mut tasks = self.tasks.borrow_mut();
         let open = Open {
             conns: self.clone(),
@@ -201,10 +206,7 @@ impl Connections {
         };
         self.idle.clear();
         // Tasks first run at the core's next turn, so the key is still vacant here.
-        let task = ringio::spawn(async move {
-            let _open = open;
-            echo.await;
-        });
+        let task = ringio::spawn(echo(open));
         tasks.insert(task);
     }
 
@@ -247,7 +249,7 @@ impl Drop for Open {
 
 /// Echoes every chunk of a multishot receive until the peer closes or the connection
 /// fails (errors end the task: the client counts its own).
-async fn echo_stream(stream: TcpStream) {
+async fn echo_stream(stream: TcpStream, _open: Open) {
     let mut data = stream.recv_stream();
     while let Some(Ok(buf)) = data.next().await {
         if stream.write_all(buf).await.0.is_err() {
@@ -257,7 +259,7 @@ async fn echo_stream(stream: TcpStream) {
 }
 
 /// Echoes one pooled receive at a time until the peer closes or the connection fails.
-async fn echo_pooled(stream: TcpStream) {
+async fn echo_pooled(stream: TcpStream, _open: Open) {
     loop {
         match stream.recv_pooled().await {
             Ok(buf) if !buf.is_empty() => {
@@ -272,7 +274,7 @@ async fn echo_pooled(stream: TcpStream) {
 
 /// Echoes every byte until the peer closes or the connection fails. One buffer per
 /// connection, reused for every read.
-async fn echo_owned(stream: TcpStream, buf_size: usize) {
+async fn echo_owned(stream: TcpStream, buf_size: usize, _open: Open) {
     let mut buf = vec![0u8; buf_size];
     loop {
         let (res, b) = stream.read(buf).await;
@@ -291,7 +293,7 @@ async fn echo_owned(stream: TcpStream, buf_size: usize) {
 /// Echoes through the tokio-io compat layer until the peer closes or the connection
 /// fails: `copy_buf` from the read half's pool buffers to the write half.
 #[cfg(feature = "tokio-io")]
-async fn echo_compat(stream: TcpStream) {
+async fn echo_compat(stream: TcpStream, _open: Open) {
     let (read, write) = stream.into_split();
     let (mut read, mut write) = (
         ringio::compat::Compat::new(read),
