@@ -2,33 +2,11 @@
 //! the socket readable again; datagram sockets are never marked drained.
 
 use super::Epoll;
+use super::test_sockets::{epoll, pair, send};
 use crate::driver::Completion;
-use crate::runtime::blocking::BlockingPool;
 use io_uring::{opcode, types};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
-
-fn epoll() -> Epoll {
-    Epoll::new(BlockingPool::new(1, Duration::from_secs(1))).unwrap()
-}
-
-fn pair(ty: libc::c_int) -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: socketpair writes two descriptors into the live local array.
-    let r =
-        unsafe { libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
-    assert_eq!(r, 0);
-    (
-        crate::sys::fd::owned_from_raw(fds[0]),
-        crate::sys::fd::owned_from_raw(fds[1]),
-    )
-}
-
-fn send(fd: &OwnedFd, bytes: &[u8]) {
-    // SAFETY: a live slice.
-    let n = unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
-    assert_eq!(n, bytes.len() as isize);
-}
 
 /// Pushes a receive of up to `buf.len()` bytes with key `key`.
 fn recv(ep: &mut Epoll, fd: &OwnedFd, buf: &mut [u8], key: u64) {

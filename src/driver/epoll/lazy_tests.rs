@@ -2,9 +2,9 @@
 //! edge only nudges it.
 
 use super::Epoll;
+use super::test_sockets::{epoll as backend, pair, send};
 use crate::buf::pool::{BufRing, PoolConfig};
 use crate::driver::Completion;
-use crate::runtime::blocking::BlockingPool;
 use io_uring::{opcode, types};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
@@ -14,7 +14,7 @@ const KEY: u64 = 7;
 
 /// A backend whose pool has four buffers of `size` bytes.
 fn epoll(size: usize) -> (Epoll, Rc<BufRing>) {
-    let mut ep = Epoll::new(BlockingPool::new(1, Duration::from_secs(1))).unwrap();
+    let mut ep = backend();
     let ring = Rc::new(
         BufRing::new(PoolConfig {
             buffers: 4,
@@ -27,27 +27,7 @@ fn epoll(size: usize) -> (Epoll, Rc<BufRing>) {
 }
 
 fn stream_pair() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: socketpair writes two descriptors into the live local array.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    assert_eq!(r, 0);
-    (
-        crate::sys::fd::owned_from_raw(fds[0]),
-        crate::sys::fd::owned_from_raw(fds[1]),
-    )
-}
-
-fn send(fd: &OwnedFd, bytes: &[u8]) {
-    // SAFETY: a live slice.
-    let n = unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
-    assert_eq!(n, bytes.len() as isize);
+    pair(libc::SOCK_STREAM)
 }
 
 /// Arms a multishot receive into the pool on `fd`, as `RecvStream` does.

@@ -81,6 +81,8 @@ mod lazy;
 mod lazy_tests;
 mod offload;
 mod sqe;
+#[cfg(test)]
+mod test_sockets;
 mod wait;
 mod waiters;
 
