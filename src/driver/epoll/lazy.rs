@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 
 impl Epoll {
     /// The key of `fd`'s first reader if it is a lazy receive (rule 10).
-    pub(super) fn lazy_reader(&self, fd: RawFd) -> Option<u64> {
+    fn lazy_reader(&self, fd: RawFd) -> Option<u64> {
         let key = self.fds.get(fd as usize)?.readers.first()?;
         let p = self.parked.get(park_index(key))?.as_ref()?;
         p.receives_lazily().then_some(key)
