@@ -43,6 +43,10 @@ pub const RECV_STREAM_QUEUE: usize = 16;
 /// buffer pool, it receives one buffer at a time, as
 /// [`recv_pooled`](super::TcpStream::recv_pooled) does.
 ///
+/// On the epoll backend (where io_uring is denied) the receive runs when the stream is
+/// polled, not when bytes arrive: their arrival wakes the task, and the poll receives.
+/// A stream that is not read holds no pool buffer there; its bytes wait in the socket.
+///
 /// Dropping the stream cancels the receive. Bytes it had received and not handed out
 /// are kept: the stream's next read (of any kind) returns them first.
 ///
