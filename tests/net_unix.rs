@@ -169,6 +169,22 @@ fn writing_to_a_closed_peer_is_an_error_not_sigpipe() {
     });
 }
 
+/// On the epoll backend the second write goes out at its push, without a slot (its rule
+/// 11): its error still comes back whole, with the buffer.
+#[test]
+fn a_write_after_the_peer_left_fails_after_one_that_worked() {
+    let _serial = serial();
+    ringio::run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (res, _) = a.write_all(b"first".to_vec()).await;
+        res.unwrap();
+        drop(b);
+        let (res, buf) = a.write_all(b"second".to_vec()).await;
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::BrokenPipe);
+        assert_eq!(buf, b"second");
+    });
+}
+
 #[test]
 fn dropped_accepts_leak_no_fd() {
     let _serial = serial();

@@ -34,6 +34,7 @@ pub(crate) use error::descriptor_error;
 pub use setup::RingFlags;
 pub(crate) use setup::{Probe, RingSize, probe};
 pub(crate) use slot::{Completion, Orphan};
+pub(crate) use submit::Pushed;
 
 use crate::buf::pool::{BufRing, POOL_GROUP};
 use crate::runtime::Backend;

@@ -1,7 +1,7 @@
 //! The submission side of the ring: pushing SQEs (flushing a full SQ), cancels, the
 //! wake-up read, and the loop's one `io_uring_enter`.
 
-use super::slot::{Lifecycle, Multishot};
+use super::slot::{Completion, Lifecycle, Multishot};
 use super::{CANCEL_TAG, Driver, Queue, WAKE_TAG, fault};
 use io_uring::types::{SubmitArgs, Timespec};
 use io_uring::{EnterFlags, opcode, squeue, types};
@@ -12,17 +12,36 @@ use std::time::Duration;
 /// retry submits the whole SQ, so needing more than a few means the kernel refuses SQEs.
 const PUSH_RETRIES: usize = 16;
 
+/// Where a pushed single-shot op stands.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pushed {
+    /// In flight: its CQE will come to this slot.
+    Slot(usize),
+    /// Already finished: its CQE, which took no slot.
+    Done(Completion),
+}
+
 impl Driver {
-    /// Queues `sqe` for the next enter and returns its slot key.
+    /// Queues `sqe` for the next enter and returns its slot key, or its completion if the
+    /// backend finished it on the spot (the epoll backend's rule 11: no slot was taken).
     ///
     /// # Safety
     ///
     /// Everything `sqe` points to must stay valid until the slot's CQE is reaped; the
     /// caller keeps it in the op future or, if dropped first, in the slot
     /// (`slot` rule 2).
-    pub(crate) unsafe fn push(&mut self, sqe: squeue::Entry) -> io::Result<usize> {
+    pub(crate) unsafe fn push(&mut self, sqe: squeue::Entry) -> io::Result<Pushed> {
+        // A test that holds completions back holds these too.
+        if let Queue::Epoll(epoll) = &mut self.queue
+            && !fault::reaping_paused()
+            && let Some(c) = epoll.try_now(&sqe)
+        {
+            self.stats.submitted += 1;
+            self.stats.completed += 1;
+            return Ok(Pushed::Done(c));
+        }
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.push_slot(sqe, Lifecycle::Submitted) }
+        unsafe { self.push_slot(sqe, Lifecycle::Submitted) }.map(Pushed::Slot)
     }
 
     /// Queues a multishot `sqe` (slot rule 4) and returns its slot key. Once `limit` CQEs

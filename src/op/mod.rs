@@ -54,7 +54,7 @@ pub(crate) use send_zc::SendZcItem;
 pub(crate) use splice::splice_pipe;
 pub(crate) use statx::STATX_DIOALIGN;
 
-use crate::driver::{Completion, Orphan};
+use crate::driver::{Completion, Orphan, Pushed};
 use crate::runtime::handle::DriverHandle;
 use io_uring::squeue;
 use std::any::Any;
@@ -108,7 +108,10 @@ impl<T: Completable> Orphan for Orphaned<T> {
 /// dropped.
 pub(crate) struct Op<T: Completable> {
     core: DriverHandle,
-    key: usize,
+    /// Its slot key or, if `finished`, the completion the backend gave at the push
+    /// (`Pushed`), in one word so that an op weighs no more than with a key alone.
+    key: u64,
+    finished: bool,
     data: Option<T>,
     /// `cancel` was called: one async-cancel is enough.
     cancel_sent: bool,
@@ -133,17 +136,33 @@ impl<T: Completable> Op<T> {
         let core = DriverHandle::current();
         // SAFETY: the caller's promise plus rule 2: `data` lives in the returned Op, or in
         // the slot once the Op is dropped, until the CQE.
-        let key = match unsafe { core.driver().push(sqe) } {
-            Ok(key) => key,
+        let (key, finished) = match unsafe { core.driver().push(sqe) } {
+            Ok(Pushed::Slot(key)) => (key as u64, false),
+            Ok(Pushed::Done(c)) => (
+                (u64::from(c.result as u32) << 32) | u64::from(c.flags),
+                true,
+            ),
             Err(e) => return Err((e, data)),
         };
         Ok(Op {
             core,
             key,
+            finished,
             data: Some(data),
             cancel_sent: false,
             _not_send: PhantomData,
         })
+    }
+
+    fn pushed(&self) -> Pushed {
+        if self.finished {
+            Pushed::Done(Completion {
+                result: (self.key >> 32) as u32 as i32,
+                flags: self.key as u32,
+            })
+        } else {
+            Pushed::Slot(self.key as usize)
+        }
     }
 
     /// Submits this op (and whatever else is queued) now instead of with the loop turn's
@@ -156,9 +175,9 @@ impl<T: Completable> Op<T> {
     /// Asks the kernel to end this op early; awaiting it still gives its result, which is
     /// -ECANCELED unless it completed first (io_uring_prep_cancel(3)). Once per op.
     pub(crate) fn cancel(&mut self) {
-        if self.data.is_some() && !self.cancel_sent {
+        if let (Some(_), false, Pushed::Slot(key)) = (&self.data, self.cancel_sent, self.pushed()) {
             self.cancel_sent = true;
-            self.core.driver().cancel_slot(self.key);
+            self.core.driver().cancel_slot(key);
         }
     }
 }
@@ -171,8 +190,10 @@ impl<T: Completable> Future for Op<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         // Checked first: after completion the key may already belong to another op.
         assert!(self.data.is_some(), "op polled after it completed");
-        let key = self.key;
-        let completion = std::task::ready!(self.core.driver().poll_slot(key, cx));
+        let completion = match self.pushed() {
+            Pushed::Slot(key) => std::task::ready!(self.core.driver().poll_slot(key, cx)),
+            Pushed::Done(c) => c,
+        };
         let data = self.data.take().expect("checked above");
         Poll::Ready(data.complete(completion))
     }
@@ -185,11 +206,14 @@ impl<T: Completable> Drop for Op<T> {
         };
         data.abandoned();
         let mut data = Some(data);
-        let done = self.core.driver().abandon(
-            self.key,
-            || Box::new(Orphaned(data.take().expect("taken once"))),
-            T::CANCEL_ON_DROP,
-        );
+        let done = match self.pushed() {
+            Pushed::Slot(key) => self.core.driver().abandon(
+                key,
+                || Box::new(Orphaned(data.take().expect("taken once"))),
+                T::CANCEL_ON_DROP,
+            ),
+            Pushed::Done(c) => Some(c),
+        };
         // The CQE came before the drop: what it produced is ours to release, outside the
         // driver borrow.
         if let (Some(completion), Some(data)) = (done, data) {

@@ -1,11 +1,11 @@
 //! Trying one op once (rules 1, 6 and 9): its CQE, or CQEs for a multishot op, go to the
 //! backend's done list, and the outcome says whether it waits, may have more, or ended.
 
-use super::Parked;
-use super::exec;
+use super::sqe::Sqe;
+use super::{Kind, Parked, exec};
 use crate::buf::pool::BufRing;
 use crate::driver::Completion;
-use io_uring::opcode;
+use io_uring::{opcode, squeue};
 
 /// What [`drive`] left an op in.
 pub(super) enum Drive {
@@ -67,5 +67,26 @@ pub(super) fn drive(
         } else {
             Drive::Again
         };
+    }
+}
+
+impl super::Epoll {
+    /// Rule 11: a send on a descriptor already in the epoll set, with no write parked
+    /// before it (rule 2), is tried before the op takes a slot. Its completion if it
+    /// finished (bytes sent, or an error); `None` if it would block or is not such a
+    /// send, and the driver pushes it as usual (a send that would block is tried once
+    /// more there, then parks).
+    pub(crate) fn try_now(&mut self, entry: &squeue::Entry) -> Option<Completion> {
+        self.forget_changed();
+        let mut sqe = Sqe::read(entry);
+        if !matches!(sqe.opcode, opcode::Send::CODE | opcode::SendMsg::CODE) {
+            return None;
+        }
+        let state = self.fds.get(usize::try_from(sqe.fd).ok()?)?;
+        if state.kind != Kind::Polled || !state.writers.is_empty() {
+            return None;
+        }
+        // A send carries no pool buffer.
+        exec::attempt(&mut sqe, None)
     }
 }

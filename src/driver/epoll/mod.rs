@@ -71,6 +71,10 @@
 //!     while bytes wait is tried at once (its task polls right after), and a starved
 //!     one is fed by the wait (rule 7). Cancelled first in line and undrained, it hands
 //!     its edge to the readers behind it, which are tried at once.
+//! 11. A send that can go now goes before it takes a slot (`Epoll::try_now`): on a
+//!     registered socket with no write parked before it, it is tried once, and if it
+//!     finishes its op is complete without a slot, a CQE or a reap, as a readiness
+//!     runtime's write is one syscall. A send that would block is pushed as any op.
 
 #[cfg(test)]
 mod drained_tests;
@@ -79,6 +83,8 @@ mod exec;
 mod lazy;
 #[cfg(test)]
 mod lazy_tests;
+#[cfg(test)]
+mod now_tests;
 mod offload;
 mod sqe;
 #[cfg(test)]

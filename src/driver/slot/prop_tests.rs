@@ -166,8 +166,11 @@ proptest! {
             match op {
                 Op::Submit => {
                     // SAFETY: a NOP points to no memory (slot rule 2 holds trivially).
-                    let key = unsafe { h.driver.push(opcode::Nop::new().build()) }
+                    let pushed = unsafe { h.driver.push(opcode::Nop::new().build()) }
                         .expect("SQ has room");
+                    let crate::driver::Pushed::Slot(key) = pushed else {
+                        panic!("a NOP takes a slot");
+                    };
                     let waker = TestWaker::new();
                     h.owned.push(Owned { id: next, key, waker, pending_at: None });
                     next += 1;
