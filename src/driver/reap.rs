@@ -64,13 +64,7 @@ impl Driver {
             CANCEL_TAG => {}
             WAKE_TAG => self.wake_armed = false,
             key => {
-                self.stats.completed += 1;
-                // Only this core's pool has a buffer group on this ring.
-                if completion.buffer().is_some()
-                    && let Some(ring) = &self.buf_ring
-                {
-                    ring.note_taken();
-                }
+                self.count(&completion);
                 let key = key as usize;
                 let slot = self.slots.get_mut(key).expect("CQE for an unknown slot");
                 if let Lifecycle::Multi(m) = slot {
@@ -93,6 +87,17 @@ impl Driver {
                     }
                 }
             }
+        }
+    }
+
+    /// Counts a CQE of an op: the metrics, and the pool buffer it took, if any.
+    fn count(&mut self, completion: &Completion) {
+        self.stats.completed += 1;
+        // Only this core's pool has a buffer group on this ring.
+        if completion.buffer().is_some()
+            && let Some(ring) = &self.buf_ring
+        {
+            ring.note_taken();
         }
     }
 
@@ -147,34 +152,43 @@ impl Driver {
     /// is the last: its slot is freed before it is returned, and the key must not be
     /// polled again.
     pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
-        self.receive_lazily(key);
-        let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
-            panic!("multishot op polled after its last CQE");
-        };
-        match m.pop(cx.waker()) {
-            Some(c) => {
-                if !c.more() {
-                    self.slots.remove(key);
+        let c = match self.receive_lazily(key) {
+            Some(c) => c,
+            None => {
+                let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
+                    panic!("multishot op polled after its last CQE");
+                };
+                match m.pop(cx.waker()) {
+                    Some(c) => c,
+                    None => return Poll::Pending,
                 }
-                Poll::Ready(c)
             }
-            None => Poll::Pending,
+        };
+        if !c.more() {
+            self.slots.remove(key);
         }
+        Poll::Ready(c)
     }
 
     /// On the epoll backend, runs multishot slot `key`'s receive now if nothing is queued
-    /// for it and its socket may hold bytes (epoll rule 10), so the poll that follows
-    /// finds the result.
-    fn receive_lazily(&mut self, key: usize) {
+    /// for it and its socket may hold bytes (epoll rule 10), so this poll finds the
+    /// result. Returns it if it is the only CQE posted since the last reap, which then
+    /// skips the slot's queue; otherwise it is reaped into the queue with the others.
+    fn receive_lazily(&mut self, key: usize) -> Option<Completion> {
         let Queue::Epoll(epoll) = &mut self.queue else {
-            return;
+            return None;
         };
         if let Some(Lifecycle::Multi(m)) = self.slots.get(key)
             && m.is_empty()
             && epoll.poll_lazy(key as u64)
         {
+            if let Some(c) = epoll.take_only(key as u64) {
+                self.count(&c);
+                return Some(c);
+            }
             self.reap();
         }
+        None
     }
 
     /// The owner of multishot slot `key` is gone; `orphan` takes the op's resources and

@@ -2,6 +2,7 @@
 //! when epoll reports its socket readable.
 
 use super::{Epoll, park_index};
+use crate::driver::Completion;
 use std::os::fd::RawFd;
 
 impl Epoll {
@@ -47,5 +48,18 @@ impl Epoll {
         let before = self.done.len();
         self.retry(fd, false);
         self.done.len() > before
+    }
+
+    /// The one CQE posted since the last reap, if there is exactly one and it is op
+    /// `key`'s (its lazy receive's, from [`poll_lazy`](Self::poll_lazy)): taken at once,
+    /// it cannot overtake another of that op's.
+    pub(crate) fn take_only(&mut self, key: u64) -> Option<Completion> {
+        match self.done[..] {
+            [(k, c)] if k == key => {
+                self.done.clear();
+                Some(c)
+            }
+            _ => None,
+        }
     }
 }

@@ -174,3 +174,29 @@ fn a_cancelled_lazy_receive_hands_its_edge_to_the_readers_behind_it() {
     assert_eq!(&own[..6], b"behind");
     assert_eq!(ring.published(), 4);
 }
+
+#[test]
+fn the_poll_takes_its_result_at_once_only_when_nothing_came_before_it() {
+    let (mut ep, ring) = epoll(64);
+    let (a, b) = stream_pair();
+    arm(&mut ep, &a);
+    send(&b, b"one");
+    assert_eq!(wait(&mut ep), [KEY]);
+    assert!(ep.poll_lazy(KEY));
+    let c = ep.take_only(KEY).expect("the only CQE posted");
+    assert_eq!((c.result, c.more()), (3, true));
+    assert!(
+        done(&mut ep, &ring).is_empty(),
+        "taken, not left for the reap"
+    );
+    // Another op's CQE waits for the reap: the receive's result joins it there.
+    ep.push(&opcode::Nop::new().build().user_data(KEY + 1));
+    send(&b, b"two");
+    assert_eq!(wait(&mut ep), [KEY]);
+    assert!(ep.poll_lazy(KEY));
+    assert_eq!(ep.take_only(KEY), None);
+    let mut all: Vec<(u64, Completion)> = Vec::new();
+    ep.take_done(&mut all);
+    let keys: Vec<(u64, i32)> = all.iter().map(|(k, c)| (*k, c.result)).collect();
+    assert_eq!(keys, [(KEY + 1, 0), (KEY, 3)]);
+}
