@@ -44,6 +44,7 @@ pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 pub(crate) use stream_io::StreamIo;
+pub(crate) use unread::Unread;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;

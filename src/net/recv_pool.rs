@@ -23,12 +23,12 @@ use crate::buf::PooledBuf;
 use crate::op::{Op, pool, pool_fallback};
 use crate::sys::fd::SharedFd;
 use std::io;
-use std::rc::Rc;
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use {
     crate::buf::pool::BufRing,
     crate::op::PooledRecv,
     std::pin::Pin,
+    std::rc::Rc,
     std::task::{Context, Poll, ready},
 };
 
@@ -38,13 +38,14 @@ fn is_enobufs(e: &io::Error) -> bool {
 
 /// One receive into an owned buffer of the pool's buffer size (64 KiB at most): the pool
 /// was refused, or found empty with bytes waiting.
-pub(super) async fn recv_owned(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
+pub(super) async fn recv_owned(fd: &SharedFd) -> io::Result<PooledBuf> {
+    let unread = fd.unread();
     unread.settled().await;
     if let Some(kept) = take_kept(unread) {
         return kept;
     }
     let size = pool_fallback();
-    let (res, mut buf) = match Op::recv(fd, Vec::with_capacity(size), Some(unread.clone())) {
+    let (res, mut buf) = match Op::recv(fd, Vec::with_capacity(size)) {
         Ok(op) => receive(op, unread).await,
         Err((e, _)) => return Err(e),
     };
@@ -59,18 +60,19 @@ pub(super) fn take_kept(unread: &Unread) -> Option<io::Result<PooledBuf>> {
 }
 
 /// One receive into a pooled buffer (see `TcpStream::recv_pooled`).
-pub(super) async fn recv_pooled(fd: &SharedFd, unread: &Rc<Unread>) -> io::Result<PooledBuf> {
+pub(super) async fn recv_pooled(fd: &SharedFd) -> io::Result<PooledBuf> {
+    let unread = fd.unread();
     loop {
         unread.settled().await;
         if let Some(kept) = take_kept(unread) {
             return kept;
         }
         let Some(ring) = pool() else {
-            return recv_owned(fd, unread).await;
+            return recv_owned(fd).await;
         };
-        match receive(Op::recv_pooled(fd, ring.clone(), unread)?, unread).await {
+        match receive(Op::recv_pooled(fd, ring.clone())?, unread).await {
             Err(e) if is_enobufs(&e) && ring.found_empty() => {
-                return recv_owned(fd, unread).await;
+                return recv_owned(fd).await;
             }
             // Buffers came back meanwhile: receive from the pool again.
             Err(e) if is_enobufs(&e) => {}
@@ -92,7 +94,7 @@ pub(super) enum PolledRecv {
     /// No receive in flight.
     Idle,
     Pooled {
-        op: Op<PooledRecv<Unread>>,
+        op: Op<PooledRecv>,
         ring: Rc<BufRing>,
     },
     Owned(Pin<Box<dyn Future<Output = io::Result<PooledBuf>>>>),
@@ -100,15 +102,15 @@ pub(super) enum PolledRecv {
 
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 impl PolledRecv {
-    /// One step of [`recv_pooled`] on the stream of `fd` and `unread`: `Ready` with what
+    /// One step of [`recv_pooled`] on the stream of `fd`: `Ready` with what
     /// the receive in flight (or the stash) gave, else `Pending` with `cx` woken when
     /// there is more to do.
     pub(super) fn poll(
         &mut self,
         fd: &SharedFd,
-        unread: &Rc<Unread>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<PooledBuf>> {
+        let unread = fd.unread();
         loop {
             match self {
                 PolledRecv::Idle => {
@@ -117,9 +119,9 @@ impl PolledRecv {
                         return Poll::Ready(kept);
                     }
                     match pool() {
-                        None => *self = PolledRecv::owned(fd, unread),
+                        None => *self = PolledRecv::owned(fd),
                         Some(ring) => {
-                            let op = Op::recv_pooled(fd, ring.clone(), unread)?;
+                            let op = Op::recv_pooled(fd, ring.clone())?;
                             *self = PolledRecv::Pooled { op, ring };
                         }
                     }
@@ -139,7 +141,7 @@ impl PolledRecv {
                     *self = PolledRecv::Idle;
                     match res {
                         Err(e) if is_enobufs(&e) && ring.found_empty() => {
-                            *self = PolledRecv::owned(fd, unread);
+                            *self = PolledRecv::owned(fd);
                         }
                         // Buffers came back meanwhile: receive from the pool again.
                         Err(e) if is_enobufs(&e) => {}
@@ -155,8 +157,8 @@ impl PolledRecv {
         }
     }
 
-    fn owned(fd: &SharedFd, unread: &Rc<Unread>) -> PolledRecv {
-        let (fd, unread) = (fd.clone(), unread.clone());
-        PolledRecv::Owned(Box::pin(async move { recv_owned(&fd, &unread).await }))
+    fn owned(fd: &SharedFd) -> PolledRecv {
+        let fd = fd.clone();
+        PolledRecv::Owned(Box::pin(async move { recv_owned(&fd).await }))
     }
 }

@@ -17,7 +17,6 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::{Pin, pin};
-use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
 /// Buffers a [`RecvStream`] may hold unread before the driver stops its receive, so a
@@ -53,8 +52,7 @@ pub const RECV_STREAM_QUEUE: usize = 16;
 /// With the feature `futures-core` it is also a `futures_core::Stream` (see the impl).
 pub struct RecvStream<'a> {
     fd: &'a SharedFd,
-    unread: &'a Rc<Unread>,
-    op: Option<MultiOp<PooledRecv<Unread>>>,
+    op: Option<MultiOp<PooledRecv>>,
     /// The single receive in flight (single-shot mode, or the owned fallback after the
     /// pool ran dry), kept across polls like `op`.
     single: Option<Single>,
@@ -72,7 +70,7 @@ pub struct RecvStream<'a> {
 /// A single receive the stream keeps in flight across polls.
 enum Single {
     /// Into a buffer the kernel picks from the pool.
-    Pooled(Op<PooledRecv<Unread>>),
+    Pooled(Op<PooledRecv>),
     /// Into an owned buffer of the pool's buffer size. The op's type is private to `op`,
     /// so it is held behind a box: one allocation beside the buffer's own, on a path that
     /// allocates a buffer per receive anyway.
@@ -92,10 +90,9 @@ impl<T: Completable> Receive for Op<T> {
 }
 
 impl<'a> RecvStream<'a> {
-    pub(super) fn new(fd: &'a SharedFd, unread: &'a Rc<Unread>) -> Self {
+    pub(super) fn new(fd: &'a SharedFd) -> Self {
         RecvStream {
             fd,
-            unread,
             op: None,
             single: None,
             ended: false,
@@ -158,7 +155,7 @@ impl<'a> RecvStream<'a> {
                 ready!(self.poll_single(cx))
             } else {
                 // Kept bytes came first on the wire: before this stream's, and before its EOF.
-                if let Some(kept) = take_kept(self.unread) {
+                if let Some(kept) = take_kept(self.fd.unread()) {
                     return Poll::Ready(Some(kept));
                 }
                 if self.ended {
@@ -180,7 +177,7 @@ impl<'a> RecvStream<'a> {
     /// returns, or `None` to go round again (kept bytes came first, the stream ended, the
     /// receive must be re-armed, or the kernel refused the multishot form).
     fn poll_multishot(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<PooledBuf>>> {
-        let unread = self.unread;
+        let unread = self.fd.unread();
         if self.op.is_none() {
             // A receive this stream dropped may still take bytes: arm behind it, and
             // return what it kept first (`Unread` docs).
@@ -218,13 +215,13 @@ impl<'a> RecvStream<'a> {
 
     /// The armed multishot receive, armed now if it was not; `Ok(None)` if the kernel
     /// refused the pool, and the stream receives one buffer at a time from now on.
-    fn armed(&mut self) -> io::Result<Option<&mut MultiOp<PooledRecv<Unread>>>> {
+    fn armed(&mut self) -> io::Result<Option<&mut MultiOp<PooledRecv>>> {
         if self.op.is_none() {
             let Some(ring) = pool() else {
                 self.single_shot = true;
                 return Ok(None);
             };
-            let op = MultiOp::recv_multi(self.fd, ring, self.unread, RECV_STREAM_QUEUE)?;
+            let op = MultiOp::recv_multi(self.fd, ring, RECV_STREAM_QUEUE)?;
             self.op = Some(op);
         }
         Ok(self.op.as_mut())
@@ -239,10 +236,10 @@ impl<'a> RecvStream<'a> {
             return None;
         }
         self.multishot_worked = true;
-        if !self.unread.has_any() {
+        if !self.fd.unread().has_any() {
             return Some(Ok(buf));
         }
-        self.unread.push(ticket, &buf);
+        self.fd.unread().push(ticket, &buf);
         None
     }
 
@@ -264,8 +261,8 @@ impl<'a> RecvStream<'a> {
             // The driver stopped the receive because RECV_STREAM_QUEUE buffers waited
             // unread; they were all handed out before this CQE, so arm again.
             Some(libc::ECANCELED) if !more => None,
-            _ if self.unread.has_any() => {
-                self.unread.push_error(e);
+            _ if self.fd.unread().has_any() => {
+                self.fd.unread().push_error(e);
                 None
             }
             _ => Some(Err(e)),
@@ -276,18 +273,18 @@ impl<'a> RecvStream<'a> {
     /// into the pool, or into an owned buffer if the pool was refused or found empty.
     /// `Some` only for an error queueing it; `None` to go round again.
     fn poll_start_single(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<PooledBuf>>> {
-        let unread = self.unread;
+        let unread = self.fd.unread();
         ready!(pin!(unread.settled()).poll(cx));
         if unread.has_any() {
             return Poll::Ready(None); // what it kept goes first
         }
         let ring = if self.owned_next { None } else { pool() };
         let single = match ring {
-            Some(ring) => Op::recv_pooled(self.fd, ring, unread).map(Single::Pooled),
+            Some(ring) => Op::recv_pooled(self.fd, ring).map(Single::Pooled),
             None => {
                 self.owned_next = false;
                 let buf = Vec::with_capacity(pool_fallback());
-                Op::recv(self.fd, buf, Some(unread.clone()))
+                Op::recv(self.fd, buf)
                     .map(|op| Single::Owned(Box::new(op)))
                     .map_err(|(e, _)| e)
             }
@@ -304,7 +301,7 @@ impl<'a> RecvStream<'a> {
     /// Polls the single receive in flight: what `next` returns, or `None` to go round
     /// again (the stream ended, or the pool was empty and the receive goes again).
     fn poll_single(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<PooledBuf>>> {
-        let unread = self.unread;
+        let unread = self.fd.unread();
         let res = match self.single.as_mut().expect("a single receive in flight") {
             Single::Pooled(op) => ready!(poll_receive(op, unread, cx)),
             Single::Owned(op) => {
@@ -416,7 +413,7 @@ impl futures_core::Stream for RecvStream<'_> {
 impl futures_core::FusedStream for RecvStream<'_> {
     fn is_terminated(&self) -> bool {
         // Nothing is in flight and nothing kept to return first: every poll gives `None`.
-        self.ended && self.single.is_none() && !self.unread.has_any()
+        self.ended && self.single.is_none() && !self.fd.unread().has_any()
     }
 }
 

@@ -2,7 +2,7 @@
 //! each a [`StreamIo`] (the descriptor and the `Unread` stash) with one copy of the reads,
 //! writes and error rules, and the `io` traits come from here for all of them.
 
-use super::unread::{Unread, receive};
+use super::unread::receive;
 use super::{ReadHalf, RecvStream, TcpStream, UnixStream, WriteHalf};
 use crate::buf::{BufResult, IoBuf, IoBufMut, PooledBuf};
 use crate::io::{AsyncRead, AsyncWrite, loops};
@@ -13,7 +13,6 @@ use socket2::SockRef;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
-use std::rc::Rc;
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 use {
     super::recv_pool::PolledRecv,
@@ -21,22 +20,20 @@ use {
     std::task::{Context, Poll},
 };
 
-/// A connected stream socket: its descriptor, and the bytes a cancelled read received,
-/// which the next read returns first.
+/// A connected stream socket: its descriptor, with the bytes a cancelled read received,
+/// which the next read returns first (`SharedFd::unread`).
 ///
 /// Clones share both: the halves of a split stream are clones, so bytes a read dropped
 /// before the split are read by the read half after it.
 #[derive(Debug, Clone)]
 pub(crate) struct StreamIo {
     fd: SharedFd,
-    unread: Rc<Unread>,
 }
 
 impl StreamIo {
     pub(super) fn new(fd: OwnedFd) -> Self {
         StreamIo {
             fd: SharedFd::new(fd),
-            unread: Rc::new(Unread::default()),
         }
     }
 
@@ -48,9 +45,9 @@ impl StreamIo {
         SockRef::from(self.fd.as_fd())
     }
 
-    /// One recv; bytes (or an error) a cancelled recv left in `unread` come first.
+    /// One recv; bytes (or an error) a cancelled recv left in the stash come first.
     pub(super) async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
-        let unread = &self.unread;
+        let unread = self.fd.unread();
         unread.settled().await;
         if !unread.is_empty() {
             let n = unread.fill(&mut buf);
@@ -59,7 +56,7 @@ impl StreamIo {
         if let Some(e) = unread.take_error() {
             return (Err(e), buf);
         }
-        let submitted = Op::recv(&self.fd, buf, Some(unread.clone()));
+        let submitted = Op::recv(&self.fd, buf);
         finish(submitted.map(|op| receive(op, unread))).await
     }
 
@@ -87,12 +84,12 @@ impl StreamIo {
 
     /// One receive into a buffer of the core's pool (`TcpStream::recv_pooled`).
     pub(super) async fn recv_pooled(&self) -> io::Result<PooledBuf> {
-        super::recv_pool::recv_pooled(&self.fd, &self.unread).await
+        super::recv_pool::recv_pooled(&self.fd).await
     }
 
     /// The data as it arrives, from one multishot receive (`TcpStream::recv_stream`).
     pub(super) fn recv_stream(&self) -> RecvStream<'_> {
-        RecvStream::new(&self.fd, &self.unread)
+        RecvStream::new(&self.fd)
     }
 
     /// A pooled receive driven by polls ([`PolledRecv`]): each call is one step of
@@ -106,9 +103,9 @@ impl StreamIo {
     pub(crate) fn polled_recv(
         &self,
     ) -> impl FnMut(&mut Context<'_>) -> Poll<io::Result<PooledBuf>> + 'static {
-        let (fd, unread) = (self.fd.clone(), self.unread.clone());
+        let fd = self.fd.clone();
         let mut recv = PolledRecv::Idle;
-        move |cx| recv.poll(&fd, &unread, cx)
+        move |cx| recv.poll(&fd, cx)
     }
 
     /// Sends driven by polls, one at a time: a call with a buffer in `slot` takes it and
@@ -144,7 +141,7 @@ impl StreamIo {
     /// before anything else.
     #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     pub(crate) fn unread(&self, bytes: &[u8]) {
-        self.unread.keep_front(bytes);
+        self.fd.unread().keep_front(bytes);
     }
 }
 

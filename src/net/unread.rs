@@ -3,7 +3,7 @@
 //! awaits a receive without letting it wait behind kept bytes.
 
 use crate::buf::{IoBufMut, copy_into};
-use crate::op::{Completable, Op, Stash};
+use crate::op::{Completable, Op};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -12,7 +12,8 @@ use std::pin::Pin;
 use std::task::{Poll, Waker};
 
 /// Bytes the kernel delivered to a recv whose future was already dropped: the stream's
-/// [`Stash`], which its receive ops fill.
+/// stash, which its receive ops fill. It lives beside the descriptor, in the allocation
+/// of its `SharedFd` (`SharedFd::unread`), which every receive op holds.
 ///
 /// A cancel can lose the race: the recv completes with data just as its future is dropped
 /// (io_uring_prep_cancel(3): the cancel then answers -EALREADY or -ENOENT and the target's
@@ -253,23 +254,21 @@ impl Unread {
     }
 }
 
-impl Stash for Unread {
-    fn ticket(&self) -> u64 {
-        Unread::ticket(self)
-    }
-
-    fn has_any(&self) -> bool {
-        Unread::has_any(self)
-    }
-
-    fn keep(&self, ticket: u64, res: io::Result<&[u8]>) {
+/// What the receive ops (`op::recv`, `op::recv_pooled`) do with the stash.
+impl Unread {
+    /// Keeps the result of the receive holding `ticket`: its bytes after those of
+    /// receives queued before it, before those of receives queued after it; or its error,
+    /// behind every kept byte.
+    pub(crate) fn keep(&self, ticket: u64, res: io::Result<&[u8]>) {
         match res {
             Ok(bytes) => self.push(ticket, bytes),
             Err(e) => self.push_error(e),
         }
     }
 
-    fn take_into<B: IoBufMut>(&self, buf: &mut B) -> io::Result<usize> {
+    /// What a read returns from here: as many kept bytes as fit into the start of `buf`,
+    /// or, with no byte kept, the kept error. Call only when [`has_any`](Self::has_any).
+    pub(crate) fn take_into<B: IoBufMut>(&self, buf: &mut B) -> io::Result<usize> {
         if self.is_empty() {
             let e = self.take_error().expect("has_any: bytes or an error");
             return Err(e);
@@ -277,18 +276,21 @@ impl Stash for Unread {
         Ok(self.fill(buf))
     }
 
-    fn take_all(&self) -> io::Result<Vec<u8>> {
+    /// As [`take_into`](Self::take_into), every kept byte into a new `Vec`.
+    pub(crate) fn take_result(&self) -> io::Result<Vec<u8>> {
         match self.take_error() {
             Some(e) => Err(e),
-            None => Ok(Unread::take_all(self)),
+            None => Ok(self.take_all()),
         }
     }
 
-    fn abandoned(&self) {
+    /// A receive of the stream was dropped while in flight: it may still take bytes.
+    pub(crate) fn abandoned(&self) {
         self.abandoned.set(self.abandoned.get() + 1);
     }
 
-    fn abandoned_done(&self) {
+    /// The last CQE of a receive given to [`abandoned`](Self::abandoned) was kept.
+    pub(crate) fn abandoned_done(&self) {
         let left = self.abandoned.get() - 1;
         self.abandoned.set(left);
         if left == 0 {

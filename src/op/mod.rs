@@ -47,7 +47,6 @@ mod write_fixed;
 
 pub(crate) use accept::AcceptMulti;
 pub(crate) use multishot::{MultiCompletable, MultiOp};
-pub(crate) use recv::Stash;
 pub(crate) use recv_pooled::{PooledRecv, pool, pool_fallback};
 pub(crate) use recvmsg::RecvMeta;
 pub(crate) use send_zc::SendZcItem;

@@ -2,7 +2,7 @@
 //! from the core's pool only when data arrives, so a waiting connection holds none. Single
 //! shot ([`Op::recv_pooled`]) and multishot ([`MultiOp::recv_multi`]).
 
-use super::{Completable, MultiCompletable, MultiOp, Op, Stash};
+use super::{Completable, MultiCompletable, MultiOp, Op};
 use crate::buf::PooledBuf;
 use crate::buf::pool::{self, BufRing, POOL_GROUP};
 use crate::driver::Completion;
@@ -27,13 +27,12 @@ pub(crate) fn pool_fallback() -> usize {
     with_pool(|pool, _| pool.note_fallback())
 }
 
-/// What both forms own: the socket, the pool the buffers come from, and the stream's
-/// stash for bytes nobody took.
-pub(crate) struct PooledRecv<S> {
-    _fd: SharedFd,
+/// What both forms own: the socket (with the stream's stash for bytes nobody took,
+/// `SharedFd::unread`) and the pool the buffers come from.
+pub(crate) struct PooledRecv {
+    fd: SharedFd,
     ring: Rc<BufRing>,
-    unread: Rc<S>,
-    /// This receive's place among the stream's (`Stash::ticket`).
+    /// This receive's place among the stream's (`Unread::ticket`).
     ticket: u64,
     /// A multishot receive whose first CQE has not come yet: an EINVAL now means the
     /// kernel lacks the multishot form (IORING_RECV_MULTISHOT, Linux 6.0;
@@ -41,7 +40,7 @@ pub(crate) struct PooledRecv<S> {
     may_be_refused: bool,
 }
 
-impl<S: Stash> PooledRecv<S> {
+impl PooledRecv {
     /// The CQE's buffer, if it names one. Every CQE with `IORING_CQE_F_BUFFER` hands a
     /// buffer to us, also with an error, so it is taken here and given back on drop.
     fn buffer(&self, c: Completion) -> Option<PooledBuf> {
@@ -70,8 +69,8 @@ impl<S: Stash> PooledRecv<S> {
     /// buffer goes back to the pool.
     fn keep(&self, res: io::Result<PooledBuf>) {
         match res {
-            Ok(buf) => self.unread.keep(self.ticket, Ok(&buf)),
-            Err(e) => self.unread.keep(self.ticket, Err(e)),
+            Ok(buf) => self.fd.unread().keep(self.ticket, Ok(&buf)),
+            Err(e) => self.fd.unread().keep(self.ticket, Err(e)),
         }
     }
 
@@ -81,33 +80,33 @@ impl<S: Stash> PooledRecv<S> {
     }
 }
 
-impl<S: Stash> Completable for PooledRecv<S> {
+impl Completable for PooledRecv {
     type Output = io::Result<PooledBuf>;
     // A recv waits until the peer sends, possibly forever.
     const CANCEL_ON_DROP: bool = true;
 
     fn complete(self, c: Completion) -> Self::Output {
         let buf = self.received(c);
-        if !self.unread.has_any() {
+        if !self.fd.unread().has_any() {
             return buf;
         }
         // An older, dropped recv completed after this one was submitted: its bytes came
         // first on the wire, so they go first; this one's result waits behind them.
         self.keep(buf);
-        self.unread.take_all().map(PooledBuf::owned)
+        self.fd.unread().take_result().map(PooledBuf::owned)
     }
 
     fn abandoned(&self) {
-        self.unread.abandoned();
+        self.fd.unread().abandoned();
     }
 
     fn complete_orphan(self, c: Completion) {
         self.keep_for_next_read(c);
-        self.unread.abandoned_done();
+        self.fd.unread().abandoned_done();
     }
 }
 
-impl<S: Stash> MultiCompletable for PooledRecv<S> {
+impl MultiCompletable for PooledRecv {
     type Item = io::Result<PooledBuf>;
 
     fn item(&mut self, c: Completion) -> Self::Item {
@@ -116,7 +115,7 @@ impl<S: Stash> MultiCompletable for PooledRecv<S> {
     }
 
     fn abandoned(&self) {
-        self.unread.abandoned();
+        self.fd.unread().abandoned();
     }
 
     fn discard(&mut self, c: Completion) {
@@ -128,31 +127,26 @@ impl<S: Stash> MultiCompletable for PooledRecv<S> {
             self.keep_for_next_read(c);
         }
         if !c.more() {
-            self.unread.abandoned_done();
+            self.fd.unread().abandoned_done();
         }
     }
 }
 
-impl<S: Stash> PooledRecv<S> {
-    fn new(fd: &SharedFd, ring: Rc<BufRing>, unread: &Rc<S>, multishot: bool) -> PooledRecv<S> {
+impl PooledRecv {
+    fn new(fd: &SharedFd, ring: Rc<BufRing>, multishot: bool) -> PooledRecv {
         // Taken as the SQE is queued: the caller queues it next.
         PooledRecv {
-            _fd: fd.clone(),
+            fd: fd.clone(),
             ring,
-            unread: unread.clone(),
-            ticket: unread.ticket(),
+            ticket: fd.unread().ticket(),
             may_be_refused: multishot,
         }
     }
 }
 
-impl<S: Stash> Op<PooledRecv<S>> {
+impl Op<PooledRecv> {
     /// One recv into a buffer the kernel picks from `ring` when data arrives.
-    pub(crate) fn recv_pooled(
-        fd: &SharedFd,
-        ring: Rc<BufRing>,
-        unread: &Rc<S>,
-    ) -> io::Result<Op<PooledRecv<S>>> {
+    pub(crate) fn recv_pooled(fd: &SharedFd, ring: Rc<BufRing>) -> io::Result<Op<PooledRecv>> {
         let len = ring.buffer_size() as u32;
         let sqe = opcode::Recv::new(types::Fd(fd.raw()), std::ptr::null_mut(), len)
             .buf_group(POOL_GROUP)
@@ -160,23 +154,21 @@ impl<S: Stash> Op<PooledRecv<S>> {
             .flags(squeue::Flags::BUFFER_SELECT);
         // SAFETY: the SQE points to no memory of ours: the kernel takes a buffer from the
         // registered pool, which outlives the op (pool rule 1).
-        unsafe { Op::submit(PooledRecv::new(fd, ring, unread, false), sqe) }.map_err(|(e, _)| e)
+        unsafe { Op::submit(PooledRecv::new(fd, ring, false), sqe) }.map_err(|(e, _)| e)
     }
 }
 
-impl<S: Stash> MultiOp<PooledRecv<S>> {
+impl MultiOp<PooledRecv> {
     /// A multishot recv (Linux 6.0): a CQE with a pooled buffer each time data arrives.
     /// The driver cancels it once `limit` buffers wait unread, so a reader that falls
     /// behind holds at most that many buffers of the shared pool.
     pub(crate) fn recv_multi(
         fd: &SharedFd,
         ring: Rc<BufRing>,
-        unread: &Rc<S>,
         limit: usize,
-    ) -> io::Result<MultiOp<PooledRecv<S>>> {
+    ) -> io::Result<MultiOp<PooledRecv>> {
         let sqe = opcode::RecvMulti::new(types::Fd(fd.raw()), POOL_GROUP).build();
         // SAFETY: as for `recv_pooled`: the SQE points only into the registered pool.
-        unsafe { MultiOp::submit(PooledRecv::new(fd, ring, unread, true), sqe, limit) }
-            .map_err(|(e, _)| e)
+        unsafe { MultiOp::submit(PooledRecv::new(fd, ring, true), sqe, limit) }.map_err(|(e, _)| e)
     }
 }

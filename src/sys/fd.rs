@@ -1,5 +1,6 @@
 //! Descriptors: the one an operation shares with its socket or file, and eventfds.
 
+use crate::net::Unread;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
@@ -10,22 +11,42 @@ use std::rc::Rc;
 /// closed (and cannot be reused by a new socket) while the kernel may still act on it.
 /// The last clone closes it with a plain `close(2)`: closing needs no ring, so it is safe
 /// from any `Drop`, even while the driver is busy.
+///
+/// The same allocation holds the stash of a stream socket's dropped receives
+/// ([`Unread`], `net::unread`), which every receive on the stream checks: one allocation
+/// per connection instead of two (80 bytes less per idle connection in
+/// `tests/net_conn_memory.rs`), and no second object for each read to bring into the
+/// cache. Other descriptors leave it empty.
 #[derive(Clone, Debug)]
-pub(crate) struct SharedFd(Rc<OwnedFd>);
+pub(crate) struct SharedFd(Rc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    fd: OwnedFd,
+    unread: Unread,
+}
 
 impl SharedFd {
     pub(crate) fn new(fd: OwnedFd) -> Self {
         // A number the epoll backend may know from a closed descriptor (its rule 5).
         crate::driver::fd_changed(fd.as_raw_fd());
-        SharedFd(Rc::new(fd))
+        SharedFd(Rc::new(Shared {
+            fd,
+            unread: Unread::default(),
+        }))
     }
 
     pub(crate) fn raw(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.0.fd.as_raw_fd()
     }
 
     pub(crate) fn as_fd(&self) -> &OwnedFd {
-        &self.0
+        &self.0.fd
+    }
+
+    /// The stream's stash of bytes its dropped receives took (`net::unread`).
+    pub(crate) fn unread(&self) -> &Unread {
+        &self.0.unread
     }
 
     /// The descriptor itself if no op holds a clone any more (`File::close` closes it
@@ -34,7 +55,7 @@ impl SharedFd {
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so the Rc is moved out once.
         let rc = unsafe { std::ptr::read(&this.0) };
-        let fd = Rc::try_unwrap(rc).map_err(SharedFd)?;
+        let fd = Rc::try_unwrap(rc).map_err(SharedFd)?.fd;
         crate::driver::fd_changed(fd.as_raw_fd());
         Ok(fd)
     }
@@ -44,7 +65,7 @@ impl Drop for SharedFd {
     fn drop(&mut self) {
         if Rc::strong_count(&self.0) == 1 {
             // The number is about to be closed (the epoll backend's rule 5).
-            crate::driver::fd_changed(self.0.as_raw_fd());
+            crate::driver::fd_changed(self.raw());
         }
     }
 }
