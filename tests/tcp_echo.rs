@@ -187,3 +187,58 @@ fn connect_refused_is_an_error() {
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
     });
 }
+
+/// A write bigger than the socket buffers, to a peer that starts reading only later:
+/// the first send takes what fits, the rest waits for room, and every byte arrives in
+/// order (on the epoll backend the first send is made without an op, rule 11).
+#[test]
+fn write_all_larger_than_the_socket_buffers_arrives_whole() {
+    const LEN: usize = 8 << 20;
+    let (peer, addr) = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            // Let the writer fill both socket buffers first.
+            std::thread::sleep(Duration::from_millis(100));
+            let mut got = Vec::with_capacity(LEN);
+            s.read_to_end(&mut got).unwrap();
+            got
+        });
+        (peer, addr)
+    };
+    let sent: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+    let expected = sent.clone();
+    ringio::run(async move {
+        let s = TcpStream::connect(addr).await.unwrap();
+        let (res, back) = s.write_all(sent).await;
+        res.unwrap();
+        assert_eq!(back.len(), LEN, "the buffer comes back whole");
+        s.shutdown(Shutdown::Write).unwrap();
+    });
+    let got = peer.join().unwrap();
+    assert_eq!(got.len(), LEN, "every byte arrived");
+    assert!(got == expected, "in order");
+}
+
+/// Writing nothing sends nothing: no op, no syscall counted.
+#[test]
+fn write_all_of_nothing_makes_no_op() {
+    ringio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        spawn_echo_server(listener);
+        let s = TcpStream::connect(addr).await.unwrap();
+        // Registers the socket with the epoll backend, so a send could go at once.
+        let (res, _) = s.write_all(b"x".to_vec()).await;
+        res.unwrap();
+        let before = ringio::runtime::metrics().ops_submitted;
+        let (res, _) = s.write_all(Vec::new()).await;
+        res.unwrap();
+        assert_eq!(ringio::runtime::metrics().ops_submitted, before);
+        let (res, buf) = s.read_exact(vec![0u8; 1]).await;
+        res.unwrap();
+        assert_eq!(&buf, b"x");
+    });
+}

@@ -6,6 +6,7 @@ use super::{CANCEL_TAG, Driver, Queue, WAKE_TAG, fault};
 use io_uring::types::{SubmitArgs, Timespec};
 use io_uring::{EnterFlags, opcode, squeue, types};
 use std::io;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// How often a full SQ is flushed and retried before a push gives up with an error. Each
@@ -42,6 +43,27 @@ impl Driver {
         }
         // SAFETY: forwarded from this function's contract.
         unsafe { self.push_slot(sqe, Lifecycle::Submitted) }.map(Pushed::Slot)
+    }
+
+    /// A send the epoll backend can do at once (its rule 11), with no op, slot or SQE:
+    /// `send(2)` of `bytes` on `fd` with `MSG_NOSIGNAL`. `None` on io_uring, or if the
+    /// send would have to wait: the caller then submits it as an op.
+    pub(crate) fn send_now(&mut self, fd: RawFd, bytes: &[u8]) -> Option<io::Result<usize>> {
+        let Queue::Epoll(epoll) = &mut self.queue else {
+            return None;
+        };
+        // A test that holds completions back holds these too.
+        if fault::reaping_paused() {
+            return None;
+        }
+        let res = epoll.send_now(fd, bytes)?;
+        self.stats.submitted += 1;
+        self.stats.completed += 1;
+        Some(if res < 0 {
+            Err(io::Error::from_raw_os_error(-res))
+        } else {
+            Ok(res as usize)
+        })
     }
 
     /// Queues a multishot `sqe` (slot rule 4) and returns its slot key. Once `limit` CQEs

@@ -32,7 +32,7 @@ where
             (res, rest.into_inner())
         }
     };
-    until_done(buf, total, step, |filled| {
+    until_done(buf, 0, total, step, |filled| {
         let msg = format!("{ended} after {filled} of {total} bytes");
         io::Error::new(io::ErrorKind::UnexpectedEof, msg)
     })
@@ -44,26 +44,49 @@ where
 /// `write(buf, sent)` issues one write of the buffer's initialised bytes from byte `sent`
 /// on and gives the buffer back. A write of 0 bytes is `WriteZero`, saying "`writer`
 /// accepted no bytes". `Interrupted` writes are retried.
-pub(crate) async fn write_all<B, F, Fut>(buf: B, writer: &str, write: F) -> BufResult<(), B>
+///
+/// Plain functions, not `async fn`s, so that every write future holds one loop, not one
+/// per layer.
+pub(crate) fn write_all<B, F, Fut>(
+    buf: B,
+    writer: &str,
+    write: F,
+) -> impl Future<Output = BufResult<(), B>>
+where
+    B: IoBuf,
+    F: FnMut(B, usize) -> Fut,
+    Fut: Future<Output = BufResult<usize, B>>,
+{
+    write_all_from(buf, 0, writer, write)
+}
+
+/// [`write_all`] of a buffer whose first `sent` bytes are out already.
+pub(crate) fn write_all_from<B, F, Fut>(
+    buf: B,
+    sent: usize,
+    writer: &str,
+    write: F,
+) -> impl Future<Output = BufResult<(), B>>
 where
     B: IoBuf,
     F: FnMut(B, usize) -> Fut,
     Fut: Future<Output = BufResult<usize, B>>,
 {
     let total = buf.bytes_init();
-    until_done(buf, total, write, |_| {
+    until_done(buf, sent, total, write, move |_| {
         io::Error::new(
             io::ErrorKind::WriteZero,
             format!("{writer} accepted no bytes"),
         )
     })
-    .await
 }
 
-/// The one loop: `step(buf, done)` moves bytes `done..` of `total` and says how many;
-/// 0 before the end is the error `stuck(done)`; `Interrupted` steps are retried.
+/// The one loop: from `done` bytes on, `step(buf, done)` moves bytes `done..` of `total`
+/// and says how many; 0 before the end is the error `stuck(done)`; `Interrupted` steps
+/// are retried.
 async fn until_done<B, F, Fut>(
     mut buf: B,
+    mut done: usize,
     total: usize,
     mut step: F,
     stuck: impl FnOnce(usize) -> io::Error,
@@ -72,7 +95,6 @@ where
     F: FnMut(B, usize) -> Fut,
     Fut: Future<Output = BufResult<usize, B>>,
 {
-    let mut done = 0;
     while done < total {
         let (res, back) = step(buf, done).await;
         buf = back;

@@ -6,8 +6,8 @@ use super::unread::receive;
 use super::{ReadHalf, RecvStream, TcpStream, UnixStream, WriteHalf};
 use crate::buf::{BufResult, IoBuf, IoBufMut, PooledBuf};
 use crate::io::{AsyncRead, AsyncWrite, loops};
-use crate::op::Op;
 use crate::op::result::finish;
+use crate::op::{Op, send_buf, send_now};
 use crate::sys::fd::SharedFd;
 use socket2::SockRef;
 use std::io;
@@ -67,15 +67,31 @@ impl StreamIo {
 
     /// One send of the initialised bytes (MSG_NOSIGNAL).
     pub(super) async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        finish(Op::send(&self.fd, buf, 0)).await
+        send_buf(&self.fd, buf, 0).await
     }
 
     /// Sends until every initialised byte is out; `WriteZero` if the kernel takes nothing.
     pub(super) async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        loops::write_all(buf, "send", |buf, sent| {
-            finish(Op::send(&self.fd, buf, sent))
-        })
-        .await
+        // A write the socket takes whole at once (epoll rule 11, the common case) builds
+        // no loop and no op. (A block, so that its counts are not kept across the await.)
+        let rest = {
+            let total = buf.bytes_init();
+            let now = if total == 0 {
+                None
+            } else {
+                send_now(&self.fd, &buf, 0)
+            };
+            let sent = match now {
+                Some(Ok(n)) => n,
+                Some(Err(e)) => return (Err(e), buf),
+                None => 0,
+            };
+            if sent == total {
+                return (Ok(()), buf);
+            }
+            loops::write_all_from(buf, sent, "send", |buf, sent| send_buf(&self.fd, buf, sent))
+        };
+        rest.await
     }
 
     pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {

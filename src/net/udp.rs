@@ -10,7 +10,7 @@ use super::lookup::resolve;
 use super::{ToSocketAddrs, each_addr, ip_addr, ip_socket, resolved_to_nothing};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::result::finish;
-use crate::op::{Op, RecvMeta as Received};
+use crate::op::{Op, RecvMeta as Received, send_buf};
 use crate::sys::fd::SharedFd;
 use socket2::{Protocol, SockAddr, SockRef, Type};
 use std::io;
@@ -320,7 +320,7 @@ impl UdpSocket {
     /// If the future is dropped the datagram may or may not have been sent.
     #[doc(alias = "sock_send")]
     pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        finish(Op::send(&self.fd, buf, 0)).await
+        send_buf(&self.fd, buf, 0).await
     }
 
     /// Receives one datagram from the connected peer; returns the bytes stored (a longer

@@ -167,6 +167,10 @@ impl Unread {
     /// What a read returns from here instead of receiving: the kept bytes, else the kept
     /// error, else nothing.
     pub(crate) fn take_kept(&self) -> Option<io::Result<Vec<u8>>> {
+        // Nearly every read finds nothing kept: one look, not two.
+        if !self.has_any() {
+            return None;
+        }
         if !self.is_empty() {
             return Some(Ok(self.take_all()));
         }

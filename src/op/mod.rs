@@ -49,6 +49,7 @@ pub(crate) use accept::AcceptMulti;
 pub(crate) use multishot::{MultiCompletable, MultiOp};
 pub(crate) use recv_pooled::{PooledRecv, pool, pool_fallback};
 pub(crate) use recvmsg::RecvMeta;
+pub(crate) use send::{send_buf, send_now};
 pub(crate) use send_zc::SendZcItem;
 pub(crate) use splice::splice_pipe;
 pub(crate) use statx::STATX_DIOALIGN;

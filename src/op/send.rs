@@ -2,7 +2,9 @@
 
 use super::Op;
 use super::outgoing::Outgoing;
+use super::result::{Finish, finish};
 use crate::buf::IoBuf;
+use crate::runtime::handle::with_driver;
 use crate::sys::fd::SharedFd;
 use io_uring::{opcode, types};
 
@@ -27,4 +29,41 @@ impl<B: IoBuf> Op<Send<B>> {
         // SAFETY: the SQE points into `buf`'s stable storage (IoBuf rule 1), owned by the op.
         unsafe { Op::submit_outgoing(buf, fd.clone(), sqe) }
     }
+}
+
+/// Sends `buf[start..bytes_init]` (MSG_NOSIGNAL) and gives the count. On the epoll
+/// backend a send the socket can take now is one `send(2)` with no op at all (its rule
+/// 11), made by this call; otherwise, and always on io_uring, it is an [`Op::send`].
+/// So call it where the op would be submitted: in the future that awaits it.
+///
+/// A plain future for the reason [`finish`] is one.
+pub(crate) fn send_buf<B: IoBuf>(
+    fd: &SharedFd,
+    buf: B,
+    start: usize,
+) -> Finish<Op<Send<B>>, usize, B> {
+    match send_now(fd, &buf, start) {
+        Some(res) => Finish::ready((res, buf)),
+        None => finish(Op::send(fd, buf, start)),
+    }
+}
+
+/// The epoll backend's send with no op (its rule 11): `buf[start..bytes_init]` sent at
+/// once, if the socket can take it now. `None` if it cannot, or on io_uring: submit an
+/// [`Op::send`] then.
+pub(crate) fn send_now<B: IoBuf>(
+    fd: &SharedFd,
+    buf: &B,
+    start: usize,
+) -> Option<std::io::Result<usize>> {
+    let start = start.min(buf.bytes_init());
+    let len = buf.bytes_init() - start;
+    let rest: &[u8] = if len == 0 {
+        &[]
+    } else {
+        // SAFETY: `stable_ptr` points to `bytes_init` initialised bytes (IoBuf rule 1),
+        // of which `start..` is the rest; the slice lives only during the call below.
+        unsafe { std::slice::from_raw_parts(buf.stable_ptr().add(start), len) }
+    };
+    with_driver(|driver| driver.send_now(fd.raw(), rest))
 }

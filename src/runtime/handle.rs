@@ -39,6 +39,16 @@ impl DriverHandle {
     }
 }
 
+/// Runs `f` with the current core's driver, borrowed for the call: for work done on
+/// the spot, where an op would hold a [`DriverHandle`] from submission to completion.
+///
+/// # Panics
+///
+/// Outside a runtime, or if the driver is borrowed already.
+pub(crate) fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> R {
+    context::with_core(|core| f(&mut core.driver.borrow_mut()))
+}
+
 /// Runs `f` with the current core's timer wheel.
 ///
 /// # Panics

@@ -49,6 +49,15 @@ impl PooledBuf {
         PooledBuf(Inner::Owned(bytes))
     }
 
+    /// Its length, without making the slice (which looks the buffer up in the pool).
+    #[inline]
+    fn byte_len(&self) -> usize {
+        match &self.0 {
+            Inner::Ring { len, .. } => *len as usize,
+            Inner::Owned(v) => v.len(),
+        }
+    }
+
     /// The received bytes.
     pub fn as_slice(&self) -> &[u8] {
         match &self.0 {
@@ -100,10 +109,12 @@ unsafe impl crate::buf::IoBuf for PooledBuf {
     fn stable_ptr(&self) -> *const u8 {
         self.as_slice().as_ptr()
     }
+    #[inline]
     fn bytes_init(&self) -> usize {
-        self.len()
+        self.byte_len()
     }
+    #[inline]
     fn bytes_total(&self) -> usize {
-        self.len()
+        self.byte_len()
     }
 }

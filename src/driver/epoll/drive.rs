@@ -6,6 +6,7 @@ use super::{Kind, Parked, exec};
 use crate::buf::pool::BufRing;
 use crate::driver::Completion;
 use io_uring::{opcode, squeue};
+use std::os::fd::RawFd;
 
 /// What [`drive`] left an op in.
 pub(super) enum Drive {
@@ -77,16 +78,35 @@ impl super::Epoll {
     /// send, and the driver pushes it as usual (a send that would block is tried once
     /// more there, then parks).
     pub(crate) fn try_now(&mut self, entry: &squeue::Entry) -> Option<Completion> {
-        self.forget_changed();
         let mut sqe = Sqe::read(entry);
-        if !matches!(sqe.opcode, opcode::Send::CODE | opcode::SendMsg::CODE) {
-            return None;
-        }
-        let state = self.fds.get(usize::try_from(sqe.fd).ok()?)?;
-        if state.kind != Kind::Polled || !state.writers.is_empty() {
+        if !matches!(sqe.opcode, opcode::Send::CODE | opcode::SendMsg::CODE)
+            || !self.writable_now(sqe.fd)
+        {
             return None;
         }
         // A send carries no pool buffer.
         exec::attempt(&mut sqe, None)
+    }
+
+    /// Rule 11 with no SQE at all: `send(2)` of `bytes` on `fd` with `MSG_NOSIGNAL`, if
+    /// it can go now. Its result as a CQE's `res`; `None` as for
+    /// [`try_now`](Self::try_now).
+    #[inline]
+    pub(crate) fn send_now(&mut self, fd: RawFd, bytes: &[u8]) -> Option<i32> {
+        if !self.writable_now(fd) {
+            return None;
+        }
+        exec::send_now(fd, bytes)
+    }
+
+    /// Whether a send on `fd` may be tried before it is pushed (rule 11): `fd` is in
+    /// the epoll set and no write waits on it (rule 2).
+    #[inline]
+    fn writable_now(&mut self, fd: RawFd) -> bool {
+        self.forget_changed();
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.get(i))
+            .is_some_and(|state| state.kind == Kind::Polled && state.writers.is_empty())
     }
 }

@@ -120,6 +120,21 @@ pub(super) fn attempt(sqe: &mut Sqe, pool: Option<&BufRing>) -> Option<Completio
     would_block(r)
 }
 
+/// A send of `bytes` on `fd` without an SQE (backend rule 11): what [`attempt`] does for
+/// a Send SQE with `MSG_NOSIGNAL`, the CQE's `res`; `None` if it would block.
+pub(super) fn send_now(fd: i32, bytes: &[u8]) -> Option<i32> {
+    // SAFETY: `bytes` is a live borrow for the duration of the call.
+    let r = retry_eintr(|| unsafe {
+        libc::send(
+            fd,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    });
+    would_block(r).map(|c| c.result)
+}
+
 /// A one-shot poll (io_uring_prep_poll_add(3)): done once the descriptor shows one of the
 /// asked-for events, or an error or hang-up, which poll(2) always reports; its result is
 /// the events seen, as the kernel's CQE gives them. A pidfd is such a descriptor: it is

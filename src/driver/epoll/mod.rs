@@ -121,6 +121,9 @@ thread_local! {
     static BACKENDS: Cell<usize> = const { Cell::new(0) };
     /// Descriptor numbers to forget before the next push (rule 5).
     static CHANGED: RefCell<Vec<RawFd>> = const { RefCell::new(Vec::new()) };
+    /// Whether `CHANGED` may hold any: a plain flag, so the check before every push is
+    /// one load.
+    static ANY_CHANGED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Descriptor number `fd` was closed, handed out, or newly taken in by ringio (rule 5).
@@ -129,6 +132,7 @@ pub(crate) fn fd_changed(fd: RawFd) {
     let _ = BACKENDS.try_with(|n| {
         if n.get() > 0 {
             let _ = CHANGED.try_with(|c| c.borrow_mut().push(fd));
+            ANY_CHANGED.set(true);
         }
     });
 }
@@ -556,7 +560,17 @@ impl Epoll {
         }
     }
 
+    /// Before every push and wait: one load of a flag, the rest out of line.
+    #[inline]
     fn forget_changed(&mut self) {
+        if ANY_CHANGED.get() {
+            self.forget_changed_now();
+        }
+    }
+
+    #[cold]
+    fn forget_changed_now(&mut self) {
+        ANY_CHANGED.set(false);
         let changed = CHANGED.with(|c| std::mem::take(&mut *c.borrow_mut()));
         for fd in changed {
             self.forget(fd);

@@ -97,3 +97,35 @@ fn a_send_behind_a_parked_write_waits_its_turn() {
     }
     assert_eq!(&got[n as usize..], b"taillate");
 }
+
+#[test]
+fn a_send_without_an_sqe_keeps_the_same_rules() {
+    let mut ep = epoll();
+    let (a, b) = pair(libc::SOCK_STREAM);
+    let fd = a.as_raw_fd();
+    // Not in the epoll set yet: it must be pushed (and registered) first.
+    assert_eq!(ep.send_now(fd, b"one "), None);
+    ep.push(&send_sqe(&a, b"one ", 1));
+    assert_eq!(done(&mut ep), [(1, 4)]);
+    assert_eq!(ep.send_now(fd, b"two"), Some(3));
+    assert!(done(&mut ep).is_empty(), "no CQE is posted for it");
+    assert_eq!(drain(&b), b"one two");
+    // Behind a parked write it would overtake: not tried.
+    let big = vec![7u8; 1 << 20];
+    ep.push(&send_sqe(&a, &big, 2));
+    ep.push(&send_sqe(&a, b"tail", 3));
+    assert_eq!(
+        done(&mut ep).len(),
+        1,
+        "the big send took what fit; the tail parked"
+    );
+    // Room comes back, but the parked send goes first, at the wait.
+    drain(&b);
+    assert_eq!(ep.send_now(fd, b"late"), None);
+    // A peer gone: the error comes back at once, and no SIGPIPE kills the test.
+    let (c, d) = pair(libc::SOCK_STREAM);
+    ep.push(&send_sqe(&c, b"x", 4));
+    assert_eq!(done(&mut ep), [(4, 1)]);
+    drop(d);
+    assert_eq!(ep.send_now(c.as_raw_fd(), b"y"), Some(-libc::EPIPE));
+}

@@ -6,8 +6,8 @@
 
 use super::{abstract_addr, path_addr, std_addr, with_addr};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::Op;
 use crate::op::result::finish;
+use crate::op::{Op, send_buf};
 use crate::sys::fd::SharedFd;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::io;
@@ -205,7 +205,7 @@ impl UnixDatagram {
     /// a part of it).
     #[doc(alias = "sock_send")]
     pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        finish(Op::send(&self.fd, buf, 0)).await
+        send_buf(&self.fd, buf, 0).await
     }
 
     /// Receives one message from the connected peer into the buffer (from its start, up
