@@ -332,6 +332,18 @@ impl TimerWheel {
     /// waking its waker. Returns how many fired.
     pub(crate) fn fire_expired(&mut self, now: Instant) -> usize {
         let now_tick = self.tick_floor(now).max(self.elapsed);
+        if self.pending == 0 {
+            // No entry is linked anywhere (every pending one is on a list, every list
+            // entry is pending), so the walk below would fire, move and stage nothing:
+            // only the clock moves. Every loop turn of a core without timers comes here.
+            self.elapsed = now_tick;
+            self.drop_past_bound(now_tick);
+            #[cfg(test)]
+            {
+                self.moved = 0;
+            }
+            return 0;
+        }
         let mut fired = 0;
         let mut moved = 0;
         while let Some(index) = self.expired {
@@ -360,12 +372,16 @@ impl TimerWheel {
         {
             self.moved = moved + staged;
         }
-        // A bound left by removed timers (`next_deadline`) that is now past is no bound:
-        // drop it, or the loop would be told to wake at once, again and again.
+        self.drop_past_bound(now_tick);
+        fired
+    }
+
+    /// A bound left by removed timers (`next_deadline`) that is now past is no bound:
+    /// dropped, or the loop would be told to wake at once, again and again.
+    fn drop_past_bound(&mut self, now_tick: u64) {
         if matches!(self.earliest, Earliest::Known(Some(e)) if e <= now_tick) {
             self.earliest = Earliest::Stale;
         }
-        fired
     }
 
     /// The first tick boundary at or after `t`: where a paused clock starts, so that

@@ -106,6 +106,7 @@ impl fmt::Debug for PooledBuf {
 // move with the value and outlives it (pool rule 1); nothing writes them while this value owns
 // the buffer (pool rule 2); `bytes_init == bytes_total == len`.
 unsafe impl crate::buf::IoBuf for PooledBuf {
+    #[inline]
     fn stable_ptr(&self) -> *const u8 {
         self.as_slice().as_ptr()
     }

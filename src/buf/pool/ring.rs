@@ -140,6 +140,7 @@ impl BufRing {
         usize::from(self.config.buffers)
     }
 
+    #[inline]
     pub(crate) fn buffer_ptr(&self, bid: u16) -> *mut u8 {
         assert!(bid < self.config.buffers, "buffer id {bid} out of range");
         // SAFETY: bid < count, so the offset stays inside the buffers mapping.

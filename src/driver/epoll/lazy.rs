@@ -1,7 +1,8 @@
 //! Lazy receives (rule 10): a multishot receive runs when its task polls for bytes, not
 //! when epoll reports its socket readable.
 
-use super::{Epoll, park_index};
+use super::drive::{Drive, drive};
+use super::{Epoll, exec, park_index};
 use crate::driver::Completion;
 use std::os::fd::RawFd;
 
@@ -30,23 +31,36 @@ impl Epoll {
     /// Op `key`'s task polls it with nothing queued: if it is a lazy receive, first on
     /// its socket, and the socket may hold bytes (not drained since its last edge, or its
     /// peer's end came), it is tried once now. Returns whether that posted anything.
+    ///
+    /// What [`retry`](Epoll::retry) would do for its socket's readers, with the lookups
+    /// it already made: this runs once per received message.
     pub(crate) fn poll_lazy(&mut self, key: u64) -> bool {
-        let Some(fd) = self
-            .parked
-            .get(park_index(key))
-            .and_then(Option::as_ref)
-            .filter(|p| p.receives_lazily())
-            .map(|p| p.fd)
-        else {
+        let Some(Some(p)) = self.parked.get_mut(park_index(key)) else {
             return false;
         };
-        let state = &self.fds[fd as usize];
+        if !p.receives_lazily() {
+            return false;
+        }
+        let fd = p.fd;
+        let state = &mut self.fds[fd as usize];
         // A starved receive is fed in the wait, as buffers come back (rule 7).
         if state.readers.first() != Some(key) || state.starved || (state.drained && !state.closed) {
             return false;
         }
+        let pool = self.buf_ring.as_deref();
+        if exec::lacks_buffer(p, pool) {
+            self.starve(fd);
+            return false;
+        }
         let before = self.done.len();
-        self.retry(fd, false);
+        let outcome = drive(p, pool, state.closed, &mut self.done);
+        state.learn(fd, false, &outcome);
+        if let Drive::Done { .. } = outcome {
+            // Its last CQE: the readers behind it go on (rule 2).
+            self.parked[park_index(key)] = None;
+            self.fds[fd as usize].readers.pop_front();
+            self.retry(fd, false);
+        }
         self.done.len() > before
     }
 

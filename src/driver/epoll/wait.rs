@@ -43,18 +43,20 @@ impl Epoll {
                         (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32,
                     );
                     let hup = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-                    if bits & hup != 0
-                        && let Some(state) = self.fds.get_mut(fd as usize)
-                    {
+                    let Some(state) = self.fds.get_mut(fd as usize) else {
+                        continue;
+                    };
+                    if bits & hup != 0 {
                         state.closed = true;
                     }
+                    // A writable socket reports EPOLLOUT with every edge: most have no
+                    // write parked to retry.
+                    let writers = !state.writers.is_empty();
                     if bits & read != 0 {
-                        if let Some(state) = self.fds.get_mut(fd as usize) {
-                            state.drained = false;
-                        }
+                        state.drained = false;
                         self.readable(fd);
                     }
-                    if bits & write != 0 {
+                    if bits & write != 0 && writers {
                         self.retry(fd, true);
                     }
                 }
