@@ -75,6 +75,8 @@
 //!     registered socket with no write parked before it, it is tried once, and if it
 //!     finishes its op is complete without a slot, a CQE or a reap, as a readiness
 //!     runtime's write is one syscall. A send that would block is pushed as any op.
+//!     Stream writes and datagram sends go further (`op::send_buf`, `Epoll::send_now`):
+//!     no SQE is built for a send that goes now, only for one that must wait.
 
 #[cfg(test)]
 mod drained_tests;
