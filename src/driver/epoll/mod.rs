@@ -78,6 +78,7 @@
 //!     Stream writes and datagram sends go further (`op::send_buf`, `Epoll::send_now`):
 //!     no SQE is built for a send that goes now, only for one that must wait.
 
+mod changed;
 #[cfg(test)]
 mod drained_tests;
 mod drive;
@@ -97,11 +98,11 @@ mod waiters;
 use super::Completion;
 use crate::buf::pool::BufRing;
 use crate::runtime::blocking::BlockingPool;
+pub(crate) use changed::fd_changed;
 use drive::{Drive, drive};
 use io_uring::{opcode, squeue};
 use offload::Offload;
 use sqe::Sqe;
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -117,27 +118,6 @@ const EVENTS: usize = 1024;
 /// Turns in a row the pool may give no buffer back before the receives waiting for
 /// one end with -ENOBUFS (rule 7).
 const STARVE_TURNS: u64 = 16;
-
-thread_local! {
-    /// Epoll backends alive on this thread: only then are descriptor changes recorded.
-    static BACKENDS: Cell<usize> = const { Cell::new(0) };
-    /// Descriptor numbers to forget before the next push (rule 5).
-    static CHANGED: RefCell<Vec<RawFd>> = const { RefCell::new(Vec::new()) };
-    /// Whether `CHANGED` may hold any: a plain flag, so the check before every push is
-    /// one load.
-    static ANY_CHANGED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Descriptor number `fd` was closed, handed out, or newly taken in by ringio (rule 5).
-/// Costs one thread-local read when no epoll backend runs on this thread.
-pub(crate) fn fd_changed(fd: RawFd) {
-    let _ = BACKENDS.try_with(|n| {
-        if n.get() > 0 {
-            let _ = CHANGED.try_with(|c| c.borrow_mut().push(fd));
-            ANY_CHANGED.set(true);
-        }
-    });
-}
 
 /// What the table knows of one descriptor number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -285,7 +265,7 @@ impl Epoll {
             epoll.ctl_add(timer.as_raw_fd(), libc::EPOLLIN as u32, TIMER_TOKEN)?;
             epoll.timer = Some(timer);
         }
-        BACKENDS.with(|n| n.set(n.get() + 1));
+        changed::backend_started();
         Ok(epoll)
     }
 
@@ -551,38 +531,6 @@ impl Epoll {
         if first && p.receives_lazily() && undrained {
             self.readable(p.fd);
         }
-    }
-
-    /// Drops what the table knows of `fd` (rule 5); ops parked on it keep it.
-    fn forget(&mut self, fd: RawFd) {
-        if let Some(state) = self.fds.get_mut(fd as usize)
-            && state.idle()
-        {
-            *state = FdState::default();
-        }
-    }
-
-    /// Before every push and wait: one load of a flag, the rest out of line.
-    #[inline]
-    fn forget_changed(&mut self) {
-        if ANY_CHANGED.get() {
-            self.forget_changed_now();
-        }
-    }
-
-    #[cold]
-    fn forget_changed_now(&mut self) {
-        ANY_CHANGED.set(false);
-        let changed = CHANGED.with(|c| std::mem::take(&mut *c.borrow_mut()));
-        for fd in changed {
-            self.forget(fd);
-        }
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        let _ = BACKENDS.try_with(|n| n.set(n.get() - 1));
     }
 }
 
