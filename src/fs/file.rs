@@ -263,7 +263,7 @@ impl File {
     ///
     /// Not cancel-safe: if dropped, an unknown prefix of the buffer was written.
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<(), B> {
-        loops::write_all(buf, "write", |buf, written| async move {
+        loops::write_all(buf, 0, "write", |buf, written| async move {
             let at = pos.saturating_add(written as u64);
             let rest = buf.bytes_init().saturating_sub(written);
             let from = buf.stable_ptr().wrapping_add(written);

@@ -39,29 +39,16 @@ where
     .await
 }
 
-/// Writes until every initialised byte of `buf` is out.
+/// Writes until every initialised byte of `buf` is out, the first `sent` of them being out
+/// already (0 for a whole write).
 ///
 /// `write(buf, sent)` issues one write of the buffer's initialised bytes from byte `sent`
 /// on and gives the buffer back. A write of 0 bytes is `WriteZero`, saying "`writer`
 /// accepted no bytes". `Interrupted` writes are retried.
 ///
-/// Plain functions, not `async fn`s, so that every write future holds one loop, not one
-/// per layer.
+/// A plain function, not an `async fn`, so that every write future holds one loop, not
+/// one per layer.
 pub(crate) fn write_all<B, F, Fut>(
-    buf: B,
-    writer: &str,
-    write: F,
-) -> impl Future<Output = BufResult<(), B>>
-where
-    B: IoBuf,
-    F: FnMut(B, usize) -> Fut,
-    Fut: Future<Output = BufResult<usize, B>>,
-{
-    write_all_from(buf, 0, writer, write)
-}
-
-/// [`write_all`] of a buffer whose first `sent` bytes are out already.
-pub(crate) fn write_all_from<B, F, Fut>(
     buf: B,
     sent: usize,
     writer: &str,

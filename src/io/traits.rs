@@ -211,7 +211,7 @@ pub trait AsyncWriteExt: AsyncWrite {
     /// Not cancel-safe: if dropped, an unknown prefix of the buffer was written.
     async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
         let total = buf.bytes_init();
-        loops::write_all(buf, "the sink", |buf, sent| async move {
+        loops::write_all(buf, 0, "the sink", |buf, sent| async move {
             let (res, rest) = self.write(buf.slice(sent..total)).await;
             (res, rest.into_inner())
         })

@@ -89,7 +89,7 @@ impl StreamIo {
             if sent == total {
                 return (Ok(()), buf);
             }
-            loops::write_all_from(buf, sent, "send", |buf, sent| send_buf(&self.fd, buf, sent))
+            loops::write_all(buf, sent, "send", |buf, sent| send_buf(&self.fd, buf, sent))
         };
         rest.await
     }

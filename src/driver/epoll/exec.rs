@@ -68,15 +68,15 @@ pub(super) fn attempt(sqe: &mut Sqe, pool: Option<&BufRing>) -> Option<Completio
                 sqe.op_flags as i32 | dontwait,
             )
         }),
-        // SAFETY: the op's buffer or message header (module docs).
-        opcode::Send::CODE => retry_eintr(|| unsafe {
-            libc::send(
+        // SAFETY: the op's buffer (module docs).
+        opcode::Send::CODE => unsafe {
+            send(
                 fd,
-                sqe.addr as *const _,
+                sqe.addr as *const u8,
                 sqe.len as usize,
-                sqe.op_flags as i32 | dontwait,
+                sqe.op_flags as i32,
             )
-        }),
+        },
         // SAFETY: the op's buffer or message header (module docs).
         opcode::RecvMsg::CODE => retry_eintr(|| unsafe {
             libc::recvmsg(
@@ -124,15 +124,18 @@ pub(super) fn attempt(sqe: &mut Sqe, pool: Option<&BufRing>) -> Option<Completio
 /// a Send SQE with `MSG_NOSIGNAL`, the CQE's `res`; `None` if it would block.
 pub(super) fn send_now(fd: i32, bytes: &[u8]) -> Option<i32> {
     // SAFETY: `bytes` is a live borrow for the duration of the call.
-    let r = retry_eintr(|| unsafe {
-        libc::send(
-            fd,
-            bytes.as_ptr().cast(),
-            bytes.len(),
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-        )
-    });
+    let r = unsafe { send(fd, bytes.as_ptr(), bytes.len(), libc::MSG_NOSIGNAL) };
     would_block(r).map(|c| c.result)
+}
+
+/// One nonblocking `send(2)` of `len` bytes at `ptr`, retried on EINTR.
+///
+/// # Safety
+///
+/// `ptr` must be valid for reads of `len` bytes for the duration of the call.
+unsafe fn send(fd: i32, ptr: *const u8, len: usize, flags: i32) -> isize {
+    // SAFETY: the caller's promise.
+    retry_eintr(|| unsafe { libc::send(fd, ptr.cast(), len, flags | libc::MSG_DONTWAIT) })
 }
 
 /// A one-shot poll (io_uring_prep_poll_add(3)): done once the descriptor shows one of the
