@@ -132,24 +132,8 @@ echo "server,client,config,conns,size,round,req_s,p50_us,p99_us,p999_us,cpu_us_p
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-server_cmd() {
-    case "$1" in
-        ringio) echo "$BIN/examples/echo_server --backend io_uring --workers 1" ;;
-        ringio-epoll) echo "$BIN/examples/echo_server --backend epoll --workers 1" ;;
-        ringio-pooled) echo "$BIN/examples/echo_server --backend io_uring --workers 1 --recv pooled" ;;
-        ringio-owned) echo "$BIN/examples/echo_server --backend io_uring --workers 1 --recv owned" ;;
-        raw) echo "$BIN/peer-raw" ;;
-        monoio) echo "$BIN/peer-monoio --workers 1" ;;
-        tokio-ct) echo "$BIN/peer-tokio-ct" ;;
-        tokio-mt) echo "$BIN/peer-tokio-mt --workers 1" ;;
-        *) echo "unknown server $1" >&2; return 1 ;;
-    esac
-}
-
-# CPU time of every thread of $1, in nanoseconds (schedstat, finer than clock ticks).
-cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
+# shellcheck source=bench/echo-servers.sh
+. "$(dirname "$0")/echo-servers.sh"
 
 # Sets CMD to the command line of client $1 against $ADDR, and CLIENT_SECS to how long
 # it measures and warms up. Args: client conns size rate

@@ -1,5 +1,5 @@
 # Shared by the benchmark scripts (sourced, not run): the cleanup trap, fresh server
-# ports, starting a server pinned to CPU 0 and stopping it, and a process's RSS.
+# ports, starting a server pinned to CPU 0 and stopping it, a process's RSS and CPU time.
 #
 # The sourcing script sets TMP (a scratch directory removed on exit) and defines
 # `server_cmd NAME`, which prints the command line of server NAME (words split on spaces);
@@ -66,4 +66,9 @@ stop_server() {
 
 rss_kib() {
     awk '/^VmRSS:/ {print $2}' /proc/"$1"/status 2>/dev/null || echo ""
+}
+
+# CPU time of every thread of $1, in nanoseconds (schedstat, finer than clock ticks).
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
 }

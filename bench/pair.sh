@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Two echo servers at one closed-loop configuration, many interleaved rounds: the paired
+# comparison behind a claim like "at least as fast as tokio at 1,000 connections".
+# Each round runs A then B (B then A in even rounds, so neither always goes first after
+# the machine was idle) under the same client, and the figure is the median of the
+# per-round ratios A/B, with their min–max, for throughput and for server CPU per
+# request. Adjacent runs share the machine's state, so a ratio taken within a round is
+# steadier than a ratio of medians taken across rounds.
+#
+# Naming one server twice (`bash bench/pair.sh tokio-ct tokio-ct`) measures the noise
+# itself: how far apart two runs of the same server land here. A ratio that stays
+# inside that spread is not a difference.
+#
+#   bash bench/pair.sh ringio-epoll tokio-ct
+#   bash bench/pair.sh --conns 50 --client uring --rounds 12 ringio-epoll tokio-ct
+#
+# Servers are echo.sh's (bench/echo-servers.sh); clients: tokio (peer-client, default),
+# uring (peer-uring-client), ringio (examples/echo_client on io_uring). Server on CPU 0,
+# client on CPU 1, loopback only. Server CPU is read from /proc/PID/task/*/schedstat over
+# the client's measured window (after its warm-up) and divided by the requests the client
+# counted in that window. Writes bench/results/pair-<UTC time>.csv.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+CLIENT=tokio
+CONNS=1000
+SIZE=64
+ROUNDS=8
+DURATION=4
+WARMUP=2
+
+usage() {
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    echo "flags: --client tokio|uring|ringio --conns N --size B --rounds N --duration S --warmup S; then servers A B"
+}
+
+servers=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --client) CLIENT=$2; shift ;;
+        --conns) CONNS=$2; shift ;;
+        --size) SIZE=$2; shift ;;
+        --rounds) ROUNDS=$2; shift ;;
+        --duration) DURATION=$2; shift ;;
+        --warmup) WARMUP=$2; shift ;;
+        -h|--help) usage; exit 0 ;;
+        -*) echo "unknown flag $1" >&2; usage >&2; exit 2 ;;
+        *) servers+=("$1") ;;
+    esac
+    shift
+done
+[ "${#servers[@]}" = 2 ] || { echo "name two servers (A B)" >&2; usage >&2; exit 2; }
+case "$CLIENT" in
+    tokio|uring|ringio) ;;
+    *) echo "unknown client $CLIENT (tokio, uring, ringio)" >&2; exit 2 ;;
+esac
+for tool in jq taskset; do
+    command -v "$tool" >/dev/null || { echo "pair.sh needs $tool" >&2; exit 2; }
+done
+ulimit -n "$(ulimit -Hn)"
+# Connections come up within the warm-up; 10,000 of them take a second or two.
+[ "$CONNS" -ge 10000 ] && [ "$WARMUP" -lt 4 ] && WARMUP=4
+
+echo "== building (release)" >&2
+cargo build --release --example echo_server --example echo_client >&2
+cargo build --release -p ringio-peers >&2
+
+BIN=$ROOT/target/release
+TMP=$(mktemp -d /tmp/ringio-pair.XXXXXX)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=bench/echo-servers.sh
+. "$(dirname "$0")/echo-servers.sh"
+for s in "${servers[@]}"; do
+    server_cmd "$s" >/dev/null
+done
+
+mkdir -p bench/results
+CSV=bench/results/pair-$(date -u +%Y%m%dT%H%M%SZ).csv
+echo "round,slot,server,client,conns,size,req_s,cpu_us_per_req" >"$CSV"
+
+common=(--conns "$CONNS" --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP")
+case "$CLIENT" in
+    tokio) client_cmd=("$BIN/peer-client" "${common[@]}") ;;
+    uring) client_cmd=("$BIN/peer-uring-client" "${common[@]}") ;;
+    ringio) client_cmd=("$BIN/examples/echo_client" "${common[@]}" --json --workers 1 --backend io_uring) ;;
+esac
+
+# One run of server $1 (slot $2: A or B) in round $3; prints "req_s cpu_us_per_req".
+run() {
+    local server=$1 slot=$2 round=$3
+    start_server "$server" || { echo "- -"; return 0; }
+    timeout $((DURATION + WARMUP + 60)) taskset -c 1 "${client_cmd[@]}" --addr "$ADDR" \
+        >"$TMP/client.out" 2>"$TMP/client.err" &
+    CPID=$!
+    # peer-uring-client connects everything before its warm-up starts; the others
+    # connect within it. The window is the client's measured one either way, give or
+    # take the connect time at 10,000 connections.
+    sleep "$WARMUP"
+    local c0 c1
+    c0=$(cpu_ns "$SPID")
+    sleep "$DURATION"
+    c1=$(cpu_ns "$SPID")
+    wait "$CPID" || true
+    CPID=""
+    stop_server
+    local json req_s cpu
+    json=$(grep '^{' "$TMP/client.out" | tail -1 || true)
+    req_s=$(jq -r '.req_per_s // .req_s // empty' <<<"$json" 2>/dev/null || true)
+    if [ -z "$req_s" ]; then
+        echo "  $server: client failed: $(tail -c 300 "$TMP/client.err")" >&2
+        echo "- -"
+        return 0
+    fi
+    cpu=$(awk -v a="$c0" -v b="$c1" -v r="$req_s" -v d="$DURATION" \
+        'BEGIN { printf "%.3f", (b - a) / 1000 / (r * d) }')
+    echo "$round,$slot,$server,$CLIENT,$CONNS,$SIZE,$req_s,$cpu" >>"$CSV"
+    echo "$req_s $cpu"
+}
+
+echo "A=${servers[0]} B=${servers[1]} client=$CLIENT conns=$CONNS size=$SIZE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s" >&2
+ratios=()
+for round in $(seq "$ROUNDS"); do
+    order=(A B)
+    [ $((round % 2)) = 0 ] && order=(B A)
+    declare -A got=()
+    for slot in "${order[@]}"; do
+        server=${servers[0]}
+        [ "$slot" = B ] && server=${servers[1]}
+        got[$slot]=$(run "$server" "$slot" "$round")
+    done
+    read -r ra ca <<<"${got[A]}"
+    read -r rb cb <<<"${got[B]}"
+    if [ "$ra" = - ] || [ "$rb" = - ]; then
+        echo "  round $round: a run failed, left out" >&2
+        continue
+    fi
+    line=$(awk -v ra="$ra" -v rb="$rb" -v ca="$ca" -v cb="$cb" \
+        'BEGIN { printf "%.4f %.4f", ra / rb, ca / cb }')
+    ratios+=("$line")
+    printf '  round %-2s A %9.0f req/s %6s us/req   B %9.0f req/s %6s us/req   A/B %s\n' \
+        "$round" "$ra" "$ca" "$rb" "$cb" "$line" >&2
+done
+[ "${#ratios[@]}" -gt 0 ] || { echo "no round completed" >&2; exit 1; }
+
+# Median and min–max of column $1 of the ratios.
+summary() {
+    printf '%s\n' "${ratios[@]}" | awk -v c="$1" '{ print $c }' | sort -g | awk '
+        { v[NR] = $1 }
+        END {
+            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%.3f [%.3f-%.3f] over %d rounds", m, v[1], v[NR], NR
+        }'
+}
+echo "${servers[0]} / ${servers[1]}, $CLIENT client, $CONNS x $SIZE B:"
+echo "  throughput ratio (higher: A faster): $(summary 1)"
+echo "  server CPU per request ratio (lower: A cheaper): $(summary 2)"
+echo "csv: $CSV" >&2
