@@ -26,7 +26,8 @@
 # Loopback only. Each server is started, waited for (its `listening on` line), measured,
 # and killed; within each configuration and round every client takes the servers in turn
 # (ringio ringio-epoll raw monoio tokio-ct tokio-mt under echo_client, then under
-# peer-uring-client, then again), so slow drift of the machine hits every server alike.
+# peer-uring-client, then again; backwards in even rounds), so slow drift of the machine
+# hits every server alike and none always runs first.
 #
 # Measures: closed loop at 50, 1,000, 10,000 connections × 64 and 1,024 bytes (req/s,
 # p50/p99/p99.9); a fixed-rate run (--rate 25000, 1,000 connections) for server CPU µs
@@ -273,19 +274,23 @@ measure() {
 START=$(date +%s)
 for round in $(seq "$ROUNDS"); do
     echo "== round $round/$ROUNDS ($(( $(date +%s) - START )) s so far)" >&2
+    # Even rounds take the servers backwards, so no server always runs first after the
+    # machine changed configuration or client.
+    order=$SERVERS
+    [ $((round % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$SERVERS" | grep . | tac | tr '\n' ' ')
     for cfg in $CLOSED_CONFIGS; do
         for client in $CLIENTS; do
-            for server in $SERVERS; do
+            for server in $order; do
                 measure "$server" "$client" closed "${cfg%%:*}" "${cfg##*:}" "$round"
             done
         done
     done
     if has_client ringio; then
-        for server in $SERVERS; do
+        for server in $order; do
             measure "$server" ringio rate 1000 64 "$round"
         done
     fi
-    for server in $SERVERS; do
+    for server in $order; do
         measure "$server" peer-idle idle "$IDLE_CONNS" 1 "$round"
     done
 done
