@@ -88,10 +88,14 @@ case "$CLIENT" in
     ringio) client_cmd=("$BIN/examples/echo_client" "${common[@]}" --json --workers 1 --backend io_uring) ;;
 esac
 
-# One run of server $1 (slot $2: A or B) in round $3; prints "req_s cpu_us_per_req".
+# One run of server $1 (slot $2: A or B) in round $3; sets REQ_S and CPU (µs per
+# request), both empty if the run failed. Not run in a subshell, so the cleanup trap
+# knows the server and client it started.
 run() {
     local server=$1 slot=$2 round=$3
-    start_server "$server" || { echo "- -"; return 0; }
+    REQ_S=""
+    CPU=""
+    start_server "$server" || return 0
     timeout $((DURATION + WARMUP + 60)) taskset -c 1 "${client_cmd[@]}" --addr "$ADDR" \
         >"$TMP/client.out" 2>"$TMP/client.err" &
     CPID=$!
@@ -106,18 +110,16 @@ run() {
     wait "$CPID" || true
     CPID=""
     stop_server
-    local json req_s cpu
+    local json
     json=$(grep '^{' "$TMP/client.out" | tail -1 || true)
-    req_s=$(jq -r '.req_per_s // .req_s // empty' <<<"$json" 2>/dev/null || true)
-    if [ -z "$req_s" ]; then
+    REQ_S=$(jq -r '.req_per_s // .req_s // empty' <<<"$json" 2>/dev/null || true)
+    if [ -z "$REQ_S" ]; then
         echo "  $server: client failed: $(tail -c 300 "$TMP/client.err")" >&2
-        echo "- -"
         return 0
     fi
-    cpu=$(awk -v a="$c0" -v b="$c1" -v r="$req_s" -v d="$DURATION" \
+    CPU=$(awk -v a="$c0" -v b="$c1" -v r="$REQ_S" -v d="$DURATION" \
         'BEGIN { printf "%.3f", (b - a) / 1000 / (r * d) }')
-    echo "$round,$slot,$server,$CLIENT,$CONNS,$SIZE,$req_s,$cpu" >>"$CSV"
-    echo "$req_s $cpu"
+    echo "$round,$slot,$server,$CLIENT,$CONNS,$SIZE,$REQ_S,$CPU" >>"$CSV"
 }
 
 echo "A=${servers[0]} B=${servers[1]} client=$CLIENT conns=$CONNS size=$SIZE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s" >&2
@@ -125,15 +127,16 @@ ratios=()
 for round in $(seq "$ROUNDS"); do
     order=(A B)
     [ $((round % 2)) = 0 ] && order=(B A)
-    declare -A got=()
     for slot in "${order[@]}"; do
-        server=${servers[0]}
-        [ "$slot" = B ] && server=${servers[1]}
-        got[$slot]=$(run "$server" "$slot" "$round")
+        if [ "$slot" = A ]; then
+            run "${servers[0]}" A "$round"
+            ra=$REQ_S ca=$CPU
+        else
+            run "${servers[1]}" B "$round"
+            rb=$REQ_S cb=$CPU
+        fi
     done
-    read -r ra ca <<<"${got[A]}"
-    read -r rb cb <<<"${got[B]}"
-    if [ "$ra" = - ] || [ "$rb" = - ]; then
+    if [ -z "$ra" ] || [ -z "$rb" ]; then
         echo "  round $round: a run failed, left out" >&2
         continue
     fi
