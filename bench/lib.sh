@@ -72,3 +72,9 @@ rss_kib() {
 cpu_ns() {
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
 }
+
+# Times every thread of $1 went to sleep waiting for something (voluntary context
+# switches): for an event loop, its blocking waits that found nothing ready.
+sleeps() {
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches:/ {s += $2} END {printf "%.0f", s}'
+}

@@ -18,7 +18,11 @@
 # uring (peer-uring-client), ringio (examples/echo_client on io_uring). Server on CPU 0,
 # client on CPU 1, loopback only. Server CPU is read from /proc/PID/task/*/schedstat over
 # the client's measured window (after its warm-up) and divided by the requests the client
-# counted in that window. Writes bench/results/pair-<UTC time>.csv.
+# counted in that window; so are the server's sleeps (its threads' voluntary context
+# switches), reported per 1,000 requests: on loopback each one is a wake-up the client's
+# send pays for. Where the client is the limit, throughput follows them, so the summary
+# also gives A's throughput over B's at the same rate of sleeps (a line fitted to each
+# server's runs, one slope for both). Writes bench/results/pair-<UTC time>.csv.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,7 +36,7 @@ DURATION=4
 WARMUP=2
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
     echo "flags: --client tokio|uring|ringio --conns N --size B --rounds N --duration S --warmup S; then servers A B"
 }
 
@@ -79,7 +83,7 @@ done
 
 mkdir -p bench/results
 CSV=bench/results/pair-$(date -u +%Y%m%dT%H%M%SZ).csv
-echo "round,slot,server,client,conns,size,req_s,cpu_us_per_req" >"$CSV"
+echo "round,slot,server,client,conns,size,req_s,cpu_us_per_req,sleeps_per_kreq" >"$CSV"
 
 common=(--conns "$CONNS" --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP")
 case "$CLIENT" in
@@ -88,13 +92,14 @@ case "$CLIENT" in
     ringio) client_cmd=("$BIN/examples/echo_client" "${common[@]}" --json --workers 1 --backend io_uring) ;;
 esac
 
-# One run of server $1 (slot $2: A or B) in round $3; sets REQ_S and CPU (µs per
-# request), both empty if the run failed. Not run in a subshell, so the cleanup trap
+# One run of server $1 (slot $2: A or B) in round $3; sets REQ_S, CPU (µs per request)
+# and SLEEPS (per 1,000 requests), all empty if the run failed. Not run in a subshell, so the cleanup trap
 # knows the server and client it started.
 run() {
     local server=$1 slot=$2 round=$3
     REQ_S=""
     CPU=""
+    SLEEPS=""
     start_server "$server" || return 0
     timeout $((DURATION + WARMUP + 60)) taskset -c 1 "${client_cmd[@]}" --addr "$ADDR" \
         >"$TMP/client.out" 2>"$TMP/client.err" &
@@ -103,10 +108,12 @@ run() {
     # connect within it. The window is the client's measured one either way, give or
     # take the connect time at 10,000 connections.
     sleep "$WARMUP"
-    local c0 c1
+    local c0 c1 s0 s1
     c0=$(cpu_ns "$SPID")
+    s0=$(sleeps "$SPID")
     sleep "$DURATION"
     c1=$(cpu_ns "$SPID")
+    s1=$(sleeps "$SPID")
     wait "$CPID" || true
     CPID=""
     stop_server
@@ -119,21 +126,25 @@ run() {
     fi
     CPU=$(awk -v a="$c0" -v b="$c1" -v r="$REQ_S" -v d="$DURATION" \
         'BEGIN { printf "%.3f", (b - a) / 1000 / (r * d) }')
-    echo "$round,$slot,$server,$CLIENT,$CONNS,$SIZE,$REQ_S,$CPU" >>"$CSV"
+    SLEEPS=$(awk -v a="$s0" -v b="$s1" -v r="$REQ_S" -v d="$DURATION" \
+        'BEGIN { printf "%.2f", (b - a) * 1000 / (r * d) }')
+    echo "$round,$slot,$server,$CLIENT,$CONNS,$SIZE,$REQ_S,$CPU,$SLEEPS" >>"$CSV"
 }
 
 echo "A=${servers[0]} B=${servers[1]} client=$CLIENT conns=$CONNS size=$SIZE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s" >&2
 ratios=()
+sleeps_a=()
+sleeps_b=()
 for round in $(seq "$ROUNDS"); do
     order=(A B)
     [ $((round % 2)) = 0 ] && order=(B A)
     for slot in "${order[@]}"; do
         if [ "$slot" = A ]; then
             run "${servers[0]}" A "$round"
-            ra=$REQ_S ca=$CPU
+            ra=$REQ_S ca=$CPU sa=$SLEEPS
         else
             run "${servers[1]}" B "$round"
-            rb=$REQ_S cb=$CPU
+            rb=$REQ_S cb=$CPU sb=$SLEEPS
         fi
     done
     if [ -z "$ra" ] || [ -z "$rb" ]; then
@@ -142,22 +153,51 @@ for round in $(seq "$ROUNDS"); do
     fi
     line=$(awk -v ra="$ra" -v rb="$rb" -v ca="$ca" -v cb="$cb" \
         'BEGIN { printf "%.4f %.4f", ra / rb, ca / cb }')
+    sleeps_a+=("$sa")
+    sleeps_b+=("$sb")
     ratios+=("$line")
-    printf '  round %-2s A %9.0f req/s %6s us/req   B %9.0f req/s %6s us/req   A/B %s\n' \
-        "$round" "$ra" "$ca" "$rb" "$cb" "$line" >&2
+    printf '  round %-2s A %9.0f req/s %6s us/req %6s sleeps/kreq   B %9.0f req/s %6s us/req %6s sleeps/kreq   A/B %s\n' \
+        "$round" "$ra" "$ca" "$sa" "$rb" "$cb" "$sb" "$line" >&2
 done
 [ "${#ratios[@]}" -gt 0 ] || { echo "no round completed" >&2; exit 1; }
 
-# Median and min–max of column $1 of the ratios.
-summary() {
-    printf '%s\n' "${ratios[@]}" | awk -v c="$1" '{ print $c }' | sort -g | awk '
+# Median and min–max of the numbers on stdin, one per line.
+median_range() {
+    sort -g | awk '
         { v[NR] = $1 }
         END {
             m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
             printf "%.3f [%.3f-%.3f] over %d rounds", m, v[1], v[NR], NR
         }'
 }
+column() {
+    printf '%s\n' "${ratios[@]}" | awk -v c="$1" '{ print $c }'
+}
 echo "${servers[0]} / ${servers[1]}, $CLIENT client, $CONNS x $SIZE B:"
-echo "  throughput ratio (higher: A faster): $(summary 1)"
-echo "  server CPU per request ratio (lower: A cheaper): $(summary 2)"
+echo "  throughput ratio (higher: A faster): $(column 1 | median_range)"
+echo "  server CPU per request ratio (lower: A cheaper): $(column 2 | median_range)"
+echo "  server sleeps per 1,000 requests: A $(printf '%s\n' "${sleeps_a[@]}" | median_range)"
+echo "                                    B $(printf '%s\n' "${sleeps_b[@]}" | median_range)"
+# Throughput against sleeps: per server, their correlation over its runs; and with one
+# slope fitted to both (least squares, a line per server), how far A's line is above B's,
+# that is A's throughput over B's at the same rate of sleeps.
+awk -F, 'NR > 1 && $9 != "" {
+        g = $2; x = $9; y = $7
+        n[g]++; sx[g] += x; sy[g] += y; sxx[g] += x * x; sxy[g] += x * y; syy[g] += y * y
+    }
+    END {
+        if (n["A"] < 3 || n["B"] < 3) exit
+        for (g in n) {
+            mx[g] = sx[g] / n[g]; my[g] = sy[g] / n[g]
+            cxx[g] = sxx[g] - n[g] * mx[g] * mx[g]
+            cxy[g] = sxy[g] - n[g] * mx[g] * my[g]
+            cyy[g] = syy[g] - n[g] * my[g] * my[g]
+            r[g] = (cxx[g] > 0 && cyy[g] > 0) ? cxy[g] / sqrt(cxx[g] * cyy[g]) : 0
+        }
+        if (cxx["A"] + cxx["B"] <= 0) exit
+        b = (cxy["A"] + cxy["B"]) / (cxx["A"] + cxx["B"])
+        d = (my["A"] - my["B"]) - b * (mx["A"] - mx["B"])
+        printf "  req/s against sleeps: correlation A %.2f, B %.2f; slope %.0f req/s per sleep/kreq;\n", r["A"], r["B"], b
+        printf "    at the same rate of sleeps A serves %+.0f req/s (%+.1f %%) against B\n", d, 100 * d / my["B"]
+    }' "$CSV"
 echo "csv: $CSV" >&2
