@@ -194,7 +194,10 @@ awk -F, 'NR > 1 && $9 != "" {
             cyy[g] = syy[g] - n[g] * my[g] * my[g]
             r[g] = (cxx[g] > 0 && cyy[g] > 0) ? cxy[g] / sqrt(cxx[g] * cyy[g]) : 0
         }
-        if (cxx["A"] + cxx["B"] <= 0) exit
+        if (cxx["A"] <= 0 || cxx["B"] <= 0) {
+            print "  req/s against sleeps: not fitted (a server'"'"'s sleeps did not vary over its runs)"
+            exit
+        }
         b = (cxy["A"] + cxy["B"]) / (cxx["A"] + cxx["B"])
         d = (my["A"] - my["B"]) - b * (mx["A"] - mx["B"])
         printf "  req/s against sleeps: correlation A %.2f, B %.2f; slope %.0f req/s per sleep/kreq;\n", r["A"], r["B"], b
