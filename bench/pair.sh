@@ -93,8 +93,8 @@ case "$CLIENT" in
 esac
 
 # One run of server $1 (slot $2: A or B) in round $3; sets REQ_S, CPU (µs per request)
-# and SLEEPS (per 1,000 requests), all empty if the run failed. Not run in a subshell, so the cleanup trap
-# knows the server and client it started.
+# and SLEEPS (per 1,000 requests), all empty if the run failed. Not run in a subshell,
+# so the cleanup trap knows the server and client it started.
 run() {
     local server=$1 slot=$2 round=$3
     REQ_S=""
@@ -170,12 +170,13 @@ median_range() {
             printf "%.3f [%.3f-%.3f] over %d rounds", m, v[1], v[NR], NR
         }'
 }
-column() {
+# Column $1 of the per-round ratios: 1 throughput, 2 server CPU per request.
+ratio_column() {
     printf '%s\n' "${ratios[@]}" | awk -v c="$1" '{ print $c }'
 }
 echo "${servers[0]} / ${servers[1]}, $CLIENT client, $CONNS x $SIZE B:"
-echo "  throughput ratio (higher: A faster): $(column 1 | median_range)"
-echo "  server CPU per request ratio (lower: A cheaper): $(column 2 | median_range)"
+echo "  throughput ratio (higher: A faster): $(ratio_column 1 | median_range)"
+echo "  server CPU per request ratio (lower: A cheaper): $(ratio_column 2 | median_range)"
 echo "  server sleeps per 1,000 requests: A $(printf '%s\n' "${sleeps_a[@]}" | median_range)"
 echo "                                    B $(printf '%s\n' "${sleeps_b[@]}" | median_range)"
 # Throughput against sleeps: per server, their correlation over its runs; and with one
