@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): the cleanup trap, fresh server
-# ports, starting a server pinned to CPU 0 and stopping it, a process's RSS and CPU time.
+# ports, starting a server pinned to CPU 0 and stopping it, a process's RSS, CPU time
+# and sleeps.
 #
 # The sourcing script sets TMP (a scratch directory removed on exit) and defines
 # `server_cmd NAME`, which prints the command line of server NAME (words split on spaces);
