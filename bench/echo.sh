@@ -56,7 +56,7 @@ SVG=docs/echo-bench.svg
 usage() {
     sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
     echo "flags: --quick --rounds N --duration S --warmup S --rate R --servers \"ringio ringio-epoll raw ...\" --clients \"ringio uring tokio\" --svg FILE"
-    echo "servers: ringio ringio-epoll ringio-pooled ringio-owned raw monoio tokio-ct tokio-mt"
+    echo "servers: ringio ringio-epoll ringio-epoll-pooled ringio-pooled ringio-owned raw monoio tokio-ct tokio-mt"
     echo "clients: ringio (echo_client) uring (peer-uring-client) tokio (peer-client)"
 }
 
