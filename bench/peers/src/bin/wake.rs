@@ -34,10 +34,7 @@ fn args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let value = it.next().and_then(|v| v.parse::<u64>().ok());
-        let Some(v) = value else {
-            ringio_peers::bad_usage(&format!("{flag} needs a number"), USAGE);
-        };
+        let v: u64 = ringio_peers::parse_value(&flag, it.next(), USAGE);
         match flag.as_str() {
             "--sleeper-cpu" => a.sleeper_cpu = v as usize,
             "--waker-cpu" => a.waker_cpu = v as usize,
@@ -46,21 +43,18 @@ fn args() -> Args {
             _ => ringio_peers::bad_usage(&format!("unknown flag {flag}"), USAGE),
         }
     }
-    a
-}
-
-/// Pins the calling thread to `cpu`.
-fn pin(cpu: usize) -> std::io::Result<()> {
-    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it; the call
-    // reads `set` for its stated size.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+    // Two threads on one CPU would measure the scheduler, not a wake-up across CPUs.
+    let allowed = ringio_peers::allowed_cpus();
+    if a.sleeper_cpu == a.waker_cpu
+        || !allowed.contains(&a.sleeper_cpu)
+        || !allowed.contains(&a.waker_cpu)
+    {
+        ringio_peers::bad_usage(
+            &format!("name two different CPUs this process may use: {allowed:?}"),
+            USAGE,
+        );
     }
-    Ok(())
+    a
 }
 
 /// An eventfd in an edge-triggered epoll set. Both descriptors are owned for the run.
@@ -126,18 +120,17 @@ fn run(a: &Args, sleeps: bool) -> std::io::Result<Vec<u64>> {
     let stop = Arc::new(AtomicBool::new(false));
     let sleeper = {
         let (bell, stop, cpu) = (bell.clone(), stop.clone(), a.sleeper_cpu);
-        std::thread::spawn(move || -> std::io::Result<()> {
-            pin(cpu)?;
+        std::thread::spawn(move || {
+            ringio_peers::pin_current_thread(cpu);
             while !stop.load(Ordering::Relaxed) {
                 if sleeps {
                     bell.wait();
                 }
                 bell.drain();
             }
-            Ok(())
         })
     };
-    pin(a.waker_cpu)?;
+    ringio_peers::pin_current_thread(a.waker_cpu);
     std::thread::sleep(Duration::from_millis(10));
     let mut times = Vec::with_capacity(a.count);
     for _ in 0..a.count {
@@ -151,7 +144,7 @@ fn run(a: &Args, sleeps: bool) -> std::io::Result<Vec<u64>> {
     }
     stop.store(true, Ordering::Relaxed);
     bell.ring();
-    sleeper.join().expect("the sleeper does not panic")?;
+    sleeper.join().expect("the sleeper does not panic");
     times.sort_unstable();
     Ok(times)
 }
