@@ -20,7 +20,7 @@
 # the client's measured window (after its warm-up) and divided by the requests the client
 # counted in that window; so are the server's sleeps (its threads' voluntary context
 # switches), reported per 1,000 requests: on loopback each one is a wake-up the client's
-# send pays for. Where the client is the limit, throughput follows them, so the summary
+# send pays for. Where the client is the limit, throughput goes with them, so the summary
 # also gives A's throughput over B's at the same rate of sleeps (a line fitted to each
 # server's runs, one slope for both). Writes bench/results/pair-<UTC time>.csv.
 set -euo pipefail
