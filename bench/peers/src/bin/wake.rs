@@ -12,6 +12,7 @@
 //!
 //! `cargo run --release -p ringio-peers --bin peer-wake -- --sleeper-cpu 0 --waker-cpu 1`
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -57,59 +58,60 @@ fn args() -> Args {
     a
 }
 
-/// An eventfd in an edge-triggered epoll set. Both descriptors are owned for the run.
+/// An eventfd in an edge-triggered epoll set.
 struct Bell {
-    efd: libc::c_int,
-    epfd: libc::c_int,
+    efd: OwnedFd,
+    epfd: OwnedFd,
 }
 
 impl Bell {
     fn new() -> std::io::Result<Bell> {
-        // SAFETY: plain descriptor-creating calls; results checked.
-        unsafe {
-            let efd = libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC);
-            let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            if efd < 0 || epfd < 0 {
+        let owned = |fd: libc::c_int| {
+            if fd < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            let mut ev = libc::epoll_event {
-                events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-                u64: 0,
-            };
-            if libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, efd, &mut ev) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(Bell { efd, epfd })
+            // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        };
+        // SAFETY: plain descriptor-creating calls; their results are checked above.
+        let efd = owned(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        let epfd = owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: 0,
+        };
+        // SAFETY: both descriptors are live; `ev` is a live local.
+        let rc = unsafe {
+            libc::epoll_ctl(
+                epfd.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                efd.as_raw_fd(),
+                &mut ev,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
         }
+        Ok(Bell { efd, epfd })
     }
 
     fn ring(&self) {
         let one = 1u64;
         // SAFETY: writes 8 bytes from a live local.
-        unsafe { libc::write(self.efd, (&raw const one).cast(), 8) };
+        unsafe { libc::write(self.efd.as_raw_fd(), (&raw const one).cast(), 8) };
     }
 
     fn drain(&self) {
         let mut n = 0u64;
         // SAFETY: reads 8 bytes into a live local; the eventfd is nonblocking.
-        unsafe { libc::read(self.efd, (&raw mut n).cast(), 8) };
+        unsafe { libc::read(self.efd.as_raw_fd(), (&raw mut n).cast(), 8) };
     }
 
     /// Sleeps in epoll_wait until rung (or 100 ms pass).
     fn wait(&self) {
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
         // SAFETY: one event slot, a live local.
-        unsafe { libc::epoll_wait(self.epfd, &mut ev, 1, 100) };
-    }
-}
-
-impl Drop for Bell {
-    fn drop(&mut self) {
-        // SAFETY: both descriptors are this value's and closed once.
-        unsafe {
-            libc::close(self.efd);
-            libc::close(self.epfd);
-        }
+        unsafe { libc::epoll_wait(self.epfd.as_raw_fd(), &mut ev, 1, 100) };
     }
 }
 
