@@ -1,8 +1,8 @@
 //! Lazy receives (rule 10): a multishot receive runs when its task polls for bytes, not
-//! when epoll reports its socket readable.
+//! when epoll reports its socket readable, unless the loop has time to spare (rule 12).
 
 use super::drive::{Drive, drive};
-use super::{Epoll, exec, park_index};
+use super::{Epoll, Sqe, exec, park_index};
 use crate::driver::Completion;
 use std::os::fd::RawFd;
 
@@ -14,13 +14,38 @@ impl Epoll {
         p.receives_lazily().then_some(key)
     }
 
-    /// epoll reported `fd` readable: wakes its lazy receive's task, or tries its parked
-    /// readers now if the first is not one (rule 1).
+    /// epoll reported `fd` readable: receives now if its first reader is a lazy receive
+    /// and the loop has time to spare (rule 12), else wakes that receive's task; tries
+    /// its parked readers now if the first is not a lazy receive (rule 1).
     pub(super) fn readable(&mut self, fd: RawFd) {
         match self.lazy_reader(fd) {
+            Some(key) if self.receives_at_edge() && !self.parked_op(key).unread => {
+                if self.receive_lazy(key)
+                    && let Some(Some(p)) = self.parked.get_mut(park_index(key))
+                {
+                    p.unread = true;
+                }
+            }
             Some(key) => self.nudged.push(key),
             None => self.retry(fd, false),
         }
+    }
+
+    /// Whether an edge on a lazy receive's socket receives at once (rule 12): the loop
+    /// has time to spare, and the pool could give every lazy receive the one buffer it may
+    /// hold ahead of its task.
+    fn receives_at_edge(&self) -> bool {
+        self.spare.receive_at_edge()
+            && self
+                .buf_ring
+                .as_ref()
+                .is_some_and(|r| self.lazy_receives <= r.capacity())
+    }
+
+    fn parked_op(&self, key: u64) -> &Sqe {
+        self.parked[park_index(key)]
+            .as_ref()
+            .expect("a queued key is parked")
     }
 
     /// The lazy receives to wake since the last call.
@@ -35,6 +60,16 @@ impl Epoll {
     /// What [`retry`](Epoll::retry) would do for its socket's readers, with the lookups
     /// it already made: this runs once per received message.
     pub(crate) fn poll_lazy(&mut self, key: u64) -> bool {
+        // The task has taken what its socket's edge received (rule 12).
+        if let Some(Some(p)) = self.parked.get_mut(park_index(key)) {
+            p.unread = false;
+        }
+        self.receive_lazy(key)
+    }
+
+    /// Lazy receive `key`, first on its socket, tried once now if the socket may hold
+    /// bytes; whether that posted anything.
+    fn receive_lazy(&mut self, key: u64) -> bool {
         let Some(Some(p)) = self.parked.get_mut(park_index(key)) else {
             return false;
         };
@@ -58,6 +93,7 @@ impl Epoll {
         if let Drive::Done { .. } = outcome {
             // Its last CQE: the readers behind it go on (rule 2).
             self.parked[park_index(key)] = None;
+            self.lazy_receives -= 1;
             self.fds[fd as usize].readers.pop_front();
             self.retry(fd, false);
         }

@@ -1,8 +1,8 @@
 //! Rule 10: a multishot receive runs when its task polls, not at its socket's edge; the
-//! edge only nudges it.
+//! edge only nudges it. Rule 12: unless the loop has time to spare.
 
-use super::Epoll;
 use super::test_sockets::{epoll as backend, pair, send};
+use super::{Epoll, Spare};
 use crate::buf::pool::{BufRing, PoolConfig};
 use crate::driver::Completion;
 use io_uring::{opcode, types};
@@ -26,15 +26,26 @@ fn epoll(size: usize) -> (Epoll, Rc<BufRing>) {
     (ep, ring)
 }
 
+/// [`epoll`] in a loop with time to spare: lazy receives run at the edge (rule 12).
+fn epoll_with_time(size: usize) -> (Epoll, Rc<BufRing>) {
+    let (mut ep, ring) = epoll(size);
+    ep.spare = Spare::fixed(true);
+    (ep, ring)
+}
+
 fn stream_pair() -> (OwnedFd, OwnedFd) {
     pair(libc::SOCK_STREAM)
 }
 
 /// Arms a multishot receive into the pool on `fd`, as `RecvStream` does.
 fn arm(ep: &mut Epoll, fd: &OwnedFd) {
+    arm_as(ep, fd, KEY);
+}
+
+fn arm_as(ep: &mut Epoll, fd: &OwnedFd, key: u64) {
     let sqe = opcode::RecvMulti::new(types::Fd(fd.as_raw_fd()), 0)
         .build()
-        .user_data(KEY);
+        .user_data(key);
     ep.push(&sqe);
 }
 
@@ -199,4 +210,64 @@ fn the_poll_takes_its_result_at_once_only_when_nothing_came_before_it() {
     ep.take_done(&mut all);
     let keys: Vec<(u64, i32)> = all.iter().map(|(k, c)| (*k, c.result)).collect();
     assert_eq!(keys, [(KEY + 1, 0), (KEY, 3)]);
+}
+
+#[test]
+fn with_time_to_spare_the_edge_receives() {
+    let (mut ep, ring) = epoll_with_time(64);
+    let (a, b) = stream_pair();
+    arm(&mut ep, &a);
+    send(&b, b"hello");
+    assert!(wait(&mut ep).is_empty(), "the CQE wakes the task, no nudge");
+    assert_eq!(done(&mut ep, &ring), [(5, true, b"hello".to_vec())]);
+    // The short receive drained the socket: the task's poll has nothing to try.
+    assert!(!ep.poll_lazy(KEY));
+}
+
+#[test]
+fn the_edge_receives_ahead_of_a_task_at_most_once() {
+    let (mut ep, ring) = epoll_with_time(64);
+    let (a, b) = stream_pair();
+    arm(&mut ep, &a);
+    send(&b, b"one");
+    assert!(wait(&mut ep).is_empty());
+    assert_eq!(done(&mut ep, &ring), [(3, true, b"one".to_vec())]);
+    // Its task has not polled since: the next edge only nudges, and takes no buffer.
+    send(&b, b"two");
+    assert_eq!(wait(&mut ep), [KEY]);
+    assert!(
+        done(&mut ep, &ring).is_empty(),
+        "a second buffer ahead of the task"
+    );
+    assert_eq!(ring.published(), 3);
+    assert!(ep.poll_lazy(KEY));
+    assert_eq!(done(&mut ep, &ring), [(3, true, b"two".to_vec())]);
+    // The task polled with nothing queued: the edge receives again.
+    send(&b, b"three");
+    assert!(wait(&mut ep).is_empty());
+    assert_eq!(done(&mut ep, &ring), [(5, true, b"three".to_vec())]);
+}
+
+#[test]
+fn the_edge_receives_only_while_the_pool_could_hold_one_buffer_per_receive() {
+    // Five lazy receives, four pool buffers: a buffer ahead for each could empty it.
+    let (mut ep, ring) = epoll_with_time(64);
+    let pairs: Vec<(OwnedFd, OwnedFd)> = (0..5).map(|_| stream_pair()).collect();
+    for (i, (a, _)) in pairs.iter().enumerate() {
+        arm_as(&mut ep, a, KEY + i as u64);
+    }
+    send(&pairs[0].1, b"one");
+    assert_eq!(wait(&mut ep), [KEY], "more receives than buffers: the edge nudges");
+    assert_eq!(ring.published(), 4, "no buffer taken ahead of the task");
+    // One receive ends (its task dropped it): four left, one buffer each.
+    ep.push(&opcode::AsyncCancel::new(KEY + 4).build());
+    let mut out: Vec<(u64, Completion)> = Vec::new();
+    ep.take_done(&mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].0, out[0].1.result), (KEY + 4, -libc::ECANCELED));
+    send(&pairs[1].1, b"two");
+    assert!(wait(&mut ep).is_empty(), "the edge received, no nudge");
+    ep.take_done(&mut out);
+    let got: Vec<(u64, i32)> = out[1..].iter().map(|(k, c)| (*k, c.result)).collect();
+    assert_eq!(got, [(KEY + 1, 3)]);
 }

@@ -58,7 +58,8 @@
 //!    says nothing of the datagrams queued behind it. A peek drains nothing; end of stream
 //!    is no drain either (a receive's 0 is read again at once). A read that had to wait
 //!    (EAGAIN) drained its descriptor too.
-//! 10. A multishot receive is lazy: an edge on its socket does not receive, it wakes
+//! 10. A multishot receive is lazy while the loop is busy (rule 12): an edge on its
+//!     socket does not receive, it wakes
 //!     the op's task (a nudge, no CQE), and the receive runs when the task polls it
 //!     with nothing queued (`Driver::poll_multi`), once per poll, while the socket is
 //!     not drained (rule 9) or its peer's end came. So a task receives and replies in
@@ -77,6 +78,24 @@
 //!     runtime's write is one syscall. A send that would block is pushed as any op.
 //!     Stream writes and datagram sends go further (`op::send_buf`, `Epoll::send_now`):
 //!     no SQE is built for a send that goes now, only for one that must wait.
+//! 12. A loop with time to spare receives at the edge. Rule 10 saves work where the loop
+//!     is the limit; where the client is, it costs the client: each edge wakes one task,
+//!     which receives and replies, so each wait returns a few sockets and the client
+//!     meets a sleeping server more often, where receiving at every edge before the
+//!     tasks run gathers the sockets into large batches (docs/epoll-measurements.md,
+//!     "2026-12-07 night": 3.0 sockets per wait against 32, 1,000 echo connections). So
+//!     the backend measures the share of wall time its waits spent asleep, per 10 ms
+//!     window (`spare.rs`): from 10 %, an edge on a lazy receive's socket receives at
+//!     once, and its CQE wakes the task; after 32 windows in a row under 5 %, edges go
+//!     back to nudging. A receive posts at its edge once, then not again until its task
+//!     has polled it with nothing queued, so a stream whose task stops reading holds at
+//!     most one buffer received ahead of it. And edges receive only while the lazy
+//!     receives number no more than the pool's buffers, so the buffers held ahead cannot
+//!     empty the pool. That bound also keeps a loop whose thousands of connections are
+//!     coming up (it sleeps between their handshakes) from taking their first requests
+//!     at the edge: a closed loop that starts so settles into a slower regime that
+//!     outlasts the switch back ("2026-12-07 morning": 0.81x tokio at 10,000
+//!     connections without the bound).
 
 mod changed;
 #[cfg(test)]
@@ -89,6 +108,7 @@ mod lazy_tests;
 #[cfg(test)]
 mod now_tests;
 mod offload;
+mod spare;
 mod sqe;
 #[cfg(test)]
 mod test_sockets;
@@ -102,6 +122,7 @@ pub(crate) use changed::fd_changed;
 use drive::{Drive, drive};
 use io_uring::{opcode, squeue};
 use offload::Offload;
+use spare::Spare;
 use sqe::Sqe;
 use std::collections::VecDeque;
 use std::io;
@@ -204,6 +225,10 @@ pub(crate) struct Epoll {
     dry_turns: u64,
     /// Lazy receives whose socket became readable, their tasks to wake (rule 10).
     nudged: Vec<u64>,
+    /// Whether the loop has time to spare, so receives run at the edge (rule 12).
+    spare: Spare,
+    /// Lazy receives parked, each of which may hold one buffer received ahead (rule 12).
+    lazy_receives: usize,
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -251,6 +276,8 @@ impl Epoll {
             starved: VecDeque::new(),
             dry_turns: 0,
             nudged: Vec::new(),
+            spare: Spare::new(),
+            lazy_receives: 0,
         };
         let event_fd = epoll.offload.event.as_raw_fd();
         epoll.ctl_add(event_fd, libc::EPOLLIN as u32, OFFLOAD_TOKEN)?;
@@ -441,6 +468,7 @@ impl Epoll {
         if self.parked.len() <= i {
             self.parked.resize_with(i + 1, || None);
         }
+        self.lazy_receives += usize::from(parked.receives_lazily());
         self.parked[i] = Some(parked);
     }
 
@@ -472,6 +500,7 @@ impl Epoll {
                 // A receive that may have more goes on at its task's next poll (rule 10).
                 Drive::Wait | Drive::Again => break,
                 Drive::Done { .. } => {
+                    self.lazy_receives -= usize::from(p.receives_lazily());
                     *slot = None;
                     state.waiters(write).pop_front();
                 }
@@ -521,6 +550,7 @@ impl Epoll {
         else {
             return;
         };
+        self.lazy_receives -= usize::from(p.receives_lazily());
         let state = &mut self.fds[p.fd as usize];
         let first = state.waiters(p.writes()).first() == Some(target);
         state.waiters(p.writes()).remove(target);

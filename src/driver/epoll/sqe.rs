@@ -27,6 +27,9 @@ pub(super) struct Sqe {
     pub(super) splice_fd_in: i32,
     /// Not from the SQE: the backend's note that this op's connect was started.
     pub(super) started: bool,
+    /// Not from the SQE: this multishot receive posted at its socket's edge, and its task
+    /// has not polled it with nothing queued since (rule 12).
+    pub(super) unread: bool,
 }
 
 /// `IOSQE_BUFFER_SELECT` (io_uring.h: bit 5 of the SQE flags).
@@ -86,6 +89,7 @@ impl Sqe {
             buf_group: u16_at(40),
             splice_fd_in: u32_at(44) as i32,
             started: false,
+            unread: false,
         }
     }
 }

@@ -1,12 +1,15 @@
 //! What the backend's unit tests share: a backend, socket pairs, and a send.
 
-use super::Epoll;
+use super::{Epoll, Spare};
 use crate::runtime::blocking::BlockingPool;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
+/// A backend whose lazy receives stay lazy (rule 10), however long a test sleeps.
 pub(super) fn epoll() -> Epoll {
-    Epoll::new(BlockingPool::new(1, Duration::from_secs(1))).unwrap()
+    let mut ep = Epoll::new(BlockingPool::new(1, Duration::from_secs(1))).unwrap();
+    ep.spare = Spare::fixed(false);
+    ep
 }
 
 /// A connected pair of Unix sockets of type `ty` (`SOCK_STREAM`, `SOCK_DGRAM`).

@@ -5,7 +5,7 @@
 use super::{Epoll, OFFLOAD_TOKEN, TIMER_TOKEN, cvt};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl Epoll {
     /// The loop's wait: collects ready descriptors and pool results, sleeping up to
@@ -21,7 +21,10 @@ impl Epoll {
             None => Some(Duration::ZERO),
             Some(t) => t,
         };
-        let n = match self.epoll_wait(timeout) {
+        let slept_from = (timeout != Some(Duration::ZERO)).then(Instant::now);
+        let n = self.epoll_wait(timeout);
+        self.spare.waited(slept_from);
+        let n = match n {
             Ok(n) => n,
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => 0,
             Err(e) => return Err(e),
