@@ -257,7 +257,11 @@ fn the_edge_receives_only_while_the_pool_could_hold_one_buffer_per_receive() {
         arm_as(&mut ep, a, KEY + i as u64);
     }
     send(&pairs[0].1, b"one");
-    assert_eq!(wait(&mut ep), [KEY], "more receives than buffers: the edge nudges");
+    assert_eq!(
+        wait(&mut ep),
+        [KEY],
+        "more receives than buffers: the edge nudges"
+    );
     assert_eq!(ring.published(), 4, "no buffer taken ahead of the task");
     // One receive ends (its task dropped it): four left, one buffer each.
     ep.push(&opcode::AsyncCancel::new(KEY + 4).build());

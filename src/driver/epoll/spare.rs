@@ -1,10 +1,8 @@
 //! Whether the loop has time to spare (rule 12): the share of wall time its waits spent
 //! asleep, measured over windows of [`WINDOW`].
 
-use std::time::{Duration, Instant};
-
-/// How often the choice is made again.
-const WINDOW: Duration = Duration::from_millis(10);
+/// How often the choice is made again, in nanoseconds.
+const WINDOW: u64 = 10_000_000;
 /// The share of a window asleep at or above which a lazy loop turns to receiving at the
 /// edge.
 const ENTER: f64 = 0.10;
@@ -18,8 +16,9 @@ const BUSY: f64 = 0.05;
 
 #[derive(Debug)]
 pub(super) struct Spare {
-    window_start: Instant,
-    asleep: Duration,
+    /// [`clock`] readings, and nanoseconds asleep since `window_start`.
+    window_start: u64,
+    asleep: u64,
     edge: bool,
     /// Busy windows in a row, while at the edge.
     busy: u32,
@@ -29,8 +28,8 @@ impl Spare {
     /// Lazy until the first window has shown time to spare.
     pub(super) fn new() -> Spare {
         Spare {
-            window_start: Instant::now(),
-            asleep: Duration::ZERO,
+            window_start: clock(),
+            asleep: 0,
             edge: false,
             busy: 0,
         }
@@ -41,17 +40,18 @@ impl Spare {
         self.edge
     }
 
-    /// A wait that began at `slept_from` (`None`: one that could not sleep) has returned.
-    pub(super) fn waited(&mut self, slept_from: Option<Instant>) {
-        let now = Instant::now();
+    /// A wait that began at [`clock`] reading `slept_from` (`None`: one that could not
+    /// sleep) has returned.
+    pub(super) fn waited(&mut self, slept_from: Option<u64>) {
+        let now = clock();
         if let Some(t) = slept_from {
-            self.asleep += now.saturating_duration_since(t);
+            self.asleep += now.saturating_sub(t);
         }
-        let window = now.saturating_duration_since(self.window_start);
+        let window = now.saturating_sub(self.window_start);
         if window >= WINDOW {
-            self.close_window(self.asleep.as_secs_f64() / window.as_secs_f64());
+            self.close_window(self.asleep as f64 / window as f64);
             self.window_start = now;
-            self.asleep = Duration::ZERO;
+            self.asleep = 0;
         }
     }
 
@@ -73,12 +73,24 @@ impl Spare {
     #[cfg(test)]
     pub(super) fn fixed(edge: bool) -> Spare {
         Spare {
-            window_start: Instant::now() + Duration::from_secs(3600),
-            asleep: Duration::ZERO,
+            window_start: clock() + 3600 * WINDOW,
+            asleep: 0,
             edge,
             busy: 0,
         }
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: read twice per wait that may sleep, so it is kept to
+/// the vDSO call and integer arithmetic.
+pub(super) fn clock() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live local the call fills; CLOCK_MONOTONIC cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[cfg(test)]
@@ -116,15 +128,15 @@ mod tests {
     #[test]
     fn the_choice_is_made_once_a_window_has_passed() {
         let mut s = Spare::new();
-        let start = Instant::now();
+        let start = clock();
         s.waited(Some(start));
         assert!(!s.receive_at_edge(), "no window has passed yet");
-        std::thread::sleep(WINDOW);
+        std::thread::sleep(std::time::Duration::from_nanos(WINDOW));
         s.waited(Some(start));
         assert!(s.receive_at_edge(), "a window spent asleep");
         for _ in 0..LEAVE_AFTER {
-            let busy = Instant::now();
-            while busy.elapsed() < WINDOW {
+            let busy = clock();
+            while clock() - busy < WINDOW {
                 s.waited(None);
             }
             s.waited(None);

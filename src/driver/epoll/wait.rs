@@ -2,10 +2,10 @@
 //! first (rule 7), then `epoll_pwait2` (or a timerfd and `epoll_wait` before Linux 5.11),
 //! the ready descriptors' parked ops (rule 1) and the pool's results (rule 3).
 
-use super::{Epoll, OFFLOAD_TOKEN, TIMER_TOKEN, cvt};
+use super::{Epoll, OFFLOAD_TOKEN, TIMER_TOKEN, cvt, spare};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 impl Epoll {
     /// The loop's wait: collects ready descriptors and pool results, sleeping up to
@@ -21,7 +21,7 @@ impl Epoll {
             None => Some(Duration::ZERO),
             Some(t) => t,
         };
-        let slept_from = (timeout != Some(Duration::ZERO)).then(Instant::now);
+        let slept_from = (timeout != Some(Duration::ZERO)).then(spare::clock);
         let n = self.epoll_wait(timeout);
         self.spare.waited(slept_from);
         let n = match n {
