@@ -2,16 +2,17 @@
 //! when epoll reports its socket readable, unless the loop has time to spare (rule 12).
 
 use super::drive::{Drive, drive};
-use super::{Epoll, Sqe, exec, park_index};
+use super::{Epoll, exec, park_index};
 use crate::driver::Completion;
 use std::os::fd::RawFd;
 
 impl Epoll {
-    /// The key of `fd`'s first reader if it is a lazy receive (rule 10).
-    fn lazy_reader(&self, fd: RawFd) -> Option<u64> {
+    /// The key of `fd`'s first reader if it is a lazy receive (rule 10), and whether it
+    /// holds what an edge received that its task has not taken (rule 12).
+    fn lazy_reader(&self, fd: RawFd) -> Option<(u64, bool)> {
         let key = self.fds.get(fd as usize)?.readers.first()?;
         let p = self.parked.get(park_index(key))?.as_ref()?;
-        p.receives_lazily().then_some(key)
+        p.receives_lazily().then_some((key, p.unread))
     }
 
     /// epoll reported `fd` readable: receives now if its first reader is a lazy receive
@@ -19,14 +20,10 @@ impl Epoll {
     /// its parked readers now if the first is not a lazy receive (rule 1).
     pub(super) fn readable(&mut self, fd: RawFd) {
         match self.lazy_reader(fd) {
-            Some(key) if self.receives_at_edge() && !self.parked_op(key).unread => {
-                if self.receive_lazy(key)
-                    && let Some(Some(p)) = self.parked.get_mut(park_index(key))
-                {
-                    p.unread = true;
-                }
+            Some((key, false)) if self.receives_at_edge() => {
+                self.receive_lazy(key, true);
             }
-            Some(key) => self.nudged.push(key),
+            Some((key, _)) => self.nudged.push(key),
             None => self.retry(fd, false),
         }
     }
@@ -40,12 +37,6 @@ impl Epoll {
                 .buf_ring
                 .as_ref()
                 .is_some_and(|r| self.lazy_receives <= r.capacity())
-    }
-
-    fn parked_op(&self, key: u64) -> &Sqe {
-        self.parked[park_index(key)]
-            .as_ref()
-            .expect("a queued key is parked")
     }
 
     /// The lazy receives to wake since the last call.
@@ -64,12 +55,13 @@ impl Epoll {
         if let Some(Some(p)) = self.parked.get_mut(park_index(key)) {
             p.unread = false;
         }
-        self.receive_lazy(key)
+        self.receive_lazy(key, false)
     }
 
     /// Lazy receive `key`, first on its socket, tried once now if the socket may hold
-    /// bytes; whether that posted anything.
-    fn receive_lazy(&mut self, key: u64) -> bool {
+    /// bytes; whether that posted anything. `at_edge`: tried at its socket's edge, ahead
+    /// of its task (rule 12).
+    fn receive_lazy(&mut self, key: u64, at_edge: bool) -> bool {
         let Some(Some(p)) = self.parked.get_mut(park_index(key)) else {
             return false;
         };
@@ -90,6 +82,8 @@ impl Epoll {
         let before = self.done.len();
         let outcome = drive(p, pool, state.closed, &mut self.done);
         state.learn(fd, false, &outcome);
+        let posted = self.done.len() > before;
+        p.unread = at_edge && posted;
         if let Drive::Done { .. } = outcome {
             // Its last CQE: the readers behind it go on (rule 2).
             self.parked[park_index(key)] = None;
@@ -97,7 +91,7 @@ impl Epoll {
             self.fds[fd as usize].readers.pop_front();
             self.retry(fd, false);
         }
-        self.done.len() > before
+        posted
     }
 
     /// The one CQE posted since the last reap, if there is exactly one and it is op
