@@ -69,6 +69,13 @@ fn done(ep: &mut Epoll, ring: &BufRing) -> Vec<(i32, bool, Vec<u8>)> {
         .collect()
 }
 
+/// The CQEs posted so far, as (key, result).
+fn results(ep: &mut Epoll) -> Vec<(u64, i32)> {
+    let mut out: Vec<(u64, Completion)> = Vec::new();
+    ep.take_done(&mut out);
+    out.iter().map(|(k, c)| (*k, c.result)).collect()
+}
+
 fn wait(ep: &mut Epoll) -> Vec<u64> {
     ep.wait(Some(Some(Duration::from_secs(5)))).unwrap();
     ep.take_nudged().collect()
@@ -178,10 +185,7 @@ fn a_cancelled_lazy_receive_hands_its_edge_to_the_readers_behind_it() {
     // will come for the bytes already there: the receive behind takes them now.
     let cancel = opcode::AsyncCancel::new(KEY).build();
     ep.push(&cancel);
-    let mut out: Vec<(u64, Completion)> = Vec::new();
-    ep.take_done(&mut out);
-    let got: Vec<(u64, i32)> = out.iter().map(|(k, c)| (*k, c.result)).collect();
-    assert_eq!(got, [(KEY, -libc::ECANCELED), (KEY + 1, 6)]);
+    assert_eq!(results(&mut ep), [(KEY, -libc::ECANCELED), (KEY + 1, 6)]);
     assert_eq!(&own[..6], b"behind");
     assert_eq!(ring.published(), 4);
 }
@@ -206,10 +210,7 @@ fn the_poll_takes_its_result_at_once_only_when_nothing_came_before_it() {
     assert_eq!(wait(&mut ep), [KEY]);
     assert!(ep.poll_lazy(KEY));
     assert_eq!(ep.take_only(KEY), None);
-    let mut all: Vec<(u64, Completion)> = Vec::new();
-    ep.take_done(&mut all);
-    let keys: Vec<(u64, i32)> = all.iter().map(|(k, c)| (*k, c.result)).collect();
-    assert_eq!(keys, [(KEY + 1, 0), (KEY, 3)]);
+    assert_eq!(results(&mut ep), [(KEY + 1, 0), (KEY, 3)]);
 }
 
 #[test]
@@ -265,13 +266,8 @@ fn the_edge_receives_only_while_the_pool_could_hold_one_buffer_per_receive() {
     assert_eq!(ring.published(), 4, "no buffer taken ahead of the task");
     // One receive ends (its task dropped it): four left, one buffer each.
     ep.push(&opcode::AsyncCancel::new(KEY + 4).build());
-    let mut out: Vec<(u64, Completion)> = Vec::new();
-    ep.take_done(&mut out);
-    assert_eq!(out.len(), 1);
-    assert_eq!((out[0].0, out[0].1.result), (KEY + 4, -libc::ECANCELED));
+    assert_eq!(results(&mut ep), [(KEY + 4, -libc::ECANCELED)]);
     send(&pairs[1].1, b"two");
     assert!(wait(&mut ep).is_empty(), "the edge received, no nudge");
-    ep.take_done(&mut out);
-    let got: Vec<(u64, i32)> = out[1..].iter().map(|(k, c)| (*k, c.result)).collect();
-    assert_eq!(got, [(KEY + 1, 3)]);
+    assert_eq!(results(&mut ep), [(KEY + 1, 3)]);
 }

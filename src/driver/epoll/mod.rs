@@ -59,19 +59,18 @@
 //!    is no drain either (a receive's 0 is read again at once). A read that had to wait
 //!    (EAGAIN) drained its descriptor too.
 //! 10. A multishot receive is lazy while the loop is busy (rule 12): an edge on its
-//!     socket does not receive, it wakes
-//!     the op's task (a nudge, no CQE), and the receive runs when the task polls it
-//!     with nothing queued (`Driver::poll_multi`), once per poll, while the socket is
-//!     not drained (rule 9) or its peer's end came. So a task receives and replies in
-//!     turn, into a pool buffer still warm from the reply before (rule 8), as a
-//!     readiness runtime does, where receiving at the edge filled a buffer for every
-//!     ready socket before any task ran, and the sends then copied from buffers gone
-//!     cold. Nothing is lost by waiting: the bytes stay in the socket, and the
-//!     descriptor stays undrained until a receive sees EAGAIN or a short read, after
-//!     which edge-triggered epoll reports the next bytes (rule 1). A receive armed
-//!     while bytes wait is tried at once (its task polls right after), and a starved
-//!     one is fed by the wait (rule 7). Cancelled first in line and undrained, it hands
-//!     its edge to the readers behind it, which are tried at once.
+//!     socket does not receive, it wakes the op's task (a nudge, no CQE), and the
+//!     receive runs when the task polls it with nothing queued (`Driver::poll_multi`),
+//!     once per poll, while the socket is not drained (rule 9) or its peer's end came.
+//!     So a task receives and replies in turn, into a pool buffer still warm from the
+//!     reply before (rule 8), as a readiness runtime does, where receiving at the edge
+//!     filled a buffer for every ready socket before any task ran, and the sends then
+//!     copied from buffers gone cold. Nothing is lost by waiting: the bytes stay in the
+//!     socket, and the descriptor stays undrained until a receive sees EAGAIN or a short
+//!     read, after which edge-triggered epoll reports the next bytes (rule 1). A receive
+//!     armed while bytes wait is tried at once (its task polls right after), and a
+//!     starved one is fed by the wait (rule 7). Cancelled first in line and undrained,
+//!     it hands its edge to the readers behind it, which are tried at once.
 //! 11. A send that can go now goes before it takes a slot (`Epoll::try_now`): on a
 //!     registered socket with no write parked before it, it is tried once, and if it
 //!     finishes its op is complete without a slot, a CQE or a reap, as a readiness
