@@ -97,7 +97,9 @@ fn is_runtime_fd(name: &str) -> bool {
 /// `run` can return while a blocking-pool thread still holds a waker of its core (it is
 /// in the middle of waking it after a job), and with it the core's eventfd, until that
 /// thread next gets a CPU: on a loaded machine, after the next test has begun. A baseline
-/// taken then lists an eventfd that the end of the test no longer sees.
+/// taken then lists an eventfd that the end of the test no longer sees. Where the process
+/// keeps such descriptors on purpose (the signal handler's table of eventfds, once a test
+/// has listened for a signal), this waits the whole 2 s and goes on.
 fn wait_for_runtimes_to_close() {
     let start = std::time::Instant::now();
     while fd_names().iter().any(|n| is_runtime_fd(n)) && start.elapsed() < Duration::from_secs(2) {
@@ -242,10 +244,14 @@ pub async fn assert_settled(what: &str) {
 /// Serialises the tests of one binary that read process-wide counters (descriptors, live
 /// heap bytes, threads, process CPU): those counters see every test running beside them.
 /// In a binary where one test reads such a counter, every test takes this lock, so none
-/// runs beside another.
+/// runs beside another. With the lock held, it waits for the runtimes of the tests before
+/// to let go of their descriptors (see `wait_for_runtimes_to_close`): a baseline counted
+/// inside the caller's own `run` must not include a descriptor about to close.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    wait_for_runtimes_to_close();
+    guard
 }
 
 /// Sets its flag when dropped: proves a future (and what it holds) was dropped.
