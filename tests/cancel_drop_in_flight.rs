@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use support::{
-    CountingWaker, alloc, fd_count, fd_count_at_rest, in_flight, poll_noop, poll_once_and_drop,
-    serial, settle,
+    CountingWaker, alloc, fd_count, in_flight, poll_noop, poll_once_and_drop, serial, settle,
 };
 
 #[global_allocator]
@@ -208,7 +207,7 @@ fn future_moved_out_of_block_on_is_safe_to_drop_later() {
     support::watchdog("escaped_future", Duration::from_secs(60));
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = std_listener.local_addr().unwrap();
-    let baseline = fd_count_at_rest();
+    let baseline = fd_count();
     let watch = alloc::watch();
     let rt = ringio::Runtime::builder().workers(1).build().unwrap();
     // Two reads in flight escape the call: one is polled after the runtime is gone, the
@@ -261,7 +260,7 @@ fn future_moved_out_of_block_on_is_safe_to_drop_later() {
 fn dropping_runtime_with_pending_ops_returns_quickly() {
     let _serial = serial();
     support::watchdog("runtime_drop", Duration::from_secs(60));
-    let baseline = fd_count_at_rest();
+    let baseline = fd_count();
     let rt = ringio::Runtime::new().unwrap();
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = std_listener.local_addr().unwrap();

@@ -67,7 +67,7 @@ fn a_thousand_keep_alive_clients_times_twenty_requests_get_their_own_bodies_back
     const REQUESTS: usize = 20;
     let limit = support::rlimit::raise_nofile_limit().expect("raise the descriptor limit");
     assert!(limit >= 3 * CLIENTS as u64, "RLIMIT_NOFILE {limit} too low");
-    let fds = support::fd_count_at_rest();
+    let fds = support::fd_count();
     ringio::run(async {
         let addr = local_server(None, http::HEADER_TIMEOUT);
         let checked = ringio::task::gather((0..CLIENTS).map(|conn| async move {

@@ -106,7 +106,7 @@ fn failing_enters_lose_no_op_and_free_nothing_early() {
         return;
     }
     support::watchdog("failing_enters", Duration::from_secs(120));
-    let baseline_fds = support::fd_count_at_rest();
+    let baseline_fds = support::fd_count();
     let watch = alloc::watch();
     for errno in [libc::EAGAIN, libc::EBUSY, libc::EINTR] {
         for entries in [4, 256] {
@@ -159,7 +159,7 @@ fn overflowing_completion_queue_completes_each_op_exactly_once() {
     support::watchdog("cq_overflow", Duration::from_secs(60));
     const OPS: usize = 1000;
     const READS: usize = 200;
-    let baseline_fds = support::fd_count_at_rest();
+    let baseline_fds = support::fd_count();
     let watch = alloc::watch();
     // 4 SQ entries, so the CQ holds 8: the 1,000 CQEs overflow it more than a hundredfold.
     let rt = ringio::Runtime::builder().ring_entries(4).build().unwrap();

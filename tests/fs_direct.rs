@@ -42,7 +42,7 @@ fn direct_round_trip_with_aligned_buffers() {
     support::watchdog("direct_round_trip", Duration::from_secs(60));
     let dir = TempDir::on_disk("round-trip");
     let path = dir.0.join("direct.bin");
-    let before = support::fd_names_at_rest();
+    let before = support::fd_names();
     const BLOCKS: usize = 256;
     const BLOCK: usize = 16 << 10;
     let mut data = vec![0u8; BLOCKS * BLOCK];
@@ -121,7 +121,7 @@ fn misaligned_direct_io_is_refused_before_the_kernel_sees_it() {
     let dir = TempDir::on_disk("misaligned");
     let path = dir.0.join("direct.bin");
     std::fs::write(&path, vec![7u8; 64 << 10]).unwrap();
-    let before = support::fd_names_at_rest();
+    let before = support::fd_names();
     ringio::run(async {
         let Some(file) = open_direct(&path).await else {
             return;

@@ -27,7 +27,7 @@ fn fixed_round_trip_64_mib_every_byte_checked() {
     let mut data = vec![0u8; ROUND_TRIP_LEN];
     Rng::new(0xf1_8ed).fill(&mut data);
     let data = Rc::new(data);
-    let before = support::fd_names_at_rest();
+    let before = support::fd_names();
     ringio::run(async {
         let pool = Rc::new(FixedBufPool::new(BUFFERS, BUFFER_SIZE).unwrap());
         assert_eq!(pool.is_registered(), !support::on_epoll());
@@ -98,7 +98,7 @@ fn dropped_fixed_read_keeps_its_buffer_until_the_completion() {
     let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: mkfifo reads the NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let before = support::fd_names_at_rest();
+    let before = support::fd_names();
     ringio::run(async {
         let pool = FixedBufPool::new(4, 4096).unwrap();
         let fifo = OpenOptions::new()
@@ -187,7 +187,7 @@ fn one_table_per_ring_and_it_lives_until_the_last_buffer() {
     let dir = TempDir::on_disk("table");
     let path = dir.0.join("small.bin");
     std::fs::write(&path, b"table").unwrap();
-    let before = support::fd_names_at_rest();
+    let before = support::fd_names();
     ringio::run(async {
         let pool = FixedBufPool::new(2, 4096).unwrap();
         let second = FixedBufPool::new(2, 4096);

@@ -109,7 +109,7 @@ fn assert_fds_back(before: usize, what: &str) {
 fn a_thousand_gets_through_gather_and_a_semaphore_reuse_at_most_a_hundred_connections() {
     let _serial = support::serial();
     support::watchdog("http client 1000 gets", Duration::from_secs(60));
-    let fds = support::fd_count_at_rest();
+    let fds = support::fd_count();
     ringio::run(async {
         let (addr, seen) = server("127.0.0.1:0", None, http::HEADER_TIMEOUT);
         let client = Client::new();
@@ -252,7 +252,7 @@ fn one_shot_server(close_header: bool) -> (SocketAddr, Rc<Seen>) {
 fn servers_that_close_after_each_response_with_or_without_saying_so_are_served() {
     let _serial = support::serial();
     support::watchdog("http client one-shot servers", Duration::from_secs(30));
-    let fds = support::fd_count_at_rest();
+    let fds = support::fd_count();
     ringio::run(async {
         for close_header in [true, false] {
             let (addr, seen) = one_shot_server(close_header);
@@ -279,7 +279,7 @@ fn https_with_the_servers_certificate_trusted_and_the_errors_without_it() {
     let (cert, key) = http::self_signed().unwrap();
     let acceptor = http::tls_acceptor(vec![cert.clone()], key).unwrap();
     let (other_cert, _) = http::self_signed().unwrap();
-    let fds = support::fd_count_at_rest();
+    let fds = support::fd_count();
     ringio::run(async {
         let (addr, seen) = server("127.0.0.1:0", Some(acceptor.clone()), http::HEADER_TIMEOUT);
         let client = Client::builder().tls_config(trusting(cert.clone())).build();
@@ -370,7 +370,7 @@ fn a_refused_connection_fails_promptly_naming_host_and_port() {
 fn requests_dropped_at_random_points_leave_the_pool_usable_and_no_descriptor_behind() {
     let _serial = support::serial();
     support::watchdog("http client drops", Duration::from_secs(120));
-    let fds = support::fd_count_at_rest();
+    let fds = support::fd_count();
     ringio::run(async {
         let (addr, seen) = server("127.0.0.1:0", None, http::HEADER_TIMEOUT);
         let client = Client::builder().max_connections_per_host(8).build();
@@ -420,7 +420,7 @@ fn requests_dropped_at_random_points_leave_the_pool_usable_and_no_descriptor_beh
 fn responses_dropped_before_their_end_do_not_hand_out_a_busy_connection() {
     let _serial = support::serial();
     support::watchdog("http client unread bodies", Duration::from_secs(60));
-    let fds = support::fd_count_at_rest();
+    let fds = support::fd_count();
     ringio::run(async {
         let (addr, seen) = server("127.0.0.1:0", None, http::HEADER_TIMEOUT);
         // One connection: each request must wait until the last one's connection is
@@ -470,7 +470,7 @@ fn a_tls_handshake_that_never_answers_ends_at_the_connect_timeout() {
     support::watchdog("http client connect timeout", Duration::from_secs(30));
     const LIMIT: Duration = Duration::from_millis(200);
     let (cert, _) = http::self_signed().unwrap();
-    let fds = support::fd_count_at_rest();
+    let fds = support::fd_count();
     ringio::run(async {
         // Accepts, then holds the connection without a byte of TLS.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

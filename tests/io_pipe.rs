@@ -10,7 +10,7 @@ use std::time::Duration;
 use support::check_fds;
 use support::sequence::{self, pattern};
 use support::serial;
-use support::{Rng, assert_settled, fd_names_at_rest, poll_noop, poll_once_and_drop};
+use support::{Rng, assert_settled, fd_names, poll_noop, poll_once_and_drop};
 use support::{timeout_read_race, watchdog};
 
 #[test]
@@ -18,7 +18,7 @@ fn ten_megabytes_arrive_in_order_byte_for_byte() {
     let _serial = serial();
     watchdog("10 MB through a pipe", Duration::from_secs(120));
     const TOTAL: u64 = 10 << 20;
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let (reader, writer) = pipe().unwrap();
         let pattern = std::rc::Rc::new(pattern());
@@ -54,7 +54,7 @@ fn ten_megabytes_arrive_in_order_byte_for_byte() {
 fn dropping_or_shutting_down_the_writer_gives_end_of_stream() {
     let _serial = serial();
     watchdog("pipe EOF", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         // Dropped while a read waits for it.
         let (reader, writer) = pipe().unwrap();
@@ -80,7 +80,7 @@ fn dropping_or_shutting_down_the_writer_gives_end_of_stream() {
 fn writing_after_the_reader_is_dropped_gives_broken_pipe() {
     let _serial = serial();
     watchdog("pipe EPIPE", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let (reader, writer) = pipe().unwrap();
         drop(reader);
@@ -107,7 +107,7 @@ fn writing_after_the_reader_is_dropped_gives_broken_pipe() {
 fn reads_dropped_in_flight_lose_no_byte() {
     let _serial = serial();
     watchdog("pipe read race", Duration::from_secs(120));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         // Reads racing short timeouts against a writer on another thread.
         let (r, w) = std::io::pipe().unwrap();

@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::sequence::{self, pattern};
-use support::{fd_names, fd_names_at_rest, fd_names_settled, serial, watchdog};
+use support::{fd_names, fd_names_settled, serial, watchdog};
 
 /// The variable that makes [`child_role`] act, and says how.
 const ROLE_ENV: &str = "RINGIO_STDIO_CHILD";
@@ -305,7 +305,7 @@ fn handles_in_this_process_leave_descriptors_as_they_were() {
     let _serial = serial();
     watchdog("stdio here", Duration::from_secs(30));
     let flags = std_flags();
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         // Writing nothing touches the descriptor without printing into libtest's output.
         let (n, _) = ringio::io::stderr().write(Vec::<u8>::new()).await;

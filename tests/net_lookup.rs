@@ -297,7 +297,7 @@ fn malformed_addresses_fail_at_once_naming_the_input() {
 #[test]
 fn connect_and_send_to_by_name_reach_local_sockets() {
     let _serial = support::serial();
-    let baseline = support::fd_names_at_rest();
+    let baseline = support::fd_names();
     ringio::run(async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -358,7 +358,7 @@ fn udp_connect_takes_numbers_and_names() {
 #[test]
 fn lookups_dropped_before_the_pool_answers_leak_nothing() {
     let _serial = support::serial();
-    let baseline = support::fd_names_at_rest();
+    let baseline = support::fd_names();
     ringio::run(async {
         let mut pending = 0;
         for _ in 0..50 {
@@ -437,7 +437,7 @@ fn silent_resolver_checks() {
         return;
     }
 
-    let baseline = support::fd_names_at_rest();
+    let baseline = support::fd_names();
     let (worst_tick, (connect_took, connect), outcomes) = ringio::run(async {
         let ticker = ringio::spawn(async {
             let mut ticks = interval(TICK);

@@ -13,13 +13,13 @@ use std::os::linux::net::SocketAddrExt;
 use std::time::Duration;
 use support::check_fds;
 use support::temp_dir::TempDir;
-use support::{assert_settled, fd_names_at_rest, poll_once_and_drop, serial, watchdog};
+use support::{assert_settled, fd_names, poll_once_and_drop, serial, watchdog};
 
 #[test]
 fn a_pair_exchanges_messages_with_their_boundaries() {
     let _serial = serial();
     watchdog("datagram pair", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let (a, b) = UnixDatagram::pair().unwrap();
         for msg in [&b"one"[..], b"", b"three"] {
@@ -51,7 +51,7 @@ fn bound_sockets_see_the_senders_path_and_answer_it() {
     let _serial = serial();
     watchdog("datagram bind", Duration::from_secs(30));
     let dir = TempDir::new("bind");
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let (spath, cpath) = (dir.path("server"), dir.path("client"));
         let server = UnixDatagram::bind(&spath).unwrap();
@@ -129,7 +129,7 @@ fn a_message_longer_than_the_buffer_is_cut_as_std_cuts_it() {
 fn errors_name_the_path_of_a_missing_or_stale_socket_file() {
     let _serial = serial();
     let dir = TempDir::new("errors");
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let missing = dir.path("missing");
         let sock = UnixDatagram::unbound().unwrap();
@@ -175,7 +175,7 @@ fn errors_name_the_path_of_a_missing_or_stale_socket_file() {
 fn receives_dropped_in_flight_leave_nothing_behind() {
     let _serial = serial();
     watchdog("datagram drops", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let (a, b) = UnixDatagram::pair().unwrap();
         for _ in 0..50 {
@@ -200,7 +200,7 @@ fn receives_dropped_in_flight_leave_nothing_behind() {
 #[test]
 fn sockets_convert_to_and_from_std() {
     let _serial = serial();
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let (sa, sb) = std::os::unix::net::UnixDatagram::pair().unwrap();
         let (a, b) = (UnixDatagram::from(sa), UnixDatagram::from(sb));

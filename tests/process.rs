@@ -12,7 +12,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::check_fds;
-use support::{fd_names_at_rest, serial, watchdog};
+use support::{fd_names, serial, watchdog};
 
 /// Children started per batch of the 1,000, whose waits start before the next batch:
 /// spreads the fork cost over loop turns, so reaping begins while the rest start.
@@ -83,7 +83,7 @@ fn a_thousand_children_all_exit_zero_and_leave_no_zombie() {
     watchdog("thousand children", Duration::from_secs(120));
     // A pidfd each while they run: more than a 1,024 soft limit leaves room for.
     support::rlimit::raise_nofile_limit().unwrap();
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let mut waits = Vec::new();
         for _ in 0..1000 / BATCH {
@@ -124,7 +124,7 @@ fn cat_echoes_every_byte_through_stdin_and_stdout() {
     const LEN: usize = 100 << 20;
     const CHUNK: usize = 256 << 10;
     let byte = |i: usize| (i.wrapping_mul(31) ^ (i >> 13)) as u8;
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async move {
         let (mut child, stdin, stdout) = cat();
         let writer = ringio::spawn(async move {
@@ -162,7 +162,7 @@ fn cat_echoes_every_byte_through_stdin_and_stdout() {
 fn a_read_dropped_after_its_bytes_came_leaves_them_for_the_next() {
     let _serial = serial();
     watchdog("read dropped late", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let (mut child, stdin, stdout) = cat();
         for round in 0..20u8 {
@@ -196,7 +196,7 @@ fn reads_dropped_mid_flight_lose_no_byte() {
     watchdog("dropped reads", Duration::from_secs(60));
     const LEN: usize = 2 << 20;
     let byte = |i: usize| (i % 251) as u8;
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async move {
         let (mut child, stdin, stdout) = cat();
         let writer = ringio::spawn(async move {
@@ -237,7 +237,7 @@ fn reads_dropped_mid_flight_lose_no_byte() {
 fn wait_with_output_reads_both_full_pipes_without_deadlock() {
     let _serial = serial();
     watchdog("wait_with_output", Duration::from_secs(60));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let script = "head -c 10000000 /dev/zero; head -c 10000000 /dev/zero >&2; cat >/dev/null";
         let child = Command::new("sh")
@@ -270,7 +270,7 @@ fn wait_with_output_reads_both_full_pipes_without_deadlock() {
 fn kill_ends_a_sleeping_child_with_sigkill_at_once() {
     let _serial = serial();
     watchdog("kill", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let mut child = Command::new("sleep").arg("60").spawn().unwrap();
         let pid = child.id().unwrap();
@@ -304,7 +304,7 @@ fn kill_ends_a_sleeping_child_with_sigkill_at_once() {
 fn writing_to_a_child_that_closed_stdin_is_broken_pipe() {
     let _serial = serial();
     watchdog("broken pipe", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let mut child = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
         let stdin = child.stdin.take().unwrap();
@@ -332,7 +332,7 @@ fn writing_to_a_child_that_closed_stdin_is_broken_pipe() {
 #[test]
 fn a_missing_program_is_not_found_and_names_it() {
     let _serial = serial();
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let err = Command::new("ringio-no-such-program").spawn().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -358,7 +358,7 @@ fn sleeper(kill_on_drop: bool) -> Child {
 fn a_dropped_child_with_kill_on_drop_is_killed_and_reaped() {
     let _serial = serial();
     watchdog("kill_on_drop", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let child = sleeper(true);
         let pid = child.id().unwrap();
@@ -380,7 +380,7 @@ fn a_dropped_child_with_kill_on_drop_is_killed_and_reaped() {
 fn a_dropped_child_without_kill_on_drop_runs_on_and_is_reaped_in_the_background() {
     let _serial = serial();
     watchdog("background reap", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     ringio::run(async {
         let child = Command::new("sleep").arg("0.2").spawn().unwrap();
         let pid = child.id().unwrap();
@@ -403,7 +403,7 @@ fn a_dropped_child_without_kill_on_drop_runs_on_and_is_reaped_in_the_background(
 fn a_child_dropped_after_the_runtime_is_gone_is_reaped_by_a_thread() {
     let _serial = serial();
     watchdog("reap without runtime", Duration::from_secs(30));
-    let before = fd_names_at_rest();
+    let before = fd_names();
     // Started in one runtime, dropped outside any: no core to wait on it.
     let child = ringio::run(async { Command::new("sleep").arg("0.1").spawn().unwrap() });
     let pid = child.id().unwrap();

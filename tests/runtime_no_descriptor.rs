@@ -53,7 +53,7 @@ fn start(backend: Backend) -> io::Result<()> {
 fn start_without_a_free_descriptor_says_so() {
     let _serial = support::serial();
     let saved = nofile();
-    let open = support::fd_count_at_rest() as u64;
+    let open = support::fd_count() as u64;
     // A little room above what is open, all of it then taken: no descriptor left.
     set_nofile(&libc::rlimit {
         rlim_cur: open + 16,

@@ -8,7 +8,7 @@ use ringio::time::sleep;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::{fd_count, fd_count_at_rest};
+use support::fd_count;
 
 fn two_cores() -> ringio::Runtime {
     ringio::Runtime::builder().workers(2).build().unwrap()
@@ -19,7 +19,7 @@ fn shutdown_with_pending_work_on_two_cores_is_quick_and_leaks_nothing() {
     let _serial = support::serial();
     support::watchdog("two_core_shutdown", Duration::from_secs(60));
     support::rlimit::raise_nofile_limit().unwrap();
-    let baseline = fd_count_at_rest();
+    let baseline = fd_count();
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = std_listener.local_addr().unwrap();
     let acceptor = std::thread::spawn(move || {

@@ -107,19 +107,6 @@ fn wait_for_runtimes_to_close() {
     }
 }
 
-/// [`fd_names`] for a baseline taken outside any runtime: once earlier tests' runtimes
-/// have closed their descriptors (see `wait_for_runtimes_to_close`).
-pub fn fd_names_at_rest() -> Vec<String> {
-    wait_for_runtimes_to_close();
-    fd_names()
-}
-
-/// [`fd_count`] for a baseline taken outside any runtime, as [`fd_names_at_rest`].
-pub fn fd_count_at_rest() -> usize {
-    wait_for_runtimes_to_close();
-    fd_count()
-}
-
 /// The descriptors once two reads 20 ms apart agree and equal `want` (if given), within
 /// 2 s: a runtime's eventfd that a pool thread releases a moment after the test's last
 /// `run` returned must not fail a check; a leaked or wrongly closed descriptor stays and
@@ -246,7 +233,8 @@ pub async fn assert_settled(what: &str) {
 /// In a binary where one test reads such a counter, every test takes this lock, so none
 /// runs beside another. With the lock held, it waits for the runtimes of the tests before
 /// to let go of their descriptors (see `wait_for_runtimes_to_close`): a baseline counted
-/// inside the caller's own `run` must not include a descriptor about to close.
+/// after it, outside or inside the caller's own `run`, must not include a descriptor
+/// about to close.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
