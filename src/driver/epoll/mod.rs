@@ -58,7 +58,7 @@
 //!    says nothing of the datagrams queued behind it. A peek drains nothing; end of stream
 //!    is no drain either (a receive's 0 is read again at once). A read that had to wait
 //!    (EAGAIN) drained its descriptor too.
-//! 10. A multishot receive is lazy while the loop is busy (rule 12): an edge on its
+//! 10. A multishot receive is lazy while the loop is busy or idle (rule 12): an edge on its
 //!     socket does not receive, it wakes the op's task (a nudge, no CQE), and the
 //!     receive runs when the task polls it with nothing queued (`Driver::poll_multi`),
 //!     once per poll, while the socket is not drained (rule 9) or its peer's end came.
@@ -77,16 +77,19 @@
 //!     runtime's write is one syscall. A send that would block is pushed as any op.
 //!     Stream writes and datagram sends go further (`op::send_buf`, `Epoll::send_now`):
 //!     no SQE is built for a send that goes now, only for one that must wait.
-//! 12. A loop with time to spare receives at the edge. Rule 10 saves work where the loop
-//!     is the limit; where the client is, it costs the client: each edge wakes one task,
-//!     which receives and replies, so each wait returns a few sockets and the client
-//!     meets a sleeping server more often, where receiving at every edge before the
-//!     tasks run gathers the sockets into large batches (docs/epoll-measurements.md,
-//!     "2026-12-07 night": 3.0 sockets per wait against 32, 1,000 echo connections). So
-//!     the backend measures the share of wall time its waits spent asleep, per 10 ms
-//!     window (`spare.rs`): from 10 %, an edge on a lazy receive's socket receives at
-//!     once, and its CQE wakes the task; after 32 windows in a row under 5 %, edges go
-//!     back to nudging. A receive posts at its edge once, then not again until its task
+//! 12. A loop with time to spare, and no more, receives at the edge. Rule 10 saves work
+//!     where the loop is the limit; where the client is, it costs the client: each edge
+//!     wakes one task, which receives and replies, so each wait returns a few sockets and
+//!     the client meets a sleeping server more often, where receiving at every edge
+//!     before the tasks run gathers the sockets into large batches (docs/epoll-
+//!     measurements.md, "2026-12-07 night": 3.0 sockets per wait against 32, 1,000 echo
+//!     connections). Where the load is light, the clients send at their own pace and the
+//!     batches gain nothing, but cost CPU per request ("2026-12-07 midday": 7 % at 25,000
+//!     req/s over 50 connections, the loop asleep 89 % of the time). So the backend
+//!     measures the share of wall time its waits spent asleep, per 10 ms window
+//!     (`spare.rs`): from 10 % and under 60 %, an edge on a lazy receive's socket
+//!     receives at once, and its CQE wakes the task; after 32 windows in a row under 5 %,
+//!     or at 60 % or more, edges go back to nudging. A receive posts at its edge once, then not again until its task
 //!     has polled it with nothing queued, so a stream whose task stops reading holds at
 //!     most one buffer received ahead of it. And edges receive only while the lazy
 //!     receives number no more than the pool's buffers, so the buffers held ahead cannot
