@@ -13,9 +13,14 @@
 #
 #   bash bench/pair.sh ringio-epoll tokio-ct
 #   bash bench/pair.sh --conns 50 --client uring --rounds 12 ringio-epoll tokio-ct
+#   bash bench/pair.sh --rate 25000 --conns 50 --rounds 16 ringio-epoll tokio-ct
 #
+# `--rate R` makes it a fixed-rate comparison: the client (ringio's, the one with a
+# rate) sends R requests a second in all, both servers serve the same load, and the
+# figure is the server CPU per request.
 # Servers are echo.sh's (bench/echo-servers.sh); clients: tokio (peer-client, default),
-# uring (peer-uring-client), ringio (examples/echo_client on io_uring). Server on CPU 0,
+# uring (peer-uring-client), ringio (examples/echo_client on io_uring; the default with
+# --rate). Server on CPU 0,
 # client on CPU 1, loopback only. Server CPU is read from /proc/PID/task/*/schedstat over
 # the client's measured window (after its warm-up) and divided by the requests the client
 # counted in that window; so are the server's sleeps (its threads' voluntary context
@@ -28,16 +33,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-CLIENT=tokio
+CLIENT=
 CONNS=1000
 SIZE=64
 ROUNDS=8
 DURATION=4
 WARMUP=2
+RATE=0
 
 usage() {
     sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
-    echo "flags: --client tokio|uring|ringio --conns N --size B --rounds N --duration S --warmup S; then servers A B"
+    echo "flags: --client tokio|uring|ringio --conns N --size B --rounds N --duration S --warmup S --rate R; then servers A B"
 }
 
 servers=()
@@ -49,6 +55,7 @@ while [ $# -gt 0 ]; do
         --rounds) ROUNDS=$2; shift ;;
         --duration) DURATION=$2; shift ;;
         --warmup) WARMUP=$2; shift ;;
+        --rate) RATE=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "unknown flag $1" >&2; usage >&2; exit 2 ;;
         *) servers+=("$1") ;;
@@ -56,6 +63,15 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ "${#servers[@]}" = 2 ] || { echo "name two servers (A B)" >&2; usage >&2; exit 2; }
+# The fixed rate is the ringio client's: the default client with --rate.
+if [ -z "$CLIENT" ]; then
+    CLIENT=tokio
+    [ "$RATE" != 0 ] && CLIENT=ringio
+fi
+if [ "$RATE" != 0 ] && [ "$CLIENT" != ringio ]; then
+    echo "--rate needs the ringio client (echo_client), the one that sends at a fixed rate" >&2
+    exit 2
+fi
 case "$CLIENT" in
     tokio|uring|ringio) ;;
     *) echo "unknown client $CLIENT (tokio, uring, ringio)" >&2; exit 2 ;;
@@ -91,6 +107,9 @@ case "$CLIENT" in
     uring) client_cmd=("$BIN/peer-uring-client" "${common[@]}") ;;
     ringio) client_cmd=("$BIN/examples/echo_client" "${common[@]}" --json --workers 1 --backend io_uring) ;;
 esac
+if [ "$RATE" != 0 ]; then
+    client_cmd+=(--rate "$RATE")
+fi
 
 # One run of server $1 (slot $2: A or B) in round $3; sets REQ_S, CPU (µs per request)
 # and SLEEPS (per 1,000 requests), all empty if the run failed. Not run in a subshell,
@@ -131,7 +150,7 @@ run() {
     echo "$round,$slot,$server,$CLIENT,$CONNS,$SIZE,$REQ_S,$CPU,$SLEEPS" >>"$CSV"
 }
 
-echo "A=${servers[0]} B=${servers[1]} client=$CLIENT conns=$CONNS size=$SIZE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s" >&2
+echo "A=${servers[0]} B=${servers[1]} client=$CLIENT conns=$CONNS size=$SIZE rate=$RATE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s" >&2
 ratios=()
 sleeps_a=()
 sleeps_b=()
