@@ -79,25 +79,25 @@
 //!     no SQE is built for a send that goes now, only for one that must wait.
 //! 12. A loop with time to spare, and no more, receives at the edge. Rule 10 saves work
 //!     where the loop is the limit; where the client is, it costs the client: each edge
-//!     wakes one task, which receives and replies, so each wait returns a few sockets and
-//!     the client meets a sleeping server more often, where receiving at every edge
-//!     before the tasks run gathers the sockets into large batches (docs/epoll-
-//!     measurements.md, "2026-12-07 night": 3.0 sockets per wait against 32, 1,000 echo
-//!     connections). Where the load is light, the clients send at their own pace and the
-//!     batches gain nothing, but cost CPU per request ("2026-12-07 midday": 7 % at 25,000
-//!     req/s over 50 connections, the loop asleep 89 % of the time). So the backend
-//!     measures the share of wall time its waits spent asleep, per 10 ms window
-//!     (`spare.rs`): from 10 % and under 60 %, an edge on a lazy receive's socket
-//!     receives at once, and its CQE wakes the task; after 32 windows in a row under 5 %,
-//!     or at 60 % or more, edges go back to nudging. A receive posts at its edge once, then not again until its task
-//!     has polled it with nothing queued, so a stream whose task stops reading holds at
-//!     most one buffer received ahead of it. And edges receive only while the lazy
-//!     receives number no more than the pool's buffers, so the buffers held ahead cannot
-//!     empty the pool. That bound also keeps a loop whose thousands of connections are
-//!     coming up (it sleeps between their handshakes) from taking their first requests
-//!     at the edge: a closed loop that starts so settles into a slower regime that
-//!     outlasts the switch back ("2026-12-07 morning": 0.81x tokio at 10,000
-//!     connections without the bound).
+//!     wakes one task, which receives and replies, so each wait returns a few sockets
+//!     and the client meets a sleeping server more often, where receiving at every edge
+//!     before the tasks run gathers the sockets into large batches
+//!     (docs/epoll-measurements.md, "2026-12-07 night": 3.0 sockets per wait against
+//!     32, 1,000 echo connections). Where the load is light, the clients send at their
+//!     own pace and the batches gain nothing, but cost CPU per request ("2026-12-07
+//!     midday": 2–3 % at 25,000 req/s over 50 connections, the loop asleep 89 % of the
+//!     time). So the backend measures the share of wall time its waits spent asleep,
+//!     per 10 ms window (`spare.rs`): from 10 % and under 60 %, an edge on a lazy
+//!     receive's socket receives at once, and its CQE wakes the task; after 32 windows
+//!     in a row under 5 %, or at 60 % or more, edges go back to nudging. A receive
+//!     posts at its edge once, then not again until its task has polled it with nothing
+//!     queued, so a stream whose task stops reading holds at most one buffer received
+//!     ahead of it. And edges receive only while the lazy receives number no more than
+//!     the pool's buffers, so the buffers held ahead cannot empty the pool. That bound
+//!     also keeps a loop whose thousands of connections are coming up (it sleeps
+//!     between their handshakes) from taking their first requests at the edge: a closed
+//!     loop that starts so settles into a slower regime that outlasts the switch back
+//!     ("2026-12-07 morning": 0.81x tokio at 10,000 connections without the bound).
 
 mod changed;
 #[cfg(test)]

@@ -9,8 +9,8 @@ const ENTER: f64 = 0.10;
 /// The share of a window asleep at or above which the loop is lightly loaded: its clients
 /// send at their own pace, not as fast as its replies let them, so the edge's batches gain
 /// them nothing and cost the server CPU per request (docs/epoll-measurements.md, "2026-12-07
-/// midday": 7 % at 25,000 req/s over 50 connections, asleep 89 % of the time; closed loops
-/// the client limits sleep 11–39 %).
+/// midday": 2–3 % at 25,000 req/s over 50 connections, asleep 89 % of the time; closed
+/// loops the client limits sleep 11–39 %).
 const IDLE: f64 = 0.60;
 /// A loop receiving at the edge turns lazy again after this many windows in a row outside
 /// the band it entered by: asleep less than [`BUSY`] of the time, or [`IDLE`] or more.
