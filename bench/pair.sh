@@ -200,7 +200,9 @@ echo "  server sleeps per 1,000 requests: A $(printf '%s\n' "${sleeps_a[@]}" | m
 echo "                                    B $(printf '%s\n' "${sleeps_b[@]}" | median_range)"
 # Throughput against sleeps: per server, their correlation over its runs; and with one
 # slope fitted to both (least squares, a line per server), how far A's line is above B's,
-# that is A's throughput over B's at the same rate of sleeps.
+# that is A's throughput over B's at the same rate of sleeps. Not at a fixed rate, where
+# the client sets the throughput.
+if [ "$RATE" = 0 ]; then
 awk -F, 'NR > 1 && $9 != "" {
         g = $2; x = $9; y = $7
         n[g]++; sx[g] += x; sy[g] += y; sxx[g] += x * x; sxy[g] += x * y; syy[g] += y * y
@@ -223,4 +225,5 @@ awk -F, 'NR > 1 && $9 != "" {
         printf "  req/s against sleeps: correlation A %.2f, B %.2f; slope %.0f req/s per sleep/kreq;\n", r["A"], r["B"], b
         printf "    at the same rate of sleeps A serves %+.0f req/s (%+.1f %%) against B\n", d, 100 * d / my["B"]
     }' "$CSV"
+fi
 echo "csv: $CSV" >&2
