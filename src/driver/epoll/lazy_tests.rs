@@ -223,6 +223,10 @@ fn with_time_to_spare_the_edge_receives() {
     assert_eq!(done(&mut ep, &ring), [(5, true, b"hello".to_vec())]);
     // The short receive drained the socket: the task's poll has nothing to try.
     assert!(!ep.poll_lazy(KEY));
+    // That poll still took what the edge received: the next edge receives at once.
+    send(&b, b"again");
+    assert!(wait(&mut ep).is_empty(), "the next edge only nudged");
+    assert_eq!(done(&mut ep, &ring), [(5, true, b"again".to_vec())]);
 }
 
 #[test]
