@@ -51,10 +51,6 @@ impl Epoll {
     /// What [`retry`](Epoll::retry) would do for its socket's readers, with the lookups
     /// it already made: this runs once per received message.
     pub(crate) fn poll_lazy(&mut self, key: u64) -> bool {
-        // The task has taken what its socket's edge received (rule 12).
-        if let Some(Some(p)) = self.parked.get_mut(park_index(key)) {
-            p.unread = false;
-        }
         self.receive_lazy(key, false)
     }
 
@@ -65,6 +61,10 @@ impl Epoll {
         let Some(Some(p)) = self.parked.get_mut(park_index(key)) else {
             return false;
         };
+        if !at_edge {
+            // The task has taken what its socket's edge received (rule 12).
+            p.unread = false;
+        }
         if !p.receives_lazily() {
             return false;
         }
