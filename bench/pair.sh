@@ -18,16 +18,17 @@
 # `--rate R` makes it a fixed-rate comparison: the client (ringio's, the one with a
 # rate) sends R requests a second in all, both servers serve the same load, and the
 # figure is the server CPU per request.
+#
 # Servers are echo.sh's (bench/echo-servers.sh); clients: tokio (peer-client, default),
 # uring (peer-uring-client), ringio (examples/echo_client on io_uring; the default with
-# --rate). Server on CPU 0,
-# client on CPU 1, loopback only. Server CPU is read from /proc/PID/task/*/schedstat over
-# the client's measured window (after its warm-up) and divided by the requests the client
-# counted in that window; so are the server's sleeps (its threads' voluntary context
-# switches), reported per 1,000 requests: on loopback each one is a wake-up the client's
-# send pays for. Where the client is the limit, throughput goes with them, so the summary
-# also gives A's throughput over B's at the same rate of sleeps (a line fitted to each
-# server's runs, one slope for both). Writes bench/results/pair-<UTC time>.csv.
+# --rate). Server on CPU 0, client on CPU 1, loopback only. Server CPU is read from
+# /proc/PID/task/*/schedstat over the client's measured window (after its warm-up) and
+# divided by the requests the client counted in that window; so are the server's sleeps
+# (its threads' voluntary context switches), reported per 1,000 requests: on loopback each
+# one is a wake-up the client's send pays for. Where the client is the limit, throughput
+# goes with them, so the summary also gives A's throughput over B's at the same rate of
+# sleeps (a line fitted to each server's runs, one slope for both). Writes
+# bench/results/pair-<UTC time>.csv.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -42,7 +43,8 @@ WARMUP=2
 RATE=0
 
 usage() {
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+    # The comment block at the top of this file.
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
     echo "flags: --client tokio|uring|ringio --conns N --size B --rounds N --duration S --warmup S --rate R; then servers A B"
 }
 
