@@ -151,44 +151,43 @@ impl Driver {
     /// Polls multishot slot `key` for its next CQE. The one without `IORING_CQE_F_MORE`
     /// is the last: its slot is freed before it is returned, and the key must not be
     /// polled again.
+    ///
+    /// On the epoll backend, with nothing queued, the op's receive runs now if its socket
+    /// may hold bytes (epoll rule 10), so this poll finds the result. If that is the only
+    /// CQE posted since the last reap it skips the slot's queue; otherwise it is reaped
+    /// into the queue with the others. This runs twice per message a stream receives,
+    /// hence the one lookup of the slot.
     pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
-        let c = match self.receive_lazily(key) {
-            Some(c) => c,
-            None => {
+        let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
+            panic!("multishot op polled after its last CQE");
+        };
+        let c = if let Some(c) = m.pop() {
+            c
+        } else if let Queue::Epoll(epoll) = &mut self.queue
+            && epoll.poll_lazy(key as u64)
+        {
+            if let Some(c) = epoll.take_only(key as u64) {
+                self.count(&c);
+                c
+            } else {
+                self.reap();
                 let Some(Lifecycle::Multi(m)) = self.slots.get_mut(key) else {
-                    panic!("multishot op polled after its last CQE");
+                    unreachable!("a slot with an owner is freed only with its last CQE taken");
                 };
-                match m.pop(cx.waker()) {
-                    Some(c) => c,
-                    None => return Poll::Pending,
-                }
+                let Some(c) = m.pop() else {
+                    m.wait(cx.waker());
+                    return Poll::Pending;
+                };
+                c
             }
+        } else {
+            m.wait(cx.waker());
+            return Poll::Pending;
         };
         if !c.more() {
             self.slots.remove(key);
         }
         Poll::Ready(c)
-    }
-
-    /// On the epoll backend, runs multishot slot `key`'s receive now if nothing is queued
-    /// for it and its socket may hold bytes (epoll rule 10), so this poll finds the
-    /// result. Returns it if it is the only CQE posted since the last reap, which then
-    /// skips the slot's queue; otherwise it is reaped into the queue with the others.
-    fn receive_lazily(&mut self, key: usize) -> Option<Completion> {
-        let Queue::Epoll(epoll) = &mut self.queue else {
-            return None;
-        };
-        if let Some(Lifecycle::Multi(m)) = self.slots.get(key)
-            && m.is_empty()
-            && epoll.poll_lazy(key as u64)
-        {
-            if let Some(c) = epoll.take_only(key as u64) {
-                self.count(&c);
-                return Some(c);
-            }
-            self.reap();
-        }
-        None
     }
 
     /// The owner of multishot slot `key` is gone; `orphan` takes the op's resources and

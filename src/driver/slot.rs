@@ -224,19 +224,16 @@ impl Multishot {
         MultiReaped::Kept
     }
 
-    /// The next queued CQE, if any; else `waker` is kept to be woken by the next one.
-    /// The CQE returned without `IORING_CQE_F_MORE` is the last: the caller frees the slot.
-    pub(crate) fn pop(&mut self, waker: &Waker) -> Option<Completion> {
-        if let Some(c) = self.queue.pop() {
-            return Some(c);
-        }
-        self.wakers.register(waker);
-        None
+    /// The next queued CQE, if any. The one without `IORING_CQE_F_MORE` is the last: the
+    /// caller frees the slot.
+    pub(crate) fn pop(&mut self) -> Option<Completion> {
+        self.queue.pop()
     }
 
-    /// Whether no CQE waits to be taken.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.queue.len() == 0
+    /// Keeps `waker` to be woken by the next CQE (or nudge): the owner found the queue
+    /// empty.
+    pub(crate) fn wait(&mut self, waker: &Waker) {
+        self.wakers.register(waker);
     }
 
     /// Wakes the tasks waiting for this op without a CQE: the epoll backend's lazy
@@ -408,9 +405,10 @@ mod tests {
         );
         let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
         let mut m = Multishot::new(0);
-        assert!(m.pop(&wa).is_none());
-        assert!(m.pop(&wa).is_none(), "the same waker is kept once");
-        assert!(m.pop(&wb).is_none());
+        assert!(m.pop().is_none());
+        m.wait(&wa);
+        m.wait(&wa); // the same waker is kept once
+        m.wait(&wb);
         let mut ready = Vec::new();
         assert!(matches!(
             m.push(cqe(1, true), &mut ready),
@@ -421,8 +419,8 @@ mod tests {
             MultiReaped::Kept
         ));
         assert_eq!(ready.len(), 2, "both waiting tasks, once each");
-        assert_eq!(m.pop(&wa).map(|c| c.result), Some(1));
-        let last = m.pop(&wa).unwrap();
+        assert_eq!(m.pop().map(|c| c.result), Some(1));
+        let last = m.pop().unwrap();
         assert_eq!((last.result, last.more()), (2, false));
     }
 

@@ -20,6 +20,9 @@ pub(super) enum Drive {
     Done { short: bool },
 }
 
+/// `IORING_CQE_F_MORE` (io_uring.h).
+const CQE_F_MORE: u32 = 1 << 1;
+
 /// Tries op `p` once, posting its CQE to `done`. `closed`: the descriptor's
 /// `FdState::closed`.
 pub(super) fn drive(
@@ -28,9 +31,9 @@ pub(super) fn drive(
     closed: bool,
     done: &mut Vec<(u64, Completion)>,
 ) -> Drive {
-    /// `IORING_CQE_F_MORE` (io_uring.h).
-    const CQE_F_MORE: u32 = 1 << 1;
-    let accept = p.opcode == opcode::Accept::CODE;
+    if p.receives_lazily() {
+        return receive(p, pool, closed, done);
+    }
     loop {
         let Some(c) = exec::attempt(p, pool) else {
             return Drive::Wait;
@@ -44,30 +47,52 @@ pub(super) fn drive(
                 && (c.result as u32) < exec::recv_capacity(p, pool);
             return Drive::Done { short };
         }
-        // A byte count or a new fd go on; a receive's 0 (end of stream) or an error end it.
-        if c.result <= 0 && !(accept && c.result == 0) {
+        // A multishot accept (receives went above): a new fd goes on, 0 being one; an
+        // error ends it.
+        if c.result < 0 {
             done.push((p.user_data, c));
             return Drive::Done { short: false };
         }
-        let more = Completion {
-            flags: c.flags | CQE_F_MORE,
-            ..c
-        };
-        done.push((p.user_data, more));
-        if accept {
-            // The backlog is taken whole, as one run of the kernel's multishot accept
-            // does; it is bounded by the listen backlog.
-            continue;
-        }
-        // A receive that did not fill its buffer drained the socket: the next bytes
-        // bring an edge, unless the peer's end already came (its edge is spent and EOF or
-        // the error is still to be read). A full one may have more now.
-        let short = (c.result as u32) < exec::recv_capacity(p, pool);
-        return if short && !closed {
-            Drive::Wait
-        } else {
-            Drive::Again
-        };
+        done.push((p.user_data, more(c)));
+        // The backlog is taken whole, as one run of the kernel's multishot accept does;
+        // it is bounded by the listen backlog.
+    }
+}
+
+/// One pass of multishot receive `p` (rules 6, 9 and 10): one buffer's worth, posted to
+/// `done`. What `drive` does for it, without the opcode dispatch, as this runs once per
+/// message a stream receives.
+#[inline(always)]
+pub(super) fn receive(
+    p: &Parked,
+    pool: Option<&BufRing>,
+    closed: bool,
+    done: &mut Vec<(u64, Completion)>,
+) -> Drive {
+    let Some((c, asked)) = exec::recv_pooled(p, pool) else {
+        return Drive::Wait;
+    };
+    // End of stream or an error ends it.
+    if c.result <= 0 {
+        done.push((p.user_data, c));
+        return Drive::Done { short: false };
+    }
+    done.push((p.user_data, more(c)));
+    // A receive that did not fill its buffer drained the socket: the next bytes bring an
+    // edge, unless the peer's end already came (its edge is spent and EOF or the error
+    // is still to be read). A full one may have more now.
+    if (c.result as u32) < asked && !closed {
+        Drive::Wait
+    } else {
+        Drive::Again
+    }
+}
+
+/// `c` with `IORING_CQE_F_MORE`: the multishot op goes on.
+fn more(c: Completion) -> Completion {
+    Completion {
+        flags: c.flags | CQE_F_MORE,
+        ..c
     }
 }
 

@@ -58,7 +58,9 @@ pub(super) fn attempt(sqe: &mut Sqe, pool: Option<&BufRing>) -> Option<Completio
     // Each call below uses the SQE's pointers and lengths, which describe memory the op
     // owns until its completion is reaped (module docs): the memory the kernel would use.
     let r = match sqe.opcode {
-        opcode::Recv::CODE if sqe.flags & BUFFER_SELECT != 0 => return recv_pooled(sqe, pool),
+        opcode::Recv::CODE if sqe.flags & BUFFER_SELECT != 0 => {
+            return recv_pooled(sqe, pool).map(|(c, _)| c);
+        }
         // SAFETY: the op's buffer or message header (module docs).
         opcode::Recv::CODE => retry_eintr(|| unsafe {
             libc::recv(
@@ -168,8 +170,11 @@ fn would_block(r: isize) -> Option<Completion> {
 
 /// A receive into a buffer of the core's pool, taken only once bytes are there, as the
 /// kernel does with `IOSQE_BUFFER_SELECT`: an idle connection holds no buffer. With the
-/// pool empty, a one-byte peek tells "nothing to read yet" (wait) from -ENOBUFS.
-fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<Completion> {
+/// pool empty, a one-byte peek tells "nothing to read yet" (wait) from -ENOBUFS. With
+/// the completion, how many bytes it asked for (0 for the peek): a result that big may
+/// have left more in the socket.
+#[inline(always)]
+pub(super) fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<(Completion, u32)> {
     // The core's pool is the only buffer group (as on its ring).
     let pool = pool.filter(|_| sqe.buf_group == POOL_GROUP);
     let flags = sqe.op_flags as i32 | libc::MSG_DONTWAIT;
@@ -181,9 +186,9 @@ fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<Completion> {
         });
         return would_block(r).map(|c| {
             if c.result < 0 {
-                c
+                (c, 0)
             } else {
-                done(-libc::ENOBUFS)
+                (done(-libc::ENOBUFS), 0)
             }
         });
     };
@@ -194,14 +199,15 @@ fn recv_pooled(sqe: &Sqe, pool: Option<&BufRing>) -> Option<Completion> {
     let c = would_block(r)?;
     if c.result <= 0 {
         // An error or end of stream: no bytes, so no buffer is handed out.
-        return Some(c);
+        return Some((c, len));
     }
     let ring = pool.expect("a buffer came from it");
     ring.consume_published();
-    Some(Completion {
+    let c = Completion {
         result: c.result,
         flags: CQE_F_BUFFER | (u32::from(bid) << CQE_BUFFER_SHIFT),
-    })
+    };
+    Some((c, len))
 }
 
 /// Whether op `sqe` is a receive into the pool while the pool has no buffer published

@@ -1,7 +1,7 @@
 //! Lazy receives (rule 10): a multishot receive runs when its task polls for bytes, not
 //! when epoll reports its socket readable, unless the loop has time to spare (rule 12).
 
-use super::drive::{Drive, drive};
+use super::drive::{Drive, receive};
 use super::{Epoll, exec, park_index};
 use crate::driver::Completion;
 use std::os::fd::RawFd;
@@ -80,7 +80,7 @@ impl Epoll {
             return false;
         }
         let before = self.done.len();
-        let outcome = drive(p, pool, state.closed, &mut self.done);
+        let outcome = receive(p, pool, state.closed, &mut self.done);
         state.learn(fd, false, &outcome);
         let posted = self.done.len() > before;
         p.unread = at_edge && posted;

@@ -187,6 +187,7 @@ impl FdState {
 
     /// What the outcome of an op on descriptor `fd` says of it (rules 9 and 10): a read
     /// that must wait for an edge, and on a stream socket a short receive, drained it.
+    #[inline]
     fn learn(&mut self, fd: RawFd, write: bool, outcome: &Drive) {
         match outcome {
             Drive::Wait if !write => self.drained = true,
