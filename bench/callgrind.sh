@@ -5,8 +5,13 @@
 # RATE x WINDOW requests and nothing of start-up. Kernel time is not counted (callgrind
 # sees user space only), which is the point: the syscalls of ringio on epoll and of tokio
 # are the same per request, and this tells their user-space costs apart without the
-# machine's noise. The load is light on purpose (a loop turn per request or two), so
-# per-turn costs weigh more than at 25,000 req/s.
+# machine's noise. How many requests a loop turn carries decides how much the per-turn
+# costs (the wait, the timers) weigh, so it is printed too: requests per call of the
+# loop's turn (ringio's `Core::turn`, tokio's `Context::park`). Under valgrind the
+# client's sends come in bursts: at RATE=2000 about 2 requests per turn, at 6000 about 5,
+# at 20000 about 11. The fixed-rate cell of the README (25,000 req/s, 50 connections, no
+# valgrind) carries more (both servers sleep about 1,000 times a second there), so
+# RATE=20000 comes nearest to it.
 #
 # Usage: bash bench/callgrind.sh [SERVER...]   SERVER: ringio-epoll (default), tokio-ct
 #   CONNS=50 RATE=2000 WINDOW=8: connections, requests per second, seconds counted.
@@ -62,5 +67,13 @@ for s in "${servers[@]}"; do
     dump=$(ls -t "$file".* | tail -1)
     ir=$(sed -n 's/^totals: //p; s/^summary: //p' "$dump" | head -1)
     requests=$((RATE * WINDOW))
-    echo "$s: $ir instructions over $requests requests: $((ir / requests)) per request ($dump)"
+    case $s in
+        ringio-epoll) turn='ringio::runtime::core::Core::turn' ;;
+        tokio-ct) turn='current_thread::Context::park' ;;
+    esac
+    turns=$(callgrind_annotate --inclusive=yes --tree=calling --threshold=100 "$dump" 2>/dev/null |
+        grep -F "> " | grep -F "$turn (" | head -1 | sed -E 's/.*\(([0-9,]+)x\).*/\1/' | tr -d ,)
+    per_turn=$(awk -v r="$requests" -v t="${turns:-0}" 'BEGIN { if (t > 0) printf "%.1f", r / t; else print "?" }')
+    echo "$s: $ir instructions over $requests requests: $((ir / requests)) per request," \
+        "$per_turn requests per turn ($dump)"
 done

@@ -34,6 +34,7 @@ fn done(result: i32) -> Completion {
 }
 
 /// Runs `f` again while it fails with EINTR.
+#[inline(always)]
 fn retry_eintr(mut f: impl FnMut() -> isize) -> isize {
     loop {
         let r = f();
@@ -160,6 +161,7 @@ fn poll_now(sqe: &Sqe) -> Option<Completion> {
     (p.revents & wanted != 0).then(|| done(i32::from(p.revents as u16)))
 }
 
+#[inline(always)]
 fn would_block(r: isize) -> Option<Completion> {
     if r < 0 && matches!(errno(), libc::EAGAIN | libc::EINPROGRESS) {
         None
