@@ -23,6 +23,8 @@ pub mod fault;
 pub(crate) mod fault;
 mod fixed;
 mod reap;
+#[cfg(test)]
+mod reap_tests;
 mod ring_fd;
 mod setup;
 pub(crate) mod slot;

@@ -113,7 +113,7 @@ mod offload;
 mod spare;
 mod sqe;
 #[cfg(test)]
-mod test_sockets;
+pub(super) mod test_sockets;
 mod wait;
 mod waiters;
 

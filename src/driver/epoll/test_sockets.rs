@@ -13,7 +13,7 @@ pub(super) fn epoll() -> Epoll {
 }
 
 /// A connected pair of Unix sockets of type `ty` (`SOCK_STREAM`, `SOCK_DGRAM`).
-pub(super) fn pair(ty: libc::c_int) -> (OwnedFd, OwnedFd) {
+pub(in crate::driver) fn pair(ty: libc::c_int) -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
     // SAFETY: socketpair writes two descriptors into the live local array.
     let r =
