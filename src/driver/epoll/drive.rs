@@ -47,8 +47,8 @@ pub(super) fn drive(
                 && (c.result as u32) < exec::recv_capacity(p, pool);
             return Drive::Done { short };
         }
-        // A multishot accept (receives went above): a new fd goes on, 0 being one; an
-        // error ends it.
+        // A multishot accept (multishot receives went to `receive` above): a new fd goes
+        // on, 0 being one; an error ends it.
         if c.result < 0 {
             done.push((p.user_data, c));
             return Drive::Done { short: false };
